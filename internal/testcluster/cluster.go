@@ -1,0 +1,176 @@
+// Package testcluster starts one real kube-apiserver and etcd per test binary, through
+// controller-runtime's envtest, and gives each test what it needs against it: a fresh namespace
+// and clients that record the requests they send and the warnings they receive.
+//
+// The binaries come from hack/controlplane (built by `make controlplane`) unless
+// KUBEBUILDER_ASSETS names another directory, which then wins, as it does in envtest itself.
+package testcluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+)
+
+// DefaultKubeVersion is the control-plane release the tests run against unless KUBE_VERSION says
+// otherwise. It must match DEFAULT_KUBE_VERSION in the Makefile.
+const DefaultKubeVersion = "1.36.3"
+
+// Cluster is a running control plane with an admin client.
+type Cluster struct {
+	// Config is an admin rest.Config for the control plane.
+	Config *rest.Config
+	// Scheme knows the built-in types; the test CRDs are used as unstructured objects.
+	Scheme *runtime.Scheme
+	// Mapper is shared by every client of the cluster, so that the discovery requests it makes
+	// are never counted as a recorded client's requests.
+	Mapper meta.RESTMapper
+	// Client is an admin client that records nothing.
+	Client client.Client
+	// AssetsDir is the directory kube-apiserver and etcd were started from.
+	AssetsDir string
+
+	env *envtest.Environment
+}
+
+// Main is the body of a TestMain: it starts the control plane, stores it in *cluster, runs the
+// tests, stops the control plane and exits with the tests' code. When no binaries are found it
+// prints what to run and exits non-zero, so a missing control plane is never a skipped suite.
+func Main(m *testing.M, cluster **Cluster) {
+	c, err := Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "testcluster: %v\n", err)
+		os.Exit(1)
+	}
+	*cluster = c
+	code := m.Run()
+	if err := c.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "testcluster: stopping the control plane: %v\n", err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// Start starts kube-apiserver and etcd, installs the test CRDs and returns the cluster.
+func Start() (*Cluster, error) {
+	assets, err := AssetsDir()
+	if err != nil {
+		return nil, err
+	}
+	scheme := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	env := &envtest.Environment{
+		BinaryAssetsDirectory: assets,
+		CRDs:                  CRDs(),
+		ErrorIfCRDPathMissing: true,
+		Scheme:                scheme,
+	}
+	// envtest looks for kubectl too, but only runs it on request; point it at a path that says
+	// why it is missing instead of at a file that would never exist.
+	env.ControlPlane.KubectlPath = filepath.Join(assets, "kubectl-is-not-built")
+	cfg, err := env.Start()
+	if err != nil {
+		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
+	}
+	httpClient, err := rest.HTTPClientFor(cfg)
+	if err != nil {
+		return nil, errors.Join(err, env.Stop())
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(cfg, httpClient)
+	if err != nil {
+		return nil, errors.Join(err, env.Stop())
+	}
+	c, err := client.New(cfg, client.Options{Scheme: scheme, HTTPClient: httpClient, Mapper: mapper})
+	if err != nil {
+		return nil, errors.Join(err, env.Stop())
+	}
+	return &Cluster{Config: cfg, Scheme: scheme, Mapper: mapper, Client: c, AssetsDir: assets, env: env}, nil
+}
+
+// Stop stops kube-apiserver and etcd.
+func (c *Cluster) Stop() error { return c.env.Stop() }
+
+// AssetsDir returns the directory that holds kube-apiserver and etcd: KUBEBUILDER_ASSETS when it
+// is set, otherwise bin/controlplane/<KUBE_VERSION> in the repository. Its error says what to run.
+func AssetsDir() (string, error) {
+	if dir, ok := os.LookupEnv("KUBEBUILDER_ASSETS"); ok {
+		return checkAssets(dir, "KUBEBUILDER_ASSETS="+dir)
+	}
+	root, err := repositoryRoot()
+	if err != nil {
+		return "", err
+	}
+	version := os.Getenv("KUBE_VERSION")
+	if version == "" {
+		version = DefaultKubeVersion
+	}
+	return checkAssets(filepath.Join(root, "bin", "controlplane", version),
+		"run `make controlplane KUBE_VERSION="+version+"` to build them from their Go modules (about 5 minutes the first time), or set KUBEBUILDER_ASSETS to a directory that holds kube-apiserver and etcd")
+}
+
+func checkAssets(dir, hint string) (string, error) {
+	var missing []string
+	for _, name := range []string{"kube-apiserver", "etcd"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return "", fmt.Errorf("no control-plane binaries %v in %s: %s", missing, dir, hint)
+	}
+	return dir, nil
+}
+
+// repositoryRoot walks up from the working directory (a test's package directory) to the
+// directory that holds the project's go.mod.
+func repositoryRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "hack", "controlplane")); err == nil {
+			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+				return dir, nil
+			}
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("cannot find the ssakit repository root above the working directory; set KUBEBUILDER_ASSETS to a directory that holds kube-apiserver and etcd")
+		}
+		dir = parent
+	}
+}
+
+// Namespace creates a namespace with a generated name for one test and returns its name. The
+// namespace is deleted when the test ends (envtest runs no namespace controller, so its objects
+// stay in etcd until the control plane stops; names never collide because they are generated).
+func (c *Cluster) Namespace(t testing.TB) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ssakit-test-"}}
+	if err := c.Client.Create(t.Context(), ns); err != nil {
+		t.Fatalf("creating a test namespace: %v", err)
+	}
+	t.Cleanup(func() {
+		// t.Context() is already cancelled when cleanups run.
+		_ = c.Client.Delete(context.Background(), ns)
+	})
+	return ns.Name
+}

@@ -1,0 +1,65 @@
+package testcluster
+
+import (
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+)
+
+// TestGroup is the API group of the test custom resources.
+const TestGroup = "test.ssakit.dev"
+
+var (
+	// WidgetGVK is a namespaced custom resource with a status subresource and a spec.replicas
+	// field the server defaults to 1.
+	WidgetGVK = schema.GroupVersionKind{Group: TestGroup, Version: "v1", Kind: "Widget"}
+	// GadgetGVK has the same schema as Widget but no status subresource.
+	GadgetGVK = schema.GroupVersionKind{Group: TestGroup, Version: "v1", Kind: "Gadget"}
+)
+
+// CRDs returns the test custom resource definitions that Start installs.
+func CRDs() []*apiextensionsv1.CustomResourceDefinition {
+	return []*apiextensionsv1.CustomResourceDefinition{
+		testCRD("widgets", WidgetGVK.Kind, true),
+		testCRD("gadgets", GadgetGVK.Kind, false),
+	}
+}
+
+func testCRD(plural, kind string, statusSubresource bool) *apiextensionsv1.CustomResourceDefinition {
+	version := apiextensionsv1.CustomResourceDefinitionVersion{
+		Name:    "v1",
+		Served:  true,
+		Storage: true,
+		Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+			Type: "object",
+			Properties: map[string]apiextensionsv1.JSONSchemaProps{
+				"spec": {
+					Type: "object",
+					Properties: map[string]apiextensionsv1.JSONSchemaProps{
+						"replicas": {Type: "integer", Default: &apiextensionsv1.JSON{Raw: []byte("1")}},
+						"color":    {Type: "string"},
+					},
+				},
+				"status": {
+					Type: "object",
+					Properties: map[string]apiextensionsv1.JSONSchemaProps{
+						"phase":              {Type: "string"},
+						"observedGeneration": {Type: "integer", Format: "int64"},
+					},
+				},
+			},
+		}},
+	}
+	if statusSubresource {
+		version.Subresources = &apiextensionsv1.CustomResourceSubresources{Status: &apiextensionsv1.CustomResourceSubresourceStatus{}}
+	}
+	return &apiextensionsv1.CustomResourceDefinition{
+		ObjectMeta: metav1.ObjectMeta{Name: plural + "." + TestGroup},
+		Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+			Group:    TestGroup,
+			Scope:    apiextensionsv1.NamespaceScoped,
+			Names:    apiextensionsv1.CustomResourceDefinitionNames{Plural: plural, Kind: kind, ListKind: kind + "List", Singular: plural[:len(plural)-1]},
+			Versions: []apiextensionsv1.CustomResourceDefinitionVersion{version},
+		},
+	}
+}
