@@ -155,4 +155,3 @@ func TestRow13_RemovingTheLastFinalizerOfATerminatingObjectDeletesIt(t *testing.
 		})
 	}
 }
-
