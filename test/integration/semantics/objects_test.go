@@ -126,7 +126,7 @@ func fieldsOf(t *testing.T, obj *unstructured.Unstructured, manager string) map[
 	if e == nil {
 		t.Fatalf("no managedFields entry for %q in %v", manager, obj.GetManagedFields())
 	}
-	return decodeFields(t, string(e.FieldsV1.Raw))
+	return decodeFields(t, e.FieldsV1.GetRawString())
 }
 
 func decodeFields(t *testing.T, raw string) map[string]any {
