@@ -33,7 +33,7 @@ const DefaultKubeVersion = "1.36.3"
 type Cluster struct {
 	// Config is an admin rest.Config for the control plane.
 	Config *rest.Config
-	// Scheme knows the built-in types; the test CRDs are used as unstructured objects.
+	// Scheme knows the built-in types and the typed Widget; Gadget is used as unstructured.
 	Scheme *runtime.Scheme
 	// Mapper is shared by every client of the cluster, so that the discovery requests it makes
 	// are never counted as a recorded client's requests.
@@ -74,6 +74,9 @@ func Start() (*Cluster, error) {
 	}
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
+		return nil, err
+	}
+	if err := AddWidgetToScheme(scheme); err != nil {
 		return nil, err
 	}
 	env := &envtest.Environment{

@@ -1,0 +1,221 @@
+package ssa
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+)
+
+var (
+	// ErrGone means the object the caller observed no longer exists: an apply that carried its
+	// UID found no object (SSA-SEMANTICS row 9). Nothing was created.
+	ErrGone = errors.New("object no longer exists")
+	// ErrReplaced means the object the caller observed was deleted and another object now has its
+	// name: an apply carrying the old UID was refused (row 10). The new object was not touched.
+	ErrReplaced = errors.New("object was replaced by another object with the same name")
+	// ErrTerminating means a finalizer cannot be added because the object is being deleted
+	// (row 12).
+	ErrTerminating = errors.New("object is being deleted")
+)
+
+// ObjectRef names the object an error is about.
+type ObjectRef struct {
+	GroupVersionKind schema.GroupVersionKind
+	Namespace        string
+	Name             string
+	UID              types.UID
+}
+
+// String renders the object as Kind namespace/name.
+func (r ObjectRef) String() string {
+	if r.Namespace == "" {
+		return r.GroupVersionKind.Kind + " " + r.Name
+	}
+	return r.GroupVersionKind.Kind + " " + r.Namespace + "/" + r.Name
+}
+
+// ObjectError is an error about one object: it wraps one of [ErrGone], [ErrReplaced] or
+// [ErrTerminating], and the API server's answer when there was one.
+type ObjectError struct {
+	// Object is the object as the caller observed it.
+	Object ObjectRef
+	// Reason is ErrGone, ErrReplaced or ErrTerminating.
+	Reason error
+	// Detail says what happened and what to do.
+	Detail string
+	// Err is the API server's error, or nil when ssakit refused without a request.
+	Err error
+}
+
+// Error implements error.
+func (e *ObjectError) Error() string {
+	return fmt.Sprintf("%s (uid %s): %v: %s", e.Object, e.Object.UID, e.Reason, e.Detail)
+}
+
+// Unwrap returns the reason and the API server's error, so errors.Is matches either.
+func (e *ObjectError) Unwrap() []error {
+	if e.Err == nil {
+		return []error{e.Reason}
+	}
+	return []error{e.Reason, e.Err}
+}
+
+// CoOwnedError reports a finalizer that is still on the object after its manager let it go,
+// because other managers also own it (SSA-SEMANTICS rows 3 and 24). The finalizer was not
+// removed.
+type CoOwnedError struct {
+	Object    ObjectRef
+	Finalizer string
+	// Manager is the finalizer's own field manager.
+	Manager string
+	// CoOwners are the other managers that own the finalizer item, sorted. It is empty when
+	// nobody's ownership is recorded (managedFields were reset), which keeps the item as well.
+	CoOwners []string
+}
+
+// Error implements error.
+func (e *CoOwnedError) Error() string {
+	owners := "no manager is recorded as owning it (managedFields were reset)"
+	if len(e.CoOwners) > 0 {
+		owners = "it is also owned by " + quoteAll(e.CoOwners)
+	}
+	return fmt.Sprintf("finalizer %q is still on %s: %s, so field manager %q cannot remove it alone; "+
+		"move those claims to %q (migrate the finalizer's ownership) or have the other writers remove it",
+		e.Finalizer, e.Object, owners, e.Manager, e.Manager)
+}
+
+// InvalidNameError reports a finalizer name that ssakit refuses to declare.
+type InvalidNameError struct {
+	Name string
+	// Reasons are the broken rules, in the words of the API server's validation where it has
+	// them.
+	Reasons []string
+}
+
+// Error implements error.
+func (e *InvalidNameError) Error() string {
+	return fmt.Sprintf("invalid finalizer name %q: %s", e.Name, strings.Join(e.Reasons, "; "))
+}
+
+// Conflict is one field another manager owns with a different value, from the causes of a 409
+// answer to an apply.
+type Conflict struct {
+	// Manager is the manager that owns the field.
+	Manager string
+	// Path is the field, as the server renders it (".spec.replicas").
+	Path string
+	// Message is the server's text for this conflict.
+	Message string
+}
+
+// ConflictError is an apply refused because other managers own some of the applied fields with
+// different values. Applying finalizers never conflicts (row 2); other applies can.
+type ConflictError struct {
+	Conflicts []Conflict
+	// Err is the API server's error.
+	Err error
+}
+
+// Error implements error.
+func (e *ConflictError) Error() string {
+	parts := make([]string, 0, len(e.Conflicts))
+	for _, c := range e.Conflicts {
+		parts = append(parts, fmt.Sprintf("%s is owned by %q", c.Path, c.Manager))
+	}
+	return fmt.Sprintf("apply conflict: %s; leave those fields out of the apply, or take them over with client.ForceOwnership if this manager is meant to own them",
+		strings.Join(parts, ", "))
+}
+
+// Unwrap returns the API server's error.
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+// FromApplyError turns the API server's answer to an apply of obj into ssakit's typed errors:
+// a "uid mismatch" 409 into [ErrGone], a 422 on metadata.uid into [ErrReplaced], a 422 that
+// forbids new finalizers into [ErrTerminating], and a field-manager 409 into a [*ConflictError].
+// Any other error is returned as it is; nil stays nil.
+func FromApplyError(obj ObjectRef, err error) error {
+	if err == nil {
+		return nil
+	}
+	var status apierrors.APIStatus
+	if !errors.As(err, &status) {
+		return err
+	}
+	s := status.Status()
+	switch {
+	case s.Code == http.StatusConflict && s.Reason == metav1.StatusReasonConflict && hasCause(s, metav1.CauseTypeFieldManagerConflict):
+		return &ConflictError{Conflicts: conflictsOf(s), Err: err}
+	case s.Code == http.StatusConflict && strings.Contains(s.Message, "uid mismatch"):
+		return &ObjectError{Object: obj, Reason: ErrGone, Err: err,
+			Detail: "it was deleted after it was read; there is nothing left to do for it"}
+	case s.Code == http.StatusUnprocessableEntity && hasCauseField(s, "metadata.uid"):
+		return &ObjectError{Object: obj, Reason: ErrReplaced, Err: err,
+			Detail: "ssakit did not touch the new object; read it again and reconcile that one"}
+	case s.Code == http.StatusUnprocessableEntity && strings.Contains(s.Message, "no new finalizers can be added if the object is being deleted"):
+		return &ObjectError{Object: obj, Reason: ErrTerminating, Err: err,
+			Detail: "the API server refuses new finalizers once deletion has started; run the cleanup instead"}
+	}
+	return err
+}
+
+func hasCause(s metav1.Status, t metav1.CauseType) bool {
+	if s.Details == nil {
+		return false
+	}
+	for _, c := range s.Details.Causes {
+		if c.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func hasCauseField(s metav1.Status, field string) bool {
+	if s.Details == nil {
+		return false
+	}
+	for _, c := range s.Details.Causes {
+		if c.Field == field {
+			return true
+		}
+	}
+	return false
+}
+
+// conflictsOf reads the conflicts from the causes apimachinery's managedfields writes: the field
+// path, and `conflict with "manager"` optionally followed by ` using v1` or ` with subresource`.
+func conflictsOf(s metav1.Status) []Conflict {
+	var conflicts []Conflict
+	for _, c := range s.Details.Causes {
+		if c.Type != metav1.CauseTypeFieldManagerConflict {
+			continue
+		}
+		conflict := Conflict{Path: c.Field, Message: c.Message}
+		if rest, ok := strings.CutPrefix(c.Message, "conflict with "); ok {
+			if quoted, err := strconv.QuotedPrefix(rest); err == nil {
+				conflict.Manager, _ = strconv.Unquote(quoted)
+			}
+		}
+		// kube-apiserver v1.36.3 was seen listing a 422's causes twice; do not repeat a conflict.
+		if !slices.Contains(conflicts, conflict) {
+			conflicts = append(conflicts, conflict)
+		}
+	}
+	return conflicts
+}
+
+func quoteAll(names []string) string {
+	quoted := make([]string, len(names))
+	for i, n := range names {
+		quoted[i] = strconv.Quote(n)
+	}
+	return strings.Join(quoted, ", ")
+}

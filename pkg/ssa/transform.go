@@ -1,0 +1,45 @@
+package ssa
+
+import (
+	"slices"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	toolscache "k8s.io/client-go/tools/cache"
+)
+
+// KeepManagedFieldsOf returns an informer transform that keeps only the managedFields entries of
+// managers and drops the rest, for controller-runtime's cache.Options.DefaultTransform or
+// cache.ByObject.Transform. It sits between client-go's cache.TransformStripManagedFields, which
+// drops every entry (SSA-SEMANTICS row 23), and keeping them all: the cache stays nearly as small
+// as a stripped one, and a Finalizer whose manager is listed still knows what it owns without a
+// request. A Finalizer given an object whose kept entries say nothing reads it once from the API
+// server when it needs the other owners (to name co-owners) or when the object has finalizers but
+// no entry was kept.
+//
+// Never write an object from such a cache back with Update or a patch that carries
+// metadata.managedFields: the API server would take the trimmed list as the new managedFields and
+// the other managers' ownership would be lost. ssakit's applies never send managedFields.
+func KeepManagedFieldsOf(managers ...string) toolscache.TransformFunc {
+	managers = slices.Clone(managers)
+	return func(in any) (any, error) {
+		// Tombstones (cache.DeletedFinalStateUnknown) and anything else without ObjectMeta pass
+		// through unchanged.
+		obj, err := meta.Accessor(in)
+		if err != nil {
+			return in, nil
+		}
+		entries := obj.GetManagedFields()
+		kept := slices.DeleteFunc(slices.Clone(entries), func(e metav1.ManagedFieldsEntry) bool {
+			return !slices.Contains(managers, e.Manager)
+		})
+		if len(kept) == len(entries) {
+			return in, nil
+		}
+		if len(kept) == 0 {
+			kept = nil
+		}
+		obj.SetManagedFields(slices.Clip(kept))
+		return in, nil
+	}
+}

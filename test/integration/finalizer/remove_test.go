@@ -1,0 +1,169 @@
+package finalizer
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// Row 4: releasing the manager's only finalizer removes it and the manager's entry.
+func TestRemove_RemovesTheFinalizerAndTheManagersEntry(t *testing.T) {
+	for _, fl := range flavours {
+		t.Run(fl.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := fl.create(t, ns, "remove")
+			c, rec := cluster.RecordingClient(t)
+			f := newFinalizer(t, c, cleanup)
+			g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+			rec.Reset()
+
+			g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+
+			diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
+			after := live(t, fl.gvk, obj)
+			g.Expect(after.GetFinalizers()).To(BeEmpty())
+			g.Expect(entryFields(after, finalizerManager)).To(BeEmpty(), "the manager's entry")
+			g.Expect(obj.GetFinalizers()).To(BeEmpty(), "finalizers of the object passed in")
+		})
+	}
+}
+
+// Row 3: two finalizers declared on one manager share its entry; removing one keeps the other.
+func TestRemove_KeepsTheOtherFinalizerOfTheSameManager(t *testing.T) {
+	for _, fl := range flavours {
+		t.Run(fl.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := fl.create(t, ns, "remove-one")
+			first := newFinalizer(t, cluster.Client, cleanup)
+			second := newFinalizer(t, cluster.Client, "example.com/backup")
+			g.Expect(first.Add(t.Context(), obj)).To(Succeed())
+			g.Expect(second.Add(t.Context(), obj)).To(Succeed())
+			diff(t, "finalizers after both adds", []string{cleanup, "example.com/backup"}, fl.get(t, obj).GetFinalizers())
+
+			g.Expect(first.Remove(t.Context(), obj)).To(Succeed())
+
+			after := live(t, fl.gvk, obj)
+			diff(t, "finalizers", []string{"example.com/backup"}, after.GetFinalizers())
+			g.Expect(entryFields(after, finalizerManager)).To(MatchJSON(`{"f:metadata":{"f:finalizers":{"v:\"example.com/backup\"":{}}}}`))
+		})
+	}
+}
+
+func TestRemove_SendsNothingWhenTheFinalizerIsNotThere(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "remove-absent")
+	c, rec := cluster.RecordingClient(t)
+
+	g.Expect(newFinalizer(t, c, cleanup).Remove(t.Context(), obj)).To(Succeed())
+
+	g.Expect(rec.Requests()).To(BeEmpty())
+}
+
+// Rows 9 and 13: a Remove that comes after the object is gone succeeds and does not resurrect it.
+func TestRemove_OnAnObjectThatIsGoneSucceedsAndRecreatesNothing(t *testing.T) {
+	for _, fl := range flavours {
+		t.Run(fl.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := fl.create(t, ns, "remove-gone")
+			c, rec := cluster.RecordingClient(t)
+			f := newFinalizer(t, c, cleanup)
+			g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+			stale := obj.DeepCopyObject().(client.Object)
+			g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
+			g.Expect(newFinalizer(t, cluster.Client, cleanup).Remove(t.Context(), fl.get(t, obj))).To(Succeed(), "someone else's removal")
+			expectGone(t, fl, obj)
+			rec.Reset()
+
+			g.Expect(f.Remove(t.Context(), stale)).To(Succeed())
+
+			expectGone(t, fl, obj)
+			requests := rec.Requests()
+			g.Expect(requests).To(HaveLen(1))
+			g.Expect(requests[0].StatusCode).To(Equal(http.StatusConflict), "the uid precondition refused the apply")
+		})
+	}
+}
+
+// Row 10: Remove on an object replaced under the same name is ErrReplaced; the new one is untouched.
+func TestRemove_RefusesAnObjectReplacedUnderTheSameName(t *testing.T) {
+	for _, fl := range flavours {
+		t.Run(fl.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			old := fl.create(t, ns, "remove-replaced")
+			f := newFinalizer(t, cluster.Client, cleanup)
+			g.Expect(f.Add(t.Context(), old)).To(Succeed())
+			stale := old.DeepCopyObject().(client.Object)
+			g.Expect(cluster.Client.Delete(t.Context(), old)).To(Succeed())
+			g.Expect(f.Remove(t.Context(), fl.get(t, old))).To(Succeed())
+			successor := fl.create(t, ns, "remove-replaced")
+			addByUpdate(t.Context(), t, successor, legacyManager, cleanup)
+			before := live(t, fl.gvk, successor)
+
+			err := f.Remove(t.Context(), stale)
+
+			g.Expect(err).To(MatchError(ssa.ErrReplaced))
+			after := live(t, fl.gvk, successor)
+			g.Expect(after.GetResourceVersion()).To(Equal(before.GetResourceVersion()), "the successor was written")
+			diff(t, "the successor's finalizers", []string{cleanup}, after.GetFinalizers())
+		})
+	}
+}
+
+// Row 3: a finalizer co-owned by a legacy Update manager stays when the Finalizer releases it, and
+// Remove says so, naming the co-owner.
+func TestRemove_ReportsCoOwnersInsteadOfSuccess(t *testing.T) {
+	for _, fl := range flavours {
+		t.Run(fl.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := fl.create(t, ns, "remove-co-owned")
+			addByUpdate(t.Context(), t, obj, legacyManager, cleanup)
+			f := newFinalizer(t, cluster.Client, cleanup)
+			g.Expect(f.Add(t.Context(), obj)).To(Succeed(), "taking co-ownership")
+			g.Expect(entryFields(obj, finalizerManager)).NotTo(BeEmpty())
+
+			err := f.Remove(t.Context(), obj)
+
+			var coOwned *ssa.CoOwnedError
+			g.Expect(errors.As(err, &coOwned)).To(BeTrue(), "error %v", err)
+			diff(t, "co-owners", []string{legacyManager}, coOwned.CoOwners)
+			g.Expect(err.Error()).To(ContainSubstring(`it is also owned by "legacy-operator"`))
+			diff(t, "finalizers", []string{cleanup}, live(t, fl.gvk, obj).GetFinalizers())
+		})
+	}
+}
+
+// A finalizer that only another manager owns cannot be removed by this one: no request, an error.
+func TestRemove_ReportsAFinalizerOwnedOnlyByOthersWithoutARequest(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "remove-not-owned")
+	addByUpdate(t.Context(), t, obj, legacyManager, cleanup)
+	c, rec := cluster.RecordingClient(t)
+
+	err := newFinalizer(t, c, cleanup).Remove(t.Context(), obj)
+
+	var coOwned *ssa.CoOwnedError
+	g.Expect(errors.As(err, &coOwned)).To(BeTrue(), "error %v", err)
+	diff(t, "co-owners", []string{legacyManager}, coOwned.CoOwners)
+	g.Expect(rec.Requests()).To(BeEmpty())
+}
+
+func expectGone(t *testing.T, fl flavour, obj client.Object) {
+	t.Helper()
+	err := cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), fl.empty())
+	if !apierrors.IsNotFound(err) {
+		t.Fatalf("want %s NotFound, got %v", client.ObjectKeyFromObject(obj), err)
+	}
+}
