@@ -280,4 +280,3 @@ func copyInto(answer *unstructured.Unstructured, obj client.Object) error {
 		return runtime.DefaultUnstructuredConverter.FromUnstructured(answer.Object, obj)
 	}
 }
-

@@ -201,4 +201,3 @@ func Paths(set *fieldpath.Set) []string {
 	}
 	return out
 }
-
