@@ -2,7 +2,6 @@ package ssa
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -38,7 +37,7 @@ func Blame(obj runtime.Object) (string, error) {
 	}
 	var b strings.Builder
 	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	for _, path := range slices.SortedFunc(all.All(), fieldpath.Path.Compare) {
+	for _, path := range sortedPaths(all) {
 		var owners []string
 		for _, e := range ownership.Entries {
 			if e.Fields.Has(path) {

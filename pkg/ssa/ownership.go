@@ -124,7 +124,7 @@ func (o *Ownership) Shared(managers ...string) []SharedField {
 	owners := map[string]*SharedField{}
 	for i := range managers {
 		for j := i + 1; j < len(managers); j++ {
-			for path := range sets[i].Intersection(sets[j]).All() {
+			for _, path := range sortedPaths(sets[i].Intersection(sets[j])) {
 				key := path.String()
 				shared, ok := owners[key]
 				if !ok {
@@ -194,10 +194,21 @@ func (o *Ownership) FinalizersOwnedBy(manager string, finalizers []string) []str
 // `.spec.replicas`, `.metadata.finalizers[="example.com/x"]`,
 // `.spec.ports[port=80,protocol="TCP"].name`.
 func Paths(set *fieldpath.Set) []string {
-	paths := slices.SortedFunc(set.All(), fieldpath.Path.Compare)
+	paths := sortedPaths(set)
 	out := make([]string, len(paths))
 	for i, p := range paths {
 		out[i] = p.String()
 	}
 	return out
+}
+
+// sortedPaths returns the members of set in order. fieldpath.Set.All reuses one path while it
+// iterates, so each member is copied.
+func sortedPaths(set *fieldpath.Set) []fieldpath.Path {
+	var paths []fieldpath.Path
+	for p := range set.All() {
+		paths = append(paths, p.Copy())
+	}
+	slices.SortFunc(paths, fieldpath.Path.Compare)
+	return paths
 }

@@ -1,0 +1,169 @@
+package ssa_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// A demo object as a reconciler reads it: a user applied data and labels, the operator's
+// finalizer manager owns its finalizer, and a legacy controller once added the same finalizer
+// with Update.
+func demoConfigMap() *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{
+			Namespace: "demo", Name: "settings", UID: types.UID("4b1d"),
+			Labels:     map[string]string{"app": "demo"},
+			Finalizers: []string{"example.com/cleanup"},
+			ManagedFields: []metav1.ManagedFieldsEntry{{
+				Manager: "kubectl", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1",
+				FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:data":{"f:mode":{}},"f:metadata":{"f:labels":{"f:app":{}}}}`),
+			}, {
+				Manager: "demo/finalizer", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1",
+				FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:finalizers":{"v:\"example.com/cleanup\"":{}}}}`),
+			}, {
+				Manager: "legacy-operator", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1",
+				FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:finalizers":{".":{},"v:\"example.com/cleanup\"":{}}}}`),
+			}},
+		},
+		Data: map[string]string{"mode": "fast"},
+	}
+}
+
+func ExampleNewFinalizer() {
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})
+	if err != nil {
+		panic(err)
+	}
+	// The finalizer is owned by the field manager "configmirror/finalizer". The API reader is
+	// used only when a cached object lacks managedFields.
+	cleanup, err := ssa.NewFinalizer(mgr.GetClient(), "configmirror", "mirror.ssakit.dev/cleanup",
+		ssa.WithAPIReader(mgr.GetAPIReader()))
+	if err != nil {
+		panic(err) // an *ssa.InvalidNameError says which rule the name breaks
+	}
+	fmt.Println(cleanup.FieldOwner())
+}
+
+func ExampleFinalizer_Add() {
+	var (
+		ctx     context.Context
+		c       client.Client
+		mirror  *corev1.ConfigMap // as read by a reconciler
+		cleanup *ssa.Finalizer
+	)
+	cleanup, _ = ssa.NewFinalizer(c, "configmirror", "mirror.ssakit.dev/cleanup")
+	switch err := cleanup.Add(ctx, mirror); {
+	case errors.Is(err, ssa.ErrTerminating):
+		// Deletion started before the finalizer was added: clean up now.
+	case errors.Is(err, ssa.ErrGone), errors.Is(err, ssa.ErrReplaced):
+		// Nothing to do for the object that was read.
+	case err != nil:
+		// Retry.
+	}
+}
+
+func ExampleFinalizer_Remove() {
+	var (
+		ctx     context.Context
+		mirror  *corev1.ConfigMap // terminating, cleanup done
+		cleanup *ssa.Finalizer
+	)
+	var coOwned *ssa.CoOwnedError
+	if err := cleanup.Remove(ctx, mirror); errors.As(err, &coOwned) {
+		// Still there: other managers own it too. coOwned.CoOwners names them.
+		fmt.Println(coOwned.CoOwners)
+	}
+}
+
+func ExampleValidateFinalizerName() {
+	for _, name := range []string{"example.com/cleanup", "legacy-finalizer", "orphan"} {
+		_, err := ssa.ValidateFinalizerName(name, false)
+		fmt.Printf("%s: ok=%v\n", name, err == nil)
+	}
+	warnings, _ := ssa.ValidateFinalizerName("legacy-finalizer", true)
+	fmt.Println(warnings[0])
+	// Output:
+	// example.com/cleanup: ok=true
+	// legacy-finalizer: ok=false
+	// orphan: ok=false
+	// metadata.finalizers: "legacy-finalizer": prefer a domain-qualified finalizer name to avoid accidental conflicts with other finalizer writers
+}
+
+func ExampleParseOwnership() {
+	ownership, err := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ownership.Managers())
+	fmt.Println(ownership.Owners(fieldpath.MakePathOrDie("data", "mode")))
+	fmt.Println(ownership.Owners(ssa.FinalizerPath("example.com/cleanup")))
+	fmt.Println(ssa.Paths(ownership.FieldsOf("kubectl")))
+	// Output:
+	// [demo/finalizer kubectl legacy-operator]
+	// [kubectl]
+	// [demo/finalizer legacy-operator]
+	// [.data.mode .metadata.labels.app]
+}
+
+func ExampleOwnership_Disjoint() {
+	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
+	fmt.Println(ownership.Disjoint("kubectl", "demo/finalizer"))
+	fmt.Println(ownership.Disjoint("demo/finalizer", "legacy-operator"))
+	// Output:
+	// <nil>
+	// field managers overlap on 1 field(s): .metadata.finalizers[="example.com/cleanup"]: "demo/finalizer", "legacy-operator"
+}
+
+func ExampleBlame() {
+	out, err := ssa.Blame(demoConfigMap())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Print(out)
+	// Output:
+	// .data.mode                                    "fast"  kubectl (Apply)
+	// .metadata.finalizers                                  legacy-operator (Update)
+	// .metadata.finalizers[="example.com/cleanup"]          demo/finalizer (Apply), legacy-operator (Update)
+	// .metadata.labels.app                          "demo"  kubectl (Apply)
+}
+
+func ExampleKeepManagedFieldsOf() {
+	// In a controller-runtime manager: cache.Options{DefaultTransform: ...}.
+	_ = cache.Options{DefaultTransform: ssa.KeepManagedFieldsOf("demo/finalizer", "demo")}
+
+	transform := ssa.KeepManagedFieldsOf("demo/finalizer")
+	obj, _ := transform(demoConfigMap())
+	for _, e := range obj.(*corev1.ConfigMap).ManagedFields {
+		fmt.Println(e.Manager)
+	}
+	// Output:
+	// demo/finalizer
+}
+
+func ExampleFromApplyError() {
+	var (
+		ctx context.Context
+		c   client.Client
+	)
+	ref := ssa.ObjectRef{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Namespace: "demo", Name: "settings"}
+	config := corev1ac.ConfigMap("settings", "demo").WithData(map[string]string{"mode": "slow"})
+	err := ssa.FromApplyError(ref, c.Apply(ctx, config, client.FieldOwner("demo")))
+	var conflict *ssa.ConflictError
+	if errors.As(err, &conflict) {
+		for _, c := range conflict.Conflicts {
+			fmt.Println(c.Path, "is owned by", c.Manager)
+		}
+	}
+}
