@@ -1,0 +1,180 @@
+package finalizer
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// cacheMode is what an informer cache keeps of managedFields (SSA-SEMANTICS row 23).
+type cacheMode struct {
+	name      string
+	transform toolscache.TransformFunc
+}
+
+var cacheModes = []cacheMode{
+	{name: "full managedFields"},
+	{name: "stripped managedFields", transform: cache.TransformStripManagedFields()},
+	{name: "managedFields of the finalizer manager", transform: ssa.KeepManagedFieldsOf(finalizerManager)},
+}
+
+// startCache starts a controller-runtime cache of Widgets in namespace and returns it synced.
+func startCache(t *testing.T, namespace string, mode cacheMode) cache.Cache {
+	t.Helper()
+	c, err := cache.New(cluster.Config, cache.Options{
+		Scheme: cluster.Scheme, Mapper: cluster.Mapper,
+		DefaultNamespaces: map[string]cache.Config{namespace: {}},
+		DefaultTransform:  mode.transform,
+	})
+	if err != nil {
+		t.Fatalf("creating a cache: %v", err)
+	}
+	go func() { _ = c.Start(t.Context()) }()
+	if _, err := c.GetInformer(t.Context(), &testcluster.Widget{}); err != nil {
+		t.Fatalf("starting the Widget informer: %v", err)
+	}
+	if !c.WaitForCacheSync(t.Context()) {
+		t.Fatal("the cache did not sync")
+	}
+	return c
+}
+
+// cached returns the object from the cache once the cache has caught up with the API server.
+func cached(t *testing.T, c cache.Cache, key client.Object) *testcluster.Widget {
+	t.Helper()
+	want := typedWidget.get(t, key).GetResourceVersion()
+	obj := &testcluster.Widget{}
+	NewWithT(t).Eventually(func() string {
+		if err := c.Get(t.Context(), client.ObjectKeyFromObject(key), obj); err != nil {
+			return err.Error()
+		}
+		return obj.ResourceVersion
+	}).WithTimeout(10*time.Second).WithPolling(20*time.Millisecond).Should(Equal(want), "the cache catching up")
+	return obj
+}
+
+// Row 23: with managedFields in the cache, ownership is known without a request; without them
+// (stripped, or no entry kept for this manager while the object has finalizers) the object is read
+// once, uncached, and the answer is still right.
+func TestAdd_FromACacheReadsOnlyWhenOwnershipIsUnknown(t *testing.T) {
+	for _, tc := range []struct {
+		mode cacheMode
+		want []string
+	}{
+		{cacheModes[0], []string{http.MethodPatch}},
+		{cacheModes[1], []string{http.MethodGet, http.MethodPatch}},
+		{cacheModes[2], []string{http.MethodGet, http.MethodPatch}},
+	} {
+		t.Run(tc.mode.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := typedWidget.create(t, ns, "cached-add")
+			addByUpdate(t.Context(), t, obj, legacyManager, "example.com/other")
+			informer := startCache(t, ns, tc.mode)
+			c, rec := cluster.RecordingClient(t)
+			f := newFinalizer(t, c, cleanup, ssa.WithAPIReader(c))
+
+			g.Expect(f.Add(t.Context(), cached(t, informer, obj))).To(Succeed())
+
+			diff(t, "requests", tc.want, methods(rec.Requests()))
+			diff(t, "finalizers", []string{"example.com/other", cleanup}, typedWidget.get(t, obj).GetFinalizers())
+		})
+	}
+}
+
+func TestAdd_FromACacheNeedsNoReadForAnObjectWithoutFinalizers(t *testing.T) {
+	for _, mode := range cacheModes {
+		t.Run(mode.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := typedWidget.create(t, ns, "cached-add-first")
+			informer := startCache(t, ns, mode)
+			c, rec := cluster.RecordingClient(t)
+			f := newFinalizer(t, c, cleanup, ssa.WithAPIReader(c))
+
+			g.Expect(f.Add(t.Context(), cached(t, informer, obj))).To(Succeed())
+
+			diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
+			diff(t, "finalizers", []string{cleanup}, typedWidget.get(t, obj).GetFinalizers())
+		})
+	}
+}
+
+func TestAdd_FromACacheSendsNothingWhenOwned(t *testing.T) {
+	for _, tc := range []struct {
+		mode cacheMode
+		want []string
+	}{
+		{cacheModes[0], nil},
+		{cacheModes[1], []string{http.MethodGet}},
+		{cacheModes[2], nil},
+	} {
+		t.Run(tc.mode.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := typedWidget.create(t, ns, "cached-owned")
+			g.Expect(newFinalizer(t, cluster.Client, cleanup).Add(t.Context(), obj)).To(Succeed())
+			informer := startCache(t, ns, tc.mode)
+			c, rec := cluster.RecordingClient(t)
+			f := newFinalizer(t, c, cleanup, ssa.WithAPIReader(c))
+
+			g.Expect(f.Add(t.Context(), cached(t, informer, obj))).To(Succeed())
+
+			diff(t, "requests", tc.want, methods(rec.Requests()))
+		})
+	}
+}
+
+func TestRemove_FromACacheReadsOnlyWhenOwnershipIsUnknown(t *testing.T) {
+	for _, tc := range []struct {
+		mode cacheMode
+		want []string
+	}{
+		{cacheModes[0], []string{http.MethodPatch}},
+		{cacheModes[1], []string{http.MethodGet, http.MethodPatch}},
+		{cacheModes[2], []string{http.MethodPatch}},
+	} {
+		t.Run(tc.mode.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := typedWidget.create(t, ns, "cached-remove")
+			g.Expect(newFinalizer(t, cluster.Client, cleanup).Add(t.Context(), obj)).To(Succeed())
+			informer := startCache(t, ns, tc.mode)
+			c, rec := cluster.RecordingClient(t)
+			f := newFinalizer(t, c, cleanup, ssa.WithAPIReader(c))
+
+			g.Expect(f.Remove(t.Context(), cached(t, informer, obj))).To(Succeed())
+
+			diff(t, "requests", tc.want, methods(rec.Requests()))
+			g.Expect(typedWidget.get(t, obj).GetFinalizers()).To(BeEmpty())
+		})
+	}
+}
+
+// A cache that keeps only this manager's entries still names the co-owners, with one read.
+func TestRemove_FromACacheThatKeepsOnlyOwnEntriesStillNamesCoOwners(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "cached-co-owned")
+	addByUpdate(t.Context(), t, obj, legacyManager, cleanup)
+	g.Expect(newFinalizer(t, cluster.Client, cleanup).Add(t.Context(), obj)).To(Succeed())
+	informer := startCache(t, ns, cacheModes[2])
+	c, rec := cluster.RecordingClient(t)
+	f := newFinalizer(t, c, cleanup, ssa.WithAPIReader(c))
+
+	err := f.Remove(t.Context(), cached(t, informer, obj))
+
+	var coOwned *ssa.CoOwnedError
+	g.Expect(err).To(BeAssignableToTypeOf(coOwned))
+	g.Expect(err.(*ssa.CoOwnedError).CoOwners).To(Equal([]string{legacyManager}))
+	diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
+	diff(t, "finalizers", []string{cleanup}, typedWidget.get(t, obj).GetFinalizers())
+}

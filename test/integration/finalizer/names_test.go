@@ -1,0 +1,71 @@
+package finalizer
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/internal/fixtures"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// Rows 14 to 17: ssakit's verdict on every name of the shared table agrees with what the API
+// server does with that name on a ConfigMap and on a custom resource.
+func TestNames_AgreeWithTheServer(t *testing.T) {
+	for _, tc := range fixtures.FinalizerNames {
+		t.Run(tc.Name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			_, strictErr := ssa.ValidateFinalizerName(tc.Name, false)
+			legacyWarnings, legacyErr := ssa.ValidateFinalizerName(tc.Name, true)
+			c, rec := cluster.RecordingClient(t)
+
+			configMapErr := applyRaw(t, c, typedConfigMap, ns, tc.Name)
+			rec.Reset()
+			widgetErr := applyRaw(t, c, typedWidget, ns, tc.Name)
+			widgetWarnings := rec.Warnings()
+
+			switch tc.Verdict {
+			case fixtures.Qualified:
+				g.Expect(strictErr).NotTo(HaveOccurred())
+				g.Expect(configMapErr).NotTo(HaveOccurred())
+				g.Expect(widgetErr).NotTo(HaveOccurred())
+				g.Expect(widgetWarnings).To(BeEmpty())
+			case fixtures.Legacy:
+				g.Expect(strictErr).To(HaveOccurred(), "refused without the opt-in")
+				g.Expect(legacyErr).NotTo(HaveOccurred(), "accepted with the opt-in")
+				g.Expect(apierrors.IsInvalid(configMapErr)).To(BeTrue(), "a ConfigMap refuses it (row 15): %v", configMapErr)
+				g.Expect(widgetErr).NotTo(HaveOccurred(), "a custom resource accepts it (row 15)")
+				diff(t, "warnings: the server's vs ssakit's", widgetWarnings, legacyWarnings)
+			case fixtures.Invalid:
+				var nameErr *ssa.InvalidNameError
+				g.Expect(legacyErr).To(BeAssignableToTypeOf(nameErr))
+				for _, err := range []error{configMapErr, widgetErr} {
+					g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "the server refuses it (row 16): %v", err)
+					g.Expect(err.Error()).To(ContainSubstring(legacyErr.(*ssa.InvalidNameError).Reasons[0]), "ssakit gives the server's reason")
+				}
+			case fixtures.Reserved:
+				// Row 17: the server accepts these names because Kubernetes acts on them itself;
+				// ssakit refuses to let a controller declare one as its own.
+				g.Expect(legacyErr).To(HaveOccurred())
+				g.Expect(configMapErr).NotTo(HaveOccurred())
+				g.Expect(widgetErr).NotTo(HaveOccurred())
+			}
+		})
+	}
+}
+
+// applyRaw applies finalizer to a new object of fl's kind by a throwaway manager, bypassing ssakit.
+func applyRaw(t *testing.T, c client.Client, fl flavour, namespace, finalizer string) error {
+	t.Helper()
+	config := &unstructured.Unstructured{}
+	config.SetGroupVersionKind(fl.gvk)
+	config.SetNamespace(namespace)
+	config.SetName("names")
+	config.SetFinalizers([]string{finalizer})
+	return c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(config), client.FieldOwner("name-probe"))
+}
+
