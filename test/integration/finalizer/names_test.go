@@ -68,4 +68,3 @@ func applyRaw(t *testing.T, c client.Client, fl flavour, namespace, finalizer st
 	config.SetFinalizers([]string{finalizer})
 	return c.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(config), client.FieldOwner("name-probe"))
 }
-
