@@ -189,24 +189,30 @@ func (f *Finalizer) observe(ctx context.Context, obj client.Object) (observed, e
 		}
 		target.fresh = true
 	}
-	ownership, err := ParseOwnership(obj.GetManagedFields())
+	target.owned, err = f.ownedIn(obj)
 	if err != nil {
 		return observed{}, fmt.Errorf("finalizer %q on %s: %w", f.name, target.ref, err)
 	}
-	target.owned = f.ownedIn(ownership, obj.GetFinalizers())
 	return target, nil
 }
 
 // ownedIn returns the finalizers the manager owns through its Apply entry on the main resource,
-// the only entry its applies change.
-func (f *Finalizer) ownedIn(o *Ownership, finalizers []string) []string {
-	applied := &Ownership{}
-	for _, e := range o.EntriesOf(f.manager) {
-		if e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
-			applied.Entries = append(applied.Entries, e)
+// the only entry its applies change. Only that entry is parsed: this runs on every Add and Remove.
+func (f *Finalizer) ownedIn(obj client.Object) ([]string, error) {
+	var own []metav1.ManagedFieldsEntry
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager == f.manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
+			own = append(own, e)
 		}
 	}
-	return applied.FinalizersOwnedBy(f.manager, finalizers)
+	if len(own) == 0 {
+		return nil, nil
+	}
+	ownership, err := ParseOwnership(own)
+	if err != nil {
+		return nil, err
+	}
+	return ownership.FinalizersOwnedBy(f.manager, obj.GetFinalizers()), nil
 }
 
 // read replaces obj with the object as the API server has it, reading only its metadata.
