@@ -9,10 +9,10 @@ import (
 // Widget is the typed Go form of the Widget test custom resource.
 type Widget struct {
 	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
+	metav1.ObjectMeta `json:"metadata,omitzero"`
 
-	Spec   WidgetSpec   `json:"spec,omitempty"`
-	Status WidgetStatus `json:"status,omitempty"`
+	Spec   WidgetSpec   `json:"spec,omitzero"`
+	Status WidgetStatus `json:"status,omitzero"`
 }
 
 // WidgetSpec is the user's part of a Widget. The server defaults Replicas to 1.
@@ -30,14 +30,14 @@ type WidgetStatus struct {
 // WidgetList is a list of Widgets.
 type WidgetList struct {
 	metav1.TypeMeta `json:",inline"`
-	metav1.ListMeta `json:"metadata,omitempty"`
+	metav1.ListMeta `json:"metadata,omitzero"`
 	Items           []Widget `json:"items"`
 }
 
 // DeepCopyObject implements runtime.Object.
 func (w *Widget) DeepCopyObject() runtime.Object {
 	out := *w
-	w.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
+	w.DeepCopyInto(&out.ObjectMeta)
 	if w.Spec.Replicas != nil {
 		replicas := *w.Spec.Replicas
 		out.Spec.Replicas = &replicas
@@ -48,7 +48,7 @@ func (w *Widget) DeepCopyObject() runtime.Object {
 // DeepCopyObject implements runtime.Object.
 func (l *WidgetList) DeepCopyObject() runtime.Object {
 	out := *l
-	l.ListMeta.DeepCopyInto(&out.ListMeta)
+	l.DeepCopyInto(&out.ListMeta)
 	out.Items = make([]Widget, len(l.Items))
 	for i := range l.Items {
 		out.Items[i] = *l.Items[i].DeepCopyObject().(*Widget)

@@ -160,8 +160,7 @@ func ExampleFromApplyError() {
 	ref := ssa.ObjectRef{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Namespace: "demo", Name: "settings"}
 	config := corev1ac.ConfigMap("settings", "demo").WithData(map[string]string{"mode": "slow"})
 	err := ssa.FromApplyError(ref, c.Apply(ctx, config, client.FieldOwner("demo")))
-	var conflict *ssa.ConflictError
-	if errors.As(err, &conflict) {
+	if conflict, ok := errors.AsType[*ssa.ConflictError](err); ok {
 		for _, c := range conflict.Conflicts {
 			fmt.Println(c.Path, "is owned by", c.Manager)
 		}

@@ -2,6 +2,7 @@ package ssa
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -25,12 +26,10 @@ func ValidateFinalizerName(name string, allowLegacy bool) (warnings []string, er
 	if msgs := validation.IsQualifiedName(name); len(msgs) > 0 {
 		return nil, &InvalidNameError{Name: name, Reasons: msgs}
 	}
-	for _, reserved := range reservedFinalizers {
-		if name == reserved {
-			return nil, &InvalidNameError{Name: name, Reasons: []string{
-				"it is reserved for Kubernetes itself (garbage collection and namespace deletion act on it); use a domain-qualified name such as example.com/cleanup",
-			}}
-		}
+	if slices.Contains(reservedFinalizers, name) {
+		return nil, &InvalidNameError{Name: name, Reasons: []string{
+			"it is reserved for Kubernetes itself (garbage collection and namespace deletion act on it); use a domain-qualified name such as example.com/cleanup",
+		}}
 	}
 	if strings.Contains(name, "/") {
 		return nil, nil

@@ -127,8 +127,7 @@ func TestOwnership_DisjointIsNilForManagersThatShareNothing(t *testing.T) {
 func TestOwnership_DisjointListsEverySharedField(t *testing.T) {
 	err := fixtureOwnership(t).Disjoint("kubectl", "op", "op/finalizer", "before-first-apply")
 
-	var overlap *ssa.OverlapError
-	if !errors.As(err, &overlap) {
+	if _, ok := errors.AsType[*ssa.OverlapError](err); !ok {
 		t.Fatalf("want *OverlapError, got %v", err)
 	}
 	want := `field managers overlap on 2 field(s): .metadata.finalizers[="legacy-finalizer"]: "before-first-apply", "op/finalizer"; .spec.ports[port=80,protocol="TCP"].name: "kubectl", "op"`

@@ -1,6 +1,7 @@
 package finalizer
 
 import (
+	"errors"
 	"net/http"
 	"testing"
 	"time"
@@ -172,9 +173,9 @@ func TestRemove_FromACacheThatKeepsOnlyOwnEntriesStillNamesCoOwners(t *testing.T
 
 	err := f.Remove(t.Context(), cached(t, informer, obj))
 
-	var coOwned *ssa.CoOwnedError
-	g.Expect(err).To(BeAssignableToTypeOf(coOwned))
-	g.Expect(err.(*ssa.CoOwnedError).CoOwners).To(Equal([]string{legacyManager}))
+	coOwned, ok := errors.AsType[*ssa.CoOwnedError](err)
+	g.Expect(ok).To(BeTrue(), "error %v", err)
+	diff(t, "co-owners", []string{legacyManager}, coOwned.CoOwners)
 	diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
 	diff(t, "finalizers", []string{cleanup}, typedWidget.get(t, obj).GetFinalizers())
 }

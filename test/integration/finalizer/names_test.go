@@ -1,6 +1,7 @@
 package finalizer
 
 import (
+	"errors"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -41,11 +42,11 @@ func TestNames_AgreeWithTheServer(t *testing.T) {
 				g.Expect(widgetErr).NotTo(HaveOccurred(), "a custom resource accepts it (row 15)")
 				diff(t, "warnings: the server's vs ssakit's", widgetWarnings, legacyWarnings)
 			case fixtures.Invalid:
-				var nameErr *ssa.InvalidNameError
-				g.Expect(legacyErr).To(BeAssignableToTypeOf(nameErr))
+				nameErr, ok := errors.AsType[*ssa.InvalidNameError](legacyErr)
+				g.Expect(ok).To(BeTrue(), "want an *InvalidNameError, got %v", legacyErr)
 				for _, err := range []error{configMapErr, widgetErr} {
 					g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "the server refuses it (row 16): %v", err)
-					g.Expect(err.Error()).To(ContainSubstring(legacyErr.(*ssa.InvalidNameError).Reasons[0]), "ssakit gives the server's reason")
+					g.Expect(err.Error()).To(ContainSubstring(nameErr.Reasons[0]), "ssakit gives the server's reason")
 				}
 			case fixtures.Reserved:
 				// Row 17: the server accepts these names because Kubernetes acts on them itself;

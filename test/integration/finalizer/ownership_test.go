@@ -63,7 +63,7 @@ func TestBlame_OfALiveObject(t *testing.T) {
 
 	g.Expect(err).NotTo(HaveOccurred())
 	var got []string
-	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+	for line := range strings.SplitSeq(strings.TrimSpace(out), "\n") {
 		got = append(got, strings.Join(strings.Fields(line), " "))
 	}
 	g.Expect(got).To(ContainElements(
