@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 )
 
 // DefaultKubeVersion is the control-plane release the tests run against unless KUBE_VERSION says
@@ -50,6 +52,9 @@ type Cluster struct {
 // tests, stops the control plane and exits with the tests' code. When no binaries are found it
 // prints what to run and exits non-zero, so a missing control plane is never a skipped suite.
 func Main(m *testing.M, cluster **Cluster) {
+	// controller-runtime prints a stack trace when something logs before a logger is set; tests
+	// that want logs set their own.
+	ctrllog.SetLogger(logr.Discard())
 	c, err := Start()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testcluster: %v\n", err)

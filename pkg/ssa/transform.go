@@ -30,16 +30,26 @@ func KeepManagedFieldsOf(managers ...string) toolscache.TransformFunc {
 			return in, nil
 		}
 		entries := obj.GetManagedFields()
-		kept := slices.DeleteFunc(slices.Clone(entries), func(e metav1.ManagedFieldsEntry) bool {
-			return !slices.Contains(managers, e.Manager)
-		})
-		if len(kept) == len(entries) {
+		keep := 0
+		for _, e := range entries {
+			if slices.Contains(managers, e.Manager) {
+				keep++
+			}
+		}
+		if keep == len(entries) {
 			return in, nil
 		}
-		if len(kept) == 0 {
-			kept = nil
+		// A new slice of exactly the kept entries, so the dropped ones are not held by the cache.
+		var kept []metav1.ManagedFieldsEntry
+		if keep > 0 {
+			kept = make([]metav1.ManagedFieldsEntry, 0, keep)
+			for _, e := range entries {
+				if slices.Contains(managers, e.Manager) {
+					kept = append(kept, e)
+				}
+			}
 		}
-		obj.SetManagedFields(slices.Clip(kept))
+		obj.SetManagedFields(kept)
 		return in, nil
 	}
 }
