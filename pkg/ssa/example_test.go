@@ -166,3 +166,18 @@ func ExampleFromApplyError() {
 		}
 	}
 }
+
+func ExampleOwnership_Shared() {
+	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
+	for _, shared := range ownership.Shared() {
+		fmt.Println(shared)
+	}
+	// Output:
+	// .metadata.finalizers[="example.com/cleanup"]: "demo/finalizer", "legacy-operator"
+}
+
+func ExampleFinalizerPath() {
+	fmt.Println(ssa.FinalizerPath("example.com/cleanup"))
+	// Output:
+	// .metadata.finalizers[="example.com/cleanup"]
+}
