@@ -4,6 +4,7 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/utils/ptr"
 )
 
 // TestGroup is the API group of the test custom resources.
@@ -16,6 +17,25 @@ var (
 	// GadgetGVK has the same schema as Widget but no status subresource.
 	GadgetGVK = schema.GroupVersionKind{Group: TestGroup, Version: "v1", Kind: "Gadget"}
 )
+
+// conditionsSchema is the schema of a list of metav1.Condition, keyed by type.
+var conditionsSchema = apiextensionsv1.JSONSchemaProps{
+	Type:         "array",
+	XListType:    ptr.To("map"),
+	XListMapKeys: []string{"type"},
+	Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &apiextensionsv1.JSONSchemaProps{
+		Type:     "object",
+		Required: []string{"type", "status", "lastTransitionTime", "reason", "message"},
+		Properties: map[string]apiextensionsv1.JSONSchemaProps{
+			"type":               {Type: "string"},
+			"status":             {Type: "string", Enum: []apiextensionsv1.JSON{{Raw: []byte(`"True"`)}, {Raw: []byte(`"False"`)}, {Raw: []byte(`"Unknown"`)}}},
+			"reason":             {Type: "string"},
+			"message":            {Type: "string"},
+			"observedGeneration": {Type: "integer", Format: "int64"},
+			"lastTransitionTime": {Type: "string", Format: "date-time"},
+		},
+	}},
+}
 
 // CRDs returns the test custom resource definitions that Start installs.
 func CRDs() []*apiextensionsv1.CustomResourceDefinition {
@@ -45,6 +65,7 @@ func testCRD(plural, kind string, statusSubresource bool) *apiextensionsv1.Custo
 					Properties: map[string]apiextensionsv1.JSONSchemaProps{
 						"phase":              {Type: "string"},
 						"observedGeneration": {Type: "integer", Format: "int64"},
+						"conditions":         conditionsSchema,
 					},
 				},
 			},

@@ -23,8 +23,9 @@ type WidgetSpec struct {
 
 // WidgetStatus is the controller's part of a Widget.
 type WidgetStatus struct {
-	Phase              string `json:"phase,omitempty"`
-	ObservedGeneration int64  `json:"observedGeneration,omitempty"`
+	Phase              string             `json:"phase,omitempty"`
+	ObservedGeneration int64              `json:"observedGeneration,omitempty"`
+	Conditions         []metav1.Condition `json:"conditions,omitempty"`
 }
 
 // WidgetList is a list of Widgets.
@@ -41,6 +42,12 @@ func (w *Widget) DeepCopyObject() runtime.Object {
 	if w.Spec.Replicas != nil {
 		replicas := *w.Spec.Replicas
 		out.Spec.Replicas = &replicas
+	}
+	if w.Status.Conditions != nil {
+		out.Status.Conditions = make([]metav1.Condition, len(w.Status.Conditions))
+		for i := range w.Status.Conditions {
+			w.Status.Conditions[i].DeepCopyInto(&out.Status.Conditions[i])
+		}
 	}
 	return &out
 }

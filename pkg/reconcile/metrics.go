@@ -1,0 +1,57 @@
+package reconcile
+
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+)
+
+// Metric names, in controller-runtime's registry (served on the manager's metrics endpoint).
+const (
+	// FinalizerOperationsMetric counts finalizer operations by controller, operation (add,
+	// remove) and result.
+	FinalizerOperationsMetric = "ssakit_finalizer_operations_total"
+	// CleanupDurationMetric observes how long cleanups took, by controller and result.
+	CleanupDurationMetric = "ssakit_cleanup_duration_seconds"
+	// ApplyRequestsMetric counts the apply requests sent, by controller and target (finalizer,
+	// status).
+	ApplyRequestsMetric = "ssakit_apply_requests_total"
+)
+
+// Results of a finalizer operation, the "result" label of FinalizerOperationsMetric.
+const (
+	resultApplied  = "applied"   // an apply was sent and did what was asked
+	resultNoop     = "noop"      // nothing to send: already as wanted
+	resultGone     = "gone"      // the object no longer exists
+	resultCoOwned  = "co_owned"  // removal blocked: other managers own the finalizer
+	resultRejected = "rejected"  // terminal: replaced object, invalid name
+	resultError    = "error"     // retried
+	resultOK       = "succeeded" // cleanup succeeded
+	resultFailed   = "failed"    // cleanup failed
+)
+
+var (
+	finalizerOperations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: FinalizerOperationsMetric,
+		Help: "Finalizer operations by controller, operation (add, remove) and result.",
+	}, []string{"controller", "operation", "result"})
+	cleanupDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    CleanupDurationMetric,
+		Help:    "Duration of cleanups run before a finalizer is removed, by controller and result.",
+		Buckets: prometheus.ExponentialBuckets(0.005, 4, 8),
+	}, []string{"controller", "result"})
+	applyRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: ApplyRequestsMetric,
+		Help: "Server-Side Apply requests sent, by controller and target (finalizer, status).",
+	}, []string{"controller", "target"})
+
+	registerOnce sync.Once
+)
+
+// registerMetrics adds the metrics to controller-runtime's registry once per process.
+func registerMetrics() {
+	registerOnce.Do(func() {
+		metrics.Registry.MustRegister(finalizerOperations, cleanupDuration, applyRequests)
+	})
+}

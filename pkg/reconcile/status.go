@@ -1,0 +1,156 @@
+package reconcile
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// StatusApplier applies status to the /status subresource with the controller's own field
+// manager, through controller-runtime's SubResourceWriter.Apply.
+type StatusApplier struct {
+	client     client.Client
+	owner      client.FieldOwner
+	controller string
+}
+
+// NewStatusApplier returns a StatusApplier whose field manager is the controller's name.
+func NewStatusApplier(c client.Client, controller string) *StatusApplier {
+	registerMetrics()
+	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller}
+}
+
+// Apply applies status to obj's /status subresource. status is the content of .status: a
+// generated apply configuration of the status type (the usual case) or a map. The configuration
+// sent holds apiVersion, kind, name, namespace, obj's UID (so a deleted or replaced object is
+// never touched; SSA-SEMANTICS rows 9 and 10) and status, with status.observedGeneration set to
+// obj's generation unless status sets it. It never holds spec.
+//
+// Nothing is sent when obj's status already holds every applied value and the manager owns no
+// status field that status leaves out: a steady-state reconcile costs no request (row 21). The
+// answer is written into obj.
+func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any) error {
+	desired, err := statusContent(status)
+	if err != nil {
+		return err
+	}
+	if _, set := desired["observedGeneration"]; !set {
+		desired["observedGeneration"] = obj.GetGeneration()
+	}
+	gvk, err := apiutil.GVKForObject(obj, a.client.Scheme())
+	if err != nil {
+		return err
+	}
+	ref := ssa.ObjectRef{GroupVersionKind: gvk, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
+	if upToDate, err := a.upToDate(obj, desired); err != nil || upToDate {
+		return err
+	}
+
+	config := &unstructured.Unstructured{Object: map[string]any{"status": desired}}
+	config.SetGroupVersionKind(gvk)
+	config.SetNamespace(obj.GetNamespace())
+	config.SetName(obj.GetName())
+	config.SetUID(obj.GetUID())
+	applyRequests.WithLabelValues(a.controller, "status").Inc()
+	if err := a.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(config), a.owner); err != nil {
+		return ssa.FromApplyError(ref, err)
+	}
+	if u, ok := obj.(*unstructured.Unstructured); ok {
+		u.Object = config.Object
+		return nil
+	}
+	return runtime.DefaultUnstructuredConverter.FromUnstructured(config.Object, obj)
+}
+
+// statusContent turns an apply configuration or a map into unstructured content.
+func statusContent(status any) (map[string]any, error) {
+	if m, ok := status.(map[string]any); ok {
+		return runtime.DeepCopyJSON(m), nil
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
+	if err != nil {
+		return nil, fmt.Errorf("status %T cannot be applied: %w", status, err)
+	}
+	return content, nil
+}
+
+// upToDate reports whether applying desired would change nothing: every desired value is already
+// in obj's status, and the manager's status entry owns no top-level status field desired leaves
+// out (an apply would remove it). Without managedFields (a stripped cache) it cannot tell, and
+// says no.
+func (a *StatusApplier) upToDate(obj client.Object, desired map[string]any) (bool, error) {
+	var own []metav1.ManagedFieldsEntry
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager == string(a.owner) && e.Subresource == "status" && e.Operation == metav1.ManagedFieldsOperationApply {
+			own = append(own, e)
+		}
+	}
+	if len(own) == 0 {
+		return false, nil
+	}
+	ownership, err := ssa.ParseOwnership(own)
+	if err != nil {
+		return false, err
+	}
+	for path := range ownership.FieldsOf(string(a.owner)).All() {
+		if len(path) >= 2 && path[0].FieldName != nil && *path[0].FieldName == "status" && path[1].FieldName != nil {
+			if _, kept := desired[*path[1].FieldName]; !kept {
+				return false, nil
+			}
+		}
+	}
+	live, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		return false, err
+	}
+	liveStatus, _ := live["status"].(map[string]any)
+	return contains(liveStatus, desired), nil
+}
+
+// contains reports whether every value in want is in got: maps are compared key by key, anything
+// else (lists included) as a whole.
+func contains(got, want any) bool {
+	wantMap, ok := want.(map[string]any)
+	if !ok {
+		return reflect.DeepEqual(got, want)
+	}
+	gotMap, ok := got.(map[string]any)
+	if !ok {
+		return false
+	}
+	for k, v := range wantMap {
+		if !contains(gotMap[k], v) {
+			return false
+		}
+	}
+	return true
+}
+
+// Condition returns the apply configuration of cond, keeping the lastTransitionTime of the
+// condition of the same type in existing when its status is unchanged, and using now (to the
+// second, as the API server stores it) otherwise. cond.LastTransitionTime is ignored. It relies on
+// apimachinery's meta.FindStatusCondition.
+func Condition(existing []metav1.Condition, cond metav1.Condition) *metav1ac.ConditionApplyConfiguration {
+	transition := metav1.NewTime(time.Now().Truncate(time.Second))
+	if old := meta.FindStatusCondition(existing, cond.Type); old != nil && old.Status == cond.Status {
+		transition = old.LastTransitionTime
+	}
+	return metav1ac.Condition().
+		WithType(cond.Type).
+		WithStatus(cond.Status).
+		WithReason(cond.Reason).
+		WithMessage(cond.Message).
+		WithObservedGeneration(cond.ObservedGeneration).
+		WithLastTransitionTime(transition)
+}

@@ -1,0 +1,184 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/klog/v2"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// Event reasons, as `kubectl describe` shows them.
+const (
+	// ReasonCleanupFailed is a Warning: the cleanup returned an error and will be retried with
+	// backoff; the finalizer stays.
+	ReasonCleanupFailed = "CleanupFailed"
+	// ReasonCleanupSucceeded is Normal: the cleanup is done and the finalizer is being removed.
+	ReasonCleanupSucceeded = "CleanupSucceeded"
+	// ReasonFinalizerBlocked is a Warning: the cleanup is done but the finalizer stays, because
+	// other field managers also own it (see ssa.CoOwnedError).
+	ReasonFinalizerBlocked = "FinalizerBlocked"
+)
+
+// Step is the finalizer step of a reconcile on its own, for a reconciler that keeps its shape and
+// calls Handle at its top. New builds a whole reconciler around it.
+type Step struct {
+	controller string
+	finalizer  *ssa.Finalizer
+	recorder   events.EventRecorder
+}
+
+// StepOptions configure a Step.
+type StepOptions struct {
+	// FinalizerOptions are passed to ssa.NewFinalizer. With a controller-runtime manager, include
+	// ssa.WithAPIReader(mgr.GetAPIReader()); New does that itself.
+	FinalizerOptions []ssa.FinalizerOption
+	// Recorder emits the events; nil emits none. With a manager: mgr.GetEventRecorder(controller).
+	Recorder events.EventRecorder
+}
+
+// NewStep declares finalizer for controller, owned by the field manager "<controller>/finalizer"
+// (see ssa.NewFinalizer), and applied through c. The name is checked: an invalid one is an
+// *ssa.InvalidNameError.
+func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*Step, error) {
+	registerMetrics()
+	f, err := ssa.NewFinalizer(&applyCounter{Client: c, controller: controller}, controller, finalizer, opts.FinalizerOptions...)
+	if err != nil {
+		return nil, err
+	}
+	return &Step{controller: controller, finalizer: f, recorder: opts.Recorder}, nil
+}
+
+// Finalizer returns the step's finalizer.
+func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
+
+// Handle runs the finalizer step for obj, as read at the start of a reconcile:
+//
+//   - obj lives: the finalizer is added (no request when its manager already owns it) and Handle
+//     returns proceed=true: the caller goes on with its reconcile.
+//   - obj is terminating and carries the finalizer: cleanup runs, then the finalizer is removed.
+//     cleanup must be idempotent: it runs again if the removal has to be retried.
+//   - obj is terminating without the finalizer: there is nothing of this controller's to do.
+//
+// With proceed=false the caller returns err. Errors that retrying cannot fix (an object replaced
+// under its name, an invalid finalizer name) are reconcile.TerminalError; an object that is gone
+// ends the step without error.
+func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(context.Context) error) (proceed bool, err error) {
+	logger := log.FromContext(ctx).WithValues("object", klog.KObj(obj), "finalizer", s.finalizer.Name())
+	ctx = log.IntoContext(ctx, logger)
+
+	if obj.GetDeletionTimestamp().IsZero() {
+		return s.add(ctx, obj)
+	}
+	if !controllerutil.ContainsFinalizer(obj, s.finalizer.Name()) {
+		return false, nil
+	}
+
+	start := time.Now()
+	err = cleanup(ctx)
+	if err != nil {
+		cleanupDuration.WithLabelValues(s.controller, resultFailed).Observe(time.Since(start).Seconds())
+		logger.Error(err, "Cleanup failed; the finalizer stays and the cleanup will be retried")
+		s.event(obj, corev1.EventTypeWarning, ReasonCleanupFailed, "Cleanup", "Cleanup before removing finalizer %s failed, will retry: %v", s.finalizer.Name(), err)
+		return false, fmt.Errorf("cleanup before removing finalizer %q: %w", s.finalizer.Name(), err)
+	}
+	cleanupDuration.WithLabelValues(s.controller, resultOK).Observe(time.Since(start).Seconds())
+	s.event(obj, corev1.EventTypeNormal, ReasonCleanupSucceeded, "Cleanup", "Cleanup done, removing finalizer %s", s.finalizer.Name())
+	return false, s.remove(ctx, obj)
+}
+
+func (s *Step) add(ctx context.Context, obj client.Object) (bool, error) {
+	before := obj.GetResourceVersion()
+	err := s.finalizer.Add(ctx, obj)
+	switch {
+	case err == nil:
+		s.count("add", appliedOrNoop(before, obj))
+		return true, nil
+	case errors.Is(err, ssa.ErrTerminating):
+		// Deletion started after obj was read and before the finalizer was added: nothing of
+		// this controller's was ever protected by it, so there is nothing to clean up.
+		s.count("add", resultNoop)
+		log.FromContext(ctx).V(1).Info("Object is being deleted before the finalizer was added; nothing to clean up")
+		return false, nil
+	}
+	return false, s.failed(ctx, "add", err)
+}
+
+func (s *Step) remove(ctx context.Context, obj client.Object) error {
+	before := obj.GetResourceVersion()
+	err := s.finalizer.Remove(ctx, obj)
+	if err == nil {
+		s.count("remove", appliedOrNoop(before, obj))
+		log.FromContext(ctx).Info("Finalizer removed")
+		return nil
+	}
+	if coOwned, ok := errors.AsType[*ssa.CoOwnedError](err); ok {
+		s.count("remove", resultCoOwned)
+		log.FromContext(ctx).Error(err, "Finalizer is still owned by other field managers", "coOwners", coOwned.CoOwners)
+		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer",
+			"Finalizer %s stays: field managers %v also own it; move their ownership to %s or have them remove it",
+			s.finalizer.Name(), coOwned.CoOwners, s.finalizer.FieldOwner())
+		return err
+	}
+	return s.failed(ctx, "remove", err)
+}
+
+// failed classifies an error of the finalizer's apply: gone ends the step quietly, replaced and
+// invalid names are terminal, the rest is retried.
+func (s *Step) failed(ctx context.Context, operation string, err error) error {
+	switch {
+	case errors.Is(err, ssa.ErrGone):
+		s.count(operation, resultGone)
+		log.FromContext(ctx).V(1).Info("Object is gone; nothing left to do")
+		return nil
+	case errors.Is(err, ssa.ErrReplaced), isInvalidName(err):
+		s.count(operation, resultRejected)
+		return reconcile.TerminalError(err)
+	}
+	s.count(operation, resultError)
+	return err
+}
+
+func isInvalidName(err error) bool {
+	_, ok := errors.AsType[*ssa.InvalidNameError](err)
+	return ok
+}
+
+func appliedOrNoop(resourceVersionBefore string, obj client.Object) string {
+	if obj.GetResourceVersion() == resourceVersionBefore {
+		return resultNoop
+	}
+	return resultApplied
+}
+
+func (s *Step) count(operation, result string) {
+	finalizerOperations.WithLabelValues(s.controller, operation, result).Inc()
+}
+
+func (s *Step) event(obj runtime.Object, eventType, reason, action, note string, args ...any) {
+	if s.recorder != nil {
+		s.recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
+	}
+}
+
+// applyCounter counts the apply requests the finalizer sends.
+type applyCounter struct {
+	client.Client
+	controller string
+}
+
+// Apply implements client.Client.
+func (c *applyCounter) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+	applyRequests.WithLabelValues(c.controller, "finalizer").Inc()
+	return c.Client.Apply(ctx, obj, opts...)
+}
