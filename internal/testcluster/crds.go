@@ -4,7 +4,6 @@ import (
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/utils/ptr"
 )
 
 // TestGroup is the API group of the test custom resources.
@@ -21,7 +20,7 @@ var (
 // conditionsSchema is the schema of a list of metav1.Condition, keyed by type.
 var conditionsSchema = apiextensionsv1.JSONSchemaProps{
 	Type:         "array",
-	XListType:    ptr.To("map"),
+	XListType:    new("map"),
 	XListMapKeys: []string{"type"},
 	Items: &apiextensionsv1.JSONSchemaPropsOrArray{Schema: &apiextensionsv1.JSONSchemaProps{
 		Type:     "object",

@@ -98,11 +98,11 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 }
 
 func (s *Step) add(ctx context.Context, obj client.Object) (bool, error) {
-	before := obj.GetResourceVersion()
+	ctx, sent := withApplyMarker(ctx)
 	err := s.finalizer.Add(ctx, obj)
 	switch {
 	case err == nil:
-		s.count("add", appliedOrNoop(before, obj))
+		s.count("add", appliedOrNoop(*sent))
 		return true, nil
 	case errors.Is(err, ssa.ErrTerminating):
 		// Deletion started after obj was read and before the finalizer was added: nothing of
@@ -115,10 +115,10 @@ func (s *Step) add(ctx context.Context, obj client.Object) (bool, error) {
 }
 
 func (s *Step) remove(ctx context.Context, obj client.Object) error {
-	before := obj.GetResourceVersion()
+	ctx, sent := withApplyMarker(ctx)
 	err := s.finalizer.Remove(ctx, obj)
 	if err == nil {
-		s.count("remove", appliedOrNoop(before, obj))
+		s.count("remove", appliedOrNoop(*sent))
 		log.FromContext(ctx).Info("Finalizer removed")
 		return nil
 	}
@@ -154,11 +154,11 @@ func isInvalidName(err error) bool {
 	return ok
 }
 
-func appliedOrNoop(resourceVersionBefore string, obj client.Object) string {
-	if obj.GetResourceVersion() == resourceVersionBefore {
-		return resultNoop
+func appliedOrNoop(sent bool) string {
+	if sent {
+		return resultApplied
 	}
-	return resultApplied
+	return resultNoop
 }
 
 func (s *Step) count(operation, result string) {
@@ -171,7 +171,8 @@ func (s *Step) event(obj runtime.Object, eventType, reason, action, note string,
 	}
 }
 
-// applyCounter counts the apply requests the finalizer sends.
+// applyCounter counts the apply requests the finalizer sends, and marks the call's context (see
+// withApplyMarker) so the step can tell an applied operation from one that needed no request.
 type applyCounter struct {
 	client.Client
 	controller string
@@ -180,5 +181,16 @@ type applyCounter struct {
 // Apply implements client.Client.
 func (c *applyCounter) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
 	applyRequests.WithLabelValues(c.controller, "finalizer").Inc()
+	if sent, ok := ctx.Value(applyMarkerKey{}).(*bool); ok {
+		*sent = true
+	}
 	return c.Client.Apply(ctx, obj, opts...)
+}
+
+type applyMarkerKey struct{}
+
+// withApplyMarker returns a context whose applies through applyCounter set *sent.
+func withApplyMarker(ctx context.Context) (context.Context, *bool) {
+	sent := new(bool)
+	return context.WithValue(ctx, applyMarkerKey{}, sent), sent
 }

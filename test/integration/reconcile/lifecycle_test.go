@@ -1,0 +1,159 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+const cleanupFinalizer = "widgets.test.ssakit.dev/cleanup"
+
+var (
+	eventually = 20 * time.Second
+	poll       = 20 * time.Millisecond
+)
+
+func TestLifecycle_AddsTheFinalizerReconcilesAndCleansUpOnce(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	h := &widgetHandler{}
+	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return addWidgetController(mgr, controllerName(ns), cleanupFinalizer, h)
+	})
+
+	w := createWidget(t, ns, "lifecycle")
+
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{cleanupFinalizer}))
+	g.Eventually(h.reconcileCount).WithTimeout(eventually).Should(BeNumerically(">=", 1))
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
+	g.Consistently(func() int { return len(h.cleanupTimes()) }).WithTimeout(time.Second).Should(Equal(1), "cleanup runs")
+	g.Eventually(eventsAbout(t.Context(), ns, "lifecycle")).WithTimeout(eventually).Should(ContainElement("Normal CleanupSucceeded"))
+}
+
+func TestLifecycle_RetriesAFailingCleanupWithBackoffAndWarningEvents(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	h := &widgetHandler{cleanup: func(_ context.Context, _ *testcluster.Widget, attempt int) error {
+		if attempt <= 2 {
+			return fmt.Errorf("attempt %d: the backing store is unavailable", attempt)
+		}
+		return nil
+	}}
+	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return addWidgetController(mgr, controllerName(ns), cleanupFinalizer, h)
+	})
+	w := createWidget(t, ns, "flaky")
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{cleanupFinalizer}))
+
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
+	attempts := h.cleanupTimes()
+	g.Expect(attempts).To(HaveLen(3))
+	// The controller's rate limiter doubles from backoffBase: at least 100ms, then 200ms.
+	g.Expect(attempts[1].Sub(attempts[0])).To(BeNumerically(">=", backoffBase), "first backoff")
+	g.Expect(attempts[2].Sub(attempts[1])).To(BeNumerically(">=", 2*backoffBase), "second backoff")
+	g.Eventually(eventsAbout(t.Context(), ns, "flaky")).WithTimeout(eventually).Should(ConsistOf(
+		"Warning CleanupFailed", "Warning CleanupFailed", "Normal CleanupSucceeded"))
+}
+
+// Rows 9 and 13: the object disappears while its cleanup runs; the removal that follows neither
+// recreates it nor fails.
+func TestLifecycle_ObjectDeletedByOthersDuringCleanupIsNotResurrected(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	h := &widgetHandler{cleanup: func(ctx context.Context, w *testcluster.Widget, _ int) error {
+		// Someone else strips every finalizer; the object, already terminating, is deleted.
+		patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`))
+		return cluster.Client.Patch(ctx, w.DeepCopyObject().(client.Object), patch, client.FieldOwner("someone-else"))
+	}}
+	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return addWidgetController(mgr, controllerName(ns), cleanupFinalizer, h)
+	})
+	w := createWidget(t, ns, "vanishing")
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{cleanupFinalizer}))
+
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
+	g.Consistently(finalizersOf(t.Context(), w)).WithTimeout(2*time.Second).WithPolling(100*time.Millisecond).Should(Equal([]string{gone}), "not resurrected")
+	g.Expect(h.cleanupTimes()).To(HaveLen(1), "cleanup attempts: no error loop")
+	g.Expect(eventsAbout(t.Context(), ns, "vanishing")()).NotTo(ContainElement("Warning CleanupFailed"))
+}
+
+func TestLifecycle_CleanupInterruptedByAManagerRestartCompletes(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	started := make(chan struct{})
+	interrupted := &widgetHandler{cleanup: func(ctx context.Context, _ *testcluster.Widget, _ int) error {
+		close(started)
+		<-ctx.Done() // the manager stops in the middle of the cleanup
+		return ctx.Err()
+	}}
+	stop := startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return addWidgetController(mgr, controllerName(ns), cleanupFinalizer, interrupted)
+	})
+	w := createWidget(t, ns, "restart")
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{cleanupFinalizer}))
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+	g.Eventually(started).WithTimeout(eventually).Should(BeClosed())
+
+	stop()
+	g.Expect(finalizersOf(t.Context(), w)()).To(Equal([]string{cleanupFinalizer}), "the finalizer stays while no manager runs")
+	resumed := &widgetHandler{}
+	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return addWidgetController(mgr, controllerName(ns), cleanupFinalizer, resumed)
+	})
+
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
+	g.Expect(resumed.cleanupTimes()).To(HaveLen(1))
+}
+
+// Row 3: two controllers, each with its own finalizer manager, on one object. Neither removes the
+// other's finalizer; the object goes once both cleanups are done.
+func TestLifecycle_TwoControllersKeepTheirOwnFinalizers(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	release := make(chan struct{})
+	alpha := &widgetHandler{}
+	beta := &widgetHandler{cleanup: func(ctx context.Context, _ *testcluster.Widget, _ int) error {
+		select {
+		case <-release:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}}
+	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return errors.Join(
+			addWidgetController(mgr, "alpha-"+controllerName(ns), "alpha.test.ssakit.dev/cleanup", alpha),
+			addWidgetController(mgr, "beta-"+controllerName(ns), "beta.test.ssakit.dev/cleanup", beta),
+		)
+	})
+	w := createWidget(t, ns, "shared")
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(ConsistOf("alpha.test.ssakit.dev/cleanup", "beta.test.ssakit.dev/cleanup"))
+
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{"beta.test.ssakit.dev/cleanup"}), "alpha done, beta still cleaning up")
+	live, ok, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ok).To(BeTrue())
+	o, err := ssa.ParseOwnership(live.ManagedFields)
+	g.Expect(err).NotTo(HaveOccurred())
+	diff(t, "owners of beta's finalizer", []string{"beta-" + controllerName(ns) + "/finalizer"}, o.Owners(ssa.FinalizerPath("beta.test.ssakit.dev/cleanup")))
+	close(release)
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
+	g.Expect(alpha.cleanupTimes()).To(HaveLen(1))
+	g.Expect(beta.cleanupTimes()).To(HaveLen(1))
+}

@@ -1,0 +1,73 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// legacyReconciler is an existing reconciler that keeps its own shape and only calls the step.
+type legacyReconciler struct {
+	client.Client
+	step     *ssareconcile.Step
+	worked   chan string
+	cleanups chan string
+}
+
+func (r *legacyReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	w := &testcluster.Widget{}
+	if err := r.Get(ctx, req.NamespacedName, w); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	proceed, err := r.step.Handle(ctx, w, func(context.Context) error {
+		r.cleanups <- w.Name
+		return nil
+	})
+	if !proceed {
+		return reconcile.Result{}, err
+	}
+	r.worked <- w.Name
+	return reconcile.Result{}, nil
+}
+
+func TestStep_InAnExistingReconciler(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	r := &legacyReconciler{worked: make(chan string, 100), cleanups: make(chan string, 100)}
+	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		step, err := ssareconcile.NewStep(mgr.GetClient(), controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{
+			FinalizerOptions: []ssa.FinalizerOption{ssa.WithAPIReader(mgr.GetAPIReader())},
+			Recorder:         mgr.GetEventRecorder(controllerName(ns)),
+		})
+		if err != nil {
+			return err
+		}
+		r.Client, r.step = mgr.GetClient(), step
+		return ctrl.NewControllerManagedBy(mgr).For(&testcluster.Widget{}).Named(controllerName(ns)).Complete(r)
+	})
+	w := createWidget(t, ns, "existing")
+
+	g.Eventually(r.worked).WithTimeout(eventually).Should(Receive(Equal("existing")))
+	g.Expect(finalizersOf(t.Context(), w)()).To(Equal([]string{cleanupFinalizer}), "the finalizer is in place before the reconciler's own work")
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+	g.Eventually(r.cleanups).WithTimeout(eventually).Should(Receive(Equal("existing")))
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
+}
+
+func TestStep_RefusesAnInvalidFinalizerName(t *testing.T) {
+	_, err := ssareconcile.NewStep(cluster.Client, "widgets", "legacy-finalizer", ssareconcile.StepOptions{})
+
+	if _, ok := errors.AsType[*ssa.InvalidNameError](err); !ok {
+		t.Fatalf("want *ssa.InvalidNameError, got %v", err)
+	}
+}
