@@ -66,8 +66,10 @@ func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
 //
 //   - obj lives: the finalizer is added (no request when its manager already owns it) and Handle
 //     returns proceed=true: the caller goes on with its reconcile.
-//   - obj is terminating and carries the finalizer: cleanup runs, then the finalizer is removed.
-//     cleanup must be idempotent: it runs again if the removal has to be retried.
+//   - obj is terminating and carries the finalizer: one uncached read of its metadata confirms
+//     the finalizer is still there (a cache may lag behind a removal just made), cleanup runs,
+//     then the finalizer is removed. cleanup must be idempotent: it runs again if the removal
+//     has to be retried.
 //   - obj is terminating without the finalizer: there is nothing of this controller's to do.
 //
 // With proceed=false the caller returns err. Errors that retrying cannot fix (an object replaced
@@ -82,6 +84,12 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 	}
 	if !controllerutil.ContainsFinalizer(obj, s.finalizer.Name()) {
 		return false, nil
+	}
+	// obj may come from a cache that has not seen this controller's own removal yet; one read
+	// of the live metadata keeps a finished cleanup from running again.
+	held, err := s.finalizer.Held(ctx, obj)
+	if err != nil || !held {
+		return false, err
 	}
 
 	start := time.Now()

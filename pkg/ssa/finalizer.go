@@ -163,6 +163,26 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	return nil
 }
 
+// Held reports whether the object, as the API server has it now, still carries the finalizer,
+// and refreshes obj's metadata (finalizers, managedFields, resourceVersion, deletionTimestamp)
+// from that read. It reads metadata only, through the API reader, so a cache that lags behind a
+// removal just made cannot make a caller run its cleanup twice. An object that is gone, or was
+// replaced under its name, does not hold it.
+func (f *Finalizer) Held(ctx context.Context, obj client.Object) (bool, error) {
+	gvk, err := apiutil.GVKForObject(obj, f.client.Scheme())
+	if err != nil {
+		return false, fmt.Errorf("finalizer %q: cannot tell the kind of %T: %w", f.name, obj, err)
+	}
+	err = f.read(ctx, obj, ObjectRef{GroupVersionKind: gvk, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()})
+	switch {
+	case errors.Is(err, ErrGone), errors.Is(err, ErrReplaced):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return slices.Contains(obj.GetFinalizers(), f.name), nil
+}
+
 // observed is what Add and Remove know about the object before they apply.
 type observed struct {
 	ref   ObjectRef

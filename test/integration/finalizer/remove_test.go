@@ -167,3 +167,24 @@ func expectGone(t *testing.T, fl flavour, obj client.Object) {
 		t.Fatalf("want %s NotFound, got %v", client.ObjectKeyFromObject(obj), err)
 	}
 }
+
+// Held answers from one uncached metadata read, so a stale copy cannot fool it.
+func TestHeld_ReadsTheLiveObject(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "held")
+	f := newFinalizer(t, cluster.Client, cleanup)
+	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	stale := obj.DeepCopyObject().(client.Object)
+	c, rec := cluster.RecordingClient(t)
+	reader := newFinalizer(t, c, cleanup)
+
+	g.Expect(reader.Held(t.Context(), obj)).To(BeTrue(), "while it is there")
+	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(reader.Held(t.Context(), stale)).To(BeFalse(), "after its removal, from a stale copy")
+	g.Expect(stale.GetFinalizers()).To(BeEmpty(), "the stale copy refreshed")
+	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
+	g.Expect(reader.Held(t.Context(), obj)).To(BeFalse(), "once the object is gone")
+
+	diff(t, "requests", []string{http.MethodGet, http.MethodGet, http.MethodGet}, methods(rec.Requests()))
+}
