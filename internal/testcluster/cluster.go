@@ -2,8 +2,7 @@
 // controller-runtime's envtest, and gives each test what it needs against it: a fresh namespace
 // and clients that record the requests they send and the warnings they receive.
 //
-// The binaries come from hack/controlplane (built by `make controlplane`) unless
-// KUBEBUILDER_ASSETS names another directory, which then wins, as it does in envtest itself.
+// The binaries are found by internal/controlplane.
 package testcluster
 
 import (
@@ -11,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/go-logr/logr"
@@ -25,11 +23,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
-)
 
-// DefaultKubeVersion is the control-plane release the tests run against unless KUBE_VERSION says
-// otherwise. It must match DEFAULT_KUBE_VERSION in the Makefile.
-const DefaultKubeVersion = "1.36.3"
+	"github.com/ssakit/ssakit/internal/controlplane"
+)
 
 // Cluster is a running control plane with an admin client.
 type Cluster struct {
@@ -51,11 +47,11 @@ type Cluster struct {
 // Main is the body of a TestMain: it starts the control plane, stores it in *cluster, runs the
 // tests, stops the control plane and exits with the tests' code. When no binaries are found it
 // prints what to run and exits non-zero, so a missing control plane is never a skipped suite.
-func Main(m *testing.M, cluster **Cluster) {
+func Main(m *testing.M, cluster **Cluster, crdPaths ...string) {
 	// controller-runtime prints a stack trace when something logs before a logger is set; tests
 	// that want logs set their own.
 	ctrllog.SetLogger(logr.Discard())
-	c, err := Start()
+	c, err := Start(crdPaths...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testcluster: %v\n", err)
 		os.Exit(1)
@@ -71,9 +67,10 @@ func Main(m *testing.M, cluster **Cluster) {
 	os.Exit(code)
 }
 
-// Start starts kube-apiserver and etcd, installs the test CRDs and returns the cluster.
-func Start() (*Cluster, error) {
-	assets, err := AssetsDir()
+// Start starts kube-apiserver and etcd, installs the test CRDs and those in crdPaths (files or
+// directories, relative to the working directory), and returns the cluster.
+func Start(crdPaths ...string) (*Cluster, error) {
+	assets, err := controlplane.AssetsDir()
 	if err != nil {
 		return nil, err
 	}
@@ -84,15 +81,10 @@ func Start() (*Cluster, error) {
 	if err := AddWidgetToScheme(scheme); err != nil {
 		return nil, err
 	}
-	env := &envtest.Environment{
-		BinaryAssetsDirectory: assets,
-		CRDs:                  CRDs(),
-		ErrorIfCRDPathMissing: true,
-		Scheme:                scheme,
-	}
-	// envtest looks for kubectl too, but only runs it on request; point it at a path that says
-	// why it is missing instead of at a file that would never exist.
-	env.ControlPlane.KubectlPath = filepath.Join(assets, "kubectl-is-not-built")
+	env := controlplane.Environment(assets)
+	env.CRDs = CRDs()
+	env.CRDDirectoryPaths = crdPaths
+	env.Scheme = scheme
 	cfg, err := env.Start()
 	if err != nil {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd from %s: %w", assets, err)
@@ -114,58 +106,6 @@ func Start() (*Cluster, error) {
 
 // Stop stops kube-apiserver and etcd.
 func (c *Cluster) Stop() error { return c.env.Stop() }
-
-// AssetsDir returns the directory that holds kube-apiserver and etcd: KUBEBUILDER_ASSETS when it
-// is set, otherwise bin/controlplane/<KUBE_VERSION> in the repository. Its error says what to run.
-func AssetsDir() (string, error) {
-	if dir, ok := os.LookupEnv("KUBEBUILDER_ASSETS"); ok {
-		return checkAssets(dir, "KUBEBUILDER_ASSETS="+dir)
-	}
-	root, err := repositoryRoot()
-	if err != nil {
-		return "", err
-	}
-	version := os.Getenv("KUBE_VERSION")
-	if version == "" {
-		version = DefaultKubeVersion
-	}
-	return checkAssets(filepath.Join(root, "bin", "controlplane", version),
-		"run `make controlplane KUBE_VERSION="+version+"` to build them from their Go modules (about 5 minutes the first time), or set KUBEBUILDER_ASSETS to a directory that holds kube-apiserver and etcd")
-}
-
-func checkAssets(dir, hint string) (string, error) {
-	var missing []string
-	for _, name := range []string{"kube-apiserver", "etcd"} {
-		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		return "", fmt.Errorf("no control-plane binaries %v in %s: %s", missing, dir, hint)
-	}
-	return dir, nil
-}
-
-// repositoryRoot walks up from the working directory (a test's package directory) to the
-// directory that holds the project's go.mod.
-func repositoryRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "hack", "controlplane")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the ssakit repository root above the working directory; set KUBEBUILDER_ASSETS to a directory that holds kube-apiserver and etcd")
-		}
-		dir = parent
-	}
-}
 
 // Namespace creates a namespace with a generated name for one test and returns its name. The
 // namespace is deleted when the test ends (envtest runs no namespace controller, so its objects
