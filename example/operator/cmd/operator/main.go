@@ -1,0 +1,51 @@
+// Command operator runs the ConfigMirror operator against the cluster of the current kubeconfig
+// (--kubeconfig, $KUBECONFIG, ~/.kube/config) or, inside a Pod, the in-cluster config.
+package main
+
+import (
+	"flag"
+	"os"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/ssakit/ssakit/example/operator/internal/operator"
+)
+
+func main() {
+	var opts operator.Options
+	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", `address the metrics endpoint binds to; "0" disables it`)
+	flag.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
+	flag.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles at a time")
+	flag.StringVar(&opts.LeaderElectionNamespace, "leader-election-namespace", "", "namespace of the leader-election Lease (default: the Pod's namespace)")
+	zapOpts := zap.Options{}
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
+	setupLog := ctrl.Log.WithName("setup")
+
+	cfg, err := ctrl.GetConfig()
+	if err != nil {
+		setupLog.Error(err, "No cluster to talk to: pass --kubeconfig, set KUBECONFIG, or run in a Pod")
+		os.Exit(1)
+	}
+	mgr, err := operator.NewManager(cfg, opts)
+	if err != nil {
+		setupLog.Error(err, "Setting up the operator failed")
+		os.Exit(1)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Adding the health check failed")
+		os.Exit(1)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		setupLog.Error(err, "Adding the readiness check failed")
+		os.Exit(1)
+	}
+	setupLog.Info("Starting the ConfigMirror operator")
+	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+		setupLog.Error(err, "The operator stopped with an error")
+		os.Exit(1)
+	}
+}

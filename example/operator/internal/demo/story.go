@@ -1,0 +1,278 @@
+// Package demo plays a user's story with the ConfigMirror operator and checks, at every step,
+// that the user's, the operator's and the finalizer's field managers never own the same field.
+// The demo command and its test run this same code.
+package demo
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
+	mirrorac "github.com/ssakit/ssakit/example/operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
+	"github.com/ssakit/ssakit/example/operator/internal/controller"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+const (
+	// userManager is the field manager of the user's applies, as kubectl apply --server-side.
+	userManager = "kubectl"
+	// otherManager is another controller that adds and removes its own finalizer with JSON
+	// merge patches, the way many controllers still do.
+	otherManager   = "backup-controller"
+	otherFinalizer = "backup.example.com/protect"
+)
+
+// managers are the field managers that must stay disjoint on the ConfigMirror.
+var managers = []string{userManager, controller.Name, controller.Name + "/finalizer", otherManager}
+
+// Story is the user's story. The ConfigMirror CRD must be installed and the operator running.
+type Story struct {
+	// Client acts for the user and for the other controller.
+	Client client.Client
+	// Out receives the narration.
+	Out io.Writer
+	// Prefix is put before every namespace name, so that several stories can share a cluster.
+	Prefix string
+	// Timeout bounds each wait for the operator. Default: 30s.
+	Timeout time.Duration
+}
+
+// Verdict is the story's outcome.
+type Verdict struct {
+	// Overlaps lists, per step, the fields that two of the checked managers both owned.
+	Overlaps []string
+}
+
+// Disjoint reports whether the managers never shared a field.
+func (v Verdict) Disjoint() bool { return len(v.Overlaps) == 0 }
+
+// String is the one-line verdict the demo ends with.
+func (v Verdict) String() string {
+	if v.Disjoint() {
+		return fmt.Sprintf("verdict: PASS: field managers %s stayed disjoint on the ConfigMirror at every step", strings.Join(managers, ", "))
+	}
+	return "verdict: FAIL: field managers overlapped: " + strings.Join(v.Overlaps, "; ")
+}
+
+// Run plays the story. An error means the operator did not do what the story expects; the
+// verdict says whether ownership stayed disjoint.
+func (s *Story) Run(ctx context.Context) (Verdict, error) {
+	if s.Timeout == 0 {
+		s.Timeout = 30 * time.Second
+	}
+	var verdict Verdict
+	home, teamA, teamB, teamC := s.Prefix+"demo", s.Prefix+"team-a", s.Prefix+"team-b", s.Prefix+"team-c"
+	for _, ns := range []string{home, teamA, teamB, teamC} {
+		if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); client.IgnoreAlreadyExists(err) != nil {
+			return verdict, err
+		}
+	}
+	mirror := &mirrorv1alpha1.ConfigMirror{ObjectMeta: metav1.ObjectMeta{Namespace: home, Name: "settings-mirror"}}
+
+	s.step(1, "the user applies ConfigMap %s/settings and ConfigMirror %s/settings-mirror targeting %s and %s", home, home, teamA, teamB)
+	if err := s.applySource(ctx, home, "fast"); err != nil {
+		return verdict, err
+	}
+	if err := s.applyMirror(ctx, home, teamA, teamB); err != nil {
+		return verdict, err
+	}
+	if err := s.waitCopies(ctx, "fast", []string{teamA, teamB}, []string{teamC}); err != nil {
+		return verdict, err
+	}
+	if err := s.waitReady(ctx, mirror); err != nil {
+		return verdict, err
+	}
+	s.say("copies in %s and %s; Ready=True", teamA, teamB)
+	if err := s.check(ctx, &verdict, mirror, "after create", true); err != nil {
+		return verdict, err
+	}
+
+	s.step(2, "the user edits spec.targetNamespaces to %s and %s", teamA, teamC)
+	if err := s.applyMirror(ctx, home, teamA, teamC); err != nil {
+		return verdict, err
+	}
+	if err := s.waitCopies(ctx, "fast", []string{teamA, teamC}, []string{teamB}); err != nil {
+		return verdict, err
+	}
+	s.say("the copy in %s is deleted, a copy in %s appears", teamB, teamC)
+	if err := s.check(ctx, &verdict, mirror, "after the spec edit", false); err != nil {
+		return verdict, err
+	}
+
+	s.step(3, "the user changes the source ConfigMap")
+	if err := s.applySource(ctx, home, "safe"); err != nil {
+		return verdict, err
+	}
+	if err := s.waitCopies(ctx, "safe", []string{teamA, teamC}, nil); err != nil {
+		return verdict, err
+	}
+	s.say("the copies follow")
+
+	s.step(4, "%s adds its own finalizer %s with a JSON merge patch", otherManager, otherFinalizer)
+	if err := s.patchFinalizers(ctx, mirror, func(f []string) []string { return append(f, otherFinalizer) }); err != nil {
+		return verdict, err
+	}
+	if err := s.check(ctx, &verdict, mirror, "after the other controller's finalizer", true); err != nil {
+		return verdict, err
+	}
+
+	s.step(5, "%s removes its finalizer with a JSON merge patch", otherManager)
+	if err := s.patchFinalizers(ctx, mirror, func(f []string) []string {
+		return slices.DeleteFunc(f, func(name string) bool { return name == otherFinalizer })
+	}); err != nil {
+		return verdict, err
+	}
+	if err := s.check(ctx, &verdict, mirror, "after the other controller's removal", false); err != nil {
+		return verdict, err
+	}
+
+	s.step(6, "the user deletes the ConfigMirror")
+	if err := s.Client.Delete(ctx, mirror); err != nil {
+		return verdict, err
+	}
+	if err := s.waitCopies(ctx, "", nil, []string{teamA, teamB, teamC}); err != nil {
+		return verdict, err
+	}
+	if err := s.wait(ctx, "the ConfigMirror to be gone", func() (bool, error) {
+		err := s.Client.Get(ctx, client.ObjectKeyFromObject(mirror), &mirrorv1alpha1.ConfigMirror{})
+		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
+	}); err != nil {
+		return verdict, err
+	}
+	s.say("cleanup ran: every copy is deleted, the finalizer is removed, the ConfigMirror is gone")
+	fmt.Fprintln(s.Out, verdict)
+	return verdict, nil
+}
+
+func (s *Story) step(n int, format string, args ...any) {
+	fmt.Fprintf(s.Out, "\n[%d] %s\n", n, fmt.Sprintf(format, args...))
+}
+
+func (s *Story) say(format string, args ...any) {
+	fmt.Fprintf(s.Out, "    %s\n", fmt.Sprintf(format, args...))
+}
+
+func (s *Story) applySource(ctx context.Context, namespace, mode string) error {
+	source := corev1ac.ConfigMap("settings", namespace).WithData(map[string]string{"mode": mode, "region": "eu-west"})
+	return s.Client.Apply(ctx, source, client.FieldOwner(userManager))
+}
+
+func (s *Story) applyMirror(ctx context.Context, namespace string, targets ...string) error {
+	mirror := mirrorac.ConfigMirror("settings-mirror", namespace).
+		WithSpec(mirrorac.ConfigMirrorSpec().WithSource("settings").WithTargetNamespaces(targets...))
+	return s.Client.Apply(ctx, mirror, client.FieldOwner(userManager))
+}
+
+// patchFinalizers changes the finalizers with a JSON merge patch from a fresh read, as the other
+// controller would.
+func (s *Story) patchFinalizers(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, change func([]string) []string) error {
+	live := &mirrorv1alpha1.ConfigMirror{}
+	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(mirror), live); err != nil {
+		return err
+	}
+	patch := client.MergeFrom(live.DeepCopy())
+	live.Finalizers = change(slices.Clone(live.Finalizers))
+	return s.Client.Patch(ctx, live, patch, client.FieldOwner(otherManager))
+}
+
+// waitCopies waits until every namespace in present has a copy with data mode=mode, and no
+// namespace in absent has one.
+func (s *Story) waitCopies(ctx context.Context, mode string, present, absent []string) error {
+	return s.wait(ctx, fmt.Sprintf("copies in %v with mode=%s and none in %v", present, mode, absent), func() (bool, error) {
+		for _, ns := range present {
+			cm := &corev1.ConfigMap{}
+			err := s.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, cm)
+			if apierrors.IsNotFound(err) || (err == nil && cm.Data["mode"] != mode) {
+				return false, nil
+			}
+			if err != nil {
+				return false, err
+			}
+		}
+		for _, ns := range absent {
+			err := s.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "settings"}, &corev1.ConfigMap{})
+			if err == nil {
+				return false, nil
+			}
+			if !apierrors.IsNotFound(err) {
+				return false, err
+			}
+		}
+		return true, nil
+	})
+}
+
+func (s *Story) waitReady(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) error {
+	return s.wait(ctx, "Ready=True", func() (bool, error) {
+		live := &mirrorv1alpha1.ConfigMirror{}
+		if err := s.Client.Get(ctx, client.ObjectKeyFromObject(mirror), live); err != nil {
+			return false, err
+		}
+		for _, c := range live.Status.Conditions {
+			if c.Type == mirrorv1alpha1.ConditionReady && c.Status == metav1.ConditionTrue && c.ObservedGeneration == live.Generation {
+				return true, nil
+			}
+		}
+		return false, nil
+	})
+}
+
+// check reads the ConfigMirror's ownership, records any overlap of the checked managers, and
+// prints the blame rendering when show is set.
+func (s *Story) check(ctx context.Context, verdict *Verdict, mirror *mirrorv1alpha1.ConfigMirror, moment string, show bool) error {
+	live := &mirrorv1alpha1.ConfigMirror{}
+	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(mirror), live); err != nil {
+		return err
+	}
+	ownership, err := ssa.ParseOwnership(live.ManagedFields)
+	if err != nil {
+		return err
+	}
+	if err := ownership.Disjoint(managers...); err != nil {
+		verdict.Overlaps = append(verdict.Overlaps, moment+": "+err.Error())
+	}
+	if show {
+		blame, err := ssa.Blame(live)
+		if err != nil {
+			return err
+		}
+		s.say("ownership of ConfigMirror %s/%s %s:", live.Namespace, live.Name, moment)
+		for line := range strings.SplitSeq(strings.TrimRight(blame, "\n"), "\n") {
+			fmt.Fprintf(s.Out, "      %s\n", line)
+		}
+	}
+	return nil
+}
+
+// wait polls done every 100ms until it says yes, fails, or the timeout passes.
+func (s *Story) wait(ctx context.Context, what string, done func() (bool, error)) error {
+	ctx, cancel := context.WithTimeout(ctx, s.Timeout)
+	defer cancel()
+	ticker := time.NewTicker(100 * time.Millisecond)
+	defer ticker.Stop()
+	for {
+		ok, err := done()
+		if err != nil {
+			return fmt.Errorf("waiting for %s: %w", what, err)
+		}
+		if ok {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: the operator did not get there within %s: %w", what, s.Timeout, ctx.Err())
+		case <-ticker.C:
+		}
+	}
+}
+
