@@ -17,6 +17,10 @@ CONTROLPLANE := $(BIN)/controlplane/$(KUBE_VERSION)
 GOLANGCI_LINT_VERSION := v2.15.0
 GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
+CONTROLLER_GEN_VERSION := v0.23.0
+CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+OPERATOR := example/operator
+
 GO_TEST_FLAGS ?= -count=1
 
 .PHONY: help
@@ -27,6 +31,33 @@ help: ## List the targets.
 build: ## Compile every package of the module.
 	go build ./...
 	go vet ./...
+
+.PHONY: demo
+demo: controlplane ## Run the ConfigMirror operator end to end on a local control plane and print who owns what.
+	go run ./$(OPERATOR)/cmd/demo
+
+.PHONY: run
+run: ## Run the ConfigMirror operator against the cluster of the current kubeconfig (install config/ first).
+	go run ./$(OPERATOR)/cmd/operator
+
+.PHONY: generate
+generate: $(CONTROLLER_GEN) ## Regenerate the example operator's deepcopy, apply configurations, CRD and ClusterRole.
+	cd $(OPERATOR) && rm -rf api/v1alpha1/applyconfiguration && \
+		$(CONTROLLER_GEN) object applyconfiguration paths=./api/... && \
+		$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd \
+			rbac:roleName=configmirror-operator paths=./internal/... output:rbac:dir=config/rbac
+
+.PHONY: verify
+verify: generate ## Fail when generated files differ from what is checked in.
+	@if [ -n "$$(git status --porcelain -- $(OPERATOR))" ]; then \
+		git status --short -- $(OPERATOR); git --no-pager diff -- $(OPERATOR) | head -50; \
+		echo "verify: generated files are out of date: run 'make generate' and commit the result"; exit 1; \
+	fi
+
+$(CONTROLLER_GEN):
+	@mkdir -p $(BIN)/.controller-gen
+	GOBIN=$(BIN)/.controller-gen go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
+	mv $(BIN)/.controller-gen/controller-gen $@
 
 .PHONY: test
 test: controlplane ## Run the unit and integration tests against a real kube-apiserver and etcd (KUBE_VERSION).
@@ -63,7 +94,7 @@ $(BIN)/controlplane/%/kube-apiserver $(BIN)/controlplane/%/etcd: hack/controlpla
 	touch $(BIN)/controlplane/$*/kube-apiserver $(BIN)/controlplane/$*/etcd
 
 .PHONY: lint
-lint: $(GOLANGCI_LINT) ## Run golangci-lint (pinned, installed into bin/).
+lint: $(GOLANGCI_LINT) verify ## Run golangci-lint (pinned, installed into bin/) and verify generated files.
 	$(GOLANGCI_LINT) run ./...
 
 $(GOLANGCI_LINT):
