@@ -20,6 +20,8 @@ GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 CONTROLLER_GEN_VERSION := v0.23.0
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 OPERATOR := example/operator
+GENERATED := $(OPERATOR)/api/v1alpha1/zz_generated.deepcopy.go $(OPERATOR)/api/v1alpha1/applyconfiguration \
+	$(OPERATOR)/config/crd $(OPERATOR)/config/rbac/role.yaml
 
 GO_TEST_FLAGS ?= -count=1
 
@@ -45,12 +47,12 @@ generate: $(CONTROLLER_GEN) ## Regenerate the example operator's deepcopy, apply
 	cd $(OPERATOR) && rm -rf api/v1alpha1/applyconfiguration && \
 		$(CONTROLLER_GEN) object applyconfiguration paths=./api/... && \
 		$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd \
-			rbac:roleName=configmirror-operator paths=./internal/... output:rbac:dir=config/rbac
+			rbac:roleName=configmirror-operator paths=./controller/... output:rbac:dir=config/rbac
 
 .PHONY: verify
 verify: generate ## Fail when generated files differ from what is checked in.
-	@if [ -n "$$(git status --porcelain -- $(OPERATOR))" ]; then \
-		git status --short -- $(OPERATOR); git --no-pager diff -- $(OPERATOR) | head -50; \
+	@if [ -n "$$(git status --porcelain -- $(GENERATED))" ]; then \
+		git status --short -- $(GENERATED); git --no-pager diff -- $(GENERATED) | head -50; \
 		echo "verify: generated files are out of date: run 'make generate' and commit the result"; exit 1; \
 	fi
 

@@ -20,8 +20,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/ssakit/ssakit/example/operator/config"
-	"github.com/ssakit/ssakit/example/operator/internal/demo"
-	"github.com/ssakit/ssakit/example/operator/internal/operator"
+	"github.com/ssakit/ssakit/example/operator/demo"
+	"github.com/ssakit/ssakit/example/operator/setup"
 	"github.com/ssakit/ssakit/internal/controlplane"
 )
 
@@ -63,7 +63,7 @@ func run(verbose bool) (err error) {
 	}()
 	fmt.Println("installed the ConfigMirror CRD (config/crd)")
 
-	mgr, err := operator.NewManager(cfg, operator.Options{MetricsAddr: "0", HealthAddr: "0"})
+	mgr, err := setup.NewManager(cfg, setup.Options{MetricsAddr: "0", HealthAddr: "0"})
 	if err != nil {
 		return err
 	}
@@ -78,7 +78,7 @@ func run(verbose bool) (err error) {
 	}()
 	fmt.Println("started the ConfigMirror operator in this process")
 
-	scheme, err := operator.Scheme()
+	scheme, err := setup.Scheme()
 	if err != nil {
 		return err
 	}

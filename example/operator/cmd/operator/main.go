@@ -10,11 +10,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/ssakit/ssakit/example/operator/internal/operator"
+	"github.com/ssakit/ssakit/example/operator/setup"
 )
 
 func main() {
-	var opts operator.Options
+	var opts setup.Options
 	flag.StringVar(&opts.MetricsAddr, "metrics-bind-address", ":8080", `address the metrics endpoint binds to; "0" disables it`)
 	flag.StringVar(&opts.HealthAddr, "health-probe-bind-address", ":8081", "address the health and readiness probes bind to")
 	flag.BoolVar(&opts.LeaderElection, "leader-elect", false, "elect a leader, so that only one replica reconciles at a time")
@@ -30,7 +30,7 @@ func main() {
 		setupLog.Error(err, "No cluster to talk to: pass --kubeconfig, set KUBECONFIG, or run in a Pod")
 		os.Exit(1)
 	}
-	mgr, err := operator.NewManager(cfg, opts)
+	mgr, err := setup.NewManager(cfg, opts)
 	if err != nil {
 		setupLog.Error(err, "Setting up the operator failed")
 		os.Exit(1)

@@ -19,7 +19,7 @@ import (
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
 	mirrorac "github.com/ssakit/ssakit/example/operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
-	"github.com/ssakit/ssakit/example/operator/internal/controller"
+	"github.com/ssakit/ssakit/example/operator/controller"
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
@@ -275,4 +275,3 @@ func (s *Story) wait(ctx context.Context, what string, done func() (bool, error)
 		}
 	}
 }
-

@@ -1,6 +1,6 @@
-// Package operator assembles the ConfigMirror operator's controller-runtime Manager, shared by
+// Package setup assembles the ConfigMirror operator's controller-runtime Manager, shared by
 // the operator command, the demo and the tests.
-package operator
+package setup
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
-	"github.com/ssakit/ssakit/example/operator/internal/controller"
+	"github.com/ssakit/ssakit/example/operator/controller"
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
