@@ -48,23 +48,39 @@ type Cluster struct {
 // tests, stops the control plane and exits with the tests' code. When no binaries are found it
 // prints what to run and exits non-zero, so a missing control plane is never a skipped suite.
 func Main(m *testing.M, cluster **Cluster, crdPaths ...string) {
+	os.Exit(Run(m, cluster, nil, crdPaths...))
+}
+
+// Run is Main with a setup step between the start of the control plane and the tests (starting
+// an operator, say); the stop function setup returns runs after the tests. It returns the exit
+// code.
+func Run(m *testing.M, cluster **Cluster, setup func(*Cluster) (stop func(), err error), crdPaths ...string) (code int) {
 	// controller-runtime prints a stack trace when something logs before a logger is set; tests
 	// that want logs set their own.
 	ctrllog.SetLogger(logr.Discard())
 	c, err := Start(crdPaths...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "testcluster: %v\n", err)
-		os.Exit(1)
+		return 1
 	}
-	*cluster = c
-	code := m.Run()
-	if err := c.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "testcluster: stopping the control plane: %v\n", err)
-		if code == 0 {
-			code = 1
+	defer func() {
+		if err := c.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "testcluster: stopping the control plane: %v\n", err)
+			if code == 0 {
+				code = 1
+			}
 		}
+	}()
+	*cluster = c
+	if setup != nil {
+		stop, err := setup(c)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "testcluster: setup: %v\n", err)
+			return 1
+		}
+		defer stop()
 	}
-	os.Exit(code)
+	return m.Run()
 }
 
 // Start starts kube-apiserver and etcd, installs the test CRDs and those in crdPaths (files or
@@ -102,6 +118,16 @@ func Start(crdPaths ...string) (*Cluster, error) {
 		return nil, errors.Join(err, env.Stop())
 	}
 	return &Cluster{Config: cfg, Scheme: scheme, Mapper: mapper, Client: c, AssetsDir: assets, env: env}, nil
+}
+
+// AddUser provisions a user the API server authenticates by name and nothing else: what it may
+// do is up to the RBAC objects a test creates for it. It returns a rest.Config for that user.
+func (c *Cluster) AddUser(name string) (*rest.Config, error) {
+	user, err := c.env.AddUser(envtest.User{Name: name}, nil)
+	if err != nil {
+		return nil, err
+	}
+	return user.Config(), nil
 }
 
 // Stop stops kube-apiserver and etcd.

@@ -1,0 +1,87 @@
+package operator
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/example/operator/config"
+	"github.com/ssakit/ssakit/example/operator/demo"
+)
+
+// Finalizers need only patch: the generated ClusterRole must never grant update or create on
+// ConfigMirrors.
+func TestRole_GrantsNoUpdateOrCreateOnConfigMirrors(t *testing.T) {
+	role, err := generatedRole()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var granted []string
+	for _, rule := range role.Rules {
+		for _, resource := range rule.Resources {
+			if slices.Contains(rule.APIGroups, "mirror.ssakit.dev") && strings.HasPrefix(resource, "configmirrors") {
+				for _, verb := range rule.Verbs {
+					granted = append(granted, resource+":"+verb)
+				}
+			}
+		}
+	}
+	slices.Sort(granted)
+	NewWithT(t).Expect(granted).To(Equal([]string{
+		"configmirrors/status:patch", "configmirrors:get", "configmirrors:list", "configmirrors:patch", "configmirrors:watch",
+	}))
+}
+
+// Every manifest under config/ is accepted by the API server (server-side dry-run apply).
+func TestManifests_PassAServerSideDryRunApply(t *testing.T) {
+	objects, err := config.Objects()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Namespaced manifests need their namespace to exist, even for a dry run.
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "configmirror-system"}}
+	if err := user.Create(t.Context(), ns); client.IgnoreAlreadyExists(err) != nil {
+		t.Fatal(err)
+	}
+	var files []string
+	for _, path := range slices.Sorted(maps.Keys(objects)) {
+		files = append(files, path)
+		for _, obj := range objects[path] {
+			t.Run(path+"/"+obj.GetKind()+"/"+obj.GetName(), func(t *testing.T) {
+				err := user.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(obj.DeepCopy()), client.FieldOwner("dry-run"), client.DryRunAll)
+				if err != nil {
+					t.Errorf("dry-run apply of %s %s from config/%s: %v", obj.GetKind(), obj.GetName(), path, err)
+				}
+			})
+		}
+	}
+	NewWithT(t).Expect(files).To(Equal([]string{
+		"crd/mirror.ssakit.dev_configmirrors.yaml",
+		"manager/deployment.yaml",
+		"manager/namespace.yaml",
+		"rbac/leader_election_role.yaml",
+		"rbac/role.yaml",
+		"rbac/role_binding.yaml",
+		"rbac/service_account.yaml",
+	}), "manifests checked")
+}
+
+// The demo's story, the same code `make demo` runs, ends with managers that stayed disjoint.
+func TestDemoStory_EndsWithDisjointManagers(t *testing.T) {
+	g := NewWithT(t)
+	var out strings.Builder
+	prefix := cluster.Namespace(t) + "-"
+
+	verdict, err := (&demo.Story{Client: user, Out: &out, Prefix: prefix}).Run(t.Context())
+
+	g.Expect(err).NotTo(HaveOccurred(), "story:\n%s", out.String())
+	g.Expect(verdict.Overlaps).To(BeEmpty())
+	g.Expect(out.String()).To(ContainSubstring("verdict: PASS"))
+	g.Expect(out.String()).To(ContainSubstring(`.metadata.finalizers[="mirror.ssakit.dev/cleanup"]`))
+}
