@@ -82,12 +82,10 @@ func generatedRole() (*rbacv1.ClusterRole, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, obj := range objects["rbac/role.yaml"] {
-		role := &rbacv1.ClusterRole{}
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(obj.Object, role); err != nil {
-			return nil, err
-		}
-		return role, nil
+	docs := objects["rbac/role.yaml"]
+	if len(docs) != 1 || docs[0].GetKind() != "ClusterRole" {
+		return nil, fmt.Errorf("config/rbac/role.yaml should hold one ClusterRole, holds %d objects", len(docs))
 	}
-	return nil, fmt.Errorf("config/rbac/role.yaml holds no ClusterRole")
+	role := &rbacv1.ClusterRole{}
+	return role, runtime.DefaultUnstructuredConverter.FromUnstructured(docs[0].Object, role)
 }
