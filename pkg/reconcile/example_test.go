@@ -13,7 +13,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
-	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 // serviceHandler is an operator's code for Services: what to do while one lives, and the
@@ -80,8 +79,8 @@ func ExampleStep_Handle() {
 		panic(err)
 	}
 	step, err := ssareconcile.NewStep(mgr.GetClient(), "lb-provisioner", "lb.example.com/release", ssareconcile.StepOptions{
-		FinalizerOptions: []ssa.FinalizerOption{ssa.WithAPIReader(mgr.GetAPIReader())},
-		Recorder:         mgr.GetEventRecorder("lb-provisioner"),
+		APIReader: mgr.GetAPIReader(),
+		Recorder:  mgr.GetEventRecorder("lb-provisioner"),
 	})
 	if err != nil {
 		panic(err)

@@ -49,9 +49,12 @@ var (
 	registerOnce sync.Once
 )
 
-// registerMetrics adds the metrics to controller-runtime's registry once per process.
+// registerMetrics adds the metrics to controller-runtime's registry once per process. A name
+// already registered (by another copy of this package, say) is left to its first owner.
 func registerMetrics() {
 	registerOnce.Do(func() {
-		metrics.Registry.MustRegister(finalizerOperations, cleanupDuration, applyRequests)
+		for _, c := range []prometheus.Collector{finalizerOperations, cleanupDuration, applyRequests} {
+			_ = metrics.Registry.Register(c)
+		}
 	})
 }

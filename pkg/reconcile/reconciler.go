@@ -32,7 +32,7 @@ type Options struct {
 	// Finalizer is the finalizer's name, domain-qualified with a path (example.com/cleanup).
 	// Required.
 	Finalizer string
-	// FinalizerOptions are passed to ssa.NewFinalizer, after ssa.WithAPIReader(mgr.GetAPIReader()).
+	// FinalizerOptions are passed to ssa.NewFinalizer; its API reader is mgr.GetAPIReader().
 	FinalizerOptions []ssa.FinalizerOption
 	// Recorder emits events. Default: mgr.GetEventRecorder(Controller).
 	Recorder events.EventRecorder
@@ -62,7 +62,8 @@ func New[T client.Object](mgr manager.Manager, handler Handler[T], opts Options)
 		opts.Recorder = mgr.GetEventRecorder(opts.Controller)
 	}
 	step, err := NewStep(mgr.GetClient(), opts.Controller, opts.Finalizer, StepOptions{
-		FinalizerOptions: append([]ssa.FinalizerOption{ssa.WithAPIReader(mgr.GetAPIReader())}, opts.FinalizerOptions...),
+		APIReader:        mgr.GetAPIReader(),
+		FinalizerOptions: opts.FinalizerOptions,
 		Recorder:         opts.Recorder,
 	})
 	if err != nil {

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"time"
@@ -10,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	utiljson "k8s.io/apimachinery/pkg/util/json"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -32,15 +34,20 @@ func NewStatusApplier(c client.Client, controller string) *StatusApplier {
 }
 
 // Apply applies status to obj's /status subresource. status is the content of .status: a
-// generated apply configuration of the status type (the usual case) or a map. The configuration
+// generated apply configuration of the status type (the usual case), or anything else whose JSON
+// form is an object, such as a map. The configuration
 // sent holds apiVersion, kind, name, namespace, obj's UID (so a deleted or replaced object is
 // never touched; SSA-SEMANTICS rows 9 and 10) and status, with status.observedGeneration set to
-// obj's generation unless status sets it. It never holds spec.
+// obj's generation unless status sets it (so the status schema needs that field, as Kubernetes
+// API conventions have it). It never holds spec.
 //
 // Nothing is sent when obj's status already holds every applied value and the manager owns no
 // status field that status leaves out: a steady-state reconcile costs no request (row 21). The
 // answer is written into obj.
 func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any) error {
+	if obj.GetUID() == "" {
+		return fmt.Errorf("status of %s/%s: the object has no UID; pass an object read from the API server, so that the apply cannot create or touch another object", obj.GetNamespace(), obj.GetName())
+	}
 	desired, err := statusContent(status)
 	if err != nil {
 		return err
@@ -48,14 +55,14 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 	if _, set := desired["observedGeneration"]; !set {
 		desired["observedGeneration"] = obj.GetGeneration()
 	}
-	gvk, err := apiutil.GVKForObject(obj, a.client.Scheme())
-	if err != nil {
-		return err
-	}
-	ref := ssa.ObjectRef{GroupVersionKind: gvk, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
 	if upToDate, err := a.upToDate(obj, desired); err != nil || upToDate {
 		return err
 	}
+	gvk, err := apiutil.GVKForObject(obj, a.client.Scheme())
+	if err != nil {
+		return fmt.Errorf("status of %s/%s: cannot tell the kind of %T: %w", obj.GetNamespace(), obj.GetName(), obj, err)
+	}
+	ref := ssa.ObjectRef{GroupVersionKind: gvk, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
 
 	config := &unstructured.Unstructured{Object: map[string]any{"status": desired}}
 	config.SetGroupVersionKind(gvk)
@@ -70,24 +77,33 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 		u.Object = config.Object
 		return nil
 	}
-	return runtime.DefaultUnstructuredConverter.FromUnstructured(config.Object, obj)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(config.Object, obj); err != nil {
+		return fmt.Errorf("status of %s was applied, but the answer could not be read into %T: %w", ref, obj, err)
+	}
+	return nil
 }
 
-// statusContent turns an apply configuration or a map into unstructured content.
+// statusContent turns an apply configuration or a map into unstructured content, through its
+// JSON form, whose numbers apimachinery's json package decodes as int64 where they are whole, as
+// the object's own content has them.
 func statusContent(status any) (map[string]any, error) {
-	if m, ok := status.(map[string]any); ok {
-		return runtime.DeepCopyJSON(m), nil
-	}
-	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(status)
+	raw, err := json.Marshal(status)
 	if err != nil {
 		return nil, fmt.Errorf("status %T cannot be applied: %w", status, err)
+	}
+	var content map[string]any
+	if err := utiljson.Unmarshal(raw, &content); err != nil {
+		return nil, fmt.Errorf("status %T cannot be applied: it is not a JSON object: %w", status, err)
+	}
+	if content == nil {
+		content = map[string]any{}
 	}
 	return content, nil
 }
 
 // upToDate reports whether applying desired would change nothing: every desired value is already
-// in obj's status, and the manager's status entry owns no top-level status field desired leaves
-// out (an apply would remove it). Without managedFields (a stripped cache) it cannot tell, and
+// in obj's status, and every status field the manager's entry owns is still in desired (an apply
+// would remove one that is not). Without managedFields (a stripped cache) it cannot tell, and
 // says no.
 func (a *StatusApplier) upToDate(obj client.Object, desired map[string]any) (bool, error) {
 	var own []metav1.ManagedFieldsEntry
@@ -103,12 +119,20 @@ func (a *StatusApplier) upToDate(obj client.Object, desired map[string]any) (boo
 	if err != nil {
 		return false, err
 	}
-	for path := range ownership.FieldsOf(string(a.owner)).All() {
-		if len(path) >= 2 && path[0].FieldName != nil && *path[0].FieldName == "status" && path[1].FieldName != nil {
-			if _, kept := desired[*path[1].FieldName]; !kept {
-				return false, nil
+	dropped := false
+	for _, e := range ownership.Entries {
+		// structured-merge-diff's Set.All does not stop early: visit every path, never break.
+		for path := range e.Fields.All() {
+			if len(path) < 2 || path[0].FieldName == nil || *path[0].FieldName != "status" {
+				continue
+			}
+			if _, kept := ssa.ValueAt(desired, path[1:]); !kept {
+				dropped = true
 			}
 		}
+	}
+	if dropped {
+		return false, nil
 	}
 	live, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {

@@ -5,7 +5,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 )
 
 func TestContains(t *testing.T) {
@@ -62,5 +65,87 @@ func TestCondition_MovesLastTransitionTimeWhenTheStatusChanges(t *testing.T) {
 	}
 	if got.LastTransitionTime.Nanosecond() != 0 {
 		t.Errorf("lastTransitionTime %v is not whole seconds, as the server stores it", got.LastTransitionTime)
+	}
+}
+
+func statusEntry(manager, fields string) metav1.ManagedFieldsEntry {
+	return metav1.ManagedFieldsEntry{
+		Manager: manager, Operation: metav1.ManagedFieldsOperationApply, Subresource: "status",
+		APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(fields),
+	}
+}
+
+func TestUpToDate(t *testing.T) {
+	a := &StatusApplier{owner: "ctl"}
+	live := &corev1.ConfigMap{}
+	for _, tc := range []struct {
+		name    string
+		owned   string
+		live    map[string]any
+		desired map[string]any
+		want    bool
+	}{{
+		name:    "the same values and fields",
+		owned:   `{"f:status":{"f:phase":{},"f:extra":{"f:a":{}}}}`,
+		live:    map[string]any{"phase": "Ready", "extra": map[string]any{"a": "1"}},
+		desired: map[string]any{"phase": "Ready", "extra": map[string]any{"a": "1"}},
+		want:    true,
+	}, {
+		name:    "a dropped top-level field",
+		owned:   `{"f:status":{"f:phase":{},"f:message":{}}}`,
+		live:    map[string]any{"phase": "Ready", "message": "hi"},
+		desired: map[string]any{"phase": "Ready"},
+	}, {
+		name:    "a dropped nested field",
+		owned:   `{"f:status":{"f:extra":{"f:a":{},"f:b":{}}}}`,
+		live:    map[string]any{"extra": map[string]any{"a": "1", "b": "2"}},
+		desired: map[string]any{"extra": map[string]any{"a": "1"}},
+	}, {
+		name:    "a dropped keyed list item",
+		owned:   `{"f:status":{"f:conditions":{"k:{\"type\":\"Ready\"}":{".":{},"f:type":{}},"k:{\"type\":\"Synced\"}":{".":{},"f:type":{}}}}}`,
+		live:    map[string]any{"conditions": []any{map[string]any{"type": "Ready"}, map[string]any{"type": "Synced"}}},
+		desired: map[string]any{"conditions": []any{map[string]any{"type": "Ready"}}},
+	}, {
+		name:    "a changed value",
+		owned:   `{"f:status":{"f:phase":{}}}`,
+		live:    map[string]any{"phase": "Ready"},
+		desired: map[string]any{"phase": "Pending"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			obj := &unstructured.Unstructured{Object: map[string]any{"status": tc.live}}
+			obj.SetManagedFields([]metav1.ManagedFieldsEntry{statusEntry("ctl", tc.owned)})
+
+			got, err := a.upToDate(obj, tc.desired)
+
+			if err != nil || got != tc.want {
+				t.Errorf("upToDate = %v, %v; want %v", got, err, tc.want)
+			}
+		})
+	}
+	if got, _ := a.upToDate(live, map[string]any{}); got {
+		t.Error("an object without managedFields cannot be known to be up to date")
+	}
+}
+
+func TestStatusContent_AcceptsMapsAndApplyConfigurations(t *testing.T) {
+	for _, tc := range []struct {
+		in   any
+		want map[string]any
+	}{
+		{map[string]any{"replicas": 3, "names": []string{"a"}}, map[string]any{"replicas": int64(3), "names": []any{"a"}}},
+		{nil, map[string]any{}},
+		{metav1ac.Condition().WithType("Ready").WithObservedGeneration(2), map[string]any{"type": "Ready", "observedGeneration": int64(2)}},
+	} {
+		got, err := statusContent(tc.in)
+		if err != nil {
+			t.Errorf("statusContent(%#v): %v", tc.in, err)
+			continue
+		}
+		if d := cmp.Diff(tc.want, got); d != "" {
+			t.Errorf("statusContent(%#v) (-want +got):\n%s", tc.in, d)
+		}
+	}
+	if _, err := statusContent([]string{"not", "an", "object"}); err == nil {
+		t.Error("a list is not a status")
 	}
 }

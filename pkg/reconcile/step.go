@@ -40,8 +40,11 @@ type Step struct {
 
 // StepOptions configure a Step.
 type StepOptions struct {
-	// FinalizerOptions are passed to ssa.NewFinalizer. With a controller-runtime manager, include
-	// ssa.WithAPIReader(mgr.GetAPIReader()); New does that itself.
+	// APIReader reads objects straight from the API server: mgr.GetAPIReader() with a
+	// controller-runtime manager. Required: a cached reader would defeat its purpose (checking
+	// the live object before a cleanup) and start a metadata informer of its own.
+	APIReader client.Reader
+	// FinalizerOptions are passed to ssa.NewFinalizer, after ssa.WithAPIReader(APIReader).
 	FinalizerOptions []ssa.FinalizerOption
 	// Recorder emits the events; nil emits none. With a manager: mgr.GetEventRecorder(controller).
 	Recorder events.EventRecorder
@@ -51,8 +54,12 @@ type StepOptions struct {
 // (see ssa.NewFinalizer), and applied through c. The name is checked: an invalid one is an
 // *ssa.InvalidNameError.
 func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*Step, error) {
+	if opts.APIReader == nil {
+		return nil, fmt.Errorf("finalizer step %q: StepOptions.APIReader is required; pass mgr.GetAPIReader()", finalizer)
+	}
 	registerMetrics()
-	f, err := ssa.NewFinalizer(&applyCounter{Client: c, controller: controller}, controller, finalizer, opts.FinalizerOptions...)
+	f, err := ssa.NewFinalizer(&applyCounter{Client: c, controller: controller}, controller, finalizer,
+		append([]ssa.FinalizerOption{ssa.WithAPIReader(opts.APIReader)}, opts.FinalizerOptions...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -133,9 +140,7 @@ func (s *Step) remove(ctx context.Context, obj client.Object) error {
 	if coOwned, ok := errors.AsType[*ssa.CoOwnedError](err); ok {
 		s.count("remove", resultCoOwned)
 		log.FromContext(ctx).Error(err, "Finalizer is still owned by other field managers", "coOwners", coOwned.CoOwners)
-		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer",
-			"Finalizer %s stays: field managers %v also own it; move their ownership to %s or have them remove it",
-			s.finalizer.Name(), coOwned.CoOwners, s.finalizer.FieldOwner())
+		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer", "%v", err)
 		return err
 	}
 	return s.failed(ctx, "remove", err)

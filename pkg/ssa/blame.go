@@ -55,35 +55,63 @@ func Blame(obj runtime.Object) (string, error) {
 // scalarAt returns the JSON rendering of the scalar at path in content, or "" when path leads to
 // a map, a list, a set item or nothing.
 func scalarAt(content map[string]any, path fieldpath.Path) string {
+	if len(path) > 0 && path[len(path)-1].Value != nil {
+		return "" // the path shows the item already
+	}
+	v, ok := ValueAt(content, path)
+	if !ok || v == nil {
+		return ""
+	}
+	switch v.(type) {
+	case map[string]any, []any:
+		return ""
+	}
+	return value.ToString(value.NewValueInterface(v))
+}
+
+// ValueAt returns what path (as managedFields name it) leads to in unstructured content: a
+// field's value, the item of a keyed list, the item at an index, or, for a set item, the item
+// itself. ok is false when content has nothing there.
+func ValueAt(content map[string]any, path fieldpath.Path) (v any, ok bool) {
 	var current any = content
 	for _, pe := range path {
 		switch {
 		case pe.FieldName != nil:
-			m, ok := current.(map[string]any)
-			if !ok {
-				return ""
+			m, isMap := current.(map[string]any)
+			if !isMap {
+				return nil, false
 			}
-			current = m[*pe.FieldName]
+			if current, ok = m[*pe.FieldName]; !ok {
+				return nil, false
+			}
 		case pe.Key != nil:
-			current = listItemWithKey(current, *pe.Key)
+			if current = listItemWithKey(current, *pe.Key); current == nil {
+				return nil, false
+			}
 		case pe.Index != nil:
-			list, ok := current.([]any)
-			if !ok || *pe.Index >= len(list) {
-				return ""
+			list, isList := current.([]any)
+			if !isList || *pe.Index >= len(list) {
+				return nil, false
 			}
 			current = list[*pe.Index]
-		default: // a set item: its value is in the path already
-			return ""
-		}
-		if current == nil {
-			return ""
+		case pe.Value != nil:
+			list, isList := current.([]any)
+			if !isList {
+				return nil, false
+			}
+			found := false
+			for _, item := range list {
+				if value.Equals(value.NewValueInterface(item), *pe.Value) {
+					current, found = item, true
+					break
+				}
+			}
+			if !found {
+				return nil, false
+			}
 		}
 	}
-	switch current.(type) {
-	case map[string]any, []any:
-		return ""
-	}
-	return value.ToString(value.NewValueInterface(current))
+	return current, true
 }
 
 func listItemWithKey(list any, key value.FieldList) any {

@@ -57,6 +57,9 @@ type ObjectError struct {
 
 // Error implements error.
 func (e *ObjectError) Error() string {
+	if e.Object.UID == "" {
+		return fmt.Sprintf("%s: %v: %s", e.Object, e.Reason, e.Detail)
+	}
 	return fmt.Sprintf("%s (uid %s): %v: %s", e.Object, e.Object.UID, e.Reason, e.Detail)
 }
 
@@ -204,7 +207,7 @@ func conflictsOf(s metav1.Status) []Conflict {
 				conflict.Manager, _ = strconv.Unquote(quoted)
 			}
 		}
-		// kube-apiserver v1.36.3 was seen listing a 422's causes twice; do not repeat a conflict.
+		// kube-apiserver v1.36.3 was seen listing an answer's causes twice; do not repeat a conflict.
 		if !slices.Contains(conflicts, conflict) {
 			conflicts = append(conflicts, conflict)
 		}

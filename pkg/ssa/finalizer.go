@@ -147,8 +147,29 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	if err != nil {
 		return err
 	}
+	if !slices.Contains(obj.GetFinalizers(), f.name) {
+		return nil // observe read the live object, and it no longer has the finalizer
+	}
 	if !slices.Contains(target.owned, f.name) {
-		return f.coOwned(ctx, obj, target)
+		if len(f.coOwners(obj)) == 0 && !target.fresh {
+			// obj does not show who else owns the finalizer (a cache that keeps only some
+			// managers' entries): decide on the live object instead.
+			if err := f.read(ctx, obj, target.ref); err != nil {
+				if errors.Is(err, ErrGone) {
+					return nil
+				}
+				return err
+			}
+			if target.owned, err = f.ownedIn(obj); err != nil {
+				return err
+			}
+		}
+		if !slices.Contains(obj.GetFinalizers(), f.name) {
+			return nil // a fresh read shows it is already gone
+		}
+		if !slices.Contains(target.owned, f.name) {
+			return f.coOwnedError(obj, target.ref)
+		}
 	}
 	answer, err := f.apply(ctx, obj, target, slices.DeleteFunc(slices.Clone(target.owned), func(s string) bool { return s == f.name }))
 	if errors.Is(err, ErrGone) {
@@ -158,7 +179,7 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 		return err
 	}
 	if slices.Contains(answer.GetFinalizers(), f.name) {
-		return f.coOwned(ctx, obj, observed{ref: target.ref, fresh: true})
+		return f.coOwnedError(obj, target.ref)
 	}
 	return nil
 }
@@ -243,7 +264,7 @@ func (f *Finalizer) read(ctx context.Context, obj client.Object, ref ObjectRef) 
 		if apierrors.IsNotFound(err) {
 			return &ObjectError{Object: ref, Reason: ErrGone, Err: err, Detail: "it was deleted after it was read; there is nothing left to do for it"}
 		}
-		return fmt.Errorf("reading %s for its managedFields: %w", ref, err)
+		return fmt.Errorf("reading the live metadata of %s: %w", ref, err)
 	}
 	if live.GetUID() != ref.UID {
 		return &ObjectError{Object: ref, Reason: ErrReplaced, Detail: fmt.Sprintf("the object now named so has uid %s; ssakit did not touch it; read it again and reconcile that one", live.GetUID())}
@@ -278,22 +299,19 @@ func (f *Finalizer) apply(ctx context.Context, obj client.Object, target observe
 	return config, nil
 }
 
-// coOwned builds the error for a finalizer that the manager cannot remove alone, naming the other
-// managers that own it. When obj's managedFields do not show them (a cache that keeps only some
-// managers' entries), it reads them once from the API server.
-func (f *Finalizer) coOwned(ctx context.Context, obj client.Object, target observed) error {
+// coOwners returns the managers other than the finalizer's that own it according to obj's
+// managedFields.
+func (f *Finalizer) coOwners(obj client.Object) []string {
 	ownership, err := ParseOwnership(obj.GetManagedFields())
 	if err != nil {
-		return err
+		return nil
 	}
-	coOwners := slices.DeleteFunc(ownership.Owners(FinalizerPath(f.name)), func(m string) bool { return m == f.manager })
-	if len(coOwners) == 0 && !target.fresh {
-		if err := f.read(ctx, obj, target.ref); err != nil {
-			return err
-		}
-		return f.coOwned(ctx, obj, observed{ref: target.ref, fresh: true})
-	}
-	return &CoOwnedError{Object: target.ref, Finalizer: f.name, Manager: f.manager, CoOwners: coOwners}
+	return slices.DeleteFunc(ownership.Owners(FinalizerPath(f.name)), func(m string) bool { return m == f.manager })
+}
+
+// coOwnedError reports that the finalizer stays because other managers own it.
+func (f *Finalizer) coOwnedError(obj client.Object, ref ObjectRef) error {
+	return &CoOwnedError{Object: ref, Finalizer: f.name, Manager: f.manager, CoOwners: f.coOwners(obj)}
 }
 
 // copyInto replaces obj's content with the server's answer, whatever obj's Go type.

@@ -117,6 +117,7 @@ func (o *Ownership) Shared(managers ...string) []SharedField {
 	if len(managers) == 0 {
 		managers = o.Managers()
 	}
+	managers = slices.Compact(slices.Sorted(slices.Values(managers)))
 	sets := make([]*fieldpath.Set, len(managers))
 	for i, m := range managers {
 		sets[i] = o.FieldsOf(m)

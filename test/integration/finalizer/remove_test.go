@@ -188,3 +188,21 @@ func TestHeld_ReadsTheLiveObject(t *testing.T) {
 
 	diff(t, "requests", []string{http.MethodGet, http.MethodGet, http.MethodGet}, methods(rec.Requests()))
 }
+
+// A stale object without managedFields (a stripped cache) still lists a finalizer that is gone
+// from the live object: Remove reads it, sees it gone, and succeeds without an apply.
+func TestRemove_OnAStaleObjectWhoseFinalizerIsAlreadyGoneSucceeds(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "remove-stale")
+	f := newFinalizer(t, cluster.Client, cleanup)
+	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	stale := obj.DeepCopyObject().(client.Object)
+	stale.SetManagedFields(nil)
+	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+	c, rec := cluster.RecordingClient(t)
+
+	g.Expect(newFinalizer(t, c, cleanup).Remove(t.Context(), stale)).To(Succeed())
+
+	diff(t, "requests", []string{http.MethodGet}, methods(rec.Requests()))
+}

@@ -46,8 +46,8 @@ func TestStep_InAnExistingReconciler(t *testing.T) {
 	r := &legacyReconciler{worked: make(chan string, 100), cleanups: make(chan string, 100)}
 	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
 		step, err := ssareconcile.NewStep(mgr.GetClient(), controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{
-			FinalizerOptions: []ssa.FinalizerOption{ssa.WithAPIReader(mgr.GetAPIReader())},
-			Recorder:         mgr.GetEventRecorder(controllerName(ns)),
+			APIReader: mgr.GetAPIReader(),
+			Recorder:  mgr.GetEventRecorder(controllerName(ns)),
 		})
 		if err != nil {
 			return err
@@ -65,7 +65,7 @@ func TestStep_InAnExistingReconciler(t *testing.T) {
 }
 
 func TestStep_RefusesAnInvalidFinalizerName(t *testing.T) {
-	_, err := ssareconcile.NewStep(cluster.Client, "widgets", "legacy-finalizer", ssareconcile.StepOptions{})
+	_, err := ssareconcile.NewStep(cluster.Client, "widgets", "legacy-finalizer", ssareconcile.StepOptions{APIReader: cluster.Client})
 
 	if _, ok := errors.AsType[*ssa.InvalidNameError](err); !ok {
 		t.Fatalf("want *ssa.InvalidNameError, got %v", err)
