@@ -102,9 +102,15 @@ func TestSteadyState_AResyncOf50ObjectsWritesNothing(t *testing.T) {
 		}
 		return done
 	}).WithTimeout(eventually).WithPolling(100 * time.Millisecond).Should(Equal(objects))
-	// Let the reconciles that the controller's own writes triggered run out.
-	g.Eventually(func() []string { return widgetWrites(rec.Requests(), 0) }).WithTimeout(eventually).Should(Not(BeEmpty()))
-	time.Sleep(time.Second)
+	// Let the reconciles that the controller's own writes triggered run out: no new write for
+	// two seconds.
+	writes, since := -1, time.Now()
+	g.Eventually(func() bool {
+		if n := len(widgetWrites(rec.Requests(), 0)); n != writes {
+			writes, since = n, time.Now()
+		}
+		return writes > 0 && time.Since(since) > 2*time.Second
+	}).WithTimeout(eventually).WithPolling(100*time.Millisecond).Should(BeTrue(), "the writes of the first reconciles to settle")
 	rec.Reset()
 	settled := h.reconcileCount()
 
