@@ -14,7 +14,6 @@ import (
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
@@ -58,14 +57,13 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 	if upToDate, err := a.upToDate(obj, desired); err != nil || upToDate {
 		return err
 	}
-	gvk, err := apiutil.GVKForObject(obj, a.client.Scheme())
+	ref, err := ssa.RefOf(obj, a.client.Scheme())
 	if err != nil {
-		return fmt.Errorf("status of %s/%s: cannot tell the kind of %T: %w", obj.GetNamespace(), obj.GetName(), obj, err)
+		return fmt.Errorf("applying status: %w", err)
 	}
-	ref := ssa.ObjectRef{GroupVersionKind: gvk, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}
 
 	config := &unstructured.Unstructured{Object: map[string]any{"status": desired}}
-	config.SetGroupVersionKind(gvk)
+	config.SetGroupVersionKind(ref.GroupVersionKind)
 	config.SetNamespace(obj.GetNamespace())
 	config.SetName(obj.GetName())
 	config.SetUID(obj.GetUID())

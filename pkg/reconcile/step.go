@@ -79,9 +79,9 @@ func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
 //     has to be retried.
 //   - obj is terminating without the finalizer: there is nothing of this controller's to do.
 //
-// With proceed=false the caller returns err. Errors that retrying cannot fix (an object replaced
-// under its name, an invalid finalizer name) are reconcile.TerminalError; an object that is gone
-// ends the step without error.
+// With proceed=false the caller returns err. An object replaced under its name, which retrying
+// cannot fix, is a reconcile.TerminalError; an object that is gone ends the step without error.
+// (An invalid finalizer name never gets this far: NewStep refuses it.)
 func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(context.Context) error) (proceed bool, err error) {
 	logger := log.FromContext(ctx).WithValues("object", klog.KObj(obj), "finalizer", s.finalizer.Name())
 	ctx = log.IntoContext(ctx, logger)
@@ -146,25 +146,20 @@ func (s *Step) remove(ctx context.Context, obj client.Object) error {
 	return s.failed(ctx, "remove", err)
 }
 
-// failed classifies an error of the finalizer's apply: gone ends the step quietly, replaced and
-// invalid names are terminal, the rest is retried.
+// failed classifies an error of the finalizer's apply: gone ends the step quietly, replaced is
+// terminal, the rest is retried.
 func (s *Step) failed(ctx context.Context, operation string, err error) error {
 	switch {
 	case errors.Is(err, ssa.ErrGone):
 		s.count(operation, resultGone)
 		log.FromContext(ctx).V(1).Info("Object is gone; nothing left to do")
 		return nil
-	case errors.Is(err, ssa.ErrReplaced), isInvalidName(err):
+	case errors.Is(err, ssa.ErrReplaced):
 		s.count(operation, resultRejected)
 		return reconcile.TerminalError(err)
 	}
 	s.count(operation, resultError)
 	return err
-}
-
-func isInvalidName(err error) bool {
-	_, ok := errors.AsType[*ssa.InvalidNameError](err)
-	return ok
 }
 
 func appliedOrNoop(sent bool) string {

@@ -10,8 +10,11 @@ import (
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
 
 var (
@@ -32,6 +35,16 @@ type ObjectRef struct {
 	Namespace        string
 	Name             string
 	UID              types.UID
+}
+
+// RefOf names obj, with its kind from obj itself (unstructured, metadata-only) or from scheme
+// (typed objects), through controller-runtime's apiutil.GVKForObject.
+func RefOf(obj client.Object, scheme *runtime.Scheme) (ObjectRef, error) {
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	if err != nil {
+		return ObjectRef{}, fmt.Errorf("cannot tell the kind of %T %s/%s: %w; register its type in the client's scheme", obj, obj.GetNamespace(), obj.GetName(), err)
+	}
+	return ObjectRef{GroupVersionKind: gvk, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}, nil
 }
 
 // String renders the object as Kind namespace/name.

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -180,4 +181,14 @@ func ExampleFinalizerPath() {
 	fmt.Println(ssa.FinalizerPath("example.com/cleanup"))
 	// Output:
 	// .metadata.finalizers[="example.com/cleanup"]
+}
+
+func ExampleRefOf() {
+	ref, err := ssa.RefOf(demoConfigMap(), clientgoscheme.Scheme)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(ref, ref.GroupVersionKind.Version, ref.UID)
+	// Output:
+	// ConfigMap demo/settings v1 4b1d
 }

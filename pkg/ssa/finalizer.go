@@ -11,7 +11,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
 
 // Finalizer is one finalizer name owned by one Server-Side Apply field manager. Its Add and
@@ -190,11 +189,11 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 // removal just made cannot make a caller run its cleanup twice. An object that is gone, or was
 // replaced under its name, does not hold it.
 func (f *Finalizer) Held(ctx context.Context, obj client.Object) (bool, error) {
-	gvk, err := apiutil.GVKForObject(obj, f.client.Scheme())
+	ref, err := RefOf(obj, f.client.Scheme())
 	if err != nil {
-		return false, fmt.Errorf("finalizer %q: cannot tell the kind of %T: %w", f.name, obj, err)
+		return false, fmt.Errorf("finalizer %q: %w", f.name, err)
 	}
-	err = f.read(ctx, obj, ObjectRef{GroupVersionKind: gvk, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()})
+	err = f.read(ctx, obj, ref)
 	switch {
 	case errors.Is(err, ErrGone), errors.Is(err, ErrReplaced):
 		return false, nil
@@ -216,11 +215,11 @@ type observed struct {
 // cache (or reset, row 24), and the object is read once through the API reader rather than guessed
 // at. An object without finalizers needs no managedFields: the manager owns none of them.
 func (f *Finalizer) observe(ctx context.Context, obj client.Object) (observed, error) {
-	gvk, err := apiutil.GVKForObject(obj, f.client.Scheme())
+	ref, err := RefOf(obj, f.client.Scheme())
 	if err != nil {
-		return observed{}, fmt.Errorf("finalizer %q: cannot tell the kind of %T: %w", f.name, obj, err)
+		return observed{}, fmt.Errorf("finalizer %q: %w", f.name, err)
 	}
-	target := observed{ref: ObjectRef{GroupVersionKind: gvk, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}}
+	target := observed{ref: ref}
 	if obj.GetUID() == "" {
 		return observed{}, fmt.Errorf("finalizer %q: %s has no UID; pass an object read from the API server, so that the apply cannot create or touch another object", f.name, target.ref)
 	}
