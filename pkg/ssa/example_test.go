@@ -47,14 +47,24 @@ func ExampleNewFinalizer() {
 	if err != nil {
 		panic(err)
 	}
-	// The finalizer is owned by the field manager "configmirror/finalizer". The API reader is
-	// used only when a cached object lacks managedFields.
+	// The finalizer is owned by a field manager of its own,
+	// "configmirror/finalizer/mirror.ssakit.dev/cleanup". Add and Remove never read; the API
+	// reader serves Held, which must not answer from the manager's cache.
 	cleanup, err := ssa.NewFinalizer(mgr.GetClient(), "configmirror", "mirror.ssakit.dev/cleanup",
 		ssa.WithAPIReader(mgr.GetAPIReader()))
 	if err != nil {
 		panic(err) // an *ssa.InvalidNameError says which rule the name breaks
 	}
 	fmt.Println(cleanup.FieldOwner())
+}
+
+func ExampleFinalizerFieldOwner() {
+	// Each finalizer gets a manager of its own, so one finalizer's apply never drops another.
+	fmt.Println(ssa.FinalizerFieldOwner("configmirror", "mirror.ssakit.dev/cleanup"))
+	fmt.Println(ssa.FinalizerFieldOwner("configmirror", "mirror.ssakit.dev/backup"))
+	// Output:
+	// configmirror/finalizer/mirror.ssakit.dev/cleanup
+	// configmirror/finalizer/mirror.ssakit.dev/backup
 }
 
 func ExampleFinalizer_Add() {

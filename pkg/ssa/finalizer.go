@@ -2,23 +2,33 @@ package ssa
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/internal/answer"
 )
 
-// Finalizer is one finalizer name owned by one Server-Side Apply field manager. Its Add and
-// Remove are apply calls whose configuration holds only apiVersion, kind, name, namespace, the
-// observed UID and the finalizers that manager should still own (SSA-SEMANTICS rows 3 and 4), built
-// fresh for every call (row 22) and sent without force. Several Finalizers may share a field
-// manager: each call lists every finalizer the manager owns on that object, so one never drops
-// another.
+// Finalizer is one finalizer name owned by its own Server-Side Apply field manager. Add applies a
+// configuration that lists exactly this finalizer; Remove applies one that lists none. Neither
+// configuration depends on the caller's view of the object, so a stale object can never make one
+// finalizer's call drop or re-add another, even another finalizer of the same controller: an
+// apply is declarative only for its own manager (SSA-SEMANTICS rows 3 and 4).
+//
+// Each configuration holds only apiVersion, kind, name, namespace and the observed UID besides
+// the finalizer, is built fresh for every call (row 22) and is sent without force. The caller's
+// object is either left as it was (no request was needed, or the request failed) or replaced
+// whole by the server's answer: never a mix of fresh metadata and a stale spec.
 //
 // It works for typed, unstructured and metadata-only (metav1.PartialObjectMetadata) objects of any
 // kind the client can map, through controller-runtime's Client.Apply and
@@ -33,14 +43,15 @@ type Finalizer struct {
 
 // FinalizerOptions configure a Finalizer.
 type FinalizerOptions struct {
-	// FieldOwner is the field manager that owns the finalizer. Default: "<controller>/finalizer".
-	// Give each finalizer manager to nothing else: an apply is declarative for its manager, so
-	// the same manager applying other fields would remove the finalizer.
+	// FieldOwner is the field manager that owns the finalizer. Default:
+	// FinalizerFieldOwner(controller, name). Give it to this finalizer and nothing else: an apply
+	// is declarative for its manager, so another finalizer or field applied by the same manager
+	// would be removed by this one's applies. NewFinalizer refuses a manager already declared for
+	// another finalizer in the process.
 	FieldOwner client.FieldOwner
-	// APIReader reads an object straight from the API server when the object given to Add or
-	// Remove has finalizers but no managedFields (a cache that strips them). Default: the client
-	// itself, which is right for a client without a cache; with a controller-runtime manager pass
-	// mgr.GetAPIReader().
+	// APIReader reads an object straight from the API server, for Held. Default: none, and Held
+	// returns an error. Add and Remove never read. With a controller-runtime manager pass
+	// mgr.GetAPIReader(); the manager's client would read from its cache and start an informer.
 	APIReader client.Reader
 	// AllowLegacyName accepts a name without a "/" path (SSA-SEMANTICS row 15), for finalizers
 	// that already are on existing custom resources. Default: false, such a name is an error.
@@ -81,22 +92,72 @@ func AllowLegacyName() FinalizerOption {
 	return &FinalizerOptions{AllowLegacyName: true}
 }
 
+// fieldOwnerHashLength is how many hex digits of a SHA-256 end a shortened field manager name.
+const fieldOwnerHashLength = 16
+
+// FinalizerFieldOwner returns the default field manager of finalizer name for controller:
+// "<controller>/finalizer/<name>", so that each finalizer has a manager of its own and
+// `kubectl get --show-managed-fields` names both. The API server takes at most 128 characters
+// (apimachinery's FieldManagerMaxLength); a longer name keeps its first characters and ends in
+// "~" and 16 hex digits of the SHA-256 of the whole name, so it stays unique and stable.
+func FinalizerFieldOwner(controller, name string) string {
+	owner := controller + "/finalizer/" + name
+	maxLength := metav1validation.FieldManagerMaxLength
+	if len(owner) <= maxLength {
+		return owner
+	}
+	sum := sha256.Sum256([]byte(owner))
+	return owner[:maxLength-fieldOwnerHashLength-1] + "~" + hex.EncodeToString(sum[:])[:fieldOwnerHashLength]
+}
+
+// declaredOwners maps each field manager declared by NewFinalizer in this process to its
+// finalizer name: two finalizers on one manager would remove each other (see Finalizer).
+var declaredOwners = struct {
+	sync.Mutex
+	finalizerOf map[string]string
+}{finalizerOf: map[string]string{}}
+
+// declareOwner binds manager to finalizer name for the life of the process.
+func declareOwner(manager, name string) error {
+	declaredOwners.Lock()
+	defer declaredOwners.Unlock()
+	if other, ok := declaredOwners.finalizerOf[manager]; ok && other != name {
+		return fmt.Errorf("finalizer %q: field manager %q is already declared for finalizer %q; "+
+			"an apply is declarative for its manager, so two finalizers on one manager would remove each other: "+
+			"give each finalizer its own WithFieldOwner, or leave it out to get FinalizerFieldOwner(controller, name)", name, manager, other)
+	}
+	declaredOwners.finalizerOf[manager] = name
+	return nil
+}
+
 // NewFinalizer declares the finalizer name for controller, owned by the field manager
-// "<controller>/finalizer" unless WithFieldOwner says otherwise. The name is checked with
-// ValidateFinalizerName; an invalid one is an *InvalidNameError.
+// FinalizerFieldOwner(controller, name) unless WithFieldOwner says otherwise. The name is checked
+// with ValidateFinalizerName; an invalid one is an *InvalidNameError. A field manager the API
+// server would refuse (over 128 characters, unprintable characters) or one already declared in
+// this process for another finalizer is an error.
 func NewFinalizer(c client.Client, controller, name string, opts ...FinalizerOption) (*Finalizer, error) {
-	o := &FinalizerOptions{FieldOwner: client.FieldOwner(controller + "/finalizer"), APIReader: c}
+	o := &FinalizerOptions{}
 	for _, opt := range opts {
 		opt.ApplyToFinalizer(o)
-	}
-	if controller == "" && o.FieldOwner == "/finalizer" {
-		return nil, fmt.Errorf("finalizer %q: a controller name or WithFieldOwner is required to name its field manager", name)
 	}
 	warnings, err := ValidateFinalizerName(name, o.AllowLegacyName)
 	if err != nil {
 		return nil, err
 	}
-	return &Finalizer{name: name, manager: string(o.FieldOwner), client: c, apiReader: o.APIReader, warnings: warnings}, nil
+	manager := string(o.FieldOwner)
+	if manager == "" {
+		if controller == "" {
+			return nil, fmt.Errorf("finalizer %q: a controller name or WithFieldOwner is required to name its field manager", name)
+		}
+		manager = FinalizerFieldOwner(controller, name)
+	}
+	if errs := metav1validation.ValidateFieldManager(manager, field.NewPath("fieldManager")); len(errs) > 0 {
+		return nil, fmt.Errorf("finalizer %q: the API server would refuse its field manager: %w", name, errs.ToAggregate())
+	}
+	if err := declareOwner(manager, name); err != nil {
+		return nil, err
+	}
+	return &Finalizer{name: name, manager: manager, client: c, apiReader: o.APIReader, warnings: warnings}, nil
 }
 
 // Name returns the finalizer's name.
@@ -109,191 +170,150 @@ func (f *Finalizer) FieldOwner() string { return f.manager }
 // resource: empty for a domain-qualified name with a path.
 func (f *Finalizer) Warnings() []string { return slices.Clone(f.warnings) }
 
-// Add makes the finalizer's manager own the finalizer on obj, and updates obj from the server's
-// answer. It sends nothing when the manager already owns it, and refuses a terminating object
-// without a request (SSA-SEMANTICS row 12). Errors: *ObjectError wrapping ErrTerminating, ErrGone
-// or ErrReplaced; API errors otherwise.
+// Add makes the finalizer's manager own the finalizer on obj, with one apply that lists only this
+// finalizer, and replaces obj with the server's answer.
+//
+// It sends nothing when obj shows the finalizer owned by the manager: obj carries it and its
+// managedFields hold the manager's Apply entry for it. Such a skip is as fresh as obj; an object
+// from an informer cache is, because a later removal brings a newer copy and another reconcile.
+// Without the manager's entry (a cache that strips managedFields or keeps only some entries) Add
+// applies, and the server decides; keep the manager's entries with KeepManagedFieldsOf to make
+// the steady state free.
+//
+// A terminating object is refused without a request (SSA-SEMANTICS row 12). Errors: *ObjectError
+// wrapping ErrTerminating, ErrGone or ErrReplaced; API errors otherwise. obj is unchanged on error.
 func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
-	target, err := f.observe(ctx, obj)
+	ref, err := f.refOf(obj)
 	if err != nil {
 		return err
 	}
-	if slices.Contains(target.owned, f.name) {
+	owned, err := f.ownedIn(obj)
+	if err != nil {
+		return fmt.Errorf("finalizer %q on %s: %w", f.name, ref, err)
+	}
+	if owned {
 		return nil
 	}
 	if obj.GetDeletionTimestamp() != nil {
-		return &ObjectError{Object: target.ref, Reason: ErrTerminating,
+		return &ObjectError{Object: ref, Reason: ErrTerminating,
 			Detail: fmt.Sprintf("finalizer %q cannot be added: the API server refuses new finalizers once deletion has started; run the cleanup instead", f.name)}
 	}
-	_, err = f.apply(ctx, obj, target, append(target.owned, f.name))
+	_, err = f.apply(ctx, obj, ref, true)
 	return err
 }
 
-// Remove lets the finalizer's manager release the finalizer on obj, and updates obj from the
-// server's answer. It sends nothing when the finalizer is not on obj. An object that no longer
-// exists is not an error (SSA-SEMANTICS row 9): the work is done and nothing is recreated.
+// Remove lets the finalizer's manager release the finalizer on obj, with one apply that lists no
+// finalizer, and replaces obj with the server's answer. It sends nothing when obj does not carry
+// the finalizer. An object that no longer exists is not an error (SSA-SEMANTICS row 9): the work
+// is done and nothing is recreated.
 //
-// Remove never reports success while the finalizer is still there: when another manager also owns
-// it (a legacy Update, say; rows 3 and 24), the result is a *CoOwnedError naming them.
+// The server's answer decides: when the finalizer is still there, other managers also own it (a
+// legacy Update, say; rows 3 and 24), and the result is a *CoOwnedError naming them from that
+// answer. Remove never reports success while the finalizer is on the object it answered with.
 func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	if !slices.Contains(obj.GetFinalizers(), f.name) {
 		return nil
 	}
-	target, err := f.observe(ctx, obj)
+	ref, err := f.refOf(obj)
+	if err != nil {
+		return err
+	}
+	answered, err := f.apply(ctx, obj, ref, false)
 	if errors.Is(err, ErrGone) {
 		return nil
 	}
 	if err != nil {
 		return err
 	}
-	if !slices.Contains(obj.GetFinalizers(), f.name) {
-		return nil // observe read the live object, and it no longer has the finalizer
-	}
-	if !slices.Contains(target.owned, f.name) {
-		if len(f.coOwners(obj)) == 0 && !target.fresh {
-			// obj does not show who else owns the finalizer (a cache that keeps only some
-			// managers' entries): decide on the live object instead.
-			if err := f.read(ctx, obj, target.ref); err != nil {
-				if errors.Is(err, ErrGone) {
-					return nil
-				}
-				return err
-			}
-			if target.owned, err = f.ownedIn(obj); err != nil {
-				return err
-			}
-		}
-		if !slices.Contains(obj.GetFinalizers(), f.name) {
-			return nil // a fresh read shows it is already gone
-		}
-		if !slices.Contains(target.owned, f.name) {
-			return f.coOwnedError(obj, target.ref)
-		}
-	}
-	answer, err := f.apply(ctx, obj, target, slices.DeleteFunc(slices.Clone(target.owned), func(s string) bool { return s == f.name }))
-	if errors.Is(err, ErrGone) {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	if slices.Contains(answer.GetFinalizers(), f.name) {
-		return f.coOwnedError(obj, target.ref)
+	if slices.Contains(answered.GetFinalizers(), f.name) {
+		return &CoOwnedError{Object: ref, Finalizer: f.name, Manager: f.manager, CoOwners: f.coOwners(answered)}
 	}
 	return nil
 }
 
-// Held reports whether the object, as the API server has it now, still carries the finalizer,
-// and refreshes obj's metadata (finalizers, managedFields, resourceVersion, deletionTimestamp)
-// from that read. It reads metadata only, through the API reader, so a cache that lags behind a
-// removal just made cannot make a caller run its cleanup twice. An object that is gone, or was
-// replaced under its name, does not hold it.
+// Held reports whether the object, as the API server has it now, still carries the finalizer. It
+// reads metadata only, through the API reader (WithAPIReader), so a cache that lags behind a
+// removal just made cannot make a caller run its cleanup twice. obj is not changed: mixing fresh
+// metadata into a stale object would hand the caller a lost update. An object that is gone, or
+// was replaced under its name, does not hold it.
 func (f *Finalizer) Held(ctx context.Context, obj client.Object) (bool, error) {
 	ref, err := RefOf(obj, f.client.Scheme())
 	if err != nil {
 		return false, fmt.Errorf("finalizer %q: %w", f.name, err)
 	}
-	err = f.read(ctx, obj, ref)
-	switch {
-	case errors.Is(err, ErrGone), errors.Is(err, ErrReplaced):
-		return false, nil
-	case err != nil:
-		return false, err
+	if f.apiReader == nil {
+		return false, fmt.Errorf("finalizer %q: Held reads the live object and needs an uncached reader: declare the finalizer with WithAPIReader(mgr.GetAPIReader())", f.name)
 	}
-	return slices.Contains(obj.GetFinalizers(), f.name), nil
-}
-
-// observed is what Add and Remove know about the object before they apply.
-type observed struct {
-	ref   ObjectRef
-	owned []string // finalizers the manager's Apply entry owns on the object
-	fresh bool     // obj was just read from, or written back by, the API server
-}
-
-// observe finds the object's kind and the finalizers the manager owns. The object's managedFields
-// answer that, except when it has finalizers but no managedFields: then they were stripped by a
-// cache (or reset, row 24), and the object is read once through the API reader rather than guessed
-// at. An object without finalizers needs no managedFields: the manager owns none of them.
-func (f *Finalizer) observe(ctx context.Context, obj client.Object) (observed, error) {
-	ref, err := RefOf(obj, f.client.Scheme())
-	if err != nil {
-		return observed{}, fmt.Errorf("finalizer %q: %w", f.name, err)
-	}
-	target := observed{ref: ref}
-	if obj.GetUID() == "" {
-		return observed{}, fmt.Errorf("finalizer %q: %s has no UID; pass an object read from the API server, so that the apply cannot create or touch another object", f.name, target.ref)
-	}
-	if len(obj.GetManagedFields()) == 0 && len(obj.GetFinalizers()) > 0 {
-		if err := f.read(ctx, obj, target.ref); err != nil {
-			return observed{}, err
-		}
-		target.fresh = true
-	}
-	target.owned, err = f.ownedIn(obj)
-	if err != nil {
-		return observed{}, fmt.Errorf("finalizer %q on %s: %w", f.name, target.ref, err)
-	}
-	return target, nil
-}
-
-// ownedIn returns the finalizers the manager owns through its Apply entry on the main resource,
-// the only entry its applies change. Only that entry is parsed: this runs on every Add and Remove.
-func (f *Finalizer) ownedIn(obj client.Object) ([]string, error) {
-	var own []metav1.ManagedFieldsEntry
-	for _, e := range obj.GetManagedFields() {
-		if e.Manager == f.manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "" {
-			own = append(own, e)
-		}
-	}
-	if len(own) == 0 {
-		return nil, nil
-	}
-	ownership, err := ParseOwnership(own)
-	if err != nil {
-		return nil, err
-	}
-	return ownership.FinalizersOwnedBy(f.manager, obj.GetFinalizers()), nil
-}
-
-// read replaces obj with the object as the API server has it, reading only its metadata.
-func (f *Finalizer) read(ctx context.Context, obj client.Object, ref ObjectRef) error {
 	live := &metav1.PartialObjectMetadata{}
 	live.SetGroupVersionKind(ref.GroupVersionKind)
 	if err := f.apiReader.Get(ctx, client.ObjectKeyFromObject(obj), live); err != nil {
 		if apierrors.IsNotFound(err) {
-			return &ObjectError{Object: ref, Reason: ErrGone, Err: err, Detail: "it was deleted after it was read; there is nothing left to do for it"}
+			return false, nil
 		}
-		return fmt.Errorf("reading the live metadata of %s: %w", ref, err)
+		return false, fmt.Errorf("finalizer %q: reading the live metadata of %s: %w", f.name, ref, err)
 	}
-	if live.GetUID() != ref.UID {
-		return &ObjectError{Object: ref, Reason: ErrReplaced, Detail: fmt.Sprintf("the object now named so has uid %s; ssakit did not touch it; read it again and reconcile that one", live.GetUID())}
+	if ref.UID != "" && live.GetUID() != ref.UID {
+		return false, nil // replaced: the object that carried the finalizer is gone
 	}
-	obj.SetManagedFields(live.GetManagedFields())
-	obj.SetFinalizers(live.GetFinalizers())
-	obj.SetResourceVersion(live.GetResourceVersion())
-	obj.SetDeletionTimestamp(live.GetDeletionTimestamp())
-	return nil
+	return slices.Contains(live.GetFinalizers(), f.name), nil
 }
 
-// apply sends the finalizer configuration for the manager and writes the answer into obj.
-func (f *Finalizer) apply(ctx context.Context, obj client.Object, target observed, finalizers []string) (*unstructured.Unstructured, error) {
+// refOf names obj and insists on its UID, the precondition of every apply.
+func (f *Finalizer) refOf(obj client.Object) (ObjectRef, error) {
+	ref, err := RefOf(obj, f.client.Scheme())
+	if err != nil {
+		return ObjectRef{}, fmt.Errorf("finalizer %q: %w", f.name, err)
+	}
+	if ref.UID == "" {
+		return ObjectRef{}, fmt.Errorf("finalizer %q: %s has no UID; pass an object read from the API server, so that the apply cannot create or touch another object "+
+			"(with controller-runtime's fake client, build it with ssatest.NewClientBuilder, which gives objects UIDs)", f.name, ref)
+	}
+	return ref, nil
+}
+
+// ownedIn reports whether obj shows the finalizer owned by the manager: obj carries it and the
+// manager's Apply entry on the main resource, the only entry its applies change, holds it. Only
+// that entry is parsed: this runs on every Add.
+func (f *Finalizer) ownedIn(obj client.Object) (bool, error) {
+	if !slices.Contains(obj.GetFinalizers(), f.name) {
+		return false, nil
+	}
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager != f.manager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" {
+			continue
+		}
+		ownership, err := ParseOwnership([]metav1.ManagedFieldsEntry{e})
+		if err != nil {
+			return false, err
+		}
+		if ownership.Entries[0].Fields.Has(FinalizerPath(f.name)) {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
+// apply sends the manager's configuration, with the finalizer or without it, and replaces obj with
+// the server's answer.
+func (f *Finalizer) apply(ctx context.Context, obj client.Object, ref ObjectRef, withFinalizer bool) (*unstructured.Unstructured, error) {
 	config := &unstructured.Unstructured{}
-	config.SetGroupVersionKind(target.ref.GroupVersionKind)
-	config.SetNamespace(target.ref.Namespace)
-	config.SetName(target.ref.Name)
+	config.SetGroupVersionKind(ref.GroupVersionKind)
+	config.SetNamespace(ref.Namespace)
+	config.SetName(ref.Name)
 	// The UID makes the apply a precondition: it never recreates a deleted object (row 8) and
 	// never touches a same-named successor (rows 9 and 10).
-	config.SetUID(target.ref.UID)
-	if len(finalizers) > 0 {
-		// With no finalizers the field is left out, and the manager's entry goes away (row 4).
-		config.SetFinalizers(finalizers)
+	config.SetUID(ref.UID)
+	if withFinalizer {
+		// Without it the manager lists no field, and its entry goes away with the finalizer,
+		// unless another manager also owns it (rows 3 and 4).
+		config.SetFinalizers([]string{f.name})
 	}
 	if err := f.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(config), client.FieldOwner(f.manager)); err != nil {
-		return nil, FromApplyError(target.ref, err)
+		return nil, FromApplyError(ref, err)
 	}
 	// Client.Apply wrote the server's answer into config.
-	if err := copyInto(config, obj); err != nil {
-		return nil, fmt.Errorf("finalizer %q on %s was applied, but the answer could not be read into %T: %w", f.name, target.ref, obj, err)
+	if err := answer.Into(obj, config); err != nil {
+		return nil, fmt.Errorf("finalizer %q on %s was applied, but the answer could not be read into %T (which was left as it was): %w", f.name, ref, obj, err)
 	}
 	return config, nil
 }
@@ -306,20 +326,4 @@ func (f *Finalizer) coOwners(obj client.Object) []string {
 		return nil
 	}
 	return slices.DeleteFunc(ownership.Owners(FinalizerPath(f.name)), func(m string) bool { return m == f.manager })
-}
-
-// coOwnedError reports that the finalizer stays because other managers own it.
-func (f *Finalizer) coOwnedError(obj client.Object, ref ObjectRef) error {
-	return &CoOwnedError{Object: ref, Finalizer: f.name, Manager: f.manager, CoOwners: f.coOwners(obj)}
-}
-
-// copyInto replaces obj's content with the server's answer, whatever obj's Go type.
-func copyInto(answer *unstructured.Unstructured, obj client.Object) error {
-	switch o := obj.(type) {
-	case *unstructured.Unstructured:
-		o.Object = answer.Object
-		return nil
-	default:
-		return runtime.DefaultUnstructuredConverter.FromUnstructured(answer.Object, obj)
-	}
 }

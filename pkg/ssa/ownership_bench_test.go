@@ -73,7 +73,7 @@ func BenchmarkFinalizerAddWhenOwned(b *testing.B) {
 		Namespace: "demo", Name: "big", UID: "b16",
 		Finalizers: []string{"example.com/cleanup"},
 		ManagedFields: append(bigManagedFields(20, 25), metav1.ManagedFieldsEntry{
-			Manager: "bench/finalizer", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1",
+			Manager: ssa.FinalizerFieldOwner("bench", "example.com/cleanup"), Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1",
 			FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:finalizers":{"v:\"example.com/cleanup\"":{}}}}`),
 		}),
 	}}

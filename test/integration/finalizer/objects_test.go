@@ -19,10 +19,11 @@ const (
 	userManager   = "user"
 	legacyManager = "legacy-operator"
 	controller    = "widgets"
-	// finalizerManager is the default manager of a Finalizer declared for controller.
-	finalizerManager = controller + "/finalizer"
-	cleanup          = "example.com/cleanup"
+	cleanup       = "example.com/cleanup"
 )
+
+// finalizerManager is the default manager of the cleanup Finalizer declared for controller.
+var finalizerManager = ssa.FinalizerFieldOwner(controller, cleanup)
 
 // flavour is one way of holding an object in Go: the Finalizer must behave the same for each.
 type flavour struct {
@@ -144,3 +145,16 @@ func diff(t *testing.T, what string, want, got any, opts ...cmp.Option) {
 		t.Errorf("%s (-want +got):\n%s", what, d)
 	}
 }
+
+// newFinalizerFor declares name for another controller on c.
+func newFinalizerFor(t *testing.T, c client.Client, controller, name string, opts ...ssa.FinalizerOption) *ssa.Finalizer {
+	t.Helper()
+	f, err := ssa.NewFinalizer(c, controller, name, opts...)
+	if err != nil {
+		t.Fatalf("NewFinalizer(%q, %q): %v", controller, name, err)
+	}
+	return f
+}
+
+// withReader gives a Finalizer the API reader Held needs.
+func withReader(r client.Reader) ssa.FinalizerOption { return ssa.WithAPIReader(r) }

@@ -67,7 +67,7 @@ func TestBlame_OfALiveObject(t *testing.T) {
 		got = append(got, strings.Join(strings.Fields(line), " "))
 	}
 	g.Expect(got).To(ContainElements(
-		`.metadata.finalizers[="example.com/cleanup"] widgets/finalizer (Apply)`,
+		`.metadata.finalizers[="example.com/cleanup"] widgets/finalizer/example.com/cleanup (Apply)`,
 		`.metadata.finalizers[="example.com/legacy"] legacy-operator (Update)`,
 		`.spec.color "blue" user (Update)`,
 		`.status.phase "Ready" widgets (Apply, status)`,

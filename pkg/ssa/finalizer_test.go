@@ -1,0 +1,80 @@
+package ssa_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+func TestFinalizerFieldOwner_FitsTheServersLimitAndStaysUnique(t *testing.T) {
+	controller := strings.Repeat("c", 100)
+	name := strings.Repeat("d", 60) + ".example.com/" + strings.Repeat("n", 63)
+	other := strings.Repeat("d", 60) + ".example.com/" + strings.Repeat("m", 63)
+
+	owner := ssa.FinalizerFieldOwner(controller, name)
+
+	if len(owner) != 128 {
+		t.Errorf("len(%q) = %d, want 128 (the API server's limit, used in full)", owner, len(owner))
+	}
+	if again := ssa.FinalizerFieldOwner(controller, name); again != owner {
+		t.Errorf("the same finalizer got two managers: %q and %q", owner, again)
+	}
+	if otherOwner := ssa.FinalizerFieldOwner(controller, other); otherOwner == owner {
+		t.Errorf("two finalizers share the shortened manager %q", owner)
+	}
+	if !strings.HasPrefix(owner, controller+"/finalizer/") {
+		t.Errorf("%q does not start with the controller's name", owner)
+	}
+}
+
+func TestNewFinalizer_RefusesAnExplicitFieldOwnerDeclaredForAnotherFinalizer(t *testing.T) {
+	c := fake.NewClientBuilder().Build()
+	if _, err := ssa.NewFinalizer(c, "op", "example.com/first", ssa.WithFieldOwner("op/shared")); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := ssa.NewFinalizer(c, "op", "example.com/second", ssa.WithFieldOwner("op/shared"))
+
+	if err == nil || !strings.Contains(err.Error(), `field manager "op/shared" is already declared for finalizer "example.com/first"`) {
+		t.Errorf("err = %v, want a refusal naming the finalizer that has the manager", err)
+	}
+}
+
+func TestNewFinalizer_AcceptsTheSameFinalizerDeclaredAgain(t *testing.T) {
+	c := fake.NewClientBuilder().Build()
+	for range 2 {
+		if _, err := ssa.NewFinalizer(c, "op", "example.com/again", ssa.WithFieldOwner(client.FieldOwner("op/again"))); err != nil {
+			t.Fatalf("declaring the same finalizer on the same manager again: %v", err)
+		}
+	}
+}
+
+func TestNewFinalizer_RefusesAFieldOwnerTheServerWouldRefuse(t *testing.T) {
+	c := fake.NewClientBuilder().Build()
+	for _, owner := range []string{strings.Repeat("o", 129), "op\tfinalizer"} {
+		if _, err := ssa.NewFinalizer(c, "op", "example.com/refused", ssa.WithFieldOwner(client.FieldOwner(owner))); err == nil {
+			t.Errorf("field manager %q was accepted", owner)
+		}
+	}
+}
+
+func TestFinalizer_HeldWithoutAnAPIReaderSaysWhatToPass(t *testing.T) {
+	f, err := ssa.NewFinalizer(fake.NewClientBuilder().Build(), "op", "example.com/held")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	_, err = f.Held(t.Context(), demoConfigMap())
+
+	if err == nil || !strings.Contains(err.Error(), "WithAPIReader(mgr.GetAPIReader())") {
+		t.Errorf("err = %v, want one that says to pass an API reader", err)
+	}
+	if errors.Is(err, ssa.ErrGone) {
+		t.Error("a missing reader is not a gone object")
+	}
+}

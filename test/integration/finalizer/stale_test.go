@@ -1,0 +1,156 @@
+package finalizer
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+)
+
+// These tests hand the Finalizer the objects a controller really holds: read several writes ago,
+// stripped of managedFields by a cache, or read through a manager's cached client.
+
+const backup = "example.com/backup"
+
+// Rows 3 and 4: an Add given an object read before a sibling finalizer of the same controller was
+// added keeps that sibling, because the apply names only its own finalizer.
+func TestAdd_GivenAnObjectReadBeforeASiblingWasAddedKeepsTheSibling(t *testing.T) {
+	for _, fl := range flavours {
+		t.Run(fl.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := fl.create(t, ns, "stale-add")
+			stale := fl.get(t, obj)
+			g.Expect(newFinalizer(t, cluster.Client, cleanup).Add(t.Context(), fl.get(t, obj))).To(Succeed())
+
+			g.Expect(newFinalizer(t, cluster.Client, backup).Add(t.Context(), stale)).To(Succeed())
+
+			diff(t, "finalizers", []string{cleanup, backup}, fl.get(t, obj).GetFinalizers())
+		})
+	}
+}
+
+// Rows 3 and 4: a Remove given an object read before a sibling finalizer was removed does not
+// bring the sibling back.
+func TestRemove_GivenAnObjectReadBeforeASiblingWasRemovedDoesNotReAddIt(t *testing.T) {
+	for _, fl := range flavours {
+		t.Run(fl.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := fl.create(t, ns, "stale-remove")
+			first, second := newFinalizer(t, cluster.Client, cleanup), newFinalizer(t, cluster.Client, backup)
+			g.Expect(first.Add(t.Context(), fl.get(t, obj))).To(Succeed())
+			g.Expect(second.Add(t.Context(), fl.get(t, obj))).To(Succeed())
+			stale := fl.get(t, obj)
+			g.Expect(second.Remove(t.Context(), fl.get(t, obj))).To(Succeed())
+
+			g.Expect(first.Remove(t.Context(), stale)).To(Succeed())
+
+			g.Expect(fl.get(t, obj).GetFinalizers()).To(BeEmpty())
+		})
+	}
+}
+
+// expectWholeOrUnchanged fails unless obj is exactly before (nothing was written into it) or
+// carries the live object's resourceVersion together with its live spec: a fresh resourceVersion
+// over a stale spec would let the caller's next Update overwrite a newer spec without a 409.
+func expectWholeOrUnchanged(t *testing.T, before, obj *testcluster.Widget) {
+	t.Helper()
+	if equality.Semantic.DeepEqual(before, obj) {
+		return
+	}
+	now := typedWidget.get(t, obj).(*testcluster.Widget)
+	if obj.ResourceVersion != now.ResourceVersion {
+		t.Errorf("the object was changed but holds resourceVersion %s, not the live %s", obj.ResourceVersion, now.ResourceVersion)
+	}
+	diff(t, "spec of the object passed in, against the live spec", now.Spec, obj.Spec)
+}
+
+// An object from a cache that strips managedFields, read before the user changed the spec: Add
+// leaves it as it was or replaces it whole, never fresh metadata over the stale spec.
+func TestAdd_OnAStaleStrippedObjectNeverHandsBackAHalfFreshObject(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "half-fresh-add")
+	f := newFinalizer(t, cluster.Client, cleanup)
+	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	stale := typedWidget.get(t, obj).(*testcluster.Widget)
+	stale.ManagedFields = nil
+	newer := typedWidget.get(t, obj).(*testcluster.Widget)
+	newer.Spec.Color = "red"
+	g.Expect(cluster.Client.Update(t.Context(), newer, client.FieldOwner(userManager))).To(Succeed())
+	before := stale.DeepCopyObject().(*testcluster.Widget)
+
+	g.Expect(f.Add(t.Context(), stale)).To(Succeed())
+
+	expectWholeOrUnchanged(t, before, stale)
+}
+
+// Held reads the live object and leaves the caller's object as it was.
+func TestHeld_LeavesTheObjectPassedInAsItWas(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "held-stale")
+	f := newFinalizer(t, cluster.Client, cleanup, withReader(cluster.Client))
+	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	stale := typedWidget.get(t, obj).(*testcluster.Widget)
+	newer := typedWidget.get(t, obj).(*testcluster.Widget)
+	newer.Spec.Color = "red"
+	g.Expect(cluster.Client.Update(t.Context(), newer, client.FieldOwner(userManager))).To(Succeed())
+	before := stale.DeepCopyObject().(*testcluster.Widget)
+
+	held, err := f.Held(t.Context(), stale)
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(held).To(BeTrue())
+	diff(t, "the object passed to Held", before, stale)
+}
+
+// A Finalizer on a manager's cached client, without an API reader, never reads through that
+// client: reading metadata-only objects through it would start an informer (a LIST and a WATCH)
+// and answer from a cache.
+func TestFinalizer_OnACachedClientStartsNoInformer(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "no-informer")
+	addByUpdate(t.Context(), t, obj, legacyManager, "example.com/other")
+	cfg, rec := cluster.RecordingConfig()
+	informers, err := cache.New(cfg, cache.Options{Scheme: cluster.Scheme, Mapper: cluster.Mapper, DefaultNamespaces: map[string]cache.Config{ns: {}}})
+	g.Expect(err).NotTo(HaveOccurred())
+	go func() { _ = informers.Start(t.Context()) }()
+	g.Expect(informers.WaitForCacheSync(t.Context())).To(BeTrue())
+	cached, err := client.New(cfg, client.Options{Scheme: cluster.Scheme, Mapper: cluster.Mapper, Cache: &client.CacheOptions{Reader: informers}})
+	g.Expect(err).NotTo(HaveOccurred())
+	stripped := typedWidget.get(t, obj)
+	stripped.SetManagedFields(nil)
+	rec.Reset()
+
+	g.Expect(newFinalizer(t, cached, cleanup).Add(t.Context(), stripped)).To(Succeed())
+
+	diff(t, "requests", []testcluster.Request{{Method: http.MethodPatch, Path: "/apis/test.ssakit.dev/v1/namespaces/" + ns + "/widgets/no-informer", StatusCode: http.StatusOK}}, rec.Requests())
+	diff(t, "finalizers", []string{"example.com/other", cleanup}, typedWidget.get(t, obj).GetFinalizers())
+}
+
+// The API server takes field managers of at most 128 characters; a long controller and finalizer
+// name still gets a manager of its own that the server accepts.
+func TestAdd_WithALongControllerAndFinalizerNameGetsAManagerTheServerAccepts(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "long-manager")
+	longController := strings.Repeat("c", 120)
+	longName := strings.Repeat("d", 60) + ".example.com/" + strings.Repeat("n", 63)
+	f := newFinalizerFor(t, cluster.Client, longController, longName)
+
+	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+
+	after := live(t, typedWidget.gvk, obj)
+	diff(t, "finalizers", []string{longName}, after.GetFinalizers())
+	g.Expect(len(f.FieldOwner())).To(BeNumerically("<=", 128))
+	g.Expect(entryFields(after, f.FieldOwner())).To(ContainSubstring(longName), "the manager's entry")
+}
