@@ -11,7 +11,8 @@ const TestGroup = "test.ssakit.dev"
 
 var (
 	// WidgetGVK is a namespaced custom resource with a status subresource and a spec.replicas
-	// field the server defaults to 1.
+	// field the server defaults to 1. Its status has conditions keyed by type and an atomic map,
+	// selector.
 	WidgetGVK = schema.GroupVersionKind{Group: TestGroup, Version: "v1", Kind: "Widget"}
 	// GadgetGVK has the same schema as Widget but no status subresource.
 	GadgetGVK = schema.GroupVersionKind{Group: TestGroup, Version: "v1", Kind: "Gadget"}
@@ -65,6 +66,13 @@ func testCRD(plural, kind string, statusSubresource bool) *apiextensionsv1.Custo
 						"phase":              {Type: "string"},
 						"observedGeneration": {Type: "integer", Format: "int64"},
 						"conditions":         conditionsSchema,
+						// selector is replaced whole by every write, as a LabelSelector's
+						// matchLabels or any x-kubernetes-map-type: atomic map is.
+						"selector": {
+							Type:                 "object",
+							XMapType:             new("atomic"),
+							AdditionalProperties: &apiextensionsv1.JSONSchemaPropsOrBool{Allows: true, Schema: &apiextensionsv1.JSONSchemaProps{Type: "string"}},
+						},
 					},
 				},
 			},

@@ -1,6 +1,8 @@
 package testcluster
 
 import (
+	"maps"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -26,6 +28,7 @@ type WidgetStatus struct {
 	Phase              string             `json:"phase,omitempty"`
 	ObservedGeneration int64              `json:"observedGeneration,omitempty"`
 	Conditions         []metav1.Condition `json:"conditions,omitempty"`
+	Selector           map[string]string  `json:"selector,omitempty"`
 }
 
 // WidgetList is a list of Widgets.
@@ -42,6 +45,10 @@ func (w *Widget) DeepCopyObject() runtime.Object {
 	if w.Spec.Replicas != nil {
 		replicas := *w.Spec.Replicas
 		out.Spec.Replicas = &replicas
+	}
+	if w.Status.Selector != nil {
+		out.Status.Selector = make(map[string]string, len(w.Status.Selector))
+		maps.Copy(out.Status.Selector, w.Status.Selector)
 	}
 	if w.Status.Conditions != nil {
 		out.Status.Conditions = make([]metav1.Condition, len(w.Status.Conditions))

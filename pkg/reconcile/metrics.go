@@ -17,18 +17,22 @@ const (
 	// ApplyRequestsMetric counts the apply requests sent, by controller and target (finalizer,
 	// status).
 	ApplyRequestsMetric = "ssakit_apply_requests_total"
+	// CleanupsSkippedMetric counts objects whose deletion started without the controller's
+	// finalizer on them, so that their cleanup did not run, by controller. Alert on any increase.
+	CleanupsSkippedMetric = "ssakit_cleanups_skipped_total"
 )
 
 // Results of a finalizer operation, the "result" label of FinalizerOperationsMetric.
 const (
-	resultApplied  = "applied"   // an apply was sent and did what was asked
-	resultNoop     = "noop"      // nothing to send: already as wanted
-	resultGone     = "gone"      // the object no longer exists
-	resultCoOwned  = "co_owned"  // removal blocked: other managers own the finalizer
-	resultRejected = "rejected"  // terminal: replaced object, invalid name
-	resultError    = "error"     // retried
-	resultOK       = "succeeded" // cleanup succeeded
-	resultFailed   = "failed"    // cleanup failed
+	resultApplied     = "applied"     // an apply was sent and did what was asked
+	resultNoop        = "noop"        // nothing to send: already as wanted
+	resultGone        = "gone"        // the object no longer exists
+	resultCoOwned     = "co_owned"    // removal blocked: other managers own the finalizer
+	resultRejected    = "rejected"    // terminal: replaced object, invalid name
+	resultTerminating = "terminating" // add refused: deletion started without the finalizer
+	resultError       = "error"       // retried
+	resultOK          = "succeeded"   // cleanup succeeded
+	resultFailed      = "failed"      // cleanup failed
 )
 
 var (
@@ -46,6 +50,10 @@ var (
 		Help: "Server-Side Apply requests sent, by controller and target (finalizer, status).",
 	}, []string{"controller", "target"})
 
+	cleanupsSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: CleanupsSkippedMetric,
+		Help: "Objects whose deletion started without the controller's finalizer, so that their cleanup did not run, by controller.",
+	}, []string{"controller"})
 	registerOnce sync.Once
 )
 
@@ -53,7 +61,7 @@ var (
 // already registered (by another copy of this package, say) is left to its first owner.
 func registerMetrics() {
 	registerOnce.Do(func() {
-		for _, c := range []prometheus.Collector{finalizerOperations, cleanupDuration, applyRequests} {
+		for _, c := range []prometheus.Collector{finalizerOperations, cleanupDuration, applyRequests, cleanupsSkipped} {
 			_ = metrics.Registry.Register(c)
 		}
 	})

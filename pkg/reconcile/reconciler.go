@@ -6,8 +6,8 @@ import (
 
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
@@ -24,17 +24,28 @@ type Handler[T client.Object] interface {
 	Cleanup(ctx context.Context, obj T) error
 }
 
+// Cluster is what New uses of a controller-runtime manager.Manager: its client, for reads from
+// the cache and for applies, and its API reader, for the one uncached read before a cleanup. A
+// manager.Manager or cluster.Cluster is one; so is ssatest.Cluster, over a fake client.
+type Cluster interface {
+	GetClient() client.Client
+	GetAPIReader() client.Reader
+}
+
 // Options configure New.
 type Options struct {
-	// Controller names the controller: its finalizer's field manager is "<Controller>/finalizer",
-	// its events' reporting controller and its metrics' "controller" label. Required.
+	// Controller names the controller: its finalizer's field manager is
+	// ssa.FinalizerFieldOwner(Controller, Finalizer), its events' reporting controller and its
+	// metrics' "controller" label. Required.
 	Controller string
 	// Finalizer is the finalizer's name, domain-qualified with a path (example.com/cleanup).
 	// Required.
 	Finalizer string
-	// FinalizerOptions are passed to ssa.NewFinalizer; its API reader is mgr.GetAPIReader().
+	// FinalizerOptions are passed to ssa.NewFinalizer; its API reader is the cluster's
+	// GetAPIReader().
 	FinalizerOptions []ssa.FinalizerOption
-	// Recorder emits events. Default: mgr.GetEventRecorder(Controller).
+	// Recorder emits events. Default: the cluster's GetEventRecorder(Controller) when it has one,
+	// as a manager.Manager does; otherwise no events.
 	Recorder events.EventRecorder
 }
 
@@ -54,12 +65,15 @@ type Reconciler[T client.Object] struct {
 var _ reconcile.Reconciler = &Reconciler[client.Object]{}
 
 // New returns the Reconciler for T, ready for builder.ControllerManagedBy(mgr).For(&T{}).Complete.
-func New[T client.Object](mgr manager.Manager, handler Handler[T], opts Options) (*Reconciler[T], error) {
+// mgr is usually the manager.Manager; in a unit test, an ssatest.Cluster.
+func New[T client.Object](mgr Cluster, handler Handler[T], opts Options) (*Reconciler[T], error) {
 	if opts.Controller == "" || opts.Finalizer == "" {
 		return nil, errors.New("reconcile.New: Options.Controller and Options.Finalizer are required")
 	}
-	if opts.Recorder == nil {
-		opts.Recorder = mgr.GetEventRecorder(opts.Controller)
+	if provider, ok := mgr.(interface {
+		GetEventRecorder(name string) recorder.EventRecorder
+	}); ok && opts.Recorder == nil {
+		opts.Recorder = provider.GetEventRecorder(opts.Controller)
 	}
 	step, err := NewStep(mgr.GetClient(), opts.Controller, opts.Finalizer, StepOptions{
 		APIReader:        mgr.GetAPIReader(),

@@ -5,80 +5,155 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	clientgoac "k8s.io/client-go/applyconfigurations"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ssakit/ssakit/internal/answer"
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 // StatusApplier applies status to the /status subresource with the controller's own field
-// manager, through controller-runtime's SubResourceWriter.Apply.
+// manager, through controller-runtime's SubResourceWriter.Apply, guarded by the resourceVersion
+// and UID of the object it is given, and skipped when it would change nothing.
 type StatusApplier struct {
 	client     client.Client
 	owner      client.FieldOwner
 	controller string
+	types      managedfields.TypeConverter
+}
+
+// StatusOptions configure a StatusApplier.
+type StatusOptions struct {
+	// TypeConverters know the schemas of the objects whose status is applied, so that Apply can
+	// prove locally that an apply would change nothing (ssa.WouldChange). They are tried in order,
+	// then client-go's built-in types (applyconfigurations.NewTypeConverter). For a custom
+	// resource give the converter generated with its apply configurations
+	// (applyconfiguration.NewTypeConverter(scheme)) or ssa.ServerTypeConverter; without one, its
+	// status is applied on every call: always correct, one request each.
+	TypeConverters []managedfields.TypeConverter
+}
+
+// StatusOption is an option of NewStatusApplier.
+type StatusOption interface {
+	// ApplyToStatus sets the option on o.
+	ApplyToStatus(o *StatusOptions)
+}
+
+// ApplyToStatus implements StatusOption: o's type converters are added to target's.
+func (o *StatusOptions) ApplyToStatus(target *StatusOptions) {
+	target.TypeConverters = append(target.TypeConverters, o.TypeConverters...)
+}
+
+// WithTypeConverter adds a type converter to StatusOptions.TypeConverters.
+func WithTypeConverter(tc managedfields.TypeConverter) StatusOption {
+	return &StatusOptions{TypeConverters: []managedfields.TypeConverter{tc}}
 }
 
 // NewStatusApplier returns a StatusApplier whose field manager is the controller's name.
-func NewStatusApplier(c client.Client, controller string) *StatusApplier {
+func NewStatusApplier(c client.Client, controller string, opts ...StatusOption) *StatusApplier {
 	registerMetrics()
-	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller}
+	o := &StatusOptions{}
+	for _, opt := range opts {
+		opt.ApplyToStatus(o)
+	}
+	types := ssa.TypeConverters(append(o.TypeConverters, clientgoac.NewTypeConverter(c.Scheme()))...)
+	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller, types: types}
 }
 
-// Apply applies status to obj's /status subresource. status is the content of .status: a
-// generated apply configuration of the status type (the usual case), or anything else whose JSON
-// form is an object, such as a map. The configuration
-// sent holds apiVersion, kind, name, namespace, obj's UID (so a deleted or replaced object is
-// never touched; SSA-SEMANTICS rows 9 and 10) and status, with status.observedGeneration set to
-// obj's generation unless status sets it (so the status schema needs that field, as Kubernetes
-// API conventions have it). It never holds spec.
+// Apply applies status to obj's /status subresource and replaces obj with the server's answer.
+// status is the content of .status: a generated apply configuration of the status type (the usual
+// case), or anything else whose JSON form is an object, such as a map. The configuration sent
+// holds apiVersion, kind, name, namespace, obj's UID and resourceVersion, and status; never spec.
 //
-// Nothing is sent when obj's status already holds every applied value and the manager owns no
-// status field that status leaves out: a steady-state reconcile costs no request (row 21). The
-// answer is written into obj.
+// The resourceVersion is the guard: on /status a custom resource ignores the UID, so an apply
+// carrying only the UID of a deleted object writes the status of a same-named successor
+// (SSA-SEMANTICS row 27); with the resourceVersion the server refuses it with a 409. The price:
+// when obj is stale, because anyone wrote the object since obj was read, Apply fails with an
+// *ssa.ObjectError wrapping ssa.ErrStale and writes nothing; the write that made obj stale brings
+// a newer obj and another reconcile, and the error requeues this one. The UID stays in the
+// configuration for built-in types, whose /status checks it and could otherwise create a deleted
+// object (a Service does).
+//
+// When obj's Go type declares status.observedGeneration and status leaves it unset, it is set to
+// obj's generation. An unstructured or metadata-only obj gets no such default: set it in status
+// where the schema has it.
+//
+// Nothing is sent when ssa.WouldChange proves the apply would change nothing, from obj's values
+// and the manager's managedFields entry: a steady-state reconcile costs no request (row 21).
 func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any) error {
-	if obj.GetUID() == "" {
-		return fmt.Errorf("status of %s/%s: the object has no UID; pass an object read from the API server, so that the apply cannot create or touch another object", obj.GetNamespace(), obj.GetName())
+	ref, err := ssa.RefOf(obj, a.client.Scheme())
+	if err != nil {
+		return fmt.Errorf("applying status: %w", err)
+	}
+	if obj.GetUID() == "" || obj.GetResourceVersion() == "" {
+		return fmt.Errorf("status of %s: the object has no UID or resourceVersion; pass an object read from the API server, so that the apply cannot create or touch another object", ref)
 	}
 	desired, err := statusContent(status)
 	if err != nil {
 		return err
 	}
-	if _, set := desired["observedGeneration"]; !set {
+	if _, set := desired["observedGeneration"]; !set && declaresObservedGeneration(obj) {
 		desired["observedGeneration"] = obj.GetGeneration()
 	}
-	if upToDate, err := a.upToDate(obj, desired); err != nil || upToDate {
-		return err
-	}
-	ref, err := ssa.RefOf(obj, a.client.Scheme())
-	if err != nil {
-		return fmt.Errorf("applying status: %w", err)
-	}
-
 	config := &unstructured.Unstructured{Object: map[string]any{"status": desired}}
 	config.SetGroupVersionKind(ref.GroupVersionKind)
 	config.SetNamespace(obj.GetNamespace())
 	config.SetName(obj.GetName())
 	config.SetUID(obj.GetUID())
+	config.SetResourceVersion(obj.GetResourceVersion())
+	if !ssa.WouldChange(a.types, obj, config, string(a.owner), "status") {
+		return nil
+	}
 	applyRequests.WithLabelValues(a.controller, "status").Inc()
 	if err := a.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(config), a.owner); err != nil {
 		return ssa.FromApplyError(ref, err)
 	}
-	if u, ok := obj.(*unstructured.Unstructured); ok {
-		u.Object = config.Object
-		return nil
-	}
-	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(config.Object, obj); err != nil {
-		return fmt.Errorf("status of %s was applied, but the answer could not be read into %T: %w", ref, obj, err)
+	if err := answer.Into(obj, config); err != nil {
+		return fmt.Errorf("status of %s was applied, but the answer could not be read into %T (which was left as it was): %w", ref, obj, err)
 	}
 	return nil
+}
+
+// declaresObservedGeneration reports whether obj's Go type has a status field with an
+// observedGeneration field, by their JSON names.
+func declaresObservedGeneration(obj client.Object) bool {
+	t := reflect.TypeOf(obj)
+	if t.Kind() != reflect.Pointer || t.Elem().Kind() != reflect.Struct {
+		return false
+	}
+	status, ok := jsonField(t.Elem(), "status")
+	if !ok {
+		return false
+	}
+	if status.Kind() == reflect.Pointer {
+		status = status.Elem()
+	}
+	if status.Kind() != reflect.Struct {
+		return false
+	}
+	_, ok = jsonField(status, "observedGeneration")
+	return ok
+}
+
+// jsonField returns the type of the field of struct t that encoding/json names name.
+func jsonField(t reflect.Type, name string) (reflect.Type, bool) {
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tagName, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if tagName == name || (tagName == "" && f.Name == name) {
+			return f.Type, true
+		}
+	}
+	return nil, false
 }
 
 // statusContent turns an apply configuration or a map into unstructured content, through its
@@ -97,66 +172,6 @@ func statusContent(status any) (map[string]any, error) {
 		content = map[string]any{}
 	}
 	return content, nil
-}
-
-// upToDate reports whether applying desired would change nothing: every desired value is already
-// in obj's status, and every status field the manager's entry owns is still in desired (an apply
-// would remove one that is not). Without managedFields (a stripped cache) it cannot tell, and
-// says no.
-func (a *StatusApplier) upToDate(obj client.Object, desired map[string]any) (bool, error) {
-	var own []metav1.ManagedFieldsEntry
-	for _, e := range obj.GetManagedFields() {
-		if e.Manager == string(a.owner) && e.Subresource == "status" && e.Operation == metav1.ManagedFieldsOperationApply {
-			own = append(own, e)
-		}
-	}
-	if len(own) == 0 {
-		return false, nil
-	}
-	ownership, err := ssa.ParseOwnership(own)
-	if err != nil {
-		return false, err
-	}
-	dropped := false
-	for _, e := range ownership.Entries {
-		// structured-merge-diff's Set.All does not stop early: visit every path, never break.
-		for path := range e.Fields.All() {
-			if len(path) < 2 || path[0].FieldName == nil || *path[0].FieldName != "status" {
-				continue
-			}
-			if _, kept := ssa.ValueAt(desired, path[1:]); !kept {
-				dropped = true
-			}
-		}
-	}
-	if dropped {
-		return false, nil
-	}
-	live, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	if err != nil {
-		return false, err
-	}
-	liveStatus, _ := live["status"].(map[string]any)
-	return contains(liveStatus, desired), nil
-}
-
-// contains reports whether every value in want is in got: maps are compared key by key, anything
-// else (lists included) as a whole.
-func contains(got, want any) bool {
-	wantMap, ok := want.(map[string]any)
-	if !ok {
-		return reflect.DeepEqual(got, want)
-	}
-	gotMap, ok := got.(map[string]any)
-	if !ok {
-		return false
-	}
-	for k, v := range wantMap {
-		if !contains(gotMap[k], v) {
-			return false
-		}
-	}
-	return true
 }
 
 // Condition returns the apply configuration of cond, keeping the lastTransitionTime of the

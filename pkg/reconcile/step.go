@@ -28,6 +28,11 @@ const (
 	// ReasonFinalizerBlocked is a Warning: the cleanup is done but the finalizer stays, because
 	// other field managers also own it (see ssa.CoOwnedError).
 	ReasonFinalizerBlocked = "FinalizerBlocked"
+	// ReasonCleanupSkipped is a Warning: deletion started while the object did not carry the
+	// finalizer (someone removed it, or the object was deleted before the controller first saw
+	// it), so the cleanup will not run; whatever the controller made for the object must be
+	// released by hand.
+	ReasonCleanupSkipped = "CleanupSkipped"
 )
 
 // Step is the finalizer step of a reconcile on its own, for a reconciler that keeps its shape and
@@ -50,8 +55,8 @@ type StepOptions struct {
 	Recorder events.EventRecorder
 }
 
-// NewStep declares finalizer for controller, owned by the field manager "<controller>/finalizer"
-// (see ssa.NewFinalizer), and applied through c. The name is checked: an invalid one is an
+// NewStep declares finalizer for controller, owned by the field manager
+// ssa.FinalizerFieldOwner(controller, finalizer) (see ssa.NewFinalizer), and applied through c. The name is checked: an invalid one is an
 // *ssa.InvalidNameError.
 func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*Step, error) {
 	if opts.APIReader == nil {
@@ -120,10 +125,15 @@ func (s *Step) add(ctx context.Context, obj client.Object) (bool, error) {
 		s.count("add", appliedOrNoop(*sent))
 		return true, nil
 	case errors.Is(err, ssa.ErrTerminating):
-		// Deletion started after obj was read and before the finalizer was added: nothing of
-		// this controller's was ever protected by it, so there is nothing to clean up.
-		s.count("add", resultNoop)
-		log.FromContext(ctx).V(1).Info("Object is being deleted before the finalizer was added; nothing to clean up")
+		// The server refused to add the finalizer because deletion has started and the finalizer
+		// is not on the object. Either the object was deleted before this controller first saw
+		// it, or someone stripped the finalizer after Reconcile had created things for it: the
+		// cleanup can no longer run, and a person must hear of it.
+		s.count("add", resultTerminating)
+		cleanupsSkipped.WithLabelValues(s.controller).Inc()
+		log.FromContext(ctx).Info("Object is being deleted without the finalizer; its cleanup will not run", "reason", err.Error())
+		s.event(obj, corev1.EventTypeWarning, ReasonCleanupSkipped, "AddFinalizer",
+			"Deletion started while finalizer %s was not on the object, so its cleanup will not run; if this controller created anything for the object, release it by hand", s.finalizer.Name())
 		return false, nil
 	}
 	return false, s.failed(ctx, "add", err)

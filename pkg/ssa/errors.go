@@ -19,7 +19,8 @@ import (
 
 var (
 	// ErrGone means the object the caller observed no longer exists: an apply that carried its
-	// UID found no object (SSA-SEMANTICS row 9). Nothing was created.
+	// UID found no object (SSA-SEMANTICS row 9), or an apply to its /status found none. Nothing
+	// was created.
 	ErrGone = errors.New("object no longer exists")
 	// ErrReplaced means the object the caller observed was deleted and another object now has its
 	// name: an apply carrying the old UID was refused (row 10). The new object was not touched.
@@ -27,6 +28,10 @@ var (
 	// ErrTerminating means a finalizer cannot be added because the object is being deleted
 	// (row 12).
 	ErrTerminating = errors.New("object is being deleted")
+	// ErrStale means an apply that carried the observed resourceVersion was refused because the
+	// object was written, or deleted and recreated, since it was read (row 11). Nothing was
+	// written; the write that made the object stale brings a newer copy to a controller's cache.
+	ErrStale = errors.New("object changed since it was read")
 )
 
 // ObjectRef names the object an error is about.
@@ -55,12 +60,12 @@ func (r ObjectRef) String() string {
 	return r.GroupVersionKind.Kind + " " + r.Namespace + "/" + r.Name
 }
 
-// ObjectError is an error about one object: it wraps one of [ErrGone], [ErrReplaced] or
-// [ErrTerminating], and the API server's answer when there was one.
+// ObjectError is an error about one object: it wraps one of [ErrGone], [ErrReplaced],
+// [ErrTerminating] or [ErrStale], and the API server's answer when there was one.
 type ObjectError struct {
 	// Object is the object as the caller observed it.
 	Object ObjectRef
-	// Reason is ErrGone, ErrReplaced or ErrTerminating.
+	// Reason is ErrGone, ErrReplaced, ErrTerminating or ErrStale.
 	Reason error
 	// Detail says what happened and what to do.
 	Detail string
@@ -154,9 +159,11 @@ func (e *ConflictError) Error() string {
 func (e *ConflictError) Unwrap() error { return e.Err }
 
 // FromApplyError turns the API server's answer to an apply of obj into ssakit's typed errors:
-// a "uid mismatch" 409 into [ErrGone], a 422 on metadata.uid into [ErrReplaced], a 422 that
-// forbids new finalizers into [ErrTerminating], and a field-manager 409 into a [*ConflictError].
-// Any other error is returned as it is; nil stays nil.
+// a "uid mismatch" 409 or a 404 (an apply to a subresource of a missing object) into [ErrGone],
+// a 422 on metadata.uid into [ErrReplaced], a 422 that forbids new finalizers into
+// [ErrTerminating], a resourceVersion 409 ("the object has been modified") into [ErrStale], and
+// a field-manager 409 into a [*ConflictError]. Any other error is returned as it is; nil stays
+// nil.
 func FromApplyError(obj ObjectRef, err error) error {
 	if err == nil {
 		return nil
@@ -169,9 +176,13 @@ func FromApplyError(obj ObjectRef, err error) error {
 	switch {
 	case s.Code == http.StatusConflict && s.Reason == metav1.StatusReasonConflict && hasCause(s, metav1.CauseTypeFieldManagerConflict):
 		return &ConflictError{Conflicts: conflictsOf(s), Err: err}
-	case s.Code == http.StatusConflict && strings.Contains(s.Message, "uid mismatch"):
+	case s.Code == http.StatusConflict && strings.Contains(s.Message, "uid mismatch"),
+		s.Code == http.StatusNotFound:
 		return &ObjectError{Object: obj, Reason: ErrGone, Err: err,
 			Detail: "it was deleted after it was read; there is nothing left to do for it"}
+	case s.Code == http.StatusConflict && strings.Contains(s.Message, "the object has been modified"):
+		return &ObjectError{Object: obj, Reason: ErrStale, Err: err,
+			Detail: "it was written since it was read, and nothing was applied; apply again to a fresh read (a controller's next reconcile does)"}
 	case s.Code == http.StatusUnprocessableEntity && hasCauseField(s, "metadata.uid"):
 		return &ObjectError{Object: obj, Reason: ErrReplaced, Err: err,
 			Detail: "ssakit did not touch the new object; read it again and reconcile that one"}

@@ -19,8 +19,8 @@ var configMapRef = ssa.ObjectRef{
 	Namespace:        "demo", Name: "settings", UID: "0b5c",
 }
 
-// The API errors below have the shapes kube-apiserver answers with (SSA-SEMANTICS rows 9, 10 and
-// 12); test/integration checks the same classification on real answers.
+// The API errors below have the shapes kube-apiserver answers with (SSA-SEMANTICS rows 9 to 12);
+// test/integration checks the same classification on real answers.
 func TestFromApplyError_ClassifiesObjectErrors(t *testing.T) {
 	configMaps := schema.GroupResource{Resource: "configmaps"}
 	for _, tc := range []struct {
@@ -40,6 +40,14 @@ func TestFromApplyError_ClassifiesObjectErrors(t *testing.T) {
 		err: apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "settings", field.ErrorList{field.Forbidden(field.NewPath("metadata", "finalizers"),
 			`no new finalizers can be added if the object is being deleted, found new finalizers []string{"example.com/x"}`)}),
 		want: ssa.ErrTerminating,
+	}, {
+		name: "row 11, stale resourceVersion",
+		err:  apierrors.NewConflict(configMaps, "settings", errors.New("the object has been modified; please apply your changes to the latest version and try again")),
+		want: ssa.ErrStale,
+	}, {
+		name: "a /status apply to a missing custom resource",
+		err:  apierrors.NewNotFound(configMaps, "settings"),
+		want: ssa.ErrGone,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := ssa.FromApplyError(configMapRef, tc.err)
@@ -84,9 +92,9 @@ func TestFromApplyError_ParsesFieldManagerConflicts(t *testing.T) {
 }
 
 func TestFromApplyError_LeavesOtherErrorsAlone(t *testing.T) {
-	notFound := apierrors.NewNotFound(schema.GroupResource{Resource: "configmaps"}, "settings")
+	forbidden := apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "settings", errors.New("RBAC says no"))
 	plain := fmt.Errorf("connection refused")
-	for _, err := range []error{nil, notFound, plain} {
+	for _, err := range []error{nil, forbidden, plain} {
 		if got := ssa.FromApplyError(configMapRef, err); got != err { //nolint:errorlint // identity is the point
 			t.Errorf("FromApplyError(%v) = %v, want it unchanged", err, got)
 		}

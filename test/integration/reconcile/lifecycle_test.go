@@ -151,7 +151,7 @@ func TestLifecycle_TwoControllersKeepTheirOwnFinalizers(t *testing.T) {
 	g.Expect(ok).To(BeTrue())
 	o, err := ssa.ParseOwnership(live.ManagedFields)
 	g.Expect(err).NotTo(HaveOccurred())
-	diff(t, "owners of beta's finalizer", []string{"beta-" + controllerName(ns) + "/finalizer"}, o.Owners(ssa.FinalizerPath("beta.test.ssakit.dev/cleanup")))
+	diff(t, "owners of beta's finalizer", []string{ssa.FinalizerFieldOwner("beta-"+controllerName(ns), "beta.test.ssakit.dev/cleanup")}, o.Owners(ssa.FinalizerPath("beta.test.ssakit.dev/cleanup")))
 	close(release)
 	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
 	g.Expect(alpha.cleanupTimes()).To(HaveLen(1))

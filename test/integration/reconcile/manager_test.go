@@ -80,7 +80,11 @@ func startManager(t *testing.T, namespace string, opts managerOptions, setup fun
 
 // addWidgetController builds the handler's controller for Widgets with ssakit's Reconciler.
 func addWidgetController(mgr manager.Manager, name, finalizer string, h *widgetHandler) error {
-	h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), name)
+	types, err := loadWidgetTypes()
+	if err != nil {
+		return err
+	}
+	h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), name, ssareconcile.WithTypeConverter(types))
 	r, err := ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: name, Finalizer: finalizer})
 	if err != nil {
 		return err

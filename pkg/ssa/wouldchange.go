@@ -1,0 +1,143 @@
+package ssa
+
+import (
+	"errors"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
+)
+
+// untrackedFields are the paths the API server never records in managedFields, whoever sets them
+// (apimachinery's managedfields/internal/stripmeta.go): an apply that carries them, as every apply
+// carries name and namespace, does not own them.
+var untrackedFields = fieldpath.NewSet(
+	fieldpath.MakePathOrDie("apiVersion"),
+	fieldpath.MakePathOrDie("kind"),
+	fieldpath.MakePathOrDie("metadata"),
+	fieldpath.MakePathOrDie("metadata", "name"),
+	fieldpath.MakePathOrDie("metadata", "namespace"),
+	fieldpath.MakePathOrDie("metadata", "creationTimestamp"),
+	fieldpath.MakePathOrDie("metadata", "selfLink"),
+	fieldpath.MakePathOrDie("metadata", "uid"),
+	fieldpath.MakePathOrDie("metadata", "clusterName"),
+	fieldpath.MakePathOrDie("metadata", "generation"),
+	fieldpath.MakePathOrDie("metadata", "managedFields"),
+	fieldpath.MakePathOrDie("metadata", "resourceVersion"),
+)
+
+// WouldChange reports whether applying config as manager, to subresource ("" for the main
+// resource, "status" for /status), could change live: its values or manager's managedFields
+// entry. It answers false only when it can prove the apply changes nothing (SSA-SEMANTICS row
+// 21), the way the API server decides, with structured-merge-diff and the schema types knows:
+//
+//   - the fields config sets (its typed.TypedValue.ToFieldSet, less the metadata the server never
+//     tracks) are exactly the fields manager's Apply entry on subresource owns, so the apply
+//     neither takes nor gives up a field; and
+//   - merging config into live (typed.TypedValue.Merge) leaves live as it is (Compare IsSame), so
+//     no value changes: an atomic map or list is compared whole, a list keyed by another manager's
+//     items only at the manager's items.
+//
+// It answers true, "send", whenever it cannot tell: live has no entry of manager's (a cache that
+// strips managedFields), types does not know the kind, or a value does not fit the schema. live
+// is as the caller last saw it (from an informer cache, say); the answer is as fresh as live.
+func WouldChange(types managedfields.TypeConverter, live client.Object, config *unstructured.Unstructured, manager, subresource string) bool {
+	owned, err := ownedFields(live.GetManagedFields(), manager, subresource)
+	if err != nil || owned == nil {
+		return true
+	}
+	desired, err := types.ObjectToTyped(config)
+	if err != nil {
+		return true
+	}
+	desiredFields, err := desired.ToFieldSet()
+	if err != nil || !desiredFields.Difference(untrackedFields).Equals(owned) {
+		return true
+	}
+	current, err := typedLive(types, live, config)
+	if err != nil {
+		return true
+	}
+	merged, err := current.Merge(desired)
+	if err != nil {
+		return true
+	}
+	comparison, err := current.Compare(merged)
+	return err != nil || !comparison.IsSame()
+}
+
+// ownedFields returns the fields of manager's Apply entries on subresource, or nil without one.
+func ownedFields(entries []metav1.ManagedFieldsEntry, manager, subresource string) (*fieldpath.Set, error) {
+	var own []metav1.ManagedFieldsEntry
+	for _, e := range entries {
+		if e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == subresource {
+			own = append(own, e)
+		}
+	}
+	if len(own) == 0 {
+		return nil, nil
+	}
+	ownership, err := ParseOwnership(own)
+	if err != nil {
+		return nil, err
+	}
+	set := fieldpath.NewSet()
+	for _, e := range ownership.Entries {
+		set = set.Union(e.Fields)
+	}
+	return set, nil
+}
+
+// typedLive converts live, whatever its Go type, through its unstructured form with config's
+// kind: a typed object read by a client has an empty TypeMeta, which would otherwise differ from
+// the apiVersion and kind every configuration carries.
+func typedLive(types managedfields.TypeConverter, live client.Object, config *unstructured.Unstructured) (*typed.TypedValue, error) {
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
+	if err != nil {
+		return nil, err
+	}
+	u := &unstructured.Unstructured{Object: content}
+	u.SetGroupVersionKind(config.GroupVersionKind())
+	// A live object may hold duplicates the schema forbids in new writes; the server keeps them.
+	return types.ObjectToTyped(u, typed.AllowDuplicates)
+}
+
+// TypeConverters returns a managedfields.TypeConverter that tries each of converters in order and
+// uses the first that knows the object's kind, as controller-runtime's fake client combines them.
+// Use it to give WouldChange (or reconcile.WithTypeConverter) built-in and custom types at once.
+func TypeConverters(converters ...managedfields.TypeConverter) managedfields.TypeConverter {
+	return firstTypeConverter(converters)
+}
+
+type firstTypeConverter []managedfields.TypeConverter
+
+// ObjectToTyped implements managedfields.TypeConverter.
+func (c firstTypeConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
+	var errs []error
+	for _, converter := range c {
+		tv, err := converter.ObjectToTyped(obj, opts...)
+		if err == nil {
+			return tv, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("no type converter knows %s: %w", obj.GetObjectKind().GroupVersionKind(), errors.Join(errs...))
+}
+
+// TypedToObject implements managedfields.TypeConverter.
+func (c firstTypeConverter) TypedToObject(tv *typed.TypedValue) (runtime.Object, error) {
+	var errs []error
+	for _, converter := range c {
+		obj, err := converter.TypedToObject(tv)
+		if err == nil {
+			return obj, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}

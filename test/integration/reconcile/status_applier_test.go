@@ -1,0 +1,177 @@
+package reconcile
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// These tests call a StatusApplier directly, with objects read several writes ago, deleted and
+// recreated under their name, or of a built-in type whose status has no observedGeneration.
+
+var since = metav1.NewTime(time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC))
+
+func createService(t *testing.T, namespace, name string) *corev1.Service {
+	t.Helper()
+	svc := &corev1.Service{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		Spec:       corev1.ServiceSpec{Ports: []corev1.ServicePort{{Port: 80, TargetPort: intstr.FromInt32(8080)}}},
+	}
+	if err := cluster.Client.Create(t.Context(), svc, client.FieldOwner("user")); err != nil {
+		t.Fatalf("creating service %s: %v", name, err)
+	}
+	return svc
+}
+
+func serviceStatus(reason string) *corev1ac.ServiceStatusApplyConfiguration {
+	return corev1ac.ServiceStatus().WithConditions(metav1ac.Condition().
+		WithType("Provisioned").WithStatus(metav1.ConditionTrue).WithReason(reason).WithMessage("ok").WithLastTransitionTime(since))
+}
+
+// Row 27: on /status a custom resource ignores the UID, so the applier's guard is the
+// resourceVersion: a status computed for a deleted object never lands on its same-named successor.
+// A Service checks the UID on /status as well; both must end in an error and an untouched
+// successor.
+func TestStatusApplier_NeverWritesTheStatusOfASameNamedSuccessor(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		create func(t *testing.T, ns string) client.Object
+		empty  func() client.Object
+		status any
+	}{
+		{"Widget", func(t *testing.T, ns string) client.Object { return createWidget(t, ns, "successor") },
+			func() client.Object { return &testcluster.Widget{} }, map[string]any{"phase": "Ready"}},
+		{"Service", func(t *testing.T, ns string) client.Object { return createService(t, ns, "successor") },
+			func() client.Object { return &corev1.Service{} }, serviceStatus("Provisioned")},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			stale := tc.create(t, ns)
+			g.Expect(cluster.Client.Delete(t.Context(), stale)).To(Succeed())
+			successor := tc.create(t, ns)
+
+			err := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns)).Apply(t.Context(), stale, tc.status)
+
+			g.Expect(err).To(HaveOccurred(), "a status apply with the deleted object's identity")
+			after := tc.empty()
+			g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(successor), after)).To(Succeed())
+			g.Expect(after.GetResourceVersion()).To(Equal(successor.GetResourceVersion()), "the successor was written")
+		})
+	}
+}
+
+// Row 11: a status apply with an object someone wrote since it was read is refused and writes
+// nothing; the caller is told the object is stale.
+func TestStatusApplier_RefusesAStaleObject(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "stale-status")
+	stale := w.DeepCopyObject().(*testcluster.Widget)
+	w.Labels = map[string]string{"edited": "yes"}
+	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("user"))).To(Succeed())
+
+	err := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns)).Apply(t.Context(), stale, map[string]any{"phase": "Ready"})
+
+	g.Expect(err).To(MatchError(ssa.ErrStale))
+	after, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(after.ResourceVersion).To(Equal(w.ResourceVersion), "a write happened")
+}
+
+// A built-in type whose status has no observedGeneration (a Service) takes a status apply: the
+// applier adds observedGeneration only where the Go type declares it.
+func TestStatusApplier_AppliesTheStatusOfATypeWithoutObservedGeneration(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	svc := createService(t, ns, "lb")
+
+	g.Expect(ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns)).Apply(t.Context(), svc, serviceStatus("Provisioned"))).To(Succeed())
+
+	live := &corev1.Service{}
+	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(svc), live)).To(Succeed())
+	g.Expect(live.Status.Conditions).To(HaveLen(1))
+	g.Expect(live.Status.Conditions[0].Reason).To(Equal("Provisioned"))
+	g.Expect(svc.Status.Conditions).To(HaveLen(1), "the object passed in holds the answer")
+}
+
+// An atomic map (x-kubernetes-map-type: atomic) is replaced whole by an apply: a key the desired
+// status drops must be sent, or it would stay on the object forever.
+func TestStatusApplier_RemovesAKeyDroppedFromAnAtomicMap(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "atomic")
+	applier := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns))
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"selector": map[string]any{"app": "web", "tier": "front"}})).To(Succeed())
+
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"selector": map[string]any{"app": "web"}})).To(Succeed())
+
+	after, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	diff(t, "status.selector", map[string]string{"app": "web"}, after.Status.Selector)
+}
+
+// Row 21: another manager's condition in the same keyed list does not make the applier send its
+// own, unchanged, condition again.
+func TestStatusApplier_SendsNothingWhenAnotherManagersConditionSharesTheList(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	name := controllerName(ns)
+	w := createWidget(t, ns, "shared-conditions")
+	ready := []any{map[string]any{"type": "Ready", "status": "True", "reason": "Synced", "message": "ok", "lastTransitionTime": "2026-11-01T10:00:00Z"}}
+	g.Expect(newWidgetStatusApplier(t, cluster.Client, name).Apply(t.Context(), w, map[string]any{"conditions": ready})).To(Succeed())
+	other := ssareconcile.NewStatusApplier(cluster.Client, "other-controller")
+	g.Expect(other.Apply(t.Context(), w, map[string]any{"conditions": []any{map[string]any{
+		"type": "Backup", "status": "True", "reason": "Done", "message": "ok", "lastTransitionTime": "2026-11-01T10:00:00Z",
+	}}})).To(Succeed())
+	c, rec := cluster.RecordingClient(t)
+	applier := newWidgetStatusApplier(t, c, name)
+
+	for range 3 {
+		cachedCopy, _, err := getWidget(t.Context(), w)
+		g.Expect(err).NotTo(HaveOccurred())
+		g.Expect(applier.Apply(t.Context(), cachedCopy, map[string]any{"conditions": ready})).To(Succeed())
+	}
+
+	g.Expect(rec.Requests()).To(BeEmpty())
+}
+
+// newWidgetStatusApplier returns a StatusApplier that knows the Widget's schema from the server.
+func newWidgetStatusApplier(t *testing.T, c client.Client, controller string) *ssareconcile.StatusApplier {
+	t.Helper()
+	return ssareconcile.NewStatusApplier(c, controller, ssareconcile.WithTypeConverter(widgetTypes(t)))
+}
+
+// widgetTypes is the Widget's schema as the server publishes it.
+func widgetTypes(t *testing.T) managedfields.TypeConverter {
+	t.Helper()
+	types, err := loadWidgetTypes()
+	if err != nil {
+		t.Fatalf("reading the Widget's schema: %v", err)
+	}
+	return types
+}
+
+// loadWidgetTypes reads the Widget's schema once per test binary. The server publishes a CRD's
+// OpenAPI v3 schema a moment after the CRD is established, so the first call may have to wait.
+var loadWidgetTypes = sync.OnceValues(func() (types managedfields.TypeConverter, err error) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if types, err = ssa.ServerTypeConverter(cluster.Config, testcluster.WidgetGVK.GroupVersion()); err == nil {
+			return types, nil
+		}
+	}
+	return nil, err
+})
