@@ -146,8 +146,7 @@ func declaresObservedGeneration(obj client.Object) bool {
 
 // jsonField returns the type of the field of struct t that encoding/json names name.
 func jsonField(t reflect.Type, name string) (reflect.Type, bool) {
-	for i := range t.NumField() {
-		f := t.Field(i)
+	for f := range t.Fields() {
 		tagName, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		if tagName == name || (tagName == "" && f.Name == name) {
 			return f.Type, true

@@ -14,6 +14,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -21,13 +22,15 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
+	mirrorapplyconfiguration "github.com/ssakit/ssakit/example/operator/api/v1alpha1/applyconfiguration"
 	mirrorac "github.com/ssakit/ssakit/example/operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
 	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 const (
-	// Name is the controller's name and its field manager for copies and status. The finalizer's
-	// field manager is Name + "/finalizer".
+	// Name is the controller's name and its field manager for copies and status. The finalizer
+	// has a field manager of its own, FinalizerFieldOwner.
 	Name = "configmirror"
 	// Finalizer guards the copies: they live in other namespaces, where owner references cannot
 	// reach, so only this finalizer gets them deleted.
@@ -50,10 +53,27 @@ const (
 // +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
+// FinalizerFieldOwner is the field manager that owns Finalizer and nothing else.
+var FinalizerFieldOwner = ssa.FinalizerFieldOwner(Name, Finalizer)
+
 // Mirror reconciles ConfigMirrors.
 type Mirror struct {
 	client client.Client
 	status *ssareconcile.StatusApplier
+}
+
+// NewReconciler returns the ConfigMirror reconciler on c: a manager, or an ssatest.Cluster over a
+// fake client in a unit test. recorder may be nil (no events); with a manager, nil means the
+// manager's recorder.
+func NewReconciler(c ssareconcile.Cluster, recorder events.EventRecorder) (*Mirror, *ssareconcile.Reconciler[*mirrorv1alpha1.ConfigMirror], error) {
+	// The generated schema lets the status applier prove a status unchanged without a request.
+	types := mirrorapplyconfiguration.NewTypeConverter(c.GetClient().Scheme())
+	m := &Mirror{client: c.GetClient(), status: ssareconcile.NewStatusApplier(c.GetClient(), Name, ssareconcile.WithTypeConverter(types))}
+	r, err := ssareconcile.New[*mirrorv1alpha1.ConfigMirror](c, m, ssareconcile.Options{Controller: Name, Finalizer: Finalizer, Recorder: recorder})
+	if err != nil {
+		return nil, nil, err
+	}
+	return m, r, nil
 }
 
 // SetupWithManager registers the ConfigMirror controller with mgr.
@@ -62,8 +82,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 		func(o client.Object) []string { return []string{o.(*mirrorv1alpha1.ConfigMirror).Spec.Source} }); err != nil {
 		return fmt.Errorf("indexing ConfigMirrors by source: %w", err)
 	}
-	m := &Mirror{client: mgr.GetClient(), status: ssareconcile.NewStatusApplier(mgr.GetClient(), Name)}
-	r, err := ssareconcile.New[*mirrorv1alpha1.ConfigMirror](mgr, m, ssareconcile.Options{Controller: Name, Finalizer: Finalizer})
+	m, r, err := NewReconciler(mgr, nil)
 	if err != nil {
 		return err
 	}

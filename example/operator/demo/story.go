@@ -33,7 +33,7 @@ const (
 )
 
 // managers are the field managers that must stay disjoint on the ConfigMirror.
-var managers = []string{userManager, controller.Name, controller.Name + "/finalizer", otherManager}
+var managers = []string{userManager, controller.Name, controller.FinalizerFieldOwner, otherManager}
 
 // Story is the user's story. The ConfigMirror CRD must be installed and the operator running.
 type Story struct {

@@ -58,7 +58,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme: scheme,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
-			&mirrorv1alpha1.ConfigMirror{}: {Transform: ssa.KeepManagedFieldsOf(controller.Name, controller.Name+"/finalizer")},
+			&mirrorv1alpha1.ConfigMirror{}: {Transform: ssa.KeepManagedFieldsOf(controller.Name, controller.FinalizerFieldOwner)},
 			&corev1.ConfigMap{}:            {Transform: cache.TransformStripManagedFields()},
 		}},
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
