@@ -25,7 +25,7 @@ var (
 )
 
 // benchFinalizerManager is the manager of the finalizer populate adds.
-const benchFinalizerManager = "bench/finalizer"
+var benchFinalizerManager = ssa.FinalizerFieldOwner("bench", cleanup)
 
 // populate creates informerObjects ConfigMaps, each written the way a real one is: applied by a
 // user (kubectl), annotated by an operator's Update, and given a finalizer by ssakit; so each has
