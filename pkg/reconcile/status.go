@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -69,7 +70,9 @@ func NewStatusApplier(c client.Client, controller string, opts ...StatusOption) 
 	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller, types: types}
 }
 
-// Apply applies status to obj's /status subresource and replaces obj with the server's answer.
+// Apply applies status to obj's /status subresource and replaces obj with the server's answer. It
+// forces ownership of the fields it applies, as the Kubernetes documentation recommends for
+// controllers: another writer of the same status field is overwritten, not a reason to fail.
 // status is the content of .status: a generated apply configuration of the status type (the usual
 // case), or anything else whose JSON form is an object, such as a map. The configuration sent
 // holds apiVersion, kind, name, namespace, obj's UID and resourceVersion, and status; never spec.
@@ -101,6 +104,11 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 	if err != nil {
 		return err
 	}
+	for _, key := range []string{"apiVersion", "kind", "metadata"} {
+		if _, ok := desired[key]; ok {
+			return fmt.Errorf("status of %s: the status given has %q: pass the content of .status (a %sStatus apply configuration, say), not the whole object", ref, key, ref.GroupVersionKind.Kind)
+		}
+	}
 	if _, set := desired["observedGeneration"]; !set && declaresObservedGeneration(obj) {
 		desired["observedGeneration"] = obj.GetGeneration()
 	}
@@ -114,8 +122,15 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 		return nil
 	}
 	applyRequests.WithLabelValues(a.controller, "status").Inc()
-	if err := a.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(config), a.owner); err != nil {
-		return ssa.FromApplyError(ref, err)
+	// A controller owns the status it reports: it takes back a field someone else wrote (a
+	// `kubectl edit --subresource=status`, a legacy Status().Update) instead of failing on the
+	// conflict forever, as the Kubernetes documentation recommends for controllers.
+	err = a.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(config), a.owner, client.ForceOwnership)
+	if apierrors.IsNotFound(err) {
+		return fmt.Errorf("status of %s: the API server found no such object, or its kind has no status subresource: %w", ref, err)
+	}
+	if err != nil {
+		return fmt.Errorf("status of %s: %w", ref, ssa.FromApplyError(ref, err))
 	}
 	if err := answer.Into(obj, config); err != nil {
 		return fmt.Errorf("status of %s was applied, but the answer could not be read into %T (which was left as it was): %w", ref, obj, err)
@@ -175,18 +190,23 @@ func statusContent(status any) (map[string]any, error) {
 
 // Condition returns the apply configuration of cond, keeping the lastTransitionTime of the
 // condition of the same type in existing when its status is unchanged, and using now (to the
-// second, as the API server stores it) otherwise. cond.LastTransitionTime is ignored. It relies on
-// apimachinery's meta.FindStatusCondition.
+// second, as the API server stores it) otherwise. cond.LastTransitionTime is ignored; a zero
+// ObservedGeneration is left out. It relies on apimachinery's meta.FindStatusCondition.
 func Condition(existing []metav1.Condition, cond metav1.Condition) *metav1ac.ConditionApplyConfiguration {
 	transition := metav1.NewTime(time.Now().Truncate(time.Second))
 	if old := meta.FindStatusCondition(existing, cond.Type); old != nil && old.Status == cond.Status {
 		transition = old.LastTransitionTime
 	}
-	return metav1ac.Condition().
+	ac := metav1ac.Condition().
 		WithType(cond.Type).
 		WithStatus(cond.Status).
 		WithReason(cond.Reason).
 		WithMessage(cond.Message).
-		WithObservedGeneration(cond.ObservedGeneration).
 		WithLastTransitionTime(transition)
+	// A typed object cannot show an explicit 0 (omitempty): sending one would look like a
+	// change on every reconcile.
+	if cond.ObservedGeneration != 0 {
+		ac.WithObservedGeneration(cond.ObservedGeneration)
+	}
+	return ac
 }

@@ -27,6 +27,16 @@ func TestCondition_KeepsLastTransitionTimeWhileTheStatusHolds(t *testing.T) {
 	}
 }
 
+// A typed object cannot show an explicit observedGeneration of 0 (omitempty): sending one would
+// make every status apply look like a change.
+func TestCondition_LeavesOutAZeroObservedGeneration(t *testing.T) {
+	got := Condition(nil, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Synced"})
+
+	if got.ObservedGeneration != nil {
+		t.Errorf("observedGeneration = %d, want it left out", *got.ObservedGeneration)
+	}
+}
+
 func TestCondition_MovesLastTransitionTimeWhenTheStatusChanges(t *testing.T) {
 	then := metav1.NewTime(time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC))
 	existing := []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, LastTransitionTime: then}}

@@ -77,22 +77,30 @@ func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
 // Handle runs the finalizer step for obj, as read at the start of a reconcile:
 //
 //   - obj lives: the finalizer is added (no request when its manager already owns it) and Handle
-//     returns proceed=true: the caller goes on with its reconcile.
+//     returns proceed=true: the caller goes on with its reconcile. When the server's answer to
+//     the add shows that deletion started after obj was read, Handle goes on as for a
+//     terminating object instead.
 //   - obj is terminating and carries the finalizer: one uncached read of its metadata confirms
 //     the finalizer is still there (a cache may lag behind a removal just made), cleanup runs,
 //     then the finalizer is removed. cleanup must be idempotent: it runs again if the removal
 //     has to be retried.
 //   - obj is terminating without the finalizer: there is nothing of this controller's to do.
 //
-// With proceed=false the caller returns err. An object replaced under its name, which retrying
-// cannot fix, is a reconcile.TerminalError; an object that is gone ends the step without error.
-// (An invalid finalizer name never gets this far: NewStep refuses it.)
+// With proceed=false the caller returns err. An object replaced under its name, or a finalizer
+// name the server refuses for the object's kind (a name without a path on a built-in type, row
+// 15), which retrying cannot fix, is a reconcile.TerminalError; an object that is gone ends the
+// step without error.
 func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(context.Context) error) (proceed bool, err error) {
 	logger := log.FromContext(ctx).WithValues("object", klog.KObj(obj), "finalizer", s.finalizer.Name())
 	ctx = log.IntoContext(ctx, logger)
 
 	if obj.GetDeletionTimestamp().IsZero() {
-		return s.add(ctx, obj)
+		proceed, err := s.add(ctx, obj)
+		// An add that applied replaced obj with the server's answer, which may show deletion
+		// under way: then this reconcile must clean up, not build more.
+		if !proceed || obj.GetDeletionTimestamp().IsZero() {
+			return proceed, err
+		}
 	}
 	if !controllerutil.ContainsFinalizer(obj, s.finalizer.Name()) {
 		return false, nil
@@ -165,6 +173,10 @@ func (s *Step) failed(ctx context.Context, operation string, err error) error {
 		log.FromContext(ctx).V(1).Info("Object is gone; nothing left to do")
 		return nil
 	case errors.Is(err, ssa.ErrReplaced):
+		s.count(operation, resultRejected)
+		return reconcile.TerminalError(err)
+	}
+	if _, ok := errors.AsType[*ssa.InvalidNameError](err); ok {
 		s.count(operation, resultRejected)
 		return reconcile.TerminalError(err)
 	}

@@ -97,8 +97,9 @@ type CoOwnedError struct {
 	Finalizer string
 	// Manager is the finalizer's own field manager.
 	Manager string
-	// CoOwners are the other managers that own the finalizer item, sorted. It is empty when
-	// nobody's ownership is recorded (managedFields were reset), which keeps the item as well.
+	// CoOwners are the managers of the other entries that own the finalizer item, sorted: it holds
+	// Manager itself when an Update entry of that name owns it. It is empty when nobody's
+	// ownership is recorded (managedFields were reset), which keeps the item as well.
 	CoOwners []string
 }
 
@@ -108,23 +109,32 @@ func (e *CoOwnedError) Error() string {
 	if len(e.CoOwners) > 0 {
 		owners = "it is also owned by " + quoteAll(e.CoOwners)
 	}
+	if slices.Contains(e.CoOwners, e.Manager) {
+		owners += fmt.Sprintf(" (%q through an Update entry, not its apply)", e.Manager)
+	}
 	return fmt.Sprintf("finalizer %q is still on %s: %s, so field manager %q cannot remove it alone; "+
 		"move those claims to %q (migrate the finalizer's ownership) or have the other writers remove it",
 		e.Finalizer, e.Object, owners, e.Manager, e.Manager)
 }
 
-// InvalidNameError reports a finalizer name that ssakit refuses to declare.
+// InvalidNameError reports a finalizer name that ssakit refuses to declare, or that the API server
+// refused for an object's kind.
 type InvalidNameError struct {
 	Name string
 	// Reasons are the broken rules, in the words of the API server's validation where it has
 	// them.
 	Reasons []string
+	// Err is the API server's error when the server refused the name, nil otherwise.
+	Err error
 }
 
 // Error implements error.
 func (e *InvalidNameError) Error() string {
 	return fmt.Sprintf("invalid finalizer name %q: %s", e.Name, strings.Join(e.Reasons, "; "))
 }
+
+// Unwrap returns the API server's error, if any.
+func (e *InvalidNameError) Unwrap() error { return e.Err }
 
 // Conflict is one field another manager owns with a different value, from the causes of a 409
 // answer to an apply.
@@ -159,11 +169,11 @@ func (e *ConflictError) Error() string {
 func (e *ConflictError) Unwrap() error { return e.Err }
 
 // FromApplyError turns the API server's answer to an apply of obj into ssakit's typed errors:
-// a "uid mismatch" 409 or a 404 (an apply to a subresource of a missing object) into [ErrGone],
-// a 422 on metadata.uid into [ErrReplaced], a 422 that forbids new finalizers into
-// [ErrTerminating], a resourceVersion 409 ("the object has been modified") into [ErrStale], and
-// a field-manager 409 into a [*ConflictError]. Any other error is returned as it is; nil stays
-// nil.
+// a "uid mismatch" 409 into [ErrGone], a 422 on metadata.uid into [ErrReplaced], a 422 that
+// forbids new finalizers into [ErrTerminating], a resourceVersion 409 ("the object has been
+// modified") into [ErrStale], a 422 that refuses a finalizer name into an [*InvalidNameError],
+// and a field-manager 409 into a [*ConflictError]. Any other error, a 404 included (a version or
+// subresource the server does not serve answers 404 too), is returned as it is; nil stays nil.
 func FromApplyError(obj ObjectRef, err error) error {
 	if err == nil {
 		return nil
@@ -176,11 +186,12 @@ func FromApplyError(obj ObjectRef, err error) error {
 	switch {
 	case s.Code == http.StatusConflict && s.Reason == metav1.StatusReasonConflict && hasCause(s, metav1.CauseTypeFieldManagerConflict):
 		return &ConflictError{Conflicts: conflictsOf(s), Err: err}
-	case s.Code == http.StatusConflict && strings.Contains(s.Message, "uid mismatch"),
-		s.Code == http.StatusNotFound:
+	case s.Code == http.StatusConflict && strings.Contains(s.Message, "uid mismatch"):
 		return &ObjectError{Object: obj, Reason: ErrGone, Err: err,
 			Detail: "it was deleted after it was read; there is nothing left to do for it"}
-	case s.Code == http.StatusConflict && strings.Contains(s.Message, "the object has been modified"):
+	case s.Code == http.StatusConflict && s.Reason == metav1.StatusReasonConflict:
+		// After the field-manager and uid cases, a 409 on an apply is a stale resourceVersion
+		// ("the object has been modified"; controller-runtime's fake client words it otherwise).
 		return &ObjectError{Object: obj, Reason: ErrStale, Err: err,
 			Detail: "it was written since it was read, and nothing was applied; apply again to a fresh read (a controller's next reconcile does)"}
 	case s.Code == http.StatusUnprocessableEntity && hasCauseField(s, "metadata.uid"):
@@ -189,8 +200,35 @@ func FromApplyError(obj ObjectRef, err error) error {
 	case s.Code == http.StatusUnprocessableEntity && strings.Contains(s.Message, "no new finalizers can be added if the object is being deleted"):
 		return &ObjectError{Object: obj, Reason: ErrTerminating, Err: err,
 			Detail: "the API server refuses new finalizers once deletion has started; run the cleanup instead"}
+	case s.Code == http.StatusUnprocessableEntity && strings.Contains(s.Message, legacyNameRefused):
+		return &InvalidNameError{Name: refusedName(s), Err: err, Reasons: []string{
+			"the API server refuses a finalizer name without a path on " + obj.GroupVersionKind.Kind + " (built-in types accept only domain-qualified names such as example.com/cleanup; AllowLegacyName is for custom resources)",
+		}}
 	}
 	return err
+}
+
+// legacyNameRefused is how kube-apiserver refuses a finalizer name without a path on a built-in
+// type (SSA-SEMANTICS row 15).
+const legacyNameRefused = "name is neither a standard finalizer name nor is it fully qualified"
+
+// refusedName returns the finalizer name a legacyNameRefused cause quotes.
+func refusedName(s metav1.Status) string {
+	if s.Details == nil {
+		return ""
+	}
+	for _, c := range s.Details.Causes {
+		if !strings.Contains(c.Message, legacyNameRefused) {
+			continue
+		}
+		if _, rest, ok := strings.Cut(c.Message, "Invalid value: "); ok {
+			if quoted, err := strconv.QuotedPrefix(rest); err == nil {
+				name, _ := strconv.Unquote(quoted)
+				return name
+			}
+		}
+	}
+	return ""
 }
 
 func hasCause(s metav1.Status, t metav1.CauseType) bool {

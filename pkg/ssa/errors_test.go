@@ -44,10 +44,6 @@ func TestFromApplyError_ClassifiesObjectErrors(t *testing.T) {
 		name: "row 11, stale resourceVersion",
 		err:  apierrors.NewConflict(configMaps, "settings", errors.New("the object has been modified; please apply your changes to the latest version and try again")),
 		want: ssa.ErrStale,
-	}, {
-		name: "a /status apply to a missing custom resource",
-		err:  apierrors.NewNotFound(configMaps, "settings"),
-		want: ssa.ErrGone,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := ssa.FromApplyError(configMapRef, tc.err)
@@ -91,10 +87,28 @@ func TestFromApplyError_ParsesFieldManagerConflicts(t *testing.T) {
 	}
 }
 
+func TestFromApplyError_TurnsARefusedLegacyNameIntoAnInvalidNameError(t *testing.T) {
+	apiErr := apierrors.NewInvalid(schema.GroupKind{Kind: "ConfigMap"}, "settings", field.ErrorList{
+		field.Invalid(field.NewPath("metadata", "finalizers").Index(0), "legacy-finalizer", "name is neither a standard finalizer name nor is it fully qualified"),
+	})
+
+	err := ssa.FromApplyError(configMapRef, apiErr)
+
+	invalid, ok := errors.AsType[*ssa.InvalidNameError](err)
+	if !ok {
+		t.Fatalf("want *InvalidNameError, got %v", err)
+	}
+	if invalid.Name != "legacy-finalizer" || !errors.Is(err, apiErr) {
+		t.Errorf("name %q, wraps the API error: %v", invalid.Name, errors.Is(err, apiErr))
+	}
+}
+
 func TestFromApplyError_LeavesOtherErrorsAlone(t *testing.T) {
 	forbidden := apierrors.NewForbidden(schema.GroupResource{Resource: "configmaps"}, "settings", errors.New("RBAC says no"))
+	// A 404 is not "gone": a version or subresource the server does not serve answers 404 too.
+	notFound := apierrors.NewNotFound(schema.GroupResource{Resource: "configmaps"}, "settings")
 	plain := fmt.Errorf("connection refused")
-	for _, err := range []error{nil, forbidden, plain} {
+	for _, err := range []error{nil, forbidden, notFound, plain} {
 		if got := ssa.FromApplyError(configMapRef, err); got != err { //nolint:errorlint // identity is the point
 			t.Errorf("FromApplyError(%v) = %v, want it unchanged", err, got)
 		}

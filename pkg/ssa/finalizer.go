@@ -180,8 +180,11 @@ func (f *Finalizer) Warnings() []string { return slices.Clone(f.warnings) }
 // applies, and the server decides; keep the manager's entries with KeepManagedFieldsOf to make
 // the steady state free.
 //
-// A terminating object is refused without a request (SSA-SEMANTICS row 12). Errors: *ObjectError
-// wrapping ErrTerminating, ErrGone or ErrReplaced; API errors otherwise. obj is unchanged on error.
+// A terminating object is refused without a request (SSA-SEMANTICS row 12). Add never reports
+// success unless obj showed the finalizer owned or the server's answer carries it (an admission
+// policy could strip it). Errors: *ObjectError wrapping ErrTerminating, ErrGone or ErrReplaced; an
+// *InvalidNameError when the server refuses the name for the kind (row 15); API errors otherwise.
+// obj is unchanged on an error from the server.
 func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 	ref, err := f.refOf(obj)
 	if err != nil {
@@ -198,22 +201,28 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 		return &ObjectError{Object: ref, Reason: ErrTerminating,
 			Detail: fmt.Sprintf("finalizer %q cannot be added: the API server refuses new finalizers once deletion has started; run the cleanup instead", f.name)}
 	}
-	_, err = f.apply(ctx, obj, ref, true)
-	return err
+	answered, err := f.apply(ctx, obj, ref, true)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(answered.GetFinalizers(), f.name) {
+		return fmt.Errorf("finalizer %q was applied to %s, but the server's answer does not carry it, so the object is not protected: "+
+			"an admission webhook or policy probably removes it; exempt field manager %q from it", f.name, ref, f.manager)
+	}
+	return nil
 }
 
 // Remove lets the finalizer's manager release the finalizer on obj, with one apply that lists no
-// finalizer, and replaces obj with the server's answer. It sends nothing when obj does not carry
-// the finalizer. An object that no longer exists is not an error (SSA-SEMANTICS row 9): the work
-// is done and nothing is recreated.
+// finalizer, and replaces obj with the server's answer. It always sends that apply, even when obj
+// does not show the finalizer: obj may be older than the finalizer, and a removal is rare enough
+// that proof is worth a request (the server writes nothing when there is nothing to release). An
+// object that no longer exists is not an error (SSA-SEMANTICS row 9): the work is done and
+// nothing is recreated.
 //
 // The server's answer decides: when the finalizer is still there, other managers also own it (a
 // legacy Update, say; rows 3 and 24), and the result is a *CoOwnedError naming them from that
 // answer. Remove never reports success while the finalizer is on the object it answered with.
 func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
-	if !slices.Contains(obj.GetFinalizers(), f.name) {
-		return nil
-	}
 	ref, err := f.refOf(obj)
 	if err != nil {
 		return err
@@ -318,12 +327,21 @@ func (f *Finalizer) apply(ctx context.Context, obj client.Object, ref ObjectRef,
 	return config, nil
 }
 
-// coOwners returns the managers other than the finalizer's that own it according to obj's
-// managedFields.
+// coOwners returns the managers whose entries, other than the finalizer manager's own Apply entry
+// on the main resource, own the finalizer according to obj's managedFields. An Update entry under
+// the manager's own name (a controller that kept its name when it moved to ssakit) is one.
 func (f *Finalizer) coOwners(obj client.Object) []string {
 	ownership, err := ParseOwnership(obj.GetManagedFields())
 	if err != nil {
 		return nil
 	}
-	return slices.DeleteFunc(ownership.Owners(FinalizerPath(f.name)), func(m string) bool { return m == f.manager })
+	var owners []string
+	for _, e := range ownership.Entries {
+		own := e.Manager == f.manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == ""
+		if !own && e.Fields.Has(FinalizerPath(f.name)) && !slices.Contains(owners, e.Manager) {
+			owners = append(owners, e.Manager)
+		}
+	}
+	slices.Sort(owners)
+	return owners
 }

@@ -1,12 +1,17 @@
 package ssa_test
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
@@ -76,5 +81,29 @@ func TestFinalizer_HeldWithoutAnAPIReaderSaysWhatToPass(t *testing.T) {
 	}
 	if errors.Is(err, ssa.ErrGone) {
 		t.Error("a missing reader is not a gone object")
+	}
+}
+
+// An admission webhook or policy can strip the finalizer from the write: Add must not report
+// success for an object the server answered without it.
+func TestFinalizer_AddFailsWhenTheAnswerDoesNotCarryTheFinalizer(t *testing.T) {
+	obj := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "stripped", UID: "5"}}
+	c := fake.NewClientBuilder().WithInterceptorFuncs(interceptor.Funcs{
+		Apply: func(_ context.Context, _ client.WithWatch, config runtime.ApplyConfiguration, _ ...client.ApplyOption) error {
+			// Client.Apply writes the answer into the configuration: here, the object as a policy
+			// that strips the finalizer leaves it.
+			config.(interface{ SetFinalizers([]string) }).SetFinalizers(nil)
+			return nil
+		},
+	}).Build()
+	f, err := ssa.NewFinalizer(c, "op", "example.com/stripped")
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	err = f.Add(t.Context(), obj)
+
+	if err == nil || !strings.Contains(err.Error(), "does not carry it") {
+		t.Errorf("err = %v, want one that says the answer lacks the finalizer", err)
 	}
 }

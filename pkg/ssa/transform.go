@@ -12,10 +12,10 @@ import (
 // managers and drops the rest, for controller-runtime's cache.Options.DefaultTransform or
 // cache.ByObject.Transform. It sits between client-go's cache.TransformStripManagedFields, which
 // drops every entry (SSA-SEMANTICS row 23), and keeping them all: the cache stays nearly as small
-// as a stripped one, and a Finalizer whose manager is listed still knows what it owns without a
-// request. A Finalizer given an object whose kept entries say nothing reads it once from the API
-// server when it needs the other owners (to name co-owners) or when the object has finalizers but
-// no entry was kept.
+// as a stripped one, and a Finalizer whose manager is listed still sees that it owns its finalizer,
+// so Add sends nothing at steady state; the status applier likewise proves a status unchanged from
+// its manager's entry. Without the entry Add applies (the server writes nothing when nothing
+// changes). Co-owners are always named from the server's answer, which has every entry.
 //
 // Never write an object from such a cache back with Update or a patch that carries
 // metadata.managedFields: the API server would take the trimmed list as the new managedFields and

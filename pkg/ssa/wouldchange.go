@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
+	"sigs.k8s.io/structured-merge-diff/v6/value"
 )
 
 // untrackedFields are the paths the API server never records in managedFields, whoever sets them
@@ -39,13 +40,16 @@ var untrackedFields = fieldpath.NewSet(
 //   - the fields config sets (its typed.TypedValue.ToFieldSet, less the metadata the server never
 //     tracks) are exactly the fields manager's Apply entry on subresource owns, so the apply
 //     neither takes nor gives up a field; and
-//   - merging config into live (typed.TypedValue.Merge) leaves live as it is (Compare IsSame), so
-//     no value changes: an atomic map or list is compared whole, a list keyed by another manager's
-//     items only at the manager's items.
+//   - merging config into live (typed.TypedValue.Merge) leaves live exactly as it is, list order
+//     included (the server writes a reordered list), so no value changes: an atomic map or list is
+//     compared whole, a list keyed by another manager's items only at the manager's items.
 //
 // It answers true, "send", whenever it cannot tell: live has no entry of manager's (a cache that
 // strips managedFields), types does not know the kind, or a value does not fit the schema. live
-// is as the caller last saw it (from an informer cache, say); the answer is as fresh as live.
+// is as the caller last saw it (from an informer cache, say); the answer is as fresh as live. A
+// typed live object is seen through its Go type: a value the type cannot hold exactly (a
+// sub-second timestamp, a quantity in a non-canonical form, written by someone else) looks as the
+// type renders it; pass an unstructured object where that matters.
 func WouldChange(types managedfields.TypeConverter, live client.Object, config *unstructured.Unstructured, manager, subresource string) bool {
 	owned, err := ownedFields(live.GetManagedFields(), manager, subresource)
 	if err != nil || owned == nil {
@@ -67,8 +71,8 @@ func WouldChange(types managedfields.TypeConverter, live client.Object, config *
 	if err != nil {
 		return true
 	}
-	comparison, err := current.Compare(merged)
-	return err != nil || !comparison.IsSame()
+	// value.Equals compares lists in order; typed Compare would not see a reordered keyed list.
+	return !value.Equals(current.AsValue(), merged.AsValue())
 }
 
 // ownedFields returns the fields of manager's Apply entries on subresource, or nil without one.

@@ -59,15 +59,23 @@ func TestRemove_KeepsTheOtherFinalizerOfTheSameController(t *testing.T) {
 	}
 }
 
-func TestRemove_SendsNothingWhenTheFinalizerIsNotThere(t *testing.T) {
-	g := NewWithT(t)
-	ns := cluster.Namespace(t)
-	obj := typedWidget.create(t, ns, "remove-absent")
-	c, rec := cluster.RecordingClient(t)
+// Remove sends its release even when the object passed in does not show the finalizer: that copy
+// may be older than the finalizer, and Remove never reports success while it is on the object.
+func TestRemove_OnACopyReadBeforeTheFinalizerWasAddedRemovesIt(t *testing.T) {
+	for _, fl := range flavours {
+		t.Run(fl.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			obj := fl.create(t, ns, "remove-older-copy")
+			older := fl.get(t, obj)
+			f := newFinalizer(t, cluster.Client, cleanup)
+			g.Expect(f.Add(t.Context(), fl.get(t, obj))).To(Succeed())
 
-	g.Expect(newFinalizer(t, c, cleanup).Remove(t.Context(), obj)).To(Succeed())
+			g.Expect(f.Remove(t.Context(), older)).To(Succeed())
 
-	g.Expect(rec.Requests()).To(BeEmpty())
+			g.Expect(fl.get(t, obj).GetFinalizers()).To(BeEmpty())
+		})
+	}
 }
 
 // Rows 9 and 13: a Remove that comes after the object is gone succeeds and does not resurrect it.
@@ -163,6 +171,24 @@ func TestRemove_ReportsAFinalizerOwnedOnlyByOthers(t *testing.T) {
 	diff(t, "co-owners", []string{legacyManager}, coOwned.CoOwners)
 	diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
 	diff(t, "finalizers", []string{cleanup}, typedWidget.get(t, obj).GetFinalizers())
+}
+
+// Row 3: a controller that kept its field manager's name when it moved to ssakit still has an
+// Update entry under that name; Remove names it, and says it is an Update entry.
+func TestRemove_NamesAnUpdateEntryUnderTheFinalizersOwnManagerName(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "same-name")
+	addByUpdate(t.Context(), t, obj, "kept-name", cleanup)
+	f := newFinalizerFor(t, cluster.Client, "kept", cleanup, ssa.WithFieldOwner("kept-name"))
+	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+
+	err := f.Remove(t.Context(), obj)
+
+	coOwned, ok := errors.AsType[*ssa.CoOwnedError](err)
+	g.Expect(ok).To(BeTrue(), "error %v", err)
+	diff(t, "co-owners", []string{"kept-name"}, coOwned.CoOwners)
+	g.Expect(err.Error()).To(ContainSubstring(`"kept-name" through an Update entry`))
 }
 
 func expectGone(t *testing.T, fl flavour, obj client.Object) {

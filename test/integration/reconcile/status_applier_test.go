@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -8,6 +9,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -175,3 +177,62 @@ var loadWidgetTypes = sync.OnceValues(func() (types managedfields.TypeConverter,
 	}
 	return nil, err
 })
+
+// A controller owns the status it reports: after someone else wrote a field it applies (a
+// Status().Update, as `kubectl edit --subresource=status` does), the next apply takes it back
+// instead of failing on the conflict forever.
+func TestStatusApplier_TakesBackAStatusFieldSomeoneElseWrote(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "edited-status")
+	applier := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns))
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+	w.Status.Phase = "Broken"
+	g.Expect(cluster.Client.Status().Update(t.Context(), w, client.FieldOwner("kubectl-edit"))).To(Succeed())
+
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+
+	after, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(after.Status.Phase).To(Equal("Ready"))
+}
+
+// The server writes a keyed list in the order it is applied: a reordered list of the manager's
+// own conditions is a change, and is sent.
+func TestStatusApplier_SendsAReorderedListOfItsOwnItems(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "reordered")
+	applier := newWidgetStatusApplier(t, cluster.Client, controllerName(ns))
+	condition := func(kind string) map[string]any {
+		return map[string]any{"type": kind, "status": "True", "reason": "R", "message": "m", "lastTransitionTime": "2026-11-01T10:00:00Z"}
+	}
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"conditions": []any{condition("A"), condition("B")}})).To(Succeed())
+
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"conditions": []any{condition("B"), condition("A")}})).To(Succeed())
+
+	after, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	var order []string
+	for _, c := range after.Status.Conditions {
+		order = append(order, c.Type)
+	}
+	diff(t, "conditions in the order applied", []string{"B", "A"}, order)
+}
+
+// A kind without a status subresource answers a /status apply with a 404, which must not read as
+// "the object is gone".
+func TestStatusApplier_OnAKindWithoutAStatusSubresourceSaysSo(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	gadget := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"color": "red"}}}
+	gadget.SetGroupVersionKind(testcluster.GadgetGVK)
+	gadget.SetNamespace(ns)
+	gadget.SetName("no-status")
+	g.Expect(cluster.Client.Create(t.Context(), gadget)).To(Succeed())
+
+	err := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns)).Apply(t.Context(), gadget, map[string]any{"phase": "Ready"})
+
+	g.Expect(err).To(MatchError(ContainSubstring("no status subresource")))
+	g.Expect(errors.Is(err, ssa.ErrGone)).To(BeFalse(), "reported as gone: %v", err)
+}

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -124,4 +126,49 @@ func TestStep_WarnsWhenDeletionStartedWithoutItsFinalizer(t *testing.T) {
 	g.Expect(proceed).To(BeFalse(), "proceed on a terminating object")
 	g.Expect(recorder.Events).To(Receive(HavePrefix("Warning CleanupSkipped Deletion started while finalizer " + cleanupFinalizer + " was not on the object")))
 	g.Expect(counterValue(t, ssareconcile.CleanupsSkippedMetric, name)).To(Equal(skippedBefore+1), ssareconcile.CleanupsSkippedMetric)
+}
+
+// The add's answer shows that deletion started after the object was read (from a cache that
+// strips managedFields, so the add was sent): the step cleans up instead of letting the caller
+// build more.
+func TestStep_CleansUpWhenTheAnswerToItsAddShowsDeletionStarted(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client})
+	g.Expect(err).NotTo(HaveOccurred())
+	w := createWidget(t, ns, "deleted-meanwhile")
+	proceed, err := step.Handle(t.Context(), w, nil)
+	g.Expect(proceed, err).To(BeTrue())
+	w.Finalizers = append(w.Finalizers, "other.example.com/keep")
+	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("other"))).To(Succeed())
+	stale := w.DeepCopyObject().(*testcluster.Widget)
+	stale.ManagedFields = nil
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+	cleanups := 0
+
+	proceed, err = step.Handle(t.Context(), stale, func(context.Context) error { cleanups++; return nil })
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(proceed).To(BeFalse(), "proceed with a terminating object")
+	g.Expect(cleanups).To(Equal(1))
+	g.Expect(finalizersOf(t.Context(), w)()).To(Equal([]string{"other.example.com/keep"}))
+}
+
+// Row 15: a legacy finalizer name is accepted on custom resources only; on a built-in kind the
+// server refuses it, which retrying cannot fix: an *ssa.InvalidNameError, terminal.
+func TestStep_ALegacyNameRefusedForABuiltInKindIsTerminal(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), "legacy-cleanup", ssareconcile.StepOptions{
+		APIReader: cluster.Client, FinalizerOptions: []ssa.FinalizerOption{ssa.AllowLegacyName()},
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "legacy"}}
+	g.Expect(cluster.Client.Create(t.Context(), cm)).To(Succeed())
+
+	_, err = step.Handle(t.Context(), cm, nil)
+
+	_, invalid := errors.AsType[*ssa.InvalidNameError](err)
+	g.Expect(invalid).To(BeTrue(), "an *ssa.InvalidNameError: %v", err)
+	g.Expect(errors.Is(err, reconcile.TerminalError(nil))).To(BeTrue(), "terminal: %v", err)
 }

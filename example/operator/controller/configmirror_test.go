@@ -1,0 +1,182 @@
+package controller_test
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/tools/events"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
+	mirrorapplyconfiguration "github.com/ssakit/ssakit/example/operator/api/v1alpha1/applyconfiguration"
+	"github.com/ssakit/ssakit/example/operator/controller"
+	"github.com/ssakit/ssakit/example/operator/setup"
+	"github.com/ssakit/ssakit/pkg/ssa"
+	"github.com/ssakit/ssakit/pkg/ssatest"
+)
+
+// newFakeClientBuilder returns a fake client builder for the operator's types: its scheme, the
+// schema generated with ConfigMirror's apply configurations, and ConfigMirror's status
+// subresource, as the CRD declares it.
+func newFakeClientBuilder(t *testing.T) *fake.ClientBuilder {
+	t.Helper()
+	scheme, err := setup.Scheme()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ssatest.NewClientBuilder(scheme, mirrorapplyconfiguration.NewTypeConverter(scheme)).
+		WithStatusSubresource(&mirrorv1alpha1.ConfigMirror{})
+}
+
+// newReconciler returns the ConfigMirror reconciler over c, without a manager.
+func newReconciler(t *testing.T, c client.Client) reconcile.Reconciler {
+	t.Helper()
+	_, r, err := controller.NewReconciler(ssatest.Cluster{Client: c}, events.NewFakeRecorder(100))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func namespace(name string) *corev1.Namespace {
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+}
+
+func source() *corev1.ConfigMap {
+	return &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "settings"},
+		Data:       map[string]string{"mode": "fast"},
+	}
+}
+
+// mirror returns a ConfigMirror as the API server would store it. The fake client never sets
+// metadata.generation; the server starts it at 1, and the status reports it as observedGeneration.
+func mirror(targets ...string) *mirrorv1alpha1.ConfigMirror {
+	return &mirrorv1alpha1.ConfigMirror{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "settings-mirror", Generation: 1},
+		Spec:       mirrorv1alpha1.ConfigMirrorSpec{Source: "settings", TargetNamespaces: targets},
+	}
+}
+
+func requestFor(obj client.Object) reconcile.Request {
+	return reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj)}
+}
+
+func TestReconcile_NewMirrorGetsTheFinalizerOwnedByItsOwnManager(t *testing.T) {
+	g := NewWithT(t)
+	m := mirror("prod")
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), source(), m).Build()
+
+	_, err := newReconciler(t, c).Reconcile(t.Context(), requestFor(m))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	got := &mirrorv1alpha1.ConfigMirror{}
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), got)).To(Succeed())
+	g.Expect(got.Finalizers).To(ConsistOf(controller.Finalizer))
+	ownership, err := ssa.ParseOwnership(got.ManagedFields)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ownership.Owners(ssa.FinalizerPath(controller.Finalizer))).To(ConsistOf(controller.FinalizerFieldOwner))
+}
+
+func TestReconcile_NewMirrorCopiesTheSourceIntoEachTargetNamespace(t *testing.T) {
+	g := NewWithT(t)
+	m := mirror("prod", "staging")
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), namespace("staging"), source(), m).Build()
+
+	_, err := newReconciler(t, c).Reconcile(t.Context(), requestFor(m))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	for _, ns := range []string{"prod", "staging"} {
+		copied := &corev1.ConfigMap{}
+		g.Expect(c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "settings"}, copied)).To(Succeed())
+		if d := cmp.Diff(source().Data, copied.Data); d != "" {
+			t.Errorf("data of the copy in %s (-want +got):\n%s", ns, d)
+		}
+		if d := cmp.Diff(map[string]string{controller.OwnerNamespaceLabel: "team", controller.OwnerNameLabel: "settings-mirror"}, copied.Labels); d != "" {
+			t.Errorf("labels of the copy in %s (-want +got):\n%s", ns, d)
+		}
+	}
+}
+
+func TestReconcile_NewMirrorReportsReadyInStatus(t *testing.T) {
+	g := NewWithT(t)
+	m := mirror("prod", "staging")
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), namespace("staging"), source(), m).Build()
+
+	_, err := newReconciler(t, c).Reconcile(t.Context(), requestFor(m))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	got := &mirrorv1alpha1.ConfigMirror{}
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), got)).To(Succeed())
+	g.Expect(got.Status.SyncedNamespaces).To(ConsistOf("prod", "staging"))
+	ready := meta.FindStatusCondition(got.Status.Conditions, mirrorv1alpha1.ConditionReady)
+	g.Expect(ready).NotTo(BeNil())
+	g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(ready.Reason).To(Equal("Synced"))
+}
+
+func TestReconcile_SecondReconcileOfAnUnchangedMirrorWritesNothing(t *testing.T) {
+	g := NewWithT(t)
+	m := mirror("prod")
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), source(), m).Build()
+	r := newReconciler(t, c)
+	_, err := r.Reconcile(t.Context(), requestFor(m))
+	g.Expect(err).NotTo(HaveOccurred())
+	before := &mirrorv1alpha1.ConfigMirror{}
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), before)).To(Succeed())
+
+	_, err = r.Reconcile(t.Context(), requestFor(m))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	after := &mirrorv1alpha1.ConfigMirror{}
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), after)).To(Succeed())
+	// The finalizer is owned and the status unchanged, which the managedFields prove: neither
+	// the finalizer nor the status is applied again.
+	g.Expect(after.ResourceVersion).To(Equal(before.ResourceVersion))
+}
+
+func TestReconcile_DeletedMirrorLosesItsCopiesAndThenItsFinalizer(t *testing.T) {
+	g := NewWithT(t)
+	m := mirror("prod", "staging")
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), namespace("staging"), source(), m).Build()
+	r := newReconciler(t, c)
+	_, err := r.Reconcile(t.Context(), requestFor(m))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(c.Delete(t.Context(), m)).To(Succeed()) // the finalizer holds it: terminating
+
+	_, err = r.Reconcile(t.Context(), requestFor(m))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	copies := &corev1.ConfigMapList{}
+	g.Expect(c.List(t.Context(), copies, client.MatchingLabels{controller.OwnerNameLabel: "settings-mirror"})).To(Succeed())
+	g.Expect(copies.Items).To(BeEmpty())
+	err = c.Get(t.Context(), client.ObjectKeyFromObject(m), &mirrorv1alpha1.ConfigMirror{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the ConfigMirror is still there: %v", err)
+}
+
+func TestReconcile_MissingSourceReportsSourceNotFound(t *testing.T) {
+	g := NewWithT(t)
+	m := mirror("prod")
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), m).Build()
+
+	_, err := newReconciler(t, c).Reconcile(t.Context(), requestFor(m))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	got := &mirrorv1alpha1.ConfigMirror{}
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), got)).To(Succeed())
+	ready := meta.FindStatusCondition(got.Status.Conditions, mirrorv1alpha1.ConditionReady)
+	g.Expect(ready).NotTo(BeNil())
+	g.Expect(ready.Status).To(Equal(metav1.ConditionFalse))
+	g.Expect(ready.Reason).To(Equal("SourceNotFound"))
+	copies := &corev1.ConfigMapList{}
+	g.Expect(c.List(t.Context(), copies, client.InNamespace("prod"))).To(Succeed())
+	g.Expect(slices.ContainsFunc(copies.Items, func(cm corev1.ConfigMap) bool { return cm.Name == "settings" })).To(BeFalse())
+}

@@ -1,0 +1,106 @@
+package ssatest
+
+import (
+	"fmt"
+	"sync"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	clientgoac "k8s.io/client-go/applyconfigurations"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/structured-merge-diff/v6/typed"
+)
+
+// NewClientBuilder returns controller-runtime's fake.ClientBuilder set up for Server-Side Apply
+// as ssakit relies on it. Go on with its own methods (WithObjects, WithStatusSubresource,
+// WithIndex, WithInterceptorFuncs, ...) and Build it. Compared with fake.NewClientBuilder:
+//
+//   - WithScheme(scheme); nil means client-go's scheme.Scheme, as there.
+//   - WithReturnManagedFields: objects carry managedFields, from which ssa.Finalizer decides
+//     whether an Add is needed and names the co-owners of a finalizer Remove could not drop.
+//   - Type converters: typeConverters in order, then client-go's built-in types
+//     (applyconfigurations.NewTypeConverter). Pass the converter generated with a custom
+//     resource's apply configurations (applyconfiguration.NewTypeConverter(scheme)). A kind none
+//     of them knows makes its writes fail with an error that says so, instead of falling back, as
+//     the fake does by default, on managedfields.NewDeducedTypeConverter: that one treats every
+//     list as atomic, metadata.finalizers included, so two field managers' finalizers would
+//     replace each other, where the API server keeps both (SSA-SEMANTICS row 1). Pass
+//     managedfields.NewDeducedTypeConverter() last to accept that anyway.
+//   - Objects get UIDs, as the API server gives them: each object created through the client
+//     (Create, or an Apply or Update that creates) a new one, and each initial one (WithObjects,
+//     WithRuntimeObjects, WithLists) one unless it has one; a typed object given gets it too. A
+//     write without a UID keeps the stored one, and a write with another is a 422 "field is
+//     immutable" (SSA-SEMANTICS row 10). ssa.Finalizer refuses an object without a UID.
+//   - A /status apply is recorded under the subresource "status" and owns only the status it
+//     sent. The plain fake gives the applier every field of the object, finalizers included, so
+//     no finalizer could be removed once the controller had applied status.
+//   - WithGlobalResourceVersionCounter: resourceVersions come from one counter, as from etcd, so
+//     an object recreated under a name never gets the resourceVersion of its predecessor.
+//
+// The type converters, the UIDs and the /status apply are the work of the object tracker under
+// the client, given with WithObjectTracker: client-go's field-managed tracker
+// (testing.NewFieldManagedObjectTracker), whose logic it follows, with these changes. The
+// tracker is the one place every object passes through, however it is created, and it leaves
+// WithInterceptorFuncs to the test. So do not call WithTypeConverters (Build panics: the
+// converters are a setting of the tracker), WithObjectTracker or WithScheme on the builder:
+// pass the converters and the scheme here.
+//
+// The package documentation lists where the fake still differs from the API server.
+func NewClientBuilder(scheme *runtime.Scheme, typeConverters ...managedfields.TypeConverter) *fake.ClientBuilder {
+	if scheme == nil {
+		scheme = clientgoscheme.Scheme
+	}
+	converter := typeConverter{converters: append(append([]managedfields.TypeConverter{}, typeConverters...), builtinTypeConverter())}
+	tracker := newTracker(scheme, converter)
+	return fake.NewClientBuilder().
+		WithScheme(scheme).
+		WithObjectTracker(tracker).
+		WithReturnManagedFields().
+		WithGlobalResourceVersionCounter()
+}
+
+// builtinTypeConverter is client-go's converter for the built-in types, over a scheme of those
+// types alone (as the fake builds it), so that it refuses any other kind instead of guessing.
+var builtinTypeConverter = sync.OnceValue(func() managedfields.TypeConverter {
+	builtins := runtime.NewScheme()
+	if err := clientgoscheme.AddToScheme(builtins); err != nil {
+		panic(fmt.Sprintf("ssatest: registering client-go's types: %v", err))
+	}
+	return clientgoac.NewTypeConverter(builtins)
+})
+
+// typeConverter tries its converters in order, like the fake's own list, and ends with an error
+// that says what to pass when none knows the kind.
+type typeConverter struct {
+	converters []managedfields.TypeConverter
+}
+
+// ObjectToTyped implements managedfields.TypeConverter.
+func (c typeConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
+	var errs []error
+	for _, converter := range c.converters {
+		value, err := converter.ObjectToTyped(obj, opts...)
+		if err == nil {
+			return value, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("ssatest: no type converter knows %s: pass the one generated with its apply configurations "+
+		"(applyconfiguration.NewTypeConverter(scheme)) to ssatest.NewClientBuilder; without its schema the fake cannot tell "+
+		"that metadata.finalizers is a set (the converters said: %w)", obj.GetObjectKind().GroupVersionKind(), kerrors.NewAggregate(errs))
+}
+
+// TypedToObject implements managedfields.TypeConverter.
+func (c typeConverter) TypedToObject(value *typed.TypedValue) (runtime.Object, error) {
+	var errs []error
+	for _, converter := range c.converters {
+		obj, err := converter.TypedToObject(value)
+		if err == nil {
+			return obj, nil
+		}
+		errs = append(errs, err)
+	}
+	return nil, fmt.Errorf("ssatest: no type converter can convert the typed value back: %w", kerrors.NewAggregate(errs))
+}

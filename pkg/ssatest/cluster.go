@@ -1,0 +1,18 @@
+package ssatest
+
+import "sigs.k8s.io/controller-runtime/pkg/client"
+
+// Cluster is a [github.com/ssakit/ssakit/pkg/reconcile.Cluster] over one client,
+// usually a fake client from NewClientBuilder: GetClient and GetAPIReader both return Client,
+// since a fake client has no cache to bypass. It lets reconcile.New, and constructors built on
+// it, run in a unit test without a manager.
+type Cluster struct {
+	// Client serves reads, writes and the uncached reads of the API reader.
+	Client client.Client
+}
+
+// GetClient returns c.Client.
+func (c Cluster) GetClient() client.Client { return c.Client }
+
+// GetAPIReader returns c.Client.
+func (c Cluster) GetAPIReader() client.Reader { return c.Client }

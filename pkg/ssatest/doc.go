@@ -1,0 +1,77 @@
+// Package ssatest sets up controller-runtime's fake client (sigs.k8s.io/controller-runtime/pkg/client/fake)
+// for unit tests of controllers built on ssakit, and says where the fake still differs from the
+// API server.
+//
+//	scheme, _ := setup.Scheme() // built-in types and the operator's
+//	c := ssatest.NewClientBuilder(scheme, applyconfiguration.NewTypeConverter(scheme)).
+//		WithStatusSubresource(&v1alpha1.ConfigMirror{}).
+//		WithObjects(mirror, source).
+//		Build()
+//	_, r, err := controller.NewReconciler(ssatest.Cluster{Client: c}, events.NewFakeRecorder(100))
+//	_, err = r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(mirror)})
+//
+// [NewClientBuilder] returns the fake's own ClientBuilder with what ssakit needs from the server
+// and the plain fake lacks: UIDs on every object (ssa.Finalizer refuses an object without one),
+// managedFields in every answer, the schema of every kind (so that metadata.finalizers is a set
+// for custom resources too), resourceVersions from one counter, and a /status apply that owns
+// only the status it sent. [Cluster] serves one client as a manager would, for reconcile.New.
+//
+// # Where the fake still differs from the API server
+//
+// Rows are those of the project's SSA-SEMANTICS.md; each item is pinned by the test named after
+// it (differences_test.go), so a controller-runtime upgrade that changes one is noticed. Test
+// what depends on these against a real API server (envtest).
+//
+//   - An apply that lists no finalizers deletes a terminating object even when other finalizers
+//     hold it: the fake looks at the configuration, not at the merged object (rows 3, 13). A unit
+//     test cannot see a *ssa.CoOwnedError, or a co-owned finalizer staying, on a terminating
+//     object: Remove succeeds and the object is gone.
+//     TestFake_DeletesATerminatingObjectOnAnApplyWithoutFinalizersThoughOthersStillHoldIt. (When
+//     the last finalizer goes, the fake deletes the object as the server does:
+//     TestFake_DeletesATerminatingObjectWhenItsLastFinalizerIsReleased.)
+//   - A new finalizer is accepted on a terminating object; the server answers 422 (row 12).
+//     ssa.Finalizer.Add still refuses an object it sees terminating, without a request.
+//     TestFake_AcceptsANewFinalizerOnATerminatingObject.
+//   - Any finalizer name is accepted, and no warning is ever sent (rows 15, 16).
+//     TestFake_AcceptsFinalizerNamesTheServerRefuses.
+//   - Every apply is written: an apply that changes nothing still bumps resourceVersion
+//     (row 21). To see that a reconcile sent nothing, compare the resourceVersion of the object
+//     it would have written. TestFake_NoOpApplyBumpsTheResourceVersion.
+//   - A stale resourceVersion is a 409 Conflict, as on the server (row 11), but worded "object was
+//     modified", not "the object has been modified", so ssa.FromApplyError does not turn it into
+//     ssa.ErrStale. TestFake_RefusesAStatusApplyWithAStaleResourceVersionInItsOwnWords.
+//   - metadata.generation is never set or bumped (row 6). Give initial objects the Generation
+//     the server would (1 for a new object): a status reporting observedGeneration 0 is never
+//     proven unchanged, because of the next item. TestFake_NeverSetsGeneration.
+//   - An apply to an existing object is converted to the kind's Go type and back before it is
+//     merged. Fields the Go type always writes (a pointer or slice without omitempty, a struct
+//     without omitzero) are applied too, empty: on a Deployment, ssa.Finalizer.Add conflicts
+//     with the creator's spec.selector. Explicit zeros of omitempty fields are dropped, and not
+//     owned. Kinds whose Go types omit their empty fields (ConfigMap, Secret, custom resources
+//     with omitempty/omitzero fields) are not affected by the first.
+//     TestFake_AppliesTheZeroValuesOfTheKindsGoType,
+//     TestFake_DropsExplicitZeroValuesOfOmitemptyFieldsFromAnApply.
+//   - A main-resource apply of a kind with a status subresource owns the stored status: the fake
+//     copies it into the configuration, where the server drops status.
+//     TestFake_MainResourceApplyOwnsTheStoredStatus.
+//   - A client.Preconditions UID on Delete is ignored (only the resourceVersion is checked).
+//     TestFake_IgnoresAUIDPreconditionOnDelete.
+//   - Objects given to WithObjects have only the managedFields given with them, none by default,
+//     so the field manager does not track Updates to them until the first apply, which then
+//     gives every existing field to "before-first-apply" (row 24). Create an object through the
+//     client, with client.FieldOwner, when a test needs another manager's Update on record.
+//     TestFake_DoesNotTrackUpdatesOfInitialObjects.
+//   - Delete records an Update entry of manager "unknown" for metadata.deletionTimestamp.
+//     TestFake_DeleteRecordsAnUpdateOfDeletionTimestamp.
+//   - Only a /status apply is recorded under the subresource "status"; a /status Update or patch
+//     is recorded under the main resource. TestFake_RecordsStatusUpdatesUnderTheMainResource.
+//
+// What ssakit relies on and the fake, so set up, does as the server does: finalizers are a set
+// owned item by item (rows 1 to 3; TestFinalizer_TwoFinalizersOfOneControllerBothStay,
+// TestFinalizer_RemoveNamesALegacyUpdateThatAlsoOwnsTheFinalizer); an apply carrying the UID of
+// an object that is gone is a 409 "uid mismatch" and creates nothing (row 9;
+// TestFinalizer_RemoveOnAnObjectDeletedSinceItWasReadCreatesNothing); one carrying another
+// object's UID is a 422 (row 10; TestFinalizer_AddToAnObjectReplacedUnderItsNameIsErrReplaced);
+// the answer is written back into the configuration (row 22); a /status apply honours the
+// resourceVersion it carries.
+package ssatest
