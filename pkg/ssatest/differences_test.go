@@ -175,11 +175,12 @@ func TestFake_RefusesAStatusApplyWithAStaleResourceVersionInItsOwnWords(t *testi
 	err := c.Status().Apply(t.Context(), status, client.FieldOwner("demo"))
 
 	// A 409 Conflict like the API server's (row 11), but the server says "the object has been
-	// modified", which ssa.FromApplyError maps to ssa.ErrStale; the fake says "object was
-	// modified".
+	// modified" and the fake "object was modified"; ssa.FromApplyError goes by the reason, so
+	// both are ssa.ErrStale.
 	g.Expect(apierrors.IsConflict(err)).To(BeTrue(), "err = %v, want a conflict", err)
 	g.Expect(err).To(MatchError(ContainSubstring("object was modified")))
 	g.Expect(err.Error()).NotTo(ContainSubstring("the object has been modified"))
+	g.Expect(ssa.FromApplyError(ssa.ObjectRef{}, err)).To(MatchError(ssa.ErrStale))
 }
 
 func TestFake_AcceptsFinalizerNamesTheServerRefuses(t *testing.T) {

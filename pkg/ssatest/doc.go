@@ -38,8 +38,8 @@
 //     (row 21). To see that a reconcile sent nothing, compare the resourceVersion of the object
 //     it would have written. TestFake_NoOpApplyBumpsTheResourceVersion.
 //   - A stale resourceVersion is a 409 Conflict, as on the server (row 11), but worded "object was
-//     modified", not "the object has been modified", so ssa.FromApplyError does not turn it into
-//     ssa.ErrStale. TestFake_RefusesAStatusApplyWithAStaleResourceVersionInItsOwnWords.
+//     modified", not "the object has been modified"; ssa.FromApplyError goes by the reason, so it
+//     is ssa.ErrStale all the same. TestFake_RefusesAStatusApplyWithAStaleResourceVersionInItsOwnWords.
 //   - metadata.generation is never set or bumped (row 6). Give initial objects the Generation
 //     the server would (1 for a new object): a status reporting observedGeneration 0 is never
 //     proven unchanged, because of the next item. TestFake_NeverSetsGeneration.
