@@ -56,8 +56,8 @@ type StepOptions struct {
 }
 
 // NewStep declares finalizer for controller, owned by the field manager
-// ssa.FinalizerFieldOwner(controller, finalizer) (see ssa.NewFinalizer), and applied through c. The name is checked: an invalid one is an
-// *ssa.InvalidNameError.
+// ssa.FinalizerFieldOwner(controller, finalizer) (see ssa.NewFinalizer), and applied through c.
+// The name is checked: an invalid one is an *ssa.InvalidNameError.
 func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*Step, error) {
 	if opts.APIReader == nil {
 		return nil, fmt.Errorf("finalizer step %q: StepOptions.APIReader is required; pass mgr.GetAPIReader()", finalizer)
