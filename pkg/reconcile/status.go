@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"reflect"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/answer"
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -70,9 +72,7 @@ func NewStatusApplier(c client.Client, controller string, opts ...StatusOption) 
 	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller, types: types}
 }
 
-// Apply applies status to obj's /status subresource and replaces obj with the server's answer. It
-// forces ownership of the fields it applies, as the Kubernetes documentation recommends for
-// controllers: another writer of the same status field is overwritten, not a reason to fail.
+// Apply applies status to obj's /status subresource and replaces obj with the server's answer.
 // status is the content of .status: a generated apply configuration of the status type (the usual
 // case), or anything else whose JSON form is an object, such as a map. The configuration sent
 // holds apiVersion, kind, name, namespace, obj's UID and resourceVersion, and status; never spec.
@@ -86,9 +86,16 @@ func NewStatusApplier(c client.Client, controller string, opts ...StatusOption) 
 // configuration for built-in types, whose /status checks it and could otherwise create a deleted
 // object (a Service does).
 //
+// Conflicts: a field the status sets that another writer owns with another value is taken over
+// (force) only when every such writer wrote it with an Update or a patch: a legacy
+// Status().Update, a `kubectl edit --subresource=status`. A field another controller applies is
+// its own: Apply returns the *ssa.ConflictError and writes nothing, so two controllers that
+// disagree get errors and backoff, not a write loop.
+//
 // When obj's Go type declares status.observedGeneration and status leaves it unset, it is set to
-// obj's generation. An unstructured or metadata-only obj gets no such default: set it in status
-// where the schema has it.
+// obj's generation, unless obj's managedFields show another manager reporting it (a Deployment's
+// controller, say) or the server answers that one does: then it is left to them. An unstructured
+// or metadata-only obj gets no such default: set it in status where the schema has it.
 //
 // Nothing is sent when ssa.WouldChange proves the apply would change nothing, from obj's values
 // and the manager's managedFields entry: a steady-state reconcile costs no request (row 21).
@@ -109,31 +116,76 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 			return fmt.Errorf("status of %s: the status given has %q: pass the content of .status (a %sStatus apply configuration, say), not the whole object", ref, key, ref.GroupVersionKind.Kind)
 		}
 	}
-	if _, set := desired["observedGeneration"]; !set && declaresObservedGeneration(obj) {
+	defaulted := false
+	if _, set := desired["observedGeneration"]; !set && declaresObservedGeneration(obj) && !a.reportedByOthers(obj) {
 		desired["observedGeneration"] = obj.GetGeneration()
+		defaulted = true
 	}
+	if !ssa.WouldChange(a.types, obj, a.config(ref, obj, desired), string(a.owner), "status") {
+		return nil
+	}
+	err = a.send(ctx, ref, obj, desired, false)
+	if conflict, ok := errors.AsType[*ssa.ConflictError](err); ok && defaulted && conflict.Has(observedGenerationPath) {
+		// Another manager reports observedGeneration; the default yields to it.
+		delete(desired, "observedGeneration")
+		err = a.send(ctx, ref, obj, desired, false)
+	}
+	if conflict, ok := errors.AsType[*ssa.ConflictError](err); ok && conflict.OnlyByUpdates() {
+		err = a.send(ctx, ref, obj, desired, true)
+	}
+	if err != nil {
+		return fmt.Errorf("status of %s: %w", ref, err)
+	}
+	return nil
+}
+
+// observedGenerationPath is status.observedGeneration as the server names it in a conflict.
+const observedGenerationPath = ".status.observedGeneration"
+
+// reportedByOthers reports whether obj's managedFields show a manager other than the applier's
+// owning status.observedGeneration.
+func (a *StatusApplier) reportedByOthers(obj client.Object) bool {
+	ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
+	if err != nil {
+		return false
+	}
+	for _, owner := range ownership.Owners(fieldpath.MakePathOrDie("status", "observedGeneration")) {
+		if owner != string(a.owner) {
+			return true
+		}
+	}
+	return false
+}
+
+// config is the apply configuration of desired status for obj.
+func (a *StatusApplier) config(ref ssa.ObjectRef, obj client.Object, desired map[string]any) *unstructured.Unstructured {
 	config := &unstructured.Unstructured{Object: map[string]any{"status": desired}}
 	config.SetGroupVersionKind(ref.GroupVersionKind)
 	config.SetNamespace(obj.GetNamespace())
 	config.SetName(obj.GetName())
 	config.SetUID(obj.GetUID())
 	config.SetResourceVersion(obj.GetResourceVersion())
-	if !ssa.WouldChange(a.types, obj, config, string(a.owner), "status") {
-		return nil
+	return config
+}
+
+// send applies a fresh configuration of desired (SSA-SEMANTICS row 22) and replaces obj with the
+// server's answer.
+func (a *StatusApplier) send(ctx context.Context, ref ssa.ObjectRef, obj client.Object, desired map[string]any, force bool) error {
+	config := a.config(ref, obj, desired)
+	opts := []client.SubResourceApplyOption{a.owner}
+	if force {
+		opts = append(opts, client.ForceOwnership)
 	}
 	applyRequests.WithLabelValues(a.controller, "status").Inc()
-	// A controller owns the status it reports: it takes back a field someone else wrote (a
-	// `kubectl edit --subresource=status`, a legacy Status().Update) instead of failing on the
-	// conflict forever, as the Kubernetes documentation recommends for controllers.
-	err = a.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(config), a.owner, client.ForceOwnership)
+	err := a.client.Status().Apply(ctx, client.ApplyConfigurationFromUnstructured(config), opts...)
 	if apierrors.IsNotFound(err) {
-		return fmt.Errorf("status of %s: the API server found no such object, or its kind has no status subresource: %w", ref, err)
+		return fmt.Errorf("the API server found no such object, or its kind has no status subresource: %w", err)
 	}
 	if err != nil {
-		return fmt.Errorf("status of %s: %w", ref, ssa.FromApplyError(ref, err))
+		return ssa.FromApplyError(ref, err)
 	}
 	if err := answer.Into(obj, config); err != nil {
-		return fmt.Errorf("status of %s was applied, but the answer could not be read into %T (which was left as it was): %w", ref, obj, err)
+		return fmt.Errorf("the status was applied, but the answer could not be read into %T (which was left as it was): %w", obj, err)
 	}
 	return nil
 }

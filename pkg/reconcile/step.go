@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -28,10 +30,12 @@ const (
 	// ReasonFinalizerBlocked is a Warning: the cleanup is done but the finalizer stays, because
 	// other field managers also own it (see ssa.CoOwnedError).
 	ReasonFinalizerBlocked = "FinalizerBlocked"
-	// ReasonCleanupSkipped is a Warning: deletion started while the object did not carry the
-	// finalizer (someone removed it, or the object was deleted before the controller first saw
-	// it), so the cleanup will not run; whatever the controller made for the object must be
-	// released by hand.
+	// ReasonCleanupSkipped is a Warning: the step saw the object live without the finalizer and
+	// tried to add it, and the server refused because deletion had started (someone removed the
+	// finalizer, or the object was deleted right after it was created), so the cleanup will not
+	// run; whatever the controller made for the object must be released by hand. An object the
+	// step first sees already terminating without the finalizer is left alone silently, as after
+	// the step's own removal.
 	ReasonCleanupSkipped = "CleanupSkipped"
 )
 
@@ -41,6 +45,7 @@ type Step struct {
 	controller string
 	finalizer  *ssa.Finalizer
 	recorder   events.EventRecorder
+	cleanedUp  recentUIDs
 }
 
 // StepOptions configure a Step.
@@ -132,6 +137,10 @@ func (s *Step) add(ctx context.Context, obj client.Object) (bool, error) {
 	case err == nil:
 		s.count("add", appliedOrNoop(*sent))
 		return true, nil
+	case errors.Is(err, ssa.ErrTerminating) && s.cleanedUp.has(obj.GetUID()):
+		// A stale copy of an object this step has cleaned up and released: nothing was lost.
+		s.count("add", resultNoop)
+		return false, nil
 	case errors.Is(err, ssa.ErrTerminating):
 		// The server refused to add the finalizer because deletion has started and the finalizer
 		// is not on the object. Either the object was deleted before this controller first saw
@@ -149,8 +158,17 @@ func (s *Step) add(ctx context.Context, obj client.Object) (bool, error) {
 
 func (s *Step) remove(ctx context.Context, obj client.Object) error {
 	ctx, sent := withApplyMarker(ctx)
+	uid := obj.GetUID() // Remove replaces obj with the answer
 	err := s.finalizer.Remove(ctx, obj)
+	if errors.Is(err, ssa.ErrReplaced) {
+		// The object that was cleaned up is gone; the one now under its name is another, with
+		// reconciles of its own, and was not touched.
+		s.count("remove", resultGone)
+		log.FromContext(ctx).V(1).Info("Object was replaced under its name after its cleanup; nothing left to do")
+		return nil
+	}
 	if err == nil {
+		s.cleanedUp.add(uid)
 		s.count("remove", appliedOrNoop(*sent))
 		log.FromContext(ctx).Info("Finalizer removed")
 		return nil
@@ -199,6 +217,39 @@ func (s *Step) event(obj runtime.Object, eventType, reason, action, note string,
 	if s.recorder != nil {
 		s.recorder.Eventf(obj, nil, eventType, reason, action, note, args...)
 	}
+}
+
+// recentUIDs remembers, for a while, the UIDs of objects whose finalizer the step removed after
+// their cleanup, so that a stale cached copy of one (not yet terminating in the cache) does not
+// read as a finalizer someone stripped.
+type recentUIDs struct {
+	mu   sync.Mutex
+	seen map[types.UID]time.Time
+}
+
+// recentFor is how long a cleaned-up object is remembered: far longer than a cache lags.
+const recentFor = 10 * time.Minute
+
+func (r *recentUIDs) add(uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := time.Now()
+	if r.seen == nil {
+		r.seen = map[types.UID]time.Time{}
+	}
+	for old, at := range r.seen {
+		if now.Sub(at) > recentFor {
+			delete(r.seen, old)
+		}
+	}
+	r.seen[uid] = now
+}
+
+func (r *recentUIDs) has(uid types.UID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at, ok := r.seen[uid]
+	return ok && time.Since(at) <= recentFor
 }
 
 // applyCounter counts the apply requests the finalizer sends, and marks the call's context (see

@@ -19,8 +19,7 @@ import (
 
 var (
 	// ErrGone means the object the caller observed no longer exists: an apply that carried its
-	// UID found no object (SSA-SEMANTICS row 9), or an apply to its /status found none. Nothing
-	// was created.
+	// UID found no object (SSA-SEMANTICS row 9). Nothing was created.
 	ErrGone = errors.New("object no longer exists")
 	// ErrReplaced means the object the caller observed was deleted and another object now has its
 	// name: an apply carrying the old UID was refused (row 10). The new object was not touched.
@@ -145,6 +144,10 @@ type Conflict struct {
 	Path string
 	// Message is the server's text for this conflict.
 	Message string
+	// ByUpdate is true when Manager wrote the field with an Update or a patch (a legacy
+	// controller, `kubectl edit`), not with an apply: apimachinery then names the manager
+	// `"x" using <apiVersion>`.
+	ByUpdate bool
 }
 
 // ConflictError is an apply refused because other managers own some of the applied fields with
@@ -167,6 +170,17 @@ func (e *ConflictError) Error() string {
 
 // Unwrap returns the API server's error.
 func (e *ConflictError) Unwrap() error { return e.Err }
+
+// Has reports whether path (as the server renders it, ".status.phase") is among the conflicts.
+func (e *ConflictError) Has(path string) bool {
+	return slices.ContainsFunc(e.Conflicts, func(c Conflict) bool { return c.Path == path })
+}
+
+// OnlyByUpdates reports whether every conflicting field was written with an Update or a patch
+// (Conflict.ByUpdate): by a legacy writer or a person, not by another manager's apply.
+func (e *ConflictError) OnlyByUpdates() bool {
+	return len(e.Conflicts) > 0 && !slices.ContainsFunc(e.Conflicts, func(c Conflict) bool { return !c.ByUpdate })
+}
 
 // FromApplyError turns the API server's answer to an apply of obj into ssakit's typed errors:
 // a "uid mismatch" 409 into [ErrGone], a 422 on metadata.uid into [ErrReplaced], a 422 that
@@ -256,7 +270,8 @@ func hasCauseField(s metav1.Status, field string) bool {
 }
 
 // conflictsOf reads the conflicts from the causes apimachinery's managedfields writes: the field
-// path, and `conflict with "manager"` optionally followed by ` using v1` or ` with subresource`.
+// path, and `conflict with "manager"`, then ` with subresource "s"` for a subresource's entry and
+// ` using <apiVersion>` (and ` at <time>`) for an Update's (managedfields/internal/conflict.go).
 func conflictsOf(s metav1.Status) []Conflict {
 	var conflicts []Conflict
 	for _, c := range s.Details.Causes {
@@ -267,6 +282,7 @@ func conflictsOf(s metav1.Status) []Conflict {
 		if rest, ok := strings.CutPrefix(c.Message, "conflict with "); ok {
 			if quoted, err := strconv.QuotedPrefix(rest); err == nil {
 				conflict.Manager, _ = strconv.Unquote(quoted)
+				conflict.ByUpdate = strings.Contains(rest[len(quoted):], " using ")
 			}
 		}
 		// kube-apiserver v1.36.3 was seen listing an answer's causes twice; do not repeat a conflict.

@@ -77,7 +77,7 @@ func TestFromApplyError_ParsesFieldManagerConflicts(t *testing.T) {
 	}
 	want := []ssa.Conflict{
 		{Manager: "user", Path: ".spec.color", Message: `conflict with "user"`},
-		{Manager: "legacy", Path: ".spec.replicas", Message: `conflict with "legacy" using v1`},
+		{Manager: "legacy", Path: ".spec.replicas", Message: `conflict with "legacy" using v1`, ByUpdate: true},
 	}
 	if d := cmp.Diff(want, conflict.Conflicts); d != "" {
 		t.Errorf("conflicts (-want +got):\n%s", d)

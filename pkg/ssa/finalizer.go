@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,6 +16,7 @@ import (
 	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/answer"
 )
@@ -180,7 +182,9 @@ func (f *Finalizer) Warnings() []string { return slices.Clone(f.warnings) }
 // applies, and the server decides; keep the manager's entries with KeepManagedFieldsOf to make
 // the steady state free.
 //
-// A terminating object is refused without a request (SSA-SEMANTICS row 12). Add never reports
+// A terminating object that does not show the finalizer owned is refused without a request
+// (SSA-SEMANTICS row 12); one that shows it owned is not an error, and neither is an answer that
+// shows deletion under way: check obj.GetDeletionTimestamp() after Add. Add never reports
 // success unless obj showed the finalizer owned or the server's answer carries it (an admission
 // policy could strip it). Errors: *ObjectError wrapping ErrTerminating, ErrGone or ErrReplaced; an
 // *InvalidNameError when the server refuses the name for the kind (row 15); API errors otherwise.
@@ -190,9 +194,9 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 	if err != nil {
 		return err
 	}
-	owned, err := f.ownedIn(obj)
+	owned, err := f.ownedIn(obj, ref)
 	if err != nil {
-		return fmt.Errorf("finalizer %q on %s: %w", f.name, ref, err)
+		return err
 	}
 	if owned {
 		return nil
@@ -225,6 +229,9 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	ref, err := f.refOf(obj)
 	if err != nil {
+		return err
+	}
+	if _, err := f.ownedIn(obj, ref); err != nil {
 		return err
 	}
 	answered, err := f.apply(ctx, obj, ref, false)
@@ -275,29 +282,31 @@ func (f *Finalizer) refOf(obj client.Object) (ObjectRef, error) {
 	}
 	if ref.UID == "" {
 		return ObjectRef{}, fmt.Errorf("finalizer %q: %s has no UID; pass an object read from the API server, so that the apply cannot create or touch another object "+
-			"(with controller-runtime's fake client, build it with ssatest.NewClientBuilder, which gives objects UIDs)", f.name, ref)
+			"(with controller-runtime's fake client, build it with ssatest.NewClientBuilder, which gives objects UIDs, and read an unstructured object back after creating it)", f.name, ref)
 	}
 	return ref, nil
 }
 
 // ownedIn reports whether obj shows the finalizer owned by the manager: obj carries it and the
 // manager's Apply entry on the main resource, the only entry its applies change, holds it. Only
-// that entry is parsed: this runs on every Add.
-func (f *Finalizer) ownedIn(obj client.Object) (bool, error) {
-	if !slices.Contains(obj.GetFinalizers(), f.name) {
-		return false, nil
-	}
+// that entry is parsed: this runs on every Add. An entry that owns anything else means another
+// writer shares the manager (another process, or a field manager reused by mistake): every apply
+// would remove what it owns, so that is an error and nothing is sent.
+func (f *Finalizer) ownedIn(obj client.Object, ref ObjectRef) (bool, error) {
 	for _, e := range obj.GetManagedFields() {
 		if e.Manager != f.manager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" {
 			continue
 		}
 		ownership, err := ParseOwnership([]metav1.ManagedFieldsEntry{e})
 		if err != nil {
-			return false, err
+			return false, fmt.Errorf("finalizer %q on %s: %w", f.name, ref, err)
 		}
-		if ownership.Entries[0].Fields.Has(FinalizerPath(f.name)) {
-			return true, nil
+		fields := ownership.Entries[0].Fields
+		if others := fields.Difference(fieldpath.NewSet(FinalizerPath(f.name))); !others.Empty() {
+			return false, fmt.Errorf("finalizer %q on %s: its field manager %q also owns %s there, which its applies would remove; "+
+				"another writer uses the same field manager: give this finalizer a manager of its own", f.name, ref, f.manager, strings.Join(Paths(others), ", "))
 		}
+		return fields.Has(FinalizerPath(f.name)) && slices.Contains(obj.GetFinalizers(), f.name), nil
 	}
 	return false, nil
 }

@@ -309,3 +309,21 @@ func TestNewClientBuilder_GivesACreatedObjectAUIDOfItsOwn(t *testing.T) {
 	g.Expect(cm.UID).NotTo(BeEquivalentTo("copied-from-another-object"))
 	g.Expect(cm.UID).NotTo(BeEmpty())
 }
+
+// A create that fails (the name is taken) leaves the caller's object as it was, as the API server
+// does: its UID is not replaced, so an Update of it afterwards is not refused as another object.
+func TestNewClientBuilder_AFailedCreateLeavesTheObjectsUID(t *testing.T) {
+	existing := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "taken"}}
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(existing).Build()
+	again := existing.DeepCopy()
+	again.ResourceVersion = "" // as a caller that builds the object anew
+
+	err := c.Create(t.Context(), again)
+
+	if !apierrors.IsAlreadyExists(err) {
+		t.Fatalf("err = %v, want AlreadyExists", err)
+	}
+	if again.UID != existing.UID {
+		t.Errorf("UID after a failed create = %q, want %q as before", again.UID, existing.UID)
+	}
+}

@@ -330,3 +330,20 @@ func TestFake_RecordsStatusUpdatesUnderTheMainResource(t *testing.T) {
 		HaveField("Subresource", ""),
 	)))
 }
+
+func TestFake_LeavesACreatedUnstructuredObjectWithoutItsUID(t *testing.T) {
+	g := NewWithT(t)
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
+	u := &unstructured.Unstructured{}
+	u.SetAPIVersion("v1")
+	u.SetKind("ConfigMap")
+	u.SetNamespace("demo")
+	u.SetName("untyped")
+
+	g.Expect(c.Create(t.Context(), u)).To(Succeed())
+
+	g.Expect(u.GetUID()).To(BeEmpty(), "the caller's object")
+	stored := &corev1.ConfigMap{}
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(u), stored)).To(Succeed())
+	g.Expect(stored.UID).NotTo(BeEmpty(), "the stored object")
+}

@@ -61,6 +61,10 @@
 //     gives every existing field to "before-first-apply" (row 24). Create an object through the
 //     client, with client.FieldOwner, when a test needs another manager's Update on record.
 //     TestFake_DoesNotTrackUpdatesOfInitialObjects.
+//   - An unstructured object of a kind the scheme knows, created through the client, gets its UID
+//     in the store only: the fake stores a typed copy, and the caller's object keeps no UID. Read
+//     it back before handing it to ssa.Finalizer.
+//     TestFake_LeavesACreatedUnstructuredObjectWithoutItsUID.
 //   - Delete records an Update entry of manager "unknown" for metadata.deletionTimestamp.
 //     TestFake_DeleteRecordsAnUpdateOfDeletionTimestamp.
 //   - Only a /status apply is recorded under the subresource "status"; a /status Update or patch

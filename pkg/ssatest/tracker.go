@@ -91,9 +91,19 @@ func (t *tracker) Create(gvr schema.GroupVersionResource, obj runtime.Object, ns
 	if err != nil {
 		return err
 	}
-	// The API server gives every new object a UID of its own, whatever the request holds.
+	// The API server gives every new object a UID of its own, whatever the request holds; a
+	// create that fails leaves the caller's object as it was, UID included.
+	requested := accessor.GetUID()
 	accessor.SetUID(uuid.NewUUID())
-	live, _, err := t.liveOrNew(gvr, gvk, ns, accessor.GetName())
+	err = t.create(gvr, gvk, obj, ns, accessor.GetName(), o)
+	if err != nil {
+		accessor.SetUID(requested)
+	}
+	return err
+}
+
+func (t *tracker) create(gvr schema.GroupVersionResource, gvk schema.GroupVersionKind, obj runtime.Object, ns, name string, o metav1.CreateOptions) error {
+	live, _, err := t.liveOrNew(gvr, gvk, ns, name)
 	if err != nil {
 		return err
 	}

@@ -88,7 +88,28 @@ func TestFromApplyError_ParsesARealApplyConflict(t *testing.T) {
 	var conflict *ssa.ConflictError
 	g.Expect(errors.As(err, &conflict)).To(BeTrue(), "error %v", err)
 	diff(t, "conflicts", []ssa.Conflict{
-		{Manager: userManager, Path: ".spec.color", Message: `conflict with "user" using test.ssakit.dev/v1`},
-		{Manager: userManager, Path: ".spec.replicas", Message: `conflict with "user" using test.ssakit.dev/v1`},
+		{Manager: userManager, Path: ".spec.color", Message: `conflict with "user" using test.ssakit.dev/v1`, ByUpdate: true},
+		{Manager: userManager, Path: ".spec.replicas", Message: `conflict with "user" using test.ssakit.dev/v1`, ByUpdate: true},
 	}, conflict.Conflicts)
+	g.Expect(conflict.OnlyByUpdates()).To(BeTrue(), "the user created the Widget with an Update")
+}
+
+// A field another manager applied is a conflict with an apply: ByUpdate is false.
+func TestFromApplyError_TellsAnAppliedFieldFromAnUpdatedOne(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	typedWidget.create(t, ns, "applied")
+	first := widgetConfig(ns, "applied")
+	first.Object["spec"] = map[string]any{"color": "green"}
+	g.Expect(cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(first), client.FieldOwner("owner"), client.ForceOwnership)).To(Succeed())
+	second := widgetConfig(ns, "applied")
+	second.Object["spec"] = map[string]any{"color": "red"}
+	ref := ssa.ObjectRef{GroupVersionKind: testcluster.WidgetGVK, Namespace: ns, Name: "applied"}
+
+	err := ssa.FromApplyError(ref, cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(second), client.FieldOwner("intruder")))
+
+	conflict, ok := errors.AsType[*ssa.ConflictError](err)
+	g.Expect(ok).To(BeTrue(), "error %v", err)
+	diff(t, "conflicts", []ssa.Conflict{{Manager: "owner", Path: ".spec.color", Message: `conflict with "owner"`}}, conflict.Conflicts)
+	g.Expect(conflict.OnlyByUpdates()).To(BeFalse())
 }

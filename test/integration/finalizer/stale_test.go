@@ -11,6 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
+	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 // These tests hand the Finalizer the objects a controller really holds: read several writes ago,
@@ -153,4 +154,26 @@ func TestAdd_WithALongControllerAndFinalizerNameGetsAManagerTheServerAccepts(t *
 	diff(t, "finalizers", []string{longName}, after.GetFinalizers())
 	g.Expect(len(f.FieldOwner())).To(BeNumerically("<=", 128))
 	g.Expect(entryFields(after, f.FieldOwner())).To(ContainSubstring(longName), "the manager's entry")
+}
+
+// Another process writes other fields under this finalizer's field manager (a manager reused by
+// mistake): its applies would remove them, so Add and Remove refuse and send nothing.
+func TestFinalizer_RefusesAManagerThatOwnsOtherFieldsOnTheObject(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "shared-manager")
+	config := widgetConfig(ns, "shared-manager")
+	config.SetLabels(map[string]string{"managed-by": "v1"})
+	g.Expect(cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(config), client.FieldOwner("reused-manager"))).To(Succeed())
+	c, rec := cluster.RecordingClient(t)
+	f := newFinalizerFor(t, c, "reused", "example.com/reused", ssa.WithFieldOwner("reused-manager"))
+	current := typedWidget.get(t, obj)
+
+	addErr := f.Add(t.Context(), current)
+	removeErr := f.Remove(t.Context(), current)
+
+	g.Expect(addErr).To(MatchError(ContainSubstring(`also owns .metadata.labels.managed-by`)))
+	g.Expect(removeErr).To(MatchError(ContainSubstring(`also owns .metadata.labels.managed-by`)))
+	g.Expect(rec.Requests()).To(BeEmpty())
+	diff(t, "labels", map[string]string{"app": "demo", "managed-by": "v1"}, typedWidget.get(t, obj).GetLabels())
 }

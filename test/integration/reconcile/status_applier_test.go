@@ -15,6 +15,7 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
@@ -235,4 +236,54 @@ func TestStatusApplier_OnAKindWithoutAStatusSubresourceSaysSo(t *testing.T) {
 
 	g.Expect(err).To(MatchError(ContainSubstring("no status subresource")))
 	g.Expect(errors.Is(err, ssa.ErrGone)).To(BeFalse(), "reported as gone: %v", err)
+}
+
+// Two controllers that apply different values to one status field: the second gets the conflict
+// and writes nothing, rather than both overwriting each other on every reconcile.
+func TestStatusApplier_DoesNotTakeAFieldAnotherControllerApplies(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "disputed")
+	g.Expect(ssareconcile.NewStatusApplier(cluster.Client, "first-controller").Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+	rv := w.ResourceVersion
+
+	err := ssareconcile.NewStatusApplier(cluster.Client, "second-controller").Apply(t.Context(), w, map[string]any{"phase": "Degraded"})
+
+	conflict, ok := errors.AsType[*ssa.ConflictError](err)
+	g.Expect(ok).To(BeTrue(), "a *ssa.ConflictError: %v", err)
+	diff(t, "conflicting managers", []string{"first-controller"}, []string{conflict.Conflicts[0].Manager})
+	after, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(after.ResourceVersion).To(Equal(rv), "a write happened")
+}
+
+// observedGeneration is defaulted for the controller that reports status, never taken from
+// another manager that reports it (here a legacy Status().Update), whether the object passed in
+// shows that manager or comes from a cache that strips managedFields.
+func TestStatusApplier_LeavesObservedGenerationToTheManagerThatReportsIt(t *testing.T) {
+	for _, stripped := range []bool{false, true} {
+		t.Run(map[bool]string{false: "managedFields shown", true: "managedFields stripped"}[stripped], func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			w := createWidget(t, ns, "reported")
+			w.Status.ObservedGeneration = 1
+			g.Expect(cluster.Client.Status().Update(t.Context(), w, client.FieldOwner("main-controller"))).To(Succeed())
+			w.Spec.Color = "green"
+			g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("user"))).To(Succeed())
+			g.Expect(w.Generation).To(Equal(int64(2)))
+			if stripped {
+				w.ManagedFields = nil
+			}
+
+			g.Expect(ssareconcile.NewStatusApplier(cluster.Client, "aux-controller").Apply(t.Context(), w, map[string]any{"phase": "Backed-up"})).To(Succeed())
+
+			after, _, err := getWidget(t.Context(), w)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(after.Status.Phase).To(Equal("Backed-up"))
+			g.Expect(after.Status.ObservedGeneration).To(Equal(int64(1)), "the generation main-controller reported")
+			o, err := ssa.ParseOwnership(after.ManagedFields)
+			g.Expect(err).NotTo(HaveOccurred())
+			diff(t, "owners of .status.observedGeneration", []string{"main-controller"}, o.Owners(fieldpath.MakePathOrDie("status", "observedGeneration")))
+		})
+	}
 }

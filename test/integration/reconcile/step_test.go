@@ -172,3 +172,65 @@ func TestStep_ALegacyNameRefusedForABuiltInKindIsTerminal(t *testing.T) {
 	g.Expect(invalid).To(BeTrue(), "an *ssa.InvalidNameError: %v", err)
 	g.Expect(errors.Is(err, reconcile.TerminalError(nil))).To(BeTrue(), "terminal: %v", err)
 }
+
+// A cache that lags behind the step's own cleanup hands it a live-looking copy again: the refused
+// add is the step's own removal, not a stripped finalizer, and no warning is given.
+func TestStep_GivesNoWarningForAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	recorder := events.NewFakeRecorder(10)
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client, Recorder: recorder})
+	g.Expect(err).NotTo(HaveOccurred())
+	w := createWidget(t, ns, "cleaned-once")
+	proceed, err := step.Handle(t.Context(), w, nil)
+	g.Expect(proceed, err).To(BeTrue())
+	w.Finalizers = append(w.Finalizers, "other.example.com/keep")
+	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("other"))).To(Succeed())
+	stale := w.DeepCopyObject().(*testcluster.Widget)
+	stale.ManagedFields = nil
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+	cleanups := 0
+	cleanup := func(context.Context) error { cleanups++; return nil }
+	proceed, err = step.Handle(t.Context(), stale.DeepCopyObject().(*testcluster.Widget), cleanup)
+	g.Expect(proceed, err).To(BeFalse())
+
+	proceed, err = step.Handle(t.Context(), stale.DeepCopyObject().(*testcluster.Widget), cleanup)
+
+	g.Expect(proceed, err).To(BeFalse())
+	g.Expect(cleanups).To(Equal(1))
+	var got []string
+	for len(recorder.Events) > 0 {
+		got = append(got, <-recorder.Events)
+	}
+	g.Expect(got).To(ConsistOf(HavePrefix("Normal CleanupSucceeded")))
+}
+
+// The object is deleted and another created under its name while the cleanup runs: the cleaned-up
+// object is gone, which ends the step without error; the successor is not touched.
+func TestStep_EndsQuietlyWhenTheObjectWasReplacedDuringItsCleanup(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client})
+	g.Expect(err).NotTo(HaveOccurred())
+	w := createWidget(t, ns, "replaced-in-cleanup")
+	proceed, err := step.Handle(t.Context(), w, nil)
+	g.Expect(proceed, err).To(BeTrue())
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+	terminating, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	var successor *testcluster.Widget
+
+	_, err = step.Handle(t.Context(), terminating, func(ctx context.Context) error {
+		patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`))
+		if err := cluster.Client.Patch(ctx, terminating.DeepCopyObject().(client.Object), patch, client.FieldOwner("someone-else")); err != nil {
+			return err
+		}
+		successor = createWidget(t, ns, "replaced-in-cleanup")
+		return nil
+	})
+
+	g.Expect(err).NotTo(HaveOccurred())
+	after, _, err := getWidget(t.Context(), successor)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(after.ResourceVersion).To(Equal(successor.ResourceVersion), "the successor was written")
+}
