@@ -1,6 +1,7 @@
 package reconcile
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -143,14 +144,16 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 const observedGenerationPath = ".status.observedGeneration"
 
 // reportedByOthers reports whether obj's managedFields show a manager other than the applier's
-// owning status.observedGeneration.
+// owning status.observedGeneration. It runs on every Apply, so an entry is parsed only when its
+// raw fields mention observedGeneration at all.
 func (a *StatusApplier) reportedByOthers(obj client.Object) bool {
-	ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
-	if err != nil {
-		return false
-	}
-	for _, owner := range ownership.Owners(fieldpath.MakePathOrDie("status", "observedGeneration")) {
-		if owner != string(a.owner) {
+	path := fieldpath.MakePathOrDie("status", "observedGeneration")
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager == string(a.owner) || e.FieldsV1 == nil || !bytes.Contains(e.FieldsV1.GetRawBytes(), []byte(`"f:observedGeneration"`)) {
+			continue
+		}
+		ownership, err := ssa.ParseOwnership([]metav1.ManagedFieldsEntry{e})
+		if err == nil && ownership.Entries[0].Fields.Has(path) {
 			return true
 		}
 	}

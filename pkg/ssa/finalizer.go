@@ -302,11 +302,16 @@ func (f *Finalizer) ownedIn(obj client.Object, ref ObjectRef) (bool, error) {
 			return false, fmt.Errorf("finalizer %q on %s: %w", f.name, ref, err)
 		}
 		fields := ownership.Entries[0].Fields
+		owns := fields.Has(FinalizerPath(f.name))
+		// The usual entry holds exactly the finalizer: no set is built on this path.
+		if fields.Size() == 1 && owns {
+			return slices.Contains(obj.GetFinalizers(), f.name), nil
+		}
 		if others := fields.Difference(fieldpath.NewSet(FinalizerPath(f.name))); !others.Empty() {
 			return false, fmt.Errorf("finalizer %q on %s: its field manager %q also owns %s there, which its applies would remove; "+
 				"another writer uses the same field manager: give this finalizer a manager of its own", f.name, ref, f.manager, strings.Join(Paths(others), ", "))
 		}
-		return fields.Has(FinalizerPath(f.name)) && slices.Contains(obj.GetFinalizers(), f.name), nil
+		return owns && slices.Contains(obj.GetFinalizers(), f.name), nil
 	}
 	return false, nil
 }

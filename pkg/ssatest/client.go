@@ -5,12 +5,13 @@ import (
 	"sync"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 // NewClientBuilder returns controller-runtime's fake.ClientBuilder set up for Server-Side Apply
@@ -52,7 +53,7 @@ func NewClientBuilder(scheme *runtime.Scheme, typeConverters ...managedfields.Ty
 	if scheme == nil {
 		scheme = clientgoscheme.Scheme
 	}
-	converter := typeConverter{converters: append(append([]managedfields.TypeConverter{}, typeConverters...), builtinTypeConverter())}
+	converter := newTypeConverter(append(append([]managedfields.TypeConverter{}, typeConverters...), builtinTypeConverter()))
 	tracker := newTracker(scheme, converter)
 	return fake.NewClientBuilder().
 		WithScheme(scheme).
@@ -71,36 +72,23 @@ var builtinTypeConverter = sync.OnceValue(func() managedfields.TypeConverter {
 	return clientgoac.NewTypeConverter(builtins)
 })
 
-// typeConverter tries its converters in order, like the fake's own list, and ends with an error
-// that says what to pass when none knows the kind.
+// typeConverter is ssa.TypeConverters over its converters, with an error that says what to pass
+// when none knows the kind.
 type typeConverter struct {
-	converters []managedfields.TypeConverter
+	managedfields.TypeConverter
+}
+
+func newTypeConverter(converters []managedfields.TypeConverter) typeConverter {
+	return typeConverter{ssa.TypeConverters(converters...)}
 }
 
 // ObjectToTyped implements managedfields.TypeConverter.
 func (c typeConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
-	var errs []error
-	for _, converter := range c.converters {
-		value, err := converter.ObjectToTyped(obj, opts...)
-		if err == nil {
-			return value, nil
-		}
-		errs = append(errs, err)
+	value, err := c.TypeConverter.ObjectToTyped(obj, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("ssatest: no type converter knows %s: pass the one generated with its apply configurations "+
+			"(applyconfiguration.NewTypeConverter(scheme)) to ssatest.NewClientBuilder; without its schema the fake cannot tell "+
+			"that metadata.finalizers is a set (the converters said: %w)", obj.GetObjectKind().GroupVersionKind(), err)
 	}
-	return nil, fmt.Errorf("ssatest: no type converter knows %s: pass the one generated with its apply configurations "+
-		"(applyconfiguration.NewTypeConverter(scheme)) to ssatest.NewClientBuilder; without its schema the fake cannot tell "+
-		"that metadata.finalizers is a set (the converters said: %w)", obj.GetObjectKind().GroupVersionKind(), kerrors.NewAggregate(errs))
-}
-
-// TypedToObject implements managedfields.TypeConverter.
-func (c typeConverter) TypedToObject(value *typed.TypedValue) (runtime.Object, error) {
-	var errs []error
-	for _, converter := range c.converters {
-		obj, err := converter.TypedToObject(value)
-		if err == nil {
-			return obj, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, fmt.Errorf("ssatest: no type converter can convert the typed value back: %w", kerrors.NewAggregate(errs))
+	return value, nil
 }
