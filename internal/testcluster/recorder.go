@@ -95,8 +95,14 @@ func (f roundTripperFunc) RoundTrip(req *http.Request) (*http.Response, error) {
 // RecordingConfig returns a copy of the admin config whose transport records every request and
 // whose warning handler records every warning, for tests that assert how many calls were made.
 func (c *Cluster) RecordingConfig() (*rest.Config, *Recorder) {
+	return Recording(c.Config)
+}
+
+// Recording returns a copy of cfg (any user's) whose transport records every request and whose
+// warning handler records every warning.
+func Recording(cfg *rest.Config) (*rest.Config, *Recorder) {
 	rec := &Recorder{}
-	cfg := rest.CopyConfig(c.Config)
+	cfg = rest.CopyConfig(cfg)
 	cfg.Wrap(rec.roundTripper)
 	cfg.WarningHandler = nil
 	cfg.WarningHandlerWithContext = rec

@@ -99,6 +99,12 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 	logger := log.FromContext(ctx).WithValues("object", klog.KObj(obj), "finalizer", s.finalizer.Name())
 	ctx = log.IntoContext(ctx, logger)
 
+	if s.cleanedUp.has(obj.GetUID()) {
+		// This step cleaned obj up and released it: obj is a stale copy from a cache that has
+		// not caught up. Whatever a reconcile built for it now would outlive it.
+		log.FromContext(ctx).V(1).Info("Object was cleaned up and released by this controller; nothing left to do")
+		return false, nil
+	}
 	if obj.GetDeletionTimestamp().IsZero() {
 		proceed, err := s.add(ctx, obj)
 		// An add that applied replaced obj with the server's answer, which may show deletion
@@ -137,10 +143,6 @@ func (s *Step) add(ctx context.Context, obj client.Object) (bool, error) {
 	case err == nil:
 		s.count("add", appliedOrNoop(*sent))
 		return true, nil
-	case errors.Is(err, ssa.ErrTerminating) && s.cleanedUp.has(obj.GetUID()):
-		// A stale copy of an object this step has cleaned up and released: nothing was lost.
-		s.count("add", resultNoop)
-		return false, nil
 	case errors.Is(err, ssa.ErrTerminating):
 		// The server refused to add the finalizer because deletion has started and the finalizer
 		// is not on the object. Either the object was deleted before this controller first saw

@@ -1,25 +1,35 @@
 // Package controller is the ConfigMirror controller: a pkg/reconcile Handler that copies a source
 // ConfigMap into target namespaces, and whose cleanup deletes the copies.
+//
+// It writes and deletes only copies it created for the very mirror at hand: a ConfigMap that
+// carries MirrorUIDLabel with the mirror's UID. A copy is created with a plain create, which the
+// API server refuses when the name is taken, so a ConfigMap someone else made is never adopted:
+// the mirror reports it (reason TargetConflict) and leaves it as it is.
 package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	clientgoac "k8s.io/client-go/applyconfigurations"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
 	mirrorapplyconfiguration "github.com/ssakit/ssakit/example/operator/api/v1alpha1/applyconfiguration"
@@ -36,15 +46,23 @@ const (
 	// reach, so only this finalizer gets them deleted.
 	Finalizer = "mirror.ssakit.dev/cleanup"
 
-	// OwnerNamespaceLabel ties a copy to the namespace of its ConfigMirror.
-	OwnerNamespaceLabel = "mirror.ssakit.dev/owner-namespace"
-	// OwnerNameLabel ties a copy to the name of its ConfigMirror.
-	OwnerNameLabel = "mirror.ssakit.dev/owner-name"
+	// MirrorUIDLabel marks a ConfigMap as the copy made for the ConfigMirror with this UID. A UID
+	// always fits a label value, whatever the length of the mirror's name, and a mirror deleted
+	// and recreated under the same name has a new one, so it never takes over the old copies.
+	// Remove the label from a copy to keep it: the operator then leaves it alone.
+	MirrorUIDLabel = "mirror.ssakit.dev/mirror-uid"
+	// MirrorAnnotation names a copy's ConfigMirror as namespace/name, for people and for the
+	// watch that brings the mirror back when its copy changes.
+	MirrorAnnotation = "mirror.ssakit.dev/mirror"
 
 	// sourceIndex indexes ConfigMirrors by spec.source, to find those a source change concerns.
 	sourceIndex = "spec.source"
-	// retryMissingNamespace is how soon a mirror waiting for a target namespace looks again.
-	retryMissingNamespace = 15 * time.Second
+	// targetIndex indexes ConfigMirrors by the namespace/name of each copy they want, to find
+	// those a ConfigMap in a target namespace concerns (one blocking a copy, say).
+	targetIndex = "copy"
+	// namespaceIndex indexes ConfigMirrors by target namespace, to find those a namespace's
+	// creation concerns.
+	namespaceIndex = "spec.targetNamespaces"
 )
 
 // +kubebuilder:rbac:groups=mirror.ssakit.dev,resources=configmirrors,verbs=get;list;watch;patch
@@ -58,17 +76,33 @@ var FinalizerFieldOwner = ssa.FinalizerFieldOwner(Name, Finalizer)
 
 // Mirror reconciles ConfigMirrors.
 type Mirror struct {
+	// client reads from the cache and writes.
 	client client.Client
-	status *ssareconcile.StatusApplier
+	// apiReader reads from the API server: for the cleanup, which must see a copy created a
+	// moment ago, and to tell who holds a name a create found taken.
+	apiReader client.Reader
+	status    *ssareconcile.StatusApplier
+	// types lets ssa.WouldChange prove a copy unchanged without a request.
+	types    managedfields.TypeConverter
+	recorder events.EventRecorder
 }
 
 // NewReconciler returns the ConfigMirror reconciler on c: a manager, or an ssatest.Cluster over a
-// fake client in a unit test. recorder may be nil (no events); with a manager, nil means the
-// manager's recorder.
+// fake client in a unit test. recorder may be nil: with a manager, nil means the manager's
+// recorder; otherwise no events.
 func NewReconciler(c ssareconcile.Cluster, recorder events.EventRecorder) (*Mirror, *ssareconcile.Reconciler[*mirrorv1alpha1.ConfigMirror], error) {
-	// The generated schema lets the status applier prove a status unchanged without a request.
-	types := mirrorapplyconfiguration.NewTypeConverter(c.GetClient().Scheme())
-	m := &Mirror{client: c.GetClient(), status: ssareconcile.NewStatusApplier(c.GetClient(), Name, ssareconcile.WithTypeConverter(types))}
+	if provider, ok := c.(eventRecorderProvider); ok && recorder == nil {
+		recorder = provider.GetEventRecorder(Name)
+	}
+	scheme := c.GetClient().Scheme()
+	m := &Mirror{
+		client:    c.GetClient(),
+		apiReader: c.GetAPIReader(),
+		// The generated schema lets the status applier prove a status unchanged without a request.
+		status:   ssareconcile.NewStatusApplier(c.GetClient(), Name, ssareconcile.WithTypeConverter(mirrorapplyconfiguration.NewTypeConverter(scheme))),
+		types:    clientgoac.NewTypeConverter(scheme),
+		recorder: recorder,
+	}
 	r, err := ssareconcile.New[*mirrorv1alpha1.ConfigMirror](c, m, ssareconcile.Options{Controller: Name, Finalizer: Finalizer, Recorder: recorder})
 	if err != nil {
 		return nil, nil, err
@@ -76,11 +110,29 @@ func NewReconciler(c ssareconcile.Cluster, recorder events.EventRecorder) (*Mirr
 	return m, r, nil
 }
 
+// eventRecorderProvider is the part of a manager.Manager that gives out event recorders.
+type eventRecorderProvider interface {
+	GetEventRecorder(name string) recorder.EventRecorder
+}
+
 // SetupWithManager registers the ConfigMirror controller with mgr.
 func SetupWithManager(mgr ctrl.Manager) error {
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &mirrorv1alpha1.ConfigMirror{}, sourceIndex,
-		func(o client.Object) []string { return []string{o.(*mirrorv1alpha1.ConfigMirror).Spec.Source} }); err != nil {
-		return fmt.Errorf("indexing ConfigMirrors by source: %w", err)
+	indexes := map[string]func(*mirrorv1alpha1.ConfigMirror) []string{
+		sourceIndex:    func(m *mirrorv1alpha1.ConfigMirror) []string { return []string{m.Spec.Source} },
+		namespaceIndex: func(m *mirrorv1alpha1.ConfigMirror) []string { return m.Spec.TargetNamespaces },
+		targetIndex: func(m *mirrorv1alpha1.ConfigMirror) []string {
+			keys := make([]string, 0, len(m.Spec.TargetNamespaces))
+			for _, ns := range m.Spec.TargetNamespaces {
+				keys = append(keys, ns+"/"+m.Spec.Source)
+			}
+			return keys
+		},
+	}
+	for field, extract := range indexes {
+		if err := mgr.GetFieldIndexer().IndexField(context.Background(), &mirrorv1alpha1.ConfigMirror{}, field,
+			func(o client.Object) []string { return extract(o.(*mirrorv1alpha1.ConfigMirror)) }); err != nil {
+			return fmt.Errorf("indexing ConfigMirrors by %s: %w", field, err)
+		}
 	}
 	m, r, err := NewReconciler(mgr, nil)
 	if err != nil {
@@ -89,113 +141,287 @@ func SetupWithManager(mgr ctrl.Manager) error {
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&mirrorv1alpha1.ConfigMirror{}).
 		Named(Name).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(m.mirrorsOf)).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(m.mirrorsOfConfigMap)).
+		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(m.mirrorsOfNamespace)).
 		Complete(r)
 }
 
-// mirrorsOf maps a ConfigMap to the ConfigMirrors it matters to: the owner of a copy, and every
-// mirror whose source it is.
-func (m *Mirror) mirrorsOf(ctx context.Context, cm client.Object) []reconcile.Request {
+// mirrorsOfConfigMap maps a ConfigMap to the ConfigMirrors it matters to: the mirror a copy names,
+// every mirror whose source it is, and every mirror that wants a copy where it is.
+func (m *Mirror) mirrorsOfConfigMap(ctx context.Context, cm client.Object) []reconcile.Request {
 	var requests []reconcile.Request
-	if ns, name := cm.GetLabels()[OwnerNamespaceLabel], cm.GetLabels()[OwnerNameLabel]; ns != "" && name != "" {
-		requests = append(requests, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: name}})
+	if namespace, name, ok := strings.Cut(cm.GetAnnotations()[MirrorAnnotation], "/"); ok {
+		requests = append(requests, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: namespace, Name: name}})
 	}
+	requests = append(requests, m.mirrorsWith(ctx, sourceIndex, cm.GetName(), client.InNamespace(cm.GetNamespace()))...)
+	return append(requests, m.mirrorsWith(ctx, targetIndex, cm.GetNamespace()+"/"+cm.GetName())...)
+}
+
+// mirrorsOfNamespace maps a Namespace to the ConfigMirrors that target it.
+func (m *Mirror) mirrorsOfNamespace(ctx context.Context, ns client.Object) []reconcile.Request {
+	return m.mirrorsWith(ctx, namespaceIndex, ns.GetName())
+}
+
+func (m *Mirror) mirrorsWith(ctx context.Context, index, value string, opts ...client.ListOption) []reconcile.Request {
 	mirrors := &mirrorv1alpha1.ConfigMirrorList{}
-	if err := m.client.List(ctx, mirrors, client.InNamespace(cm.GetNamespace()), client.MatchingFields{sourceIndex: cm.GetName()}); err != nil {
-		log.FromContext(ctx).Error(err, "Listing the ConfigMirrors of a source ConfigMap failed", "configMap", client.ObjectKeyFromObject(cm))
-		return requests
+	if err := m.client.List(ctx, mirrors, append(opts, client.MatchingFields{index: value})...); err != nil {
+		log.FromContext(ctx).Error(err, "Listing the ConfigMirrors an object concerns failed", "index", index, "value", value)
+		return nil
 	}
+	requests := make([]reconcile.Request, 0, len(mirrors.Items))
 	for _, mirror := range mirrors.Items {
 		requests = append(requests, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&mirror)})
 	}
 	return requests
 }
 
-// Reconcile copies the source into every target namespace, deletes copies in namespaces no
-// longer listed, and reports the result in status.
+// Reconcile brings every target namespace's copy in line with the source, each target on its
+// own so that one failing target never holds up the others, deletes the copies spec no longer
+// asks for, and reports each target in status.
 func (m *Mirror) Reconcile(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) (reconcile.Result, error) {
+	if err := m.deleteUnwantedCopies(ctx, mirror, m.client); err != nil {
+		return reconcile.Result{}, err
+	}
 	source := &corev1.ConfigMap{}
 	err := m.client.Get(ctx, client.ObjectKey{Namespace: mirror.Namespace, Name: mirror.Spec.Source}, source)
 	if apierrors.IsNotFound(err) {
-		// The source watch brings the mirror back when the ConfigMap appears.
-		return reconcile.Result{}, m.report(ctx, mirror, nil, metav1.ConditionFalse, "SourceNotFound",
+		// The source watch brings the mirror back when the ConfigMap appears. Existing copies
+		// stay as they are: a source deleted by mistake loses nothing downstream.
+		return reconcile.Result{}, m.report(ctx, mirror, nil, metav1.ConditionFalse, mirrorv1alpha1.ReasonSourceNotFound,
 			fmt.Sprintf("ConfigMap %s/%s does not exist; create it or fix spec.source", mirror.Namespace, mirror.Spec.Source))
 	}
 	if err != nil {
 		return reconcile.Result{}, err
 	}
 
-	var synced, missing []string
+	targets := make([]mirrorv1alpha1.TargetStatus, 0, len(mirror.Spec.TargetNamespaces))
+	var writeErrs []error
+	stale := false
 	for _, ns := range mirror.Spec.TargetNamespaces {
-		err := m.client.Get(ctx, client.ObjectKey{Name: ns}, &corev1.Namespace{})
-		if apierrors.IsNotFound(err) {
-			missing = append(missing, ns)
-			continue
-		}
+		target, err := m.syncTarget(ctx, mirror, source, ns)
+		targets = append(targets, target)
 		if err != nil {
-			return reconcile.Result{}, err
+			writeErrs = append(writeErrs, err)
+			stale = stale || errors.Is(err, ssa.ErrStale) || errors.Is(err, ssa.ErrGone) || errors.Is(err, ssa.ErrReplaced)
 		}
-		if err := m.applyCopy(ctx, mirror, source, ns); err != nil {
-			return reconcile.Result{}, err
-		}
-		synced = append(synced, ns)
 	}
-	if err := m.deleteCopies(ctx, mirror, mirror.Spec.TargetNamespaces); err != nil {
+	if stale {
+		// A copy changed since the cache showed it: what this reconcile saw is out of date, so
+		// it reports nothing and runs again, from a cache that has caught up.
+		return reconcile.Result{}, errors.Join(writeErrs...)
+	}
+	ready, reason, message := readiness(mirror, targets)
+	if err := m.report(ctx, mirror, targets, ready, reason, message); err != nil {
 		return reconcile.Result{}, err
 	}
-
-	if len(missing) > 0 {
-		return reconcile.Result{RequeueAfter: retryMissingNamespace}, m.report(ctx, mirror, synced, metav1.ConditionFalse, "TargetNamespaceMissing",
-			"target namespaces do not exist: "+strings.Join(missing, ", ")+"; create them or remove them from spec.targetNamespaces")
-	}
-	return reconcile.Result{}, m.report(ctx, mirror, synced, metav1.ConditionTrue, "Synced",
-		fmt.Sprintf("%d copies of ConfigMap %s in sync", len(synced), mirror.Spec.Source))
+	// A refused write is retried with backoff; conflicts and missing namespaces wait for the
+	// watch events that resolve them.
+	return reconcile.Result{}, errors.Join(writeErrs...)
 }
 
-// Cleanup deletes every copy of the mirror. It is idempotent: copies already gone are skipped.
+// Cleanup deletes every copy of the mirror. It lists them with the API reader, which cannot lag
+// behind a copy created a moment before the mirror was deleted. It is idempotent: copies already
+// gone are skipped.
 func (m *Mirror) Cleanup(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) error {
-	return m.deleteCopies(ctx, mirror, nil)
+	gone := mirror.DeepCopy()
+	gone.Spec.TargetNamespaces = nil
+	return m.deleteUnwantedCopies(ctx, gone, m.apiReader)
 }
 
-// applyCopy applies the copy of source in namespace with the controller's manager. The operator
-// is the copy's only intended writer, so it takes the fields back if someone else changed them.
-func (m *Mirror) applyCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, source *corev1.ConfigMap, namespace string) error {
-	copyConfig := corev1ac.ConfigMap(source.Name, namespace).
-		WithLabels(map[string]string{OwnerNamespaceLabel: mirror.Namespace, OwnerNameLabel: mirror.Name}).
+// syncTarget makes the copy in namespace match source, if the operator may, and says how the
+// target stands. The error is a write the API server refused, worth retrying.
+func (m *Mirror) syncTarget(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, source *corev1.ConfigMap, namespace string) (mirrorv1alpha1.TargetStatus, error) {
+	target := mirrorv1alpha1.TargetStatus{Namespace: namespace}
+	if namespace == mirror.Namespace {
+		return notSynced(target, mirrorv1alpha1.ReasonSourceNamespace,
+			"namespace %s is the ConfigMirror's own namespace, where the source lives; a mirror never writes there: remove it from spec.targetNamespaces", namespace), nil
+	}
+	ns := &corev1.Namespace{}
+	err := m.client.Get(ctx, client.ObjectKey{Name: namespace}, ns)
+	if apierrors.IsNotFound(err) {
+		return notSynced(target, mirrorv1alpha1.ReasonNamespaceNotFound,
+			"namespace %s does not exist; create it or remove it from spec.targetNamespaces", namespace), nil
+	}
+	if err != nil {
+		return writeFailed(target, err)
+	}
+	if !ns.DeletionTimestamp.IsZero() {
+		// The server refuses new objects there; the namespace watch brings the mirror back
+		// when a namespace of that name is created again.
+		return notSynced(target, mirrorv1alpha1.ReasonNamespaceTerminating,
+			"namespace %s is being deleted; the copy is not kept there", namespace), nil
+	}
+
+	key := client.ObjectKey{Namespace: namespace, Name: source.Name}
+	live := &corev1.ConfigMap{}
+	err = m.client.Get(ctx, key, live)
+	if apierrors.IsNotFound(err) {
+		live, err = m.createCopy(ctx, mirror, source, namespace)
+	}
+	if err != nil {
+		return writeFailed(target, err)
+	}
+	if live.Labels[MirrorUIDLabel] != string(mirror.UID) {
+		return m.conflict(mirror, target, live), nil
+	}
+	if err := m.applyCopy(ctx, mirror, source, live); err != nil {
+		return writeFailed(target, err)
+	}
+	target.Synced, target.Reason = true, mirrorv1alpha1.ReasonSynced
+	return target, nil
+}
+
+// createCopy creates the copy of source in namespace. A create fails when the name is taken,
+// whoever took it a moment ago: then the ConfigMap holding it is read from the API server and
+// returned, and the caller checks whose it is.
+func (m *Mirror) createCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, source *corev1.ConfigMap, namespace string) (*corev1.ConfigMap, error) {
+	copied := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: source.Name, Labels: copyLabels(mirror), Annotations: copyAnnotations(mirror)},
+		Data:       source.Data,
+		BinaryData: source.BinaryData,
+	}
+	err := m.client.Create(ctx, copied, client.FieldOwner(Name))
+	if apierrors.IsAlreadyExists(err) {
+		existing := &corev1.ConfigMap{}
+		if err := m.apiReader.Get(ctx, client.ObjectKeyFromObject(copied), existing); err != nil {
+			return nil, err
+		}
+		return existing, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	log.FromContext(ctx).Info("Created copy", "namespace", namespace)
+	return copied, nil
+}
+
+// applyCopy applies the copy's content to live, a copy made for mirror, unless ssa.WouldChange
+// proves from live's values and managedFields that the apply would change nothing. The copy is
+// the operator's, so it takes its fields back (force) from anyone who edited them; keys and
+// labels others added stay theirs.
+//
+// The decision that live is this mirror's copy holds only for live as read, so the
+// configuration carries live's UID and resourceVersion: if the copy changed since (its label
+// removed by someone keeping it), or was deleted and its name taken, the API server refuses the
+// apply (SSA-SEMANTICS rows 9 to 11) and nothing is written; the error is ssa.ErrStale,
+// ErrGone or ErrReplaced.
+func (m *Mirror) applyCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, source, live *corev1.ConfigMap) error {
+	config := corev1ac.ConfigMap(live.Name, live.Namespace).
+		WithUID(live.UID).
+		WithResourceVersion(live.ResourceVersion).
+		WithLabels(copyLabels(mirror)).
+		WithAnnotations(copyAnnotations(mirror)).
 		WithData(source.Data).
 		WithBinaryData(source.BinaryData)
-	if err := m.client.Apply(ctx, copyConfig, client.FieldOwner(Name), client.ForceOwnership); err != nil {
-		return fmt.Errorf("applying the copy in namespace %s: %w", namespace, err)
-	}
-	return nil
-}
-
-// deleteCopies deletes the mirror's copies in every namespace not in keep.
-func (m *Mirror) deleteCopies(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, keep []string) error {
-	copies := &corev1.ConfigMapList{}
-	if err := m.client.List(ctx, copies, client.MatchingLabels{OwnerNamespaceLabel: mirror.Namespace, OwnerNameLabel: mirror.Name}); err != nil {
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(config)
+	if err != nil {
 		return err
 	}
+	if !ssa.WouldChange(m.types, live, &unstructured.Unstructured{Object: content}, Name, "") {
+		return nil
+	}
+	err = m.client.Apply(ctx, config, client.FieldOwner(Name), client.ForceOwnership)
+	return ssa.FromApplyError(ssa.ObjectRef{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Namespace: live.Namespace, Name: live.Name, UID: live.UID}, err)
+}
+
+// conflict reports that namespace holds a ConfigMap of the source's name that is not this
+// mirror's copy, with a Warning event the first time it is seen.
+func (m *Mirror) conflict(mirror *mirrorv1alpha1.ConfigMirror, target mirrorv1alpha1.TargetStatus, existing *corev1.ConfigMap) mirrorv1alpha1.TargetStatus {
+	target = notSynced(target, mirrorv1alpha1.ReasonTargetConflict,
+		"ConfigMap %s/%s exists and is not a copy made for this mirror; it is left untouched: delete or rename it, or remove %s from spec.targetNamespaces",
+		existing.Namespace, existing.Name, existing.Namespace)
+	// The event marks the moment the conflict appears; the status records it from then on, and
+	// a steady-state reconcile sends nothing.
+	if m.recorder != nil && !slices.ContainsFunc(mirror.Status.Targets, func(t mirrorv1alpha1.TargetStatus) bool {
+		return t.Namespace == target.Namespace && t.Reason == mirrorv1alpha1.ReasonTargetConflict
+	}) {
+		m.recorder.Eventf(mirror, nil, corev1.EventTypeWarning, mirrorv1alpha1.ReasonTargetConflict, "SyncCopy", "%s", target.Message)
+	}
+	return target
+}
+
+// deleteUnwantedCopies deletes every copy of mirror, as reader lists them, that spec no longer
+// asks for: in a namespace no longer listed, or under a source name no longer used. Each delete
+// is conditional on the copy's UID and resourceVersion as listed, so a ConfigMap changed since
+// (its label removed to keep it, say) is not deleted; in a reconcile the watch event of that
+// change brings the mirror back, a cleanup fails and is retried. Nothing in the mirror's own
+// namespace is ever deleted: the operator never writes there.
+func (m *Mirror) deleteUnwantedCopies(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, reader client.Reader) error {
+	copies := &corev1.ConfigMapList{}
+	if err := reader.List(ctx, copies, client.MatchingLabels{MirrorUIDLabel: string(mirror.UID)}); err != nil {
+		return fmt.Errorf("listing the copies: %w", err)
+	}
+	cleanup := reader == m.apiReader
 	for i := range copies.Items {
 		stale := &copies.Items[i]
-		if slices.Contains(keep, stale.Namespace) {
+		if stale.Namespace == mirror.Namespace ||
+			(stale.Name == mirror.Spec.Source && slices.Contains(mirror.Spec.TargetNamespaces, stale.Namespace)) {
 			continue
 		}
-		if err := m.client.Delete(ctx, stale, client.Preconditions{UID: &stale.UID}); client.IgnoreNotFound(err) != nil {
-			return fmt.Errorf("deleting the copy in namespace %s: %w", stale.Namespace, err)
+		err := m.client.Delete(ctx, stale, client.Preconditions{UID: &stale.UID, ResourceVersion: &stale.ResourceVersion})
+		switch {
+		case apierrors.IsNotFound(err), apierrors.IsConflict(err) && !cleanup:
+			continue
+		case err != nil:
+			return fmt.Errorf("deleting the copy %s/%s: %w", stale.Namespace, stale.Name, err)
 		}
-		log.FromContext(ctx).Info("Deleted copy", "namespace", stale.Namespace)
+		log.FromContext(ctx).Info("Deleted copy", "namespace", stale.Namespace, "name", stale.Name)
 	}
 	return nil
 }
 
-// report applies status: the synced namespaces and the Ready condition.
-func (m *Mirror) report(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, synced []string, ready metav1.ConditionStatus, reason, message string) error {
+// report applies status: each target's state and the Ready condition.
+func (m *Mirror) report(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, targets []mirrorv1alpha1.TargetStatus, ready metav1.ConditionStatus, reason, message string) error {
 	status := mirrorac.ConfigMirrorStatus().
 		WithObservedGeneration(mirror.Generation).
-		WithSyncedNamespaces(synced...).
 		WithConditions(ssareconcile.Condition(mirror.Status.Conditions, metav1.Condition{
 			Type: mirrorv1alpha1.ConditionReady, Status: ready, Reason: reason, Message: message, ObservedGeneration: mirror.Generation,
 		}))
+	for _, t := range targets {
+		entry := mirrorac.TargetStatus().WithNamespace(t.Namespace).WithSynced(t.Synced).WithReason(t.Reason)
+		if t.Message != "" {
+			entry.WithMessage(t.Message)
+		}
+		status.WithTargets(entry)
+	}
 	return m.status.Apply(ctx, mirror, status)
+}
+
+// readiness sums the targets up in the Ready condition.
+func readiness(mirror *mirrorv1alpha1.ConfigMirror, targets []mirrorv1alpha1.TargetStatus) (metav1.ConditionStatus, string, string) {
+	var reasons, messages []string
+	for _, t := range targets {
+		if !t.Synced {
+			reasons = append(reasons, t.Reason)
+			messages = append(messages, t.Message)
+		}
+	}
+	if len(reasons) == 0 {
+		return metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced,
+			fmt.Sprintf("%d copies of ConfigMap %s in sync", len(targets), mirror.Spec.Source)
+	}
+	reason := reasons[0]
+	if slices.ContainsFunc(reasons, func(r string) bool { return r != reason }) {
+		reason = mirrorv1alpha1.ReasonTargetsNotSynced
+	}
+	return metav1.ConditionFalse, reason, fmt.Sprintf("%d of %d targets not synced: %s", len(reasons), len(targets), strings.Join(messages, "; "))
+}
+
+func notSynced(target mirrorv1alpha1.TargetStatus, reason, format string, args ...any) mirrorv1alpha1.TargetStatus {
+	target.Synced, target.Reason, target.Message = false, reason, fmt.Sprintf(format, args...)
+	return target
+}
+
+// writeFailed reports a request the API server refused or failed, and returns it to be retried.
+func writeFailed(target mirrorv1alpha1.TargetStatus, err error) (mirrorv1alpha1.TargetStatus, error) {
+	err = fmt.Errorf("copy in namespace %s: %w", target.Namespace, err)
+	return notSynced(target, mirrorv1alpha1.ReasonWriteFailed, "%v; retrying", err), err
+}
+
+func copyLabels(mirror *mirrorv1alpha1.ConfigMirror) map[string]string {
+	return map[string]string{MirrorUIDLabel: string(mirror.UID)}
+}
+
+func copyAnnotations(mirror *mirrorv1alpha1.ConfigMirror) map[string]string {
+	return map[string]string{MirrorAnnotation: mirror.Namespace + "/" + mirror.Name}
 }

@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"context"
 	"slices"
 	"testing"
 
@@ -13,6 +14,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
@@ -100,8 +102,13 @@ func TestReconcile_NewMirrorCopiesTheSourceIntoEachTargetNamespace(t *testing.T)
 		if d := cmp.Diff(source().Data, copied.Data); d != "" {
 			t.Errorf("data of the copy in %s (-want +got):\n%s", ns, d)
 		}
-		if d := cmp.Diff(map[string]string{controller.OwnerNamespaceLabel: "team", controller.OwnerNameLabel: "settings-mirror"}, copied.Labels); d != "" {
+		live := &mirrorv1alpha1.ConfigMirror{}
+		g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), live)).To(Succeed())
+		if d := cmp.Diff(map[string]string{controller.MirrorUIDLabel: string(live.UID)}, copied.Labels); d != "" {
 			t.Errorf("labels of the copy in %s (-want +got):\n%s", ns, d)
+		}
+		if d := cmp.Diff(map[string]string{controller.MirrorAnnotation: "team/settings-mirror"}, copied.Annotations); d != "" {
+			t.Errorf("annotations of the copy in %s (-want +got):\n%s", ns, d)
 		}
 	}
 }
@@ -116,7 +123,10 @@ func TestReconcile_NewMirrorReportsReadyInStatus(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	got := &mirrorv1alpha1.ConfigMirror{}
 	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), got)).To(Succeed())
-	g.Expect(got.Status.SyncedNamespaces).To(ConsistOf("prod", "staging"))
+	g.Expect(got.Status.Targets).To(Equal([]mirrorv1alpha1.TargetStatus{
+		{Namespace: "prod", Synced: true, Reason: mirrorv1alpha1.ReasonSynced},
+		{Namespace: "staging", Synced: true, Reason: mirrorv1alpha1.ReasonSynced},
+	}))
 	ready := meta.FindStatusCondition(got.Status.Conditions, mirrorv1alpha1.ConditionReady)
 	g.Expect(ready).NotTo(BeNil())
 	g.Expect(ready.Status).To(Equal(metav1.ConditionTrue))
@@ -155,9 +165,10 @@ func TestReconcile_DeletedMirrorLosesItsCopiesAndThenItsFinalizer(t *testing.T) 
 	_, err = r.Reconcile(t.Context(), requestFor(m))
 
 	g.Expect(err).NotTo(HaveOccurred())
-	copies := &corev1.ConfigMapList{}
-	g.Expect(c.List(t.Context(), copies, client.MatchingLabels{controller.OwnerNameLabel: "settings-mirror"})).To(Succeed())
-	g.Expect(copies.Items).To(BeEmpty())
+	for _, ns := range []string{"prod", "staging"} {
+		err := c.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "settings"}, &corev1.ConfigMap{})
+		g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the copy in %s is still there: %v", ns, err)
+	}
 	err = c.Get(t.Context(), client.ObjectKeyFromObject(m), &mirrorv1alpha1.ConfigMirror{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the ConfigMirror is still there: %v", err)
 }
@@ -179,4 +190,79 @@ func TestReconcile_MissingSourceReportsSourceNotFound(t *testing.T) {
 	copies := &corev1.ConfigMapList{}
 	g.Expect(c.List(t.Context(), copies, client.InNamespace("prod"))).To(Succeed())
 	g.Expect(slices.ContainsFunc(copies.Items, func(cm corev1.ConfigMap) bool { return cm.Name == "settings" })).To(BeFalse())
+}
+
+// splitCluster serves the reconciler cached reads from one client and uncached reads from
+// another, as a manager does, so that a test can make the cache lag.
+type splitCluster struct {
+	cached    client.Client
+	apiReader client.Reader
+}
+
+func (c splitCluster) GetClient() client.Client    { return c.cached }
+func (c splitCluster) GetAPIReader() client.Reader { return c.apiReader }
+
+// lagging returns c seen through a cache that has not yet seen the ConfigMaps in namespace.
+func lagging(c client.WithWatch, namespace string) client.Client {
+	return interceptor.NewClient(c, interceptor.Funcs{
+		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+			if _, ok := obj.(*corev1.ConfigMap); ok && key.Namespace == namespace {
+				return apierrors.NewNotFound(corev1.Resource("configmaps"), key.Name)
+			}
+			return c.Get(ctx, key, obj, opts...)
+		},
+		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
+			if err := c.List(ctx, list, opts...); err != nil {
+				return err
+			}
+			if cms, ok := list.(*corev1.ConfigMapList); ok {
+				cms.Items = slices.DeleteFunc(cms.Items, func(cm corev1.ConfigMap) bool { return cm.Namespace == namespace })
+			}
+			return nil
+		},
+	})
+}
+
+// A user's ConfigMap that the cache has not seen yet looks like a free name: the create that
+// follows fails, and the operator must find the ConfigMap the user holds, not adopt it.
+func TestReconcile_ConfigMapTheCacheHasNotSeenIsNotAdopted(t *testing.T) {
+	g := NewWithT(t)
+	m := mirror("prod")
+	users := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "settings"}, Data: map[string]string{"mine": "yes"}}
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), source(), m, users).Build()
+	before := &corev1.ConfigMap{}
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(users), before)).To(Succeed())
+	_, r, err := controller.NewReconciler(splitCluster{cached: lagging(c, "prod"), apiReader: c}, events.NewFakeRecorder(10))
+	g.Expect(err).NotTo(HaveOccurred())
+
+	_, err = r.Reconcile(t.Context(), requestFor(m))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	after := &corev1.ConfigMap{}
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(users), after)).To(Succeed())
+	if d := cmp.Diff(before, after); d != "" {
+		t.Errorf("the user's ConfigMap was changed (-before +after):\n%s", d)
+	}
+	got := &mirrorv1alpha1.ConfigMirror{}
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), got)).To(Succeed())
+	g.Expect(got.Status.Targets).To(HaveExactElements(HaveField("Reason", mirrorv1alpha1.ReasonTargetConflict)))
+}
+
+// A copy created a moment before the mirror's deletion may not be in the cache yet when the
+// cleanup runs; the cleanup lists through the API reader and deletes it all the same.
+func TestCleanup_DeletesACopyTheCacheHasNotSeen(t *testing.T) {
+	g := NewWithT(t)
+	m := mirror("prod")
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), source(), m).Build()
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), m)).To(Succeed())
+	mirrorOf, _, err := controller.NewReconciler(splitCluster{cached: lagging(c, "prod"), apiReader: c}, nil)
+	g.Expect(err).NotTo(HaveOccurred())
+	copied := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "settings",
+		Labels: map[string]string{controller.MirrorUIDLabel: string(m.UID)}}}
+	g.Expect(c.Create(t.Context(), copied)).To(Succeed())
+
+	g.Expect(mirrorOf.Cleanup(t.Context(), m)).To(Succeed())
+
+	err = c.Get(t.Context(), client.ObjectKeyFromObject(copied), &corev1.ConfigMap{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the copy is still there: %v", err)
 }

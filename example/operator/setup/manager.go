@@ -45,11 +45,10 @@ func Scheme() (*runtime.Scheme, error) {
 
 // NewManager returns a Manager running the ConfigMirror controller.
 //
-// Its cache keeps, of a ConfigMirror's managedFields, only the entries of the operator's own
-// managers (ssa.KeepManagedFieldsOf): enough for the finalizer and the status applier to decide
-// without a request, at close to the memory of stripped objects. ConfigMaps are cached without
-// managedFields; the operator never reads their ownership. Neither is ever written back with
-// Update.
+// Its cache keeps, of managedFields, only the entries of the operator's own managers
+// (ssa.KeepManagedFieldsOf): enough for the finalizer, the status applier and the copies to be
+// proven unchanged without a request, at close to the memory of stripped objects. Nothing from
+// the cache is ever written back with Update.
 func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	scheme, err := Scheme()
 	if err != nil {
@@ -59,7 +58,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 		Scheme: scheme,
 		Cache: cache.Options{ByObject: map[client.Object]cache.ByObject{
 			&mirrorv1alpha1.ConfigMirror{}: {Transform: ssa.KeepManagedFieldsOf(controller.Name, controller.FinalizerFieldOwner)},
-			&corev1.ConfigMap{}:            {Transform: cache.TransformStripManagedFields()},
+			&corev1.ConfigMap{}:            {Transform: ssa.KeepManagedFieldsOf(controller.Name)},
 		}},
 		Metrics:                 metricsserver.Options{BindAddress: opts.MetricsAddr},
 		HealthProbeBindAddress:  opts.HealthAddr,

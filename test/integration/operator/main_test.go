@@ -25,6 +25,8 @@ var (
 	cluster *testcluster.Cluster
 	// user is an admin client that knows ConfigMirror; it plays the user and checks results.
 	user client.Client
+	// operatorRequests records every request the operator sends.
+	operatorRequests *testcluster.Recorder
 )
 
 func TestMain(m *testing.M) {
@@ -61,6 +63,7 @@ func startOperator(c *testcluster.Cluster) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
+	restricted, operatorRequests = testcluster.Recording(restricted)
 	mgr, err := setup.NewManager(restricted, setup.Options{MetricsAddr: "0", HealthAddr: "0"})
 	if err != nil {
 		return nil, err

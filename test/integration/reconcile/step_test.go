@@ -205,6 +205,30 @@ func TestStep_GivesNoWarningForAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 	g.Expect(got).To(ConsistOf(HavePrefix("Normal CleanupSucceeded")))
 }
 
+// A cache that lags behind the step's own cleanup may still show the object alive, its finalizer
+// owned by the step's manager, so that the add needs no request and cannot find out: the step
+// must still not let the reconcile build anything for an object it cleaned up and released.
+func TestStep_DoesNotProceedWithAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client})
+	g.Expect(err).NotTo(HaveOccurred())
+	w := createWidget(t, ns, "cleaned-then-stale")
+	proceed, err := step.Handle(t.Context(), w, nil)
+	g.Expect(proceed, err).To(BeTrue())
+	stale := w.DeepCopyObject().(*testcluster.Widget) // alive, finalizer owned: as a lagging cache holds it
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+	terminating, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	proceed, err = step.Handle(t.Context(), terminating, func(context.Context) error { return nil })
+	g.Expect(proceed, err).To(BeFalse())
+
+	proceed, err = step.Handle(t.Context(), stale, nil)
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(proceed).To(BeFalse(), "the reconcile of a stale copy of a cleaned-up object was let through")
+}
+
 // The object is deleted and another created under its name while the cleanup runs: the cleaned-up
 // object is gone, which ends the step without error; the successor is not touched.
 func TestStep_EndsQuietlyWhenTheObjectWasReplacedDuringItsCleanup(t *testing.T) {

@@ -7,14 +7,46 @@ import (
 // ConditionReady is the condition that says whether every copy is in sync with the source.
 const ConditionReady = "Ready"
 
+// Reasons of a target's state, and of the Ready condition. Ready takes ReasonSynced when every
+// target is synced, ReasonSourceNotFound when the source is missing, the targets' reason when all
+// unsynced targets share one, and ReasonTargetsNotSynced otherwise; its message lists every
+// unsynced target.
+const (
+	// ReasonSynced: the copy matches the source.
+	ReasonSynced = "Synced"
+	// ReasonSourceNotFound: spec.source names no ConfigMap in the mirror's namespace.
+	ReasonSourceNotFound = "SourceNotFound"
+	// ReasonNamespaceNotFound: the target namespace does not exist.
+	ReasonNamespaceNotFound = "NamespaceNotFound"
+	// ReasonNamespaceTerminating: the target namespace is being deleted; its copy goes with it.
+	ReasonNamespaceTerminating = "NamespaceTerminating"
+	// ReasonSourceNamespace: the target is the mirror's own namespace, where the source lives. A
+	// copy there would be the source itself, so the operator never writes it.
+	ReasonSourceNamespace = "SourceNamespace"
+	// ReasonTargetConflict: the target namespace already has a ConfigMap of the source's name
+	// that is not a copy made for this mirror. The operator leaves it untouched.
+	ReasonTargetConflict = "TargetConflict"
+	// ReasonWriteFailed: the API server refused to create or update the copy (a quota, an
+	// admission webhook, a terminating namespace); the message has its answer.
+	ReasonWriteFailed = "WriteFailed"
+	// ReasonTargetsNotSynced: unsynced targets with different reasons.
+	ReasonTargetsNotSynced = "TargetsNotSynced"
+)
+
 // ConfigMirrorSpec is what the user asks for.
 type ConfigMirrorSpec struct {
 	// Source names the ConfigMap to copy, in the ConfigMirror's own namespace.
 	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Source string `json:"source"`
 
-	// TargetNamespaces are the namespaces to copy the source into.
+	// TargetNamespaces are the namespaces to copy the source into. The mirror's own namespace
+	// is refused (reason SourceNamespace): CRD validation cannot see metadata.namespace, so the
+	// controller checks it.
 	// +listType=set
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
 	// +optional
 	TargetNamespaces []string `json:"targetNamespaces,omitempty"`
 }
@@ -25,16 +57,31 @@ type ConfigMirrorStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// SyncedNamespaces are the target namespaces whose copy matches the source.
-	// +listType=set
+	// Targets holds the state of each target namespace, in the order of spec.targetNamespaces.
+	// +listType=map
+	// +listMapKey=namespace
 	// +optional
-	SyncedNamespaces []string `json:"syncedNamespaces,omitempty"`
+	Targets []TargetStatus `json:"targets,omitempty"`
 
 	// Conditions hold Ready.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
 	Conditions []metav1.Condition `json:"conditions,omitempty"`
+}
+
+// TargetStatus is the state of one target namespace.
+type TargetStatus struct {
+	// Namespace is the target namespace.
+	Namespace string `json:"namespace"`
+	// Synced says whether the namespace has a copy that matches the source.
+	Synced bool `json:"synced"`
+	// Reason says why in one word: Synced, NamespaceNotFound, NamespaceTerminating,
+	// SourceNamespace, TargetConflict or WriteFailed.
+	Reason string `json:"reason"`
+	// Message says what is wrong and what to do about it.
+	// +optional
+	Message string `json:"message,omitempty"`
 }
 
 // ConfigMirror copies a ConfigMap into other namespaces and keeps the copies in sync. Owner
@@ -45,6 +92,7 @@ type ConfigMirrorStatus struct {
 // +kubebuilder:subresource:status
 // +kubebuilder:printcolumn:name="Source",type=string,JSONPath=`.spec.source`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 type ConfigMirror struct {
 	metav1.TypeMeta   `json:",inline"`

@@ -22,6 +22,8 @@ func ForKind(kind schema.GroupVersionKind) interface{} {
 		return &apiv1alpha1.ConfigMirrorSpecApplyConfiguration{}
 	case v1alpha1.SchemeGroupVersion.WithKind("ConfigMirrorStatus"):
 		return &apiv1alpha1.ConfigMirrorStatusApplyConfiguration{}
+	case v1alpha1.SchemeGroupVersion.WithKind("TargetStatus"):
+		return &apiv1alpha1.TargetStatusApplyConfiguration{}
 
 	}
 	return nil

@@ -67,12 +67,29 @@ var schemaYAML = typed.YAMLObject(`types:
     - name: observedGeneration
       type:
         scalar: numeric
-    - name: syncedNamespaces
+    - name: targets
       type:
         list:
           elementType:
-            scalar: string
+            namedType: com.github.ssakit.ssakit.example.operator.api.v1alpha1.TargetStatus
           elementRelationship: associative
+          keys:
+          - namespace
+- name: com.github.ssakit.ssakit.example.operator.api.v1alpha1.TargetStatus
+  map:
+    fields:
+    - name: message
+      type:
+        scalar: string
+    - name: namespace
+      type:
+        scalar: string
+    - name: reason
+      type:
+        scalar: string
+    - name: synced
+      type:
+        scalar: boolean
 - name: io.k8s.apimachinery.pkg.apis.meta.v1.Condition
   map:
     fields:

@@ -9,7 +9,9 @@ package v1alpha1
 type ConfigMirrorSpecApplyConfiguration struct {
 	// Source names the ConfigMap to copy, in the ConfigMirror's own namespace.
 	Source *string `json:"source,omitempty"`
-	// TargetNamespaces are the namespaces to copy the source into.
+	// TargetNamespaces are the namespaces to copy the source into. The mirror's own namespace
+	// is refused (reason SourceNamespace): CRD validation cannot see metadata.namespace, so the
+	// controller checks it.
 	TargetNamespaces []string `json:"targetNamespaces,omitempty"`
 }
 

@@ -13,8 +13,8 @@ import (
 type ConfigMirrorStatusApplyConfiguration struct {
 	// ObservedGeneration is the generation of the spec this status describes.
 	ObservedGeneration *int64 `json:"observedGeneration,omitempty"`
-	// SyncedNamespaces are the target namespaces whose copy matches the source.
-	SyncedNamespaces []string `json:"syncedNamespaces,omitempty"`
+	// Targets holds the state of each target namespace, in the order of spec.targetNamespaces.
+	Targets []TargetStatusApplyConfiguration `json:"targets,omitempty"`
 	// Conditions hold Ready.
 	Conditions []v1.ConditionApplyConfiguration `json:"conditions,omitempty"`
 }
@@ -33,12 +33,15 @@ func (b *ConfigMirrorStatusApplyConfiguration) WithObservedGeneration(value int6
 	return b
 }
 
-// WithSyncedNamespaces adds the given value to the SyncedNamespaces field in the declarative configuration
+// WithTargets adds the given value to the Targets field in the declarative configuration
 // and returns the receiver, so that objects can be build by chaining "With" function invocations.
-// If called multiple times, values provided by each call will be appended to the SyncedNamespaces field.
-func (b *ConfigMirrorStatusApplyConfiguration) WithSyncedNamespaces(values ...string) *ConfigMirrorStatusApplyConfiguration {
+// If called multiple times, values provided by each call will be appended to the Targets field.
+func (b *ConfigMirrorStatusApplyConfiguration) WithTargets(values ...*TargetStatusApplyConfiguration) *ConfigMirrorStatusApplyConfiguration {
 	for i := range values {
-		b.SyncedNamespaces = append(b.SyncedNamespaces, values[i])
+		if values[i] == nil {
+			panic("nil value passed to WithTargets")
+		}
+		b.Targets = append(b.Targets, *values[i])
 	}
 	return b
 }

@@ -1,0 +1,251 @@
+package operator
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
+	"github.com/ssakit/ssakit/example/operator/controller"
+)
+
+// Each test here pins one promise of the README's "what the operator will never do" list.
+
+// usersConfigMap creates a ConfigMap as a user would, before any mirror exists, and returns it as
+// the server stored it.
+func usersConfigMap(t *testing.T, namespace, name string) *corev1.ConfigMap {
+	t.Helper()
+	cm := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name, Labels: map[string]string{"app": "billing"}},
+		Data:       map[string]string{"owner": "the user", "mode": "mine"},
+	}
+	if err := user.Create(t.Context(), cm, client.FieldOwner("kubectl-create")); err != nil {
+		t.Fatalf("creating the user's ConfigMap: %v", err)
+	}
+	return cm
+}
+
+// unchanged fails the test when the ConfigMap differs in any way, managedFields and
+// resourceVersion included, from before.
+func unchanged(t *testing.T, before *corev1.ConfigMap) {
+	t.Helper()
+	after := &corev1.ConfigMap{}
+	if err := user.Get(t.Context(), client.ObjectKeyFromObject(before), after); err != nil {
+		t.Fatalf("the ConfigMap %s/%s: %v", before.Namespace, before.Name, err)
+	}
+	if d := cmp.Diff(before, after); d != "" {
+		t.Fatalf("ConfigMap %s/%s was changed (-before +after):\n%s", before.Namespace, before.Name, d)
+	}
+}
+
+// warnings returns the reasons and notes of the Warning events about the mirror.
+func warnings(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) func() []string {
+	return func() []string {
+		list := &eventsv1.EventList{}
+		if err := user.List(ctx, list, client.InNamespace(mirror.Namespace)); err != nil {
+			return []string{err.Error()}
+		}
+		var out []string
+		for _, e := range list.Items {
+			if e.Type == corev1.EventTypeWarning && e.Regarding.Name == mirror.Name {
+				out = append(out, e.Reason+": "+e.Note)
+			}
+		}
+		return out
+	}
+}
+
+func TestNever_WritesOrDeletesAConfigMapItDidNotCreate(t *testing.T) {
+	g := NewWithT(t)
+	home, taken, free := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	users := usersConfigMap(t, taken, "settings")
+	applySource(t, home, map[string]string{"mode": "fast"})
+
+	mirror := applyMirror(t, home, taken, free)
+
+	g.Eventually(copies(t.Context(), free)).WithTimeout(eventually).WithPolling(poll).
+		Should(Equal([]map[string]string{{"mode": "fast"}}), "the copy in the free namespace")
+	unchanged(t, users)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).
+		Should(Equal([]string{taken + " TargetConflict", free + " Synced", "Ready False TargetConflict"}))
+	g.Expect(readyMessage(t, mirror)).To(ContainSubstring("ConfigMap " + taken + "/settings exists and is not a copy made for this mirror"))
+	g.Eventually(warnings(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).
+		Should(ConsistOf(HavePrefix("TargetConflict: ConfigMap " + taken + "/settings exists")))
+
+	deleteMirror(t, mirror)
+
+	unchanged(t, users)
+	g.Expect(copies(t.Context(), free)()).To(Equal([]map[string]string{nil}), "the mirror's own copy is deleted")
+}
+
+func TestNever_WritesOrDeletesItsSource(t *testing.T) {
+	g := NewWithT(t)
+	home, other := cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, home, map[string]string{"mode": "fast"})
+	source := &corev1.ConfigMap{}
+	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: home, Name: "settings"}, source)).To(Succeed())
+
+	mirror := applyMirror(t, home, home, other)
+
+	g.Eventually(copies(t.Context(), other)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"mode": "fast"}}))
+	unchanged(t, source)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).
+		Should(Equal([]string{home + " SourceNamespace", other + " Synced", "Ready False SourceNamespace"}))
+
+	deleteMirror(t, mirror)
+
+	unchanged(t, source)
+}
+
+// Two mirrors in different namespaces copy same-named sources into one namespace: the first
+// one's copy is its own, the second reports the conflict, and neither's deletion touches the
+// other's copy.
+func TestNever_SharesACopyBetweenTwoMirrors(t *testing.T) {
+	g := NewWithT(t)
+	homeA, homeB, target := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, homeA, map[string]string{"from": "a"})
+	applySource(t, homeB, map[string]string{"from": "b"})
+	first := applyMirror(t, homeA, target)
+	g.Eventually(readiness(t.Context(), first)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	copyOfFirst := &corev1.ConfigMap{}
+	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, copyOfFirst)).To(Succeed())
+
+	second := applyMirror(t, homeB, target)
+
+	g.Eventually(readiness(t.Context(), second)).WithTimeout(eventually).WithPolling(poll).Should(ContainElement(HavePrefix("Ready ")), "the second mirror reconciled")
+	unchanged(t, copyOfFirst)
+	g.Expect(readiness(t.Context(), second)()).To(Equal([]string{target + " TargetConflict", "Ready False TargetConflict"}))
+
+	deleteMirror(t, second)
+
+	unchanged(t, copyOfFirst)
+	deleteMirror(t, first)
+	g.Expect(copies(t.Context(), target)()).To(Equal([]map[string]string{nil}), "the first mirror's copy is deleted with it")
+}
+
+func TestNever_KeepsACopyOfASourceNoLongerNamed(t *testing.T) {
+	g := NewWithT(t)
+	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	applySourceNamed(t, home, "first", map[string]string{"n": "1"})
+	applySourceNamed(t, home, "second", map[string]string{"n": "2"})
+	mirror := applyMirrorNamed(t, home, "mirror", "first", target)
+	g.Eventually(copiesNamed(t.Context(), "first", target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"n": "1"}}))
+
+	applyMirrorNamed(t, home, "mirror", "second", target)
+
+	g.Eventually(copiesNamed(t.Context(), "second", target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"n": "2"}}))
+	g.Eventually(copiesNamed(t.Context(), "first", target)).WithTimeout(eventually).WithPolling(poll).
+		Should(Equal([]map[string]string{nil}), "the copy of the old source is deleted")
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+}
+
+// Four targets fail in four ways and one works: the one works, and status says which is which.
+func TestNever_LetsOneFailingTargetStopTheOthers(t *testing.T) {
+	g := NewWithT(t)
+	home, quota, taken, good := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	missing := home + "-missing"
+	noConfigMaps(t, quota)
+	usersConfigMap(t, taken, "settings")
+	applySource(t, home, map[string]string{"mode": "fast"})
+
+	mirror := applyMirror(t, home, missing, quota, taken, home, good)
+
+	g.Eventually(copies(t.Context(), good)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"mode": "fast"}}))
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{
+		missing + " NamespaceNotFound", quota + " WriteFailed", taken + " TargetConflict", home + " SourceNamespace", good + " Synced",
+		"Ready False TargetsNotSynced",
+	}))
+	message := readyMessage(t, mirror)
+	g.Expect(message).To(HavePrefix("4 of 5 targets not synced: "))
+	g.Expect(message).To(ContainSubstring("namespace " + missing + " does not exist"))
+	g.Expect(message).To(ContainSubstring("exceeded quota"))
+}
+
+// noConfigMaps puts a ResourceQuota of zero ConfigMaps on namespace, with the status the quota
+// controller would give it (the test control plane runs no controllers), so that the API server
+// refuses every new ConfigMap there.
+func noConfigMaps(t *testing.T, namespace string) {
+	t.Helper()
+	zero := corev1.ResourceList{corev1.ResourceConfigMaps: resource.MustParse("0")}
+	quota := &corev1.ResourceQuota{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "no-configmaps"}, Spec: corev1.ResourceQuotaSpec{Hard: zero}}
+	if err := user.Create(t.Context(), quota); err != nil {
+		t.Fatal(err)
+	}
+	quota.Status = corev1.ResourceQuotaStatus{Hard: zero, Used: zero}
+	if err := user.Status().Update(t.Context(), quota); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A ConfigMirror name may have 253 characters; a label value only 63.
+func TestNever_FailsOnALongMirrorName(t *testing.T) {
+	g := NewWithT(t)
+	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	name := "mirror-" + strings.Repeat("x", 246)
+	g.Expect(name).To(HaveLen(253))
+	applySource(t, home, map[string]string{"mode": "fast"})
+
+	mirror := applyMirrorNamed(t, home, name, "settings", target)
+
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	g.Expect(copies(t.Context(), target)()).To(Equal([]map[string]string{{"mode": "fast"}}))
+	deleteMirror(t, mirror)
+	g.Expect(copies(t.Context(), target)()).To(Equal([]map[string]string{nil}))
+}
+
+// A mirror deleted as soon as its finalizer is on: whatever copies the operator created by
+// then, the cleanup finds and deletes them all.
+func TestNever_LeavesAnOrphanWhenAMirrorIsDeletedRightAfterItsCreation(t *testing.T) {
+	g := NewWithT(t)
+	home := cluster.Namespace(t)
+	targets := []string{cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)}
+	applySource(t, home, map[string]string{"mode": "fast"})
+	for i := range 5 {
+		mirror := applyMirrorNamed(t, home, fmt.Sprintf("mirror-%d", i), "settings", targets...)
+		g.Eventually(func() []string {
+			live := &mirrorv1alpha1.ConfigMirror{}
+			_ = user.Get(t.Context(), client.ObjectKeyFromObject(mirror), live)
+			return live.Finalizers
+		}).WithTimeout(eventually).WithPolling(time.Millisecond).Should(ContainElement(controller.Finalizer))
+
+		deleteMirror(t, mirror)
+
+		// A copy the operator made a moment after the cleanup would still appear; give it time.
+		g.Consistently(copies(t.Context(), targets...)).WithTimeout(time.Second).WithPolling(poll).
+			Should(Equal([]map[string]string{nil, nil, nil}), "round %d: copies outlived the mirror", i)
+	}
+}
+
+// A copy a user deleted comes back; one whose label the user removed is theirs from then on.
+func TestNever_DeletesACopyTheUserTookOver(t *testing.T) {
+	g := NewWithT(t)
+	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, home, map[string]string{"mode": "fast"})
+	mirror := applyMirror(t, home, target)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	copied := &corev1.ConfigMap{}
+	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, copied)).To(Succeed())
+	g.Expect(user.Delete(t.Context(), copied)).To(Succeed())
+	g.Eventually(func() error {
+		return user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, copied)
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed(), "the deleted copy is made again")
+
+	patch := client.RawPatch("application/merge-patch+json", fmt.Appendf(nil, `{"metadata":{"labels":{%q:null}}}`, controller.MirrorUIDLabel))
+	g.Expect(user.Patch(t.Context(), copied, patch, client.FieldOwner("kubectl-label"))).To(Succeed())
+
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " TargetConflict", "Ready False TargetConflict"}))
+	taken := &corev1.ConfigMap{}
+	g.Expect(user.Get(t.Context(), client.ObjectKeyFromObject(copied), taken)).To(Succeed())
+	deleteMirror(t, mirror)
+	unchanged(t, taken)
+}
