@@ -172,3 +172,22 @@ func TestConfigMirror_MissingTargetNamespaceIsACondition(t *testing.T) {
 		Should(Equal([]string{target + " Synced", home + "-missing NamespaceNotFound", "Ready False NamespaceNotFound"}))
 	g.Eventually(copies(t.Context(), target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"mode": "fast"}}))
 }
+
+// A target namespace created after the mirror gets its copy at once: the operator watches
+// namespaces, it does not poll for them.
+func TestConfigMirror_TargetNamespaceCreatedLaterGetsItsCopy(t *testing.T) {
+	g := NewWithT(t)
+	home := cluster.Namespace(t)
+	later := home + "-later"
+	applySource(t, home, map[string]string{"mode": "fast"})
+	mirror := applyMirror(t, home, later)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).
+		Should(Equal([]string{later + " NamespaceNotFound", "Ready False NamespaceNotFound"}))
+
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: later}}
+	g.Expect(user.Create(t.Context(), ns)).To(Succeed())
+	t.Cleanup(func() { _ = user.Delete(context.Background(), ns) })
+
+	g.Eventually(copies(t.Context(), later)).WithTimeout(5 * time.Second).WithPolling(poll).Should(Equal([]map[string]string{{"mode": "fast"}}))
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{later + " Synced", "Ready True Synced"}))
+}

@@ -6,6 +6,7 @@ package operator
 import (
 	"context"
 	"fmt"
+	"os"
 	"testing"
 
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -30,7 +31,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	testcluster.Run(m, &cluster, startOperator, "../../../example/operator/config/crd")
+	// Run's code must reach os.Exit: when the control plane or the operator cannot start, m.Run
+	// never runs, and a TestMain that just returns would report the package as passing.
+	os.Exit(testcluster.Run(m, &cluster, startOperator, "../../../example/operator/config/crd"))
 }
 
 // startOperator binds operatorUser to the generated ClusterRole and starts the operator's
@@ -63,6 +66,9 @@ func startOperator(c *testcluster.Cluster) (func(), error) {
 	if err != nil {
 		return nil, err
 	}
+	// client-go's default rate limit (a few requests a second) would make the tests that create
+	// many mirrors wait on the client, not on the operator.
+	restricted.QPS, restricted.Burst = 500, 1000
 	restricted, operatorRequests = testcluster.Recording(restricted)
 	mgr, err := setup.NewManager(restricted, setup.Options{MetricsAddr: "0", HealthAddr: "0"})
 	if err != nil {
