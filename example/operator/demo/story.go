@@ -71,8 +71,8 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 		s.Timeout = 30 * time.Second
 	}
 	var verdict Verdict
-	home, teamA, teamB, teamC := s.Prefix+"demo", s.Prefix+"team-a", s.Prefix+"team-b", s.Prefix+"team-c"
-	for _, ns := range []string{home, teamA, teamB, teamC} {
+	home, teamA, teamB, teamC, teamD := s.Prefix+"demo", s.Prefix+"team-a", s.Prefix+"team-b", s.Prefix+"team-c", s.Prefix+"team-d"
+	for _, ns := range []string{home, teamA, teamB, teamC, teamD} {
 		if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); client.IgnoreAlreadyExists(err) != nil {
 			return verdict, err
 		}
@@ -89,7 +89,7 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 	if err := s.waitCopies(ctx, "fast", []string{teamA, teamB}, []string{teamC}); err != nil {
 		return verdict, err
 	}
-	if err := s.waitReady(ctx, mirror); err != nil {
+	if _, err := s.waitReady(ctx, mirror, metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced); err != nil {
 		return verdict, err
 	}
 	s.say("copies in %s and %s; Ready=True", teamA, teamB)
@@ -118,7 +118,37 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 	}
 	s.say("the copies follow")
 
-	s.step(4, "%s adds its own finalizer %s with a JSON merge patch", otherManager, otherFinalizer)
+	s.step(4, "the user adds %s, which already holds a ConfigMap settings of the user's own, to the targets", teamD)
+	if err := s.Client.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: teamD, Name: "settings"},
+		Data:       map[string]string{"owner": "the user"},
+	}, client.FieldOwner(userManager)); client.IgnoreAlreadyExists(err) != nil {
+		return verdict, err
+	}
+	users := &corev1.ConfigMap{}
+	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: teamD, Name: "settings"}, users); err != nil {
+		return verdict, err
+	}
+	if err := s.applyMirror(ctx, home, teamA, teamC, teamD); err != nil {
+		return verdict, err
+	}
+	message, err := s.waitReady(ctx, mirror, metav1.ConditionFalse, mirrorv1alpha1.ReasonTargetConflict)
+	if err != nil {
+		return verdict, err
+	}
+	if err := s.unchanged(ctx, users); err != nil {
+		return verdict, err
+	}
+	s.say("Ready=False, reason TargetConflict: %s", message)
+	s.say("the user's ConfigMap %s/settings is untouched; the user takes %s back out of the targets", teamD, teamD)
+	if err := s.applyMirror(ctx, home, teamA, teamC); err != nil {
+		return verdict, err
+	}
+	if _, err := s.waitReady(ctx, mirror, metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced); err != nil {
+		return verdict, err
+	}
+
+	s.step(5, "%s adds its own finalizer %s with a JSON merge patch", otherManager, otherFinalizer)
 	if err := s.patchFinalizers(ctx, mirror, func(f []string) []string { return append(f, otherFinalizer) }); err != nil {
 		return verdict, err
 	}
@@ -126,7 +156,7 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 		return verdict, err
 	}
 
-	s.step(5, "%s removes its finalizer with a JSON merge patch", otherManager)
+	s.step(6, "%s removes its finalizer with a JSON merge patch", otherManager)
 	if err := s.patchFinalizers(ctx, mirror, func(f []string) []string {
 		return slices.DeleteFunc(f, func(name string) bool { return name == otherFinalizer })
 	}); err != nil {
@@ -136,11 +166,14 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 		return verdict, err
 	}
 
-	s.step(6, "the user deletes the ConfigMirror")
+	s.step(7, "the user deletes the ConfigMirror")
 	if err := s.Client.Delete(ctx, mirror); err != nil {
 		return verdict, err
 	}
 	if err := s.waitCopies(ctx, "", nil, []string{teamA, teamB, teamC}); err != nil {
+		return verdict, err
+	}
+	if err := s.unchanged(ctx, users); err != nil {
 		return verdict, err
 	}
 	if err := s.wait(ctx, "the ConfigMirror to be gone", func() (bool, error) {
@@ -149,7 +182,7 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 	}); err != nil {
 		return verdict, err
 	}
-	s.say("cleanup ran: every copy is deleted, the finalizer is removed, the ConfigMirror is gone")
+	s.say("cleanup ran: every copy is deleted, the finalizer is removed, the ConfigMirror is gone; the user's %s/settings is still there, untouched", teamD)
 	fmt.Fprintln(s.Out, verdict)
 	return verdict, nil
 }
@@ -212,19 +245,36 @@ func (s *Story) waitCopies(ctx context.Context, mode string, present, absent []s
 	})
 }
 
-func (s *Story) waitReady(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) error {
-	return s.wait(ctx, "Ready=True", func() (bool, error) {
+// waitReady waits until the Ready condition describes the current generation with status and
+// reason, and returns its message.
+func (s *Story) waitReady(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, status metav1.ConditionStatus, reason string) (string, error) {
+	var message string
+	return message, s.wait(ctx, fmt.Sprintf("Ready=%s with reason %s", status, reason), func() (bool, error) {
 		live := &mirrorv1alpha1.ConfigMirror{}
 		if err := s.Client.Get(ctx, client.ObjectKeyFromObject(mirror), live); err != nil {
 			return false, err
 		}
 		for _, c := range live.Status.Conditions {
-			if c.Type == mirrorv1alpha1.ConditionReady && c.Status == metav1.ConditionTrue && c.ObservedGeneration == live.Generation {
+			if c.Type == mirrorv1alpha1.ConditionReady && c.Status == status && c.Reason == reason && c.ObservedGeneration == live.Generation {
+				message = c.Message
 				return true, nil
 			}
 		}
 		return false, nil
 	})
+}
+
+// unchanged fails when the ConfigMap is not exactly as before: the operator must never write a
+// ConfigMap it did not create.
+func (s *Story) unchanged(ctx context.Context, before *corev1.ConfigMap) error {
+	after := &corev1.ConfigMap{}
+	if err := s.Client.Get(ctx, client.ObjectKeyFromObject(before), after); err != nil {
+		return fmt.Errorf("the user's ConfigMap %s/%s: %w", before.Namespace, before.Name, err)
+	}
+	if after.ResourceVersion != before.ResourceVersion {
+		return fmt.Errorf("the operator wrote the user's ConfigMap %s/%s: resourceVersion %s became %s", before.Namespace, before.Name, before.ResourceVersion, after.ResourceVersion)
+	}
+	return nil
 }
 
 // check reads the ConfigMirror's ownership, records any overlap of the checked managers, and
