@@ -80,7 +80,7 @@ func NewStatusApplier(c client.Client, controller string, opts ...StatusOption) 
 //
 // The resourceVersion is the guard: on /status a custom resource ignores the UID, so an apply
 // carrying only the UID of a deleted object writes the status of a same-named successor
-// (SSA-SEMANTICS row 27); with the resourceVersion the server refuses it with a 409. The price:
+// (docs/ssa-semantics.md row 27); with the resourceVersion the server refuses it with a 409. The price:
 // when obj is stale, because anyone wrote the object since obj was read, Apply fails with an
 // *ssa.ObjectError wrapping ssa.ErrStale and writes nothing; the write that made obj stale brings
 // a newer obj and another reconcile, and the error requeues this one. The UID stays in the
@@ -171,7 +171,7 @@ func (a *StatusApplier) config(ref ssa.ObjectRef, obj client.Object, desired map
 	return config
 }
 
-// send applies a fresh configuration of desired (SSA-SEMANTICS row 22) and replaces obj with the
+// send applies a fresh configuration of desired (docs/ssa-semantics.md row 22) and replaces obj with the
 // server's answer.
 func (a *StatusApplier) send(ctx context.Context, ref ssa.ObjectRef, obj client.Object, desired map[string]any, force bool) error {
 	config := a.config(ref, obj, desired)

@@ -28,5 +28,5 @@
 // up the way these calls need (UIDs, managedFields, schemas).
 //
 // The API server behaviours this package relies on are listed, row by row, in the project's
-// SSA-SEMANTICS.md and pinned by test/integration.
+// docs/ssa-semantics.md and pinned by test/integration.
 package ssa

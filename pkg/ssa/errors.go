@@ -19,7 +19,7 @@ import (
 
 var (
 	// ErrGone means the object the caller observed no longer exists: an apply that carried its
-	// UID found no object (SSA-SEMANTICS row 9). Nothing was created.
+	// UID found no object (docs/ssa-semantics.md row 9). Nothing was created.
 	ErrGone = errors.New("object no longer exists")
 	// ErrReplaced means the object the caller observed was deleted and another object now has its
 	// name: an apply carrying the old UID was refused (row 10). The new object was not touched.
@@ -89,7 +89,7 @@ func (e *ObjectError) Unwrap() []error {
 }
 
 // CoOwnedError reports a finalizer that is still on the object after its manager let it go,
-// because other managers also own it (SSA-SEMANTICS rows 3 and 24). The finalizer was not
+// because other managers also own it (docs/ssa-semantics.md rows 3 and 24). The finalizer was not
 // removed.
 type CoOwnedError struct {
 	Object    ObjectRef
@@ -223,7 +223,7 @@ func FromApplyError(obj ObjectRef, err error) error {
 }
 
 // legacyNameRefused is how kube-apiserver refuses a finalizer name without a path on a built-in
-// type (SSA-SEMANTICS row 15).
+// type (docs/ssa-semantics.md row 15).
 const legacyNameRefused = "name is neither a standard finalizer name nor is it fully qualified"
 
 // refusedName returns the finalizer name a legacyNameRefused cause quotes.

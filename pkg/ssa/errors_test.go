@@ -19,7 +19,7 @@ var configMapRef = ssa.ObjectRef{
 	Namespace:        "demo", Name: "settings", UID: "0b5c",
 }
 
-// The API errors below have the shapes kube-apiserver answers with (SSA-SEMANTICS rows 9 to 12);
+// The API errors below have the shapes kube-apiserver answers with (docs/ssa-semantics.md rows 9 to 12);
 // test/integration checks the same classification on real answers.
 func TestFromApplyError_ClassifiesObjectErrors(t *testing.T) {
 	configMaps := schema.GroupResource{Resource: "configmaps"}

@@ -25,7 +25,7 @@ import (
 // configuration that lists exactly this finalizer; Remove applies one that lists none. Neither
 // configuration depends on the caller's view of the object, so a stale object can never make one
 // finalizer's call drop or re-add another, even another finalizer of the same controller: an
-// apply is declarative only for its own manager (SSA-SEMANTICS rows 3 and 4).
+// apply is declarative only for its own manager (docs/ssa-semantics.md rows 3 and 4).
 //
 // Each configuration holds only apiVersion, kind, name, namespace and the observed UID besides
 // the finalizer, is built fresh for every call (row 22) and is sent without force. The caller's
@@ -55,7 +55,7 @@ type FinalizerOptions struct {
 	// returns an error. Add and Remove never read. With a controller-runtime manager pass
 	// mgr.GetAPIReader(); the manager's client would read from its cache and start an informer.
 	APIReader client.Reader
-	// AllowLegacyName accepts a name without a "/" path (SSA-SEMANTICS row 15), for finalizers
+	// AllowLegacyName accepts a name without a "/" path (docs/ssa-semantics.md row 15), for finalizers
 	// that already are on existing custom resources. Default: false, such a name is an error.
 	AllowLegacyName bool
 }
@@ -183,7 +183,7 @@ func (f *Finalizer) Warnings() []string { return slices.Clone(f.warnings) }
 // the steady state free.
 //
 // A terminating object that does not show the finalizer owned is refused without a request
-// (SSA-SEMANTICS row 12); one that shows it owned is not an error, and neither is an answer that
+// (docs/ssa-semantics.md row 12); one that shows it owned is not an error, and neither is an answer that
 // shows deletion under way: check obj.GetDeletionTimestamp() after Add. Add never reports
 // success unless obj showed the finalizer owned or the server's answer carries it (an admission
 // policy could strip it). Errors: *ObjectError wrapping ErrTerminating, ErrGone or ErrReplaced; an
@@ -220,7 +220,7 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 // finalizer, and replaces obj with the server's answer. It always sends that apply, even when obj
 // does not show the finalizer: obj may be older than the finalizer, and a removal is rare enough
 // that proof is worth a request (the server writes nothing when there is nothing to release). An
-// object that no longer exists is not an error (SSA-SEMANTICS row 9): the work is done and
+// object that no longer exists is not an error (docs/ssa-semantics.md row 9): the work is done and
 // nothing is recreated.
 //
 // The server's answer decides: when the finalizer is still there, other managers also own it (a

@@ -10,13 +10,13 @@ import (
 )
 
 // reservedFinalizers are the finalizers Kubernetes itself acts on: the garbage collector for
-// orphan and foregroundDeletion, the namespace controller for kubernetes (SSA-SEMANTICS row 17).
+// orphan and foregroundDeletion, the namespace controller for kubernetes (docs/ssa-semantics.md row 17).
 var reservedFinalizers = []string{metav1.FinalizerOrphanDependents, metav1.FinalizerDeleteDependents, "kubernetes"}
 
 // ValidateFinalizerName checks name against the API server's rules and ssakit's policy, and
 // returns the warnings a custom resource would get for it.
 //
-//   - Not a qualified name (SSA-SEMANTICS row 16): an error with the server's own messages, from
+//   - Not a qualified name (docs/ssa-semantics.md row 16): an error with the server's own messages, from
 //     apimachinery's validation.IsQualifiedName, which the server uses.
 //   - kubernetes, orphan, foregroundDeletion (row 17): an error; they belong to Kubernetes.
 //   - No "/" (row 15): built-in types refuse such a name and custom resources warn on it, so it is

@@ -174,7 +174,7 @@ func (o *Ownership) Disjoint(managers ...string) error {
 }
 
 // FinalizerPath is the path of one finalizer item in metadata.finalizers, a set
-// (SSA-SEMANTICS row 1): .metadata.finalizers[="name"].
+// (docs/ssa-semantics.md row 1): .metadata.finalizers[="name"].
 func FinalizerPath(name string) fieldpath.Path {
 	return fieldpath.MakePathOrDie("metadata", "finalizers", value.NewValueInterface(name))
 }

@@ -11,7 +11,7 @@ import (
 // KeepManagedFieldsOf returns an informer transform that keeps only the managedFields entries of
 // managers and drops the rest, for controller-runtime's cache.Options.DefaultTransform or
 // cache.ByObject.Transform. It sits between client-go's cache.TransformStripManagedFields, which
-// drops every entry (SSA-SEMANTICS row 23), and keeping them all: the cache stays nearly as small
+// drops every entry (docs/ssa-semantics.md row 23), and keeping them all: the cache stays nearly as small
 // as a stripped one, and a Finalizer whose manager is listed still sees that it owns its finalizer,
 // so Add sends nothing at steady state; the status applier likewise proves a status unchanged from
 // its manager's entry. Without the entry Add applies (the server writes nothing when nothing

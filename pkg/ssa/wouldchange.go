@@ -34,7 +34,7 @@ var untrackedFields = fieldpath.NewSet(
 
 // WouldChange reports whether applying config as manager, to subresource ("" for the main
 // resource, "status" for /status), could change live: its values or manager's managedFields
-// entry. It answers false only when it can prove the apply changes nothing (SSA-SEMANTICS row
+// entry. It answers false only when it can prove the apply changes nothing (docs/ssa-semantics.md row
 // 21), the way the API server decides, with structured-merge-diff and the schema types knows:
 //
 //   - the fields config sets (its typed.TypedValue.ToFieldSet, less the metadata the server never

@@ -27,13 +27,13 @@ import (
 //     of them knows makes its writes fail with an error that says so, instead of falling back, as
 //     the fake does by default, on managedfields.NewDeducedTypeConverter: that one treats every
 //     list as atomic, metadata.finalizers included, so two field managers' finalizers would
-//     replace each other, where the API server keeps both (SSA-SEMANTICS row 1). Pass
+//     replace each other, where the API server keeps both (docs/ssa-semantics.md row 1). Pass
 //     managedfields.NewDeducedTypeConverter() last to accept that anyway.
 //   - Objects get UIDs, as the API server gives them: each object created through the client
 //     (Create, or an Apply or Update that creates) a new one, and each initial one (WithObjects,
 //     WithRuntimeObjects, WithLists) one unless it has one; a typed object given gets it too. A
 //     write without a UID keeps the stored one, and a write with another is a 422 "field is
-//     immutable" (SSA-SEMANTICS row 10). ssa.Finalizer refuses an object without a UID.
+//     immutable" (docs/ssa-semantics.md row 10). ssa.Finalizer refuses an object without a UID.
 //   - A /status apply is recorded under the subresource "status" and owns only the status it
 //     sent. The plain fake gives the applier every field of the object, finalizers included, so
 //     no finalizer could be removed once the controller had applied status.

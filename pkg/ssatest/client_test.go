@@ -129,7 +129,7 @@ func TestFinalizer_RemoveOnAnObjectDeletedSinceItWasReadCreatesNothing(t *testin
 	g.Expect(c.Delete(t.Context(), cm)).To(Succeed())
 
 	// The apply carries the UID, and the fake, like the API server, answers 409 "uid mismatch"
-	// instead of creating the object again (SSA-SEMANTICS row 9).
+	// instead of creating the object again (docs/ssa-semantics.md row 9).
 	g.Expect(f.Remove(t.Context(), stale)).To(Succeed())
 
 	err := c.Get(t.Context(), client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
@@ -220,7 +220,7 @@ func TestNewClientBuilder_RefusesAnApplyWithAnotherUIDAsImmutable(t *testing.T) 
 
 	err := c.Apply(t.Context(), corev1ac.ConfigMap("settings", "demo").WithUID("another"), client.FieldOwner("demo"))
 
-	// SSA-SEMANTICS row 10.
+	// docs/ssa-semantics.md row 10.
 	g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "err = %v, want 422 Invalid", err)
 	g.Expect(err).To(MatchError(ContainSubstring("metadata.uid")))
 	g.Expect(err).To(MatchError(ContainSubstring("field is immutable")))

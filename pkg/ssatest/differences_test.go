@@ -83,7 +83,7 @@ func TestPlainFake_MakesTheFinalizersOfAKindWithoutSchemaAtomic(t *testing.T) {
 	err := apply("second", "example.com/second")
 
 	// The deduced type converter makes the whole list one value, owned by "first"; on the API
-	// server finalizers are a set and both managers' finalizers stay (SSA-SEMANTICS rows 1, 2).
+	// server finalizers are a set and both managers' finalizers stay (docs/ssa-semantics.md rows 1, 2).
 	g.Expect(apierrors.IsConflict(err)).To(BeTrue(), "err = %v, want a conflict on .metadata.finalizers", err)
 	g.Expect(err).To(MatchError(ContainSubstring(".metadata.finalizers")))
 }

@@ -18,7 +18,7 @@
 //
 // # Where the fake still differs from the API server
 //
-// Rows are those of the project's SSA-SEMANTICS.md; each item is pinned by the test named after
+// Rows are those of docs/ssa-semantics.md; each item is pinned by the test named after
 // it (differences_test.go), so a controller-runtime upgrade that changes one is noticed. Test
 // what depends on these against a real API server (envtest).
 //

@@ -33,7 +33,7 @@ var statusApplyFrame = []byte("sigs.k8s.io/controller-runtime/pkg/client/fake.(*
 //   - Objects get UIDs: a new one on every create, as from the API server, and one when they are
 //     added as initial objects without one. They keep them: a write without a UID keeps the
 //     stored one, a write with another is a 422 (apiserver's rest.FillObjectMetaSystemFields and
-//     rest.BeforeUpdate; SSA-SEMANTICS row 10).
+//     rest.BeforeUpdate; docs/ssa-semantics.md row 10).
 //   - A /status apply is recorded under the subresource "status", owning only the status it
 //     applied. The fake hands the tracker the whole stored object with the new status in it, and
 //     client-go's tracker records every field of it under the applier's main-resource entry:
@@ -164,7 +164,7 @@ func (t *tracker) updated(gvr schema.GroupVersionResource, obj runtime.Object, n
 }
 
 // Apply implements testing.ObjectTracker. The fake has already answered an apply whose UID names
-// no object with 409 "uid mismatch" (SSA-SEMANTICS row 9), and has set the resourceVersion the
+// no object with 409 "uid mismatch" (docs/ssa-semantics.md row 9), and has set the resourceVersion the
 // object gets.
 func (t *tracker) Apply(gvr schema.GroupVersionResource, applyConfiguration runtime.Object, ns string, opts ...metav1.PatchOptions) error {
 	o, err := singleOption(opts)

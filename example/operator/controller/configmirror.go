@@ -303,7 +303,7 @@ func (m *Mirror) createCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMi
 // The decision that live is this mirror's copy holds only for live as read, so the
 // configuration carries live's UID and resourceVersion: if the copy changed since (its label
 // removed by someone keeping it), or was deleted and its name taken, the API server refuses the
-// apply (SSA-SEMANTICS rows 9 to 11) and nothing is written; the error is ssa.ErrStale,
+// apply (docs/ssa-semantics.md rows 9 to 11) and nothing is written; the error is ssa.ErrStale,
 // ErrGone or ErrReplaced.
 func (m *Mirror) applyCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, source, live *corev1.ConfigMap) error {
 	config := corev1ac.ConfigMap(live.Name, live.Namespace).

@@ -15,7 +15,7 @@ import (
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
-// cacheMode is what an informer cache keeps of managedFields (SSA-SEMANTICS row 23).
+// cacheMode is what an informer cache keeps of managedFields (docs/ssa-semantics.md row 23).
 type cacheMode struct {
 	name      string
 	transform toolscache.TransformFunc

@@ -1,5 +1,5 @@
 // Package finalizer is the contract of ssa.Finalizer against a real API server: what each call
-// sends, what it leaves untouched, and how it fails. Tests cite the SSA-SEMANTICS row they rely on.
+// sends, what it leaves untouched, and how it fails. Tests cite the docs/ssa-semantics.md row they rely on.
 package finalizer
 
 import (

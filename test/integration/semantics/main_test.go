@@ -1,5 +1,5 @@
 // Package semantics pins, one test per row, the API server behaviours listed in
-// shared/SSA-SEMANTICS.md that ssakit relies on. Each test is named after its row, so a future
+// docs/ssa-semantics.md that ssakit relies on. Each test is named after its row, so a future
 // Kubernetes release that changes a row fails the test that states it.
 package semantics
 
