@@ -7,7 +7,11 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	clientgoac "k8s.io/client-go/applyconfigurations"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -16,6 +20,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
+	"github.com/ssakit/ssakit/pkg/ssatest"
 )
 
 // A demo object as a reconciler reads it: a user applied data and labels, the operator's
@@ -201,4 +206,123 @@ func ExampleRefOf() {
 	fmt.Println(ref, ref.GroupVersionKind.Version, ref.UID)
 	// Output:
 	// ConfigMap demo/settings v1 4b1d
+}
+
+func ExampleOwnership_Owners() {
+	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
+	fmt.Println(ownership.Owners(ssa.FinalizerPath("example.com/cleanup")))
+	fmt.Println(ownership.Owners(fieldpath.MakePathOrDie("metadata", "labels", "app")))
+	// Output:
+	// [demo/finalizer legacy-operator]
+	// [kubectl]
+}
+
+func ExamplePaths() {
+	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
+	for _, path := range ssa.Paths(ownership.FieldsOf("legacy-operator")) {
+		fmt.Println(path)
+	}
+	// Output:
+	// .metadata.finalizers
+	// .metadata.finalizers[="example.com/cleanup"]
+}
+
+func ExampleValueAt() {
+	content, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(demoConfigMap())
+	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
+	// What each field kubectl owns holds now.
+	ownership.FieldsOf("kubectl").Leaves().Iterate(func(path fieldpath.Path) {
+		value, _ := ssa.ValueAt(content, path)
+		fmt.Println(path, value)
+	})
+	// Output:
+	// .data.mode fast
+	// .metadata.labels.app demo
+}
+
+func ExampleWouldChange() {
+	// live is the ConfigMap as the cache holds it: kubectl's Apply entry owns .data.mode.
+	live := demoConfigMap()
+	types := clientgoac.NewTypeConverter(clientgoscheme.Scheme)
+	config := func(mode string) *unstructured.Unstructured {
+		u := &unstructured.Unstructured{Object: map[string]any{"data": map[string]any{"mode": mode}}}
+		u.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+		u.SetNamespace("demo")
+		u.SetName("settings")
+		u.SetLabels(map[string]string{"app": "demo"})
+		return u
+	}
+	fmt.Println(ssa.WouldChange(types, live, config("fast"), "kubectl", "")) // same fields, same values
+	fmt.Println(ssa.WouldChange(types, live, config("slow"), "kubectl", "")) // a value changes
+	fmt.Println(ssa.WouldChange(types, live, config("fast"), "someone-else", "")) // ownership changes
+	// Output:
+	// false
+	// true
+	// true
+}
+
+func ExampleTypeConverters() {
+	// The first converter that knows a kind decides: a CRD's generated converter
+	// (applyconfiguration.NewTypeConverter(scheme)) before client-go's built-in types.
+	var generated managedfields.TypeConverter = clientgoac.NewTypeConverter(clientgoscheme.Scheme)
+	types := ssa.TypeConverters(generated, clientgoac.NewTypeConverter(clientgoscheme.Scheme))
+	fmt.Println(ssa.WouldChange(types, demoConfigMap(), demoConfigMapConfig(), "kubectl", ""))
+	// Output:
+	// false
+}
+
+// demoConfigMapConfig is what kubectl applied to demoConfigMap.
+func demoConfigMapConfig() *unstructured.Unstructured {
+	u := &unstructured.Unstructured{Object: map[string]any{"data": map[string]any{"mode": "fast"}}}
+	u.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+	u.SetNamespace("demo")
+	u.SetName("settings")
+	u.SetLabels(map[string]string{"app": "demo"})
+	return u
+}
+
+func ExampleFinalizer_Held() {
+	ctx := context.Background()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
+	// In a manager, the API reader is mgr.GetAPIReader(): Held must not answer from the cache.
+	cleanup, _ := ssa.NewFinalizer(c, "example", "example.com/cleanup", ssa.WithAPIReader(c))
+	stale := cm.DeepCopy() // read before the finalizer was added
+
+	if err := cleanup.Add(ctx, cm); err != nil {
+		panic(err)
+	}
+	held, err := cleanup.Held(ctx, stale)
+	fmt.Println(held, err, stale.Finalizers)
+	// Output:
+	// true <nil> []
+}
+
+func ExampleWithAPIReader() {
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})
+	if err != nil {
+		panic(err)
+	}
+	// Held reads through the API reader; without one it returns an error.
+	_, _ = ssa.NewFinalizer(mgr.GetClient(), "example", "example.com/cleanup", ssa.WithAPIReader(mgr.GetAPIReader()))
+}
+
+func ExampleWithFieldOwner() {
+	// A controller that used to apply its finalizer as "legacy-operator" keeps that manager, so
+	// the finalizers it applied before stay owned by the Finalizer.
+	cleanup, err := ssa.NewFinalizer(nil, "example", "example.com/cleanup", ssa.WithFieldOwner("legacy-operator"))
+	fmt.Println(cleanup.FieldOwner(), err)
+	// Output:
+	// legacy-operator <nil>
+}
+
+func ExampleAllowLegacyName() {
+	// A name without a "/" only works on custom resources, and the server warns on each add.
+	_, err := ssa.NewFinalizer(nil, "example", "example-cleanup")
+	fmt.Println(err != nil)
+	cleanup, err := ssa.NewFinalizer(nil, "example", "example-cleanup", ssa.AllowLegacyName())
+	fmt.Println(cleanup.Name(), err)
+	// Output:
+	// true
+	// example-cleanup <nil>
 }
