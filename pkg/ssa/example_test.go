@@ -252,8 +252,8 @@ func ExampleWouldChange() {
 		u.SetLabels(map[string]string{"app": "demo"})
 		return u
 	}
-	fmt.Println(ssa.WouldChange(types, live, config("fast"), "kubectl", "")) // same fields, same values
-	fmt.Println(ssa.WouldChange(types, live, config("slow"), "kubectl", "")) // a value changes
+	fmt.Println(ssa.WouldChange(types, live, config("fast"), "kubectl", ""))      // same fields, same values
+	fmt.Println(ssa.WouldChange(types, live, config("slow"), "kubectl", ""))      // a value changes
 	fmt.Println(ssa.WouldChange(types, live, config("fast"), "someone-else", "")) // ownership changes
 	// Output:
 	// false
