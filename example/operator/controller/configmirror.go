@@ -21,15 +21,18 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/managedfields"
+	"k8s.io/apimachinery/pkg/util/sets"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/csaupgrade"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
 	mirrorapplyconfiguration "github.com/ssakit/ssakit/example/operator/api/v1alpha1/applyconfiguration"
@@ -179,16 +182,19 @@ func (m *Mirror) mirrorsWith(ctx context.Context, index, value string, opts ...c
 // own so that one failing target never holds up the others, deletes the copies spec no longer
 // asks for, and reports each target in status.
 func (m *Mirror) Reconcile(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) (reconcile.Result, error) {
-	if err := m.deleteUnwantedCopies(ctx, mirror, m.client); err != nil {
-		return reconcile.Result{}, err
-	}
 	source := &corev1.ConfigMap{}
 	err := m.client.Get(ctx, client.ObjectKey{Namespace: mirror.Namespace, Name: mirror.Spec.Source}, source)
 	if apierrors.IsNotFound(err) {
-		// The source watch brings the mirror back when the ConfigMap appears. Existing copies
-		// stay as they are: a source deleted by mistake loses nothing downstream.
-		return reconcile.Result{}, m.report(ctx, mirror, nil, metav1.ConditionFalse, mirrorv1alpha1.ReasonSourceNotFound,
-			fmt.Sprintf("ConfigMap %s/%s does not exist; create it or fix spec.source", mirror.Namespace, mirror.Spec.Source))
+		// The source watch brings the mirror back when the ConfigMap appears. Until then the
+		// copies in target namespaces stay, whatever their name: a source deleted by mistake,
+		// or a typo in a changed spec.source, loses nothing downstream.
+		deleteErr := m.deleteUnwantedCopies(ctx, mirror, m.client, true)
+		message := fmt.Sprintf("ConfigMap %s/%s does not exist; create it or fix spec.source", mirror.Namespace, mirror.Spec.Source)
+		if deleteErr != nil {
+			message += "; " + deleteErr.Error()
+		}
+		return reconcile.Result{}, errors.Join(deleteErr,
+			m.report(ctx, mirror, nil, metav1.ConditionFalse, mirrorv1alpha1.ReasonSourceNotFound, message))
 	}
 	if err != nil {
 		return reconcile.Result{}, err
@@ -206,17 +212,20 @@ func (m *Mirror) Reconcile(ctx context.Context, mirror *mirrorv1alpha1.ConfigMir
 		}
 	}
 	if stale {
-		// A copy changed since the cache showed it: what this reconcile saw is out of date, so
-		// it reports nothing and runs again, from a cache that has caught up.
+		// A copy changed since it was read: what this reconcile saw is out of date, so it
+		// reports nothing and runs again, from a cache that has caught up.
 		return reconcile.Result{}, errors.Join(writeErrs...)
 	}
-	ready, reason, message := readiness(mirror, targets)
+	// Unwanted copies go after the wanted ones are in place; one that cannot be deleted holds
+	// up nothing else, and status says so.
+	deleteErr := m.deleteUnwantedCopies(ctx, mirror, m.client, false)
+	ready, reason, message := readiness(mirror, targets, deleteErr)
 	if err := m.report(ctx, mirror, targets, ready, reason, message); err != nil {
 		return reconcile.Result{}, err
 	}
-	// A refused write is retried with backoff; conflicts and missing namespaces wait for the
-	// watch events that resolve them.
-	return reconcile.Result{}, errors.Join(writeErrs...)
+	// A refused write or delete is retried with backoff; conflicts and missing namespaces wait
+	// for the watch events that resolve them.
+	return reconcile.Result{}, errors.Join(append(writeErrs, deleteErr)...)
 }
 
 // Cleanup deletes every copy of the mirror. It lists them with the API reader, which cannot lag
@@ -225,7 +234,7 @@ func (m *Mirror) Reconcile(ctx context.Context, mirror *mirrorv1alpha1.ConfigMir
 func (m *Mirror) Cleanup(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) error {
 	gone := mirror.DeepCopy()
 	gone.Spec.TargetNamespaces = nil
-	return m.deleteUnwantedCopies(ctx, gone, m.apiReader)
+	return m.deleteUnwantedCopies(ctx, gone, m.apiReader, false)
 }
 
 // syncTarget makes the copy in namespace match source, if the operator may, and says how the
@@ -264,7 +273,14 @@ func (m *Mirror) syncTarget(ctx context.Context, mirror *mirrorv1alpha1.ConfigMi
 	if live.Labels[MirrorUIDLabel] != string(mirror.UID) {
 		return m.conflict(mirror, target, live), nil
 	}
-	if err := m.applyCopy(ctx, mirror, source, live); err != nil {
+	err = m.applyCopy(ctx, mirror, source, live)
+	switch notOurs, immutable := (*notACopyError)(nil), (*immutableCopyError)(nil); {
+	case errors.As(err, &notOurs):
+		return m.conflict(mirror, target, notOurs.existing), nil
+	case errors.As(err, &immutable):
+		return notSynced(target, mirrorv1alpha1.ReasonCopyImmutable,
+			"the copy %s/%s was made immutable and no longer matches the source; delete it and the operator creates it again", namespace, source.Name), nil
+	case err != nil:
 		return writeFailed(target, err)
 	}
 	target.Synced, target.Reason = true, mirrorv1alpha1.ReasonSynced
@@ -272,8 +288,8 @@ func (m *Mirror) syncTarget(ctx context.Context, mirror *mirrorv1alpha1.ConfigMi
 }
 
 // createCopy creates the copy of source in namespace. A create fails when the name is taken,
-// whoever took it a moment ago: then the ConfigMap holding it is read from the API server and
-// returned, and the caller checks whose it is.
+// whoever took it a moment ago (docs/ssa-semantics.md row 28): then the ConfigMap holding it is
+// read from the API server and returned, and the caller checks whose it is.
 func (m *Mirror) createCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, source *corev1.ConfigMap, namespace string) (*corev1.ConfigMap, error) {
 	copied := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: source.Name, Labels: copyLabels(mirror), Annotations: copyAnnotations(mirror)},
@@ -295,41 +311,114 @@ func (m *Mirror) createCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMi
 	return copied, nil
 }
 
-// applyCopy applies the copy's content to live, a copy made for mirror, unless ssa.WouldChange
-// proves from live's values and managedFields that the apply would change nothing. The copy is
-// the operator's, so it takes its fields back (force) from anyone who edited them; keys and
-// labels others added stay theirs.
+// applyCopy applies the copy's content to live, unless ssa.WouldChange proves from live's values
+// and managedFields that the apply would change nothing: at steady state it sends nothing, and
+// reads nothing.
 //
-// The decision that live is this mirror's copy holds only for live as read, so the
-// configuration carries live's UID and resourceVersion: if the copy changed since (its label
-// removed by someone keeping it), or was deleted and its name taken, the API server refuses the
-// apply (docs/ssa-semantics.md rows 9 to 11) and nothing is written; the error is ssa.ErrStale,
-// ErrGone or ErrReplaced.
+// Before it writes, it reads the ConfigMap from the API server and checks that it is a copy made
+// for mirror (isCopyOf), or returns a *notACopyError. The copy's fields created with a plain
+// create belong to the operator's Update entry; they move into its Apply entry first
+// (client-go's csaupgrade, a JSON patch guarded by resourceVersion), so that a key the source
+// drops leaves the copy too (docs/ssa-semantics.md row 3). The copy is the operator's, so the
+// apply takes its fields back (force) from anyone who edited them; keys and labels others added
+// stay theirs.
+//
+// Every write carries the UID and resourceVersion of that read: if the copy changed since (its
+// label removed by someone keeping it), or was deleted and its name taken, the API server refuses
+// it (rows 9 to 11) and nothing is written; the error is ssa.ErrStale, ErrGone or ErrReplaced.
 func (m *Mirror) applyCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, source, live *corev1.ConfigMap) error {
-	config := corev1ac.ConfigMap(live.Name, live.Namespace).
-		WithUID(live.UID).
-		WithResourceVersion(live.ResourceVersion).
-		WithLabels(copyLabels(mirror)).
-		WithAnnotations(copyAnnotations(mirror)).
-		WithData(source.Data).
-		WithBinaryData(source.BinaryData)
-	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(config)
-	if err != nil {
+	config := func(resourceVersion string) *corev1ac.ConfigMapApplyConfiguration {
+		return corev1ac.ConfigMap(live.Name, live.Namespace).
+			WithUID(live.UID).
+			WithResourceVersion(resourceVersion).
+			WithLabels(copyLabels(mirror)).
+			WithAnnotations(copyAnnotations(mirror)).
+			WithData(source.Data).
+			WithBinaryData(source.BinaryData)
+	}
+	if changes, err := m.wouldChange(live, config(live.ResourceVersion)); err != nil || !changes {
 		return err
 	}
-	if !ssa.WouldChange(m.types, live, &unstructured.Unstructured{Object: content}, Name, "") {
-		return nil
+
+	ref := ssa.ObjectRef{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Namespace: live.Namespace, Name: live.Name, UID: live.UID}
+	fresh := &corev1.ConfigMap{}
+	if err := m.apiReader.Get(ctx, client.ObjectKeyFromObject(live), fresh); err != nil {
+		if apierrors.IsNotFound(err) {
+			return &ssa.ObjectError{Object: ref, Reason: ssa.ErrGone, Detail: "the copy was deleted since it was read", Err: err}
+		}
+		return err
 	}
-	err = m.client.Apply(ctx, config, client.FieldOwner(Name), client.ForceOwnership)
-	return ssa.FromApplyError(ssa.ObjectRef{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Namespace: live.Namespace, Name: live.Name, UID: live.UID}, err)
+	if fresh.UID != live.UID {
+		return &ssa.ObjectError{Object: ref, Reason: ssa.ErrReplaced, Detail: "the copy was deleted and its name taken since it was read"}
+	}
+	if !isCopyOf(mirror, fresh) {
+		return &notACopyError{existing: fresh}
+	}
+	if patch, err := csaupgrade.UpgradeManagedFieldsPatch(fresh, sets.New(Name), Name); err != nil {
+		return err
+	} else if patch != nil {
+		if err := m.client.Patch(ctx, fresh, client.RawPatch(types.JSONPatchType, patch), client.FieldOwner(Name)); err != nil {
+			return ssa.FromApplyError(ref, err)
+		}
+	}
+	changes, err := m.wouldChange(fresh, config(fresh.ResourceVersion))
+	if err != nil || !changes {
+		return err
+	}
+	if fresh.Immutable != nil && *fresh.Immutable {
+		return &immutableCopyError{}
+	}
+	return ssa.FromApplyError(ref, m.client.Apply(ctx, config(fresh.ResourceVersion), client.FieldOwner(Name), client.ForceOwnership))
 }
+
+func (m *Mirror) wouldChange(live *corev1.ConfigMap, config *corev1ac.ConfigMapApplyConfiguration) (bool, error) {
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(config)
+	if err != nil {
+		return false, err
+	}
+	return ssa.WouldChange(m.types, live, &unstructured.Unstructured{Object: content}, Name, ""), nil
+}
+
+// isCopyOf reports whether cm, read from the API server with all its managedFields, is a copy
+// made for mirror: it carries the mirror's UID label, and that label is owned by the operator's
+// field manager and by no other. A ConfigMap that merely carries the label (a user's clone of a
+// copy, created with the label) is not: its creator owns the label too.
+func isCopyOf(mirror *mirrorv1alpha1.ConfigMirror, cm *corev1.ConfigMap) bool {
+	if cm.Labels[MirrorUIDLabel] != string(mirror.UID) {
+		return false
+	}
+	ownership, err := ssa.ParseOwnership(cm.ManagedFields)
+	if err != nil {
+		return false
+	}
+	owners := ownership.Owners(fieldpath.MakePathOrDie("metadata", "labels", MirrorUIDLabel))
+	return len(owners) > 0 && !slices.ContainsFunc(owners, func(owner string) bool { return owner != Name })
+}
+
+// notACopyError says that a ConfigMap carrying the mirror's label is not a copy made for it.
+type notACopyError struct{ existing *corev1.ConfigMap }
+
+func (e *notACopyError) Error() string {
+	return fmt.Sprintf("ConfigMap %s/%s is not a copy made for this mirror", e.existing.Namespace, e.existing.Name)
+}
+
+// immutableCopyError says that the copy needs an update and was made immutable.
+type immutableCopyError struct{}
+
+func (*immutableCopyError) Error() string { return "the copy is immutable" }
 
 // conflict reports that namespace holds a ConfigMap of the source's name that is not this
 // mirror's copy, with a Warning event the first time it is seen.
 func (m *Mirror) conflict(mirror *mirrorv1alpha1.ConfigMirror, target mirrorv1alpha1.TargetStatus, existing *corev1.ConfigMap) mirrorv1alpha1.TargetStatus {
-	target = notSynced(target, mirrorv1alpha1.ReasonTargetConflict,
-		"ConfigMap %s/%s exists and is not a copy made for this mirror; it is left untouched: delete or rename it, or remove %s from spec.targetNamespaces",
-		existing.Namespace, existing.Name, existing.Namespace)
+	if uid := existing.Labels[MirrorUIDLabel]; uid != "" && uid != string(mirror.UID) && existing.Annotations[MirrorAnnotation] == mirror.Namespace+"/"+mirror.Name {
+		target = notSynced(target, mirrorv1alpha1.ReasonTargetConflict,
+			"ConfigMap %s/%s is a copy left by an earlier ConfigMirror of this name (UID %s) whose cleanup did not run; it is left untouched: delete it to let this mirror make its own copy",
+			existing.Namespace, existing.Name, uid)
+	} else {
+		target = notSynced(target, mirrorv1alpha1.ReasonTargetConflict,
+			"ConfigMap %s/%s exists and is not a copy made for this mirror; it is left untouched: delete or rename it, or remove %s from spec.targetNamespaces",
+			existing.Namespace, existing.Name, existing.Namespace)
+	}
 	// The event marks the moment the conflict appears; the status records it from then on, and
 	// a steady-state reconcile sends nothing.
 	if m.recorder != nil && !slices.ContainsFunc(mirror.Status.Targets, func(t mirrorv1alpha1.TargetStatus) bool {
@@ -341,33 +430,47 @@ func (m *Mirror) conflict(mirror *mirrorv1alpha1.ConfigMirror, target mirrorv1al
 }
 
 // deleteUnwantedCopies deletes every copy of mirror, as reader lists them, that spec no longer
-// asks for: in a namespace no longer listed, or under a source name no longer used. Each delete
-// is conditional on the copy's UID and resourceVersion as listed, so a ConfigMap changed since
-// (its label removed to keep it, say) is not deleted; in a reconcile the watch event of that
-// change brings the mirror back, a cleanup fails and is retried. Nothing in the mirror's own
-// namespace is ever deleted: the operator never writes there.
-func (m *Mirror) deleteUnwantedCopies(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, reader client.Reader) error {
+// asks for: in a namespace no longer listed, or, unless keepOtherNames, under a source name no
+// longer used. Each is read again from the API server and deleted only if it is a copy made for
+// mirror (isCopyOf), on the condition that its UID and resourceVersion are still those read (row
+// 29): a ConfigMap changed since (its label removed to keep it, say) is not deleted; in a
+// reconcile the watch event of that change brings the mirror back, a cleanup fails and is
+// retried. Nothing in the mirror's own namespace is ever deleted: the operator never writes
+// there. It goes through every copy, and returns the deletes that failed.
+func (m *Mirror) deleteUnwantedCopies(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, reader client.Reader, keepOtherNames bool) error {
 	copies := &corev1.ConfigMapList{}
 	if err := reader.List(ctx, copies, client.MatchingLabels{MirrorUIDLabel: string(mirror.UID)}); err != nil {
 		return fmt.Errorf("listing the copies: %w", err)
 	}
 	cleanup := reader == m.apiReader
+	var errs []error
 	for i := range copies.Items {
-		stale := &copies.Items[i]
-		if stale.Namespace == mirror.Namespace ||
-			(stale.Name == mirror.Spec.Source && slices.Contains(mirror.Spec.TargetNamespaces, stale.Namespace)) {
+		listed := &copies.Items[i]
+		wanted := slices.Contains(mirror.Spec.TargetNamespaces, listed.Namespace) && (keepOtherNames || listed.Name == mirror.Spec.Source)
+		if wanted || listed.Namespace == mirror.Namespace {
 			continue
 		}
-		err := m.client.Delete(ctx, stale, client.Preconditions{UID: &stale.UID, ResourceVersion: &stale.ResourceVersion})
+		stale := &corev1.ConfigMap{}
+		err := m.apiReader.Get(ctx, client.ObjectKeyFromObject(listed), stale)
+		if apierrors.IsNotFound(err) {
+			continue
+		}
+		if err == nil && !isCopyOf(mirror, stale) {
+			continue
+		}
+		if err == nil {
+			err = m.client.Delete(ctx, stale, client.Preconditions{UID: &stale.UID, ResourceVersion: &stale.ResourceVersion})
+		}
 		switch {
 		case apierrors.IsNotFound(err), apierrors.IsConflict(err) && !cleanup:
 			continue
 		case err != nil:
-			return fmt.Errorf("deleting the copy %s/%s: %w", stale.Namespace, stale.Name, err)
+			errs = append(errs, fmt.Errorf("deleting the copy %s/%s: %w", listed.Namespace, listed.Name, err))
+			continue
 		}
 		log.FromContext(ctx).Info("Deleted copy", "namespace", stale.Namespace, "name", stale.Name)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // report applies status: each target's state and the Ready condition.
@@ -387,14 +490,20 @@ func (m *Mirror) report(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror
 	return m.status.Apply(ctx, mirror, status)
 }
 
-// readiness sums the targets up in the Ready condition.
-func readiness(mirror *mirrorv1alpha1.ConfigMirror, targets []mirrorv1alpha1.TargetStatus) (metav1.ConditionStatus, string, string) {
+// readiness sums the targets, and the copies that could not be deleted, up in the Ready
+// condition.
+func readiness(mirror *mirrorv1alpha1.ConfigMirror, targets []mirrorv1alpha1.TargetStatus, deleteErr error) (metav1.ConditionStatus, string, string) {
 	var reasons, messages []string
 	for _, t := range targets {
 		if !t.Synced {
 			reasons = append(reasons, t.Reason)
 			messages = append(messages, t.Message)
 		}
+	}
+	unsynced := len(reasons)
+	if deleteErr != nil {
+		reasons = append(reasons, mirrorv1alpha1.ReasonDeleteFailed)
+		messages = append(messages, "copies spec no longer asks for could not be deleted, retrying: "+deleteErr.Error())
 	}
 	if len(reasons) == 0 {
 		return metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced,
@@ -404,7 +513,7 @@ func readiness(mirror *mirrorv1alpha1.ConfigMirror, targets []mirrorv1alpha1.Tar
 	if slices.ContainsFunc(reasons, func(r string) bool { return r != reason }) {
 		reason = mirrorv1alpha1.ReasonTargetsNotSynced
 	}
-	return metav1.ConditionFalse, reason, fmt.Sprintf("%d of %d targets not synced: %s", len(reasons), len(targets), strings.Join(messages, "; "))
+	return metav1.ConditionFalse, reason, fmt.Sprintf("%d of %d targets not synced: %s", unsynced, len(targets), strings.Join(messages, "; "))
 }
 
 func notSynced(target mirrorv1alpha1.TargetStatus, reason, format string, args ...any) mirrorv1alpha1.TargetStatus {

@@ -259,7 +259,7 @@ func TestCleanup_DeletesACopyTheCacheHasNotSeen(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	copied := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "settings",
 		Labels: map[string]string{controller.MirrorUIDLabel: string(m.UID)}}}
-	g.Expect(c.Create(t.Context(), copied)).To(Succeed())
+	g.Expect(c.Create(t.Context(), copied, client.FieldOwner(controller.Name))).To(Succeed()) // as the operator creates it
 
 	g.Expect(mirrorOf.Cleanup(t.Context(), m)).To(Succeed())
 

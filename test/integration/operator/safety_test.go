@@ -12,6 +12,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
+	"k8s.io/apimachinery/pkg/types"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -248,4 +249,91 @@ func TestNever_DeletesACopyTheUserTookOver(t *testing.T) {
 	g.Expect(user.Get(t.Context(), client.ObjectKeyFromObject(copied), taken)).To(Succeed())
 	deleteMirror(t, mirror)
 	unchanged(t, taken)
+}
+
+// A copy starts with a plain create, whose fields the API server gives to an Update entry; a key
+// the source drops must still leave every copy.
+func TestNever_KeepsAKeyTheSourceDropped(t *testing.T) {
+	g := NewWithT(t)
+	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, home, map[string]string{"a": "1", "b": "2"})
+	mirror := applyMirror(t, home, target)
+	g.Eventually(copies(t.Context(), target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"a": "1", "b": "2"}}))
+
+	applySource(t, home, map[string]string{"a": "1"})
+
+	g.Eventually(copies(t.Context(), target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"a": "1"}}))
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+}
+
+// A user clones a copy, label and all (kubectl get -o yaml, edit the name, kubectl create): the
+// clone carries the mirror's label, but the operator's manager does not own it alone, so the
+// clone is not a copy and is never written or deleted.
+func TestNever_WritesOrDeletesAClonedCopy(t *testing.T) {
+	g := NewWithT(t)
+	home, target, elsewhere := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, home, map[string]string{"mode": "fast"})
+	mirror := applyMirror(t, home, target)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	original := &corev1.ConfigMap{}
+	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, original)).To(Succeed())
+	var clones []*corev1.ConfigMap
+	for _, key := range []client.ObjectKey{{Namespace: target, Name: "settings-backup"}, {Namespace: elsewhere, Name: "settings"}} {
+		clone := &corev1.ConfigMap{
+			ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name, Labels: original.Labels, Annotations: original.Annotations},
+			Data:       map[string]string{"mode": "fast", "mine": "precious"},
+		}
+		g.Expect(user.Create(t.Context(), clone, client.FieldOwner("kubectl-create"))).To(Succeed())
+		clones = append(clones, clone)
+	}
+
+	applySource(t, home, map[string]string{"mode": "safe"}) // a reconcile that writes the copy
+	g.Eventually(copies(t.Context(), target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"mode": "safe"}}))
+	for _, clone := range clones {
+		unchanged(t, clone)
+	}
+	deleteMirror(t, mirror)
+
+	g.Expect(copies(t.Context(), target)()).To(Equal([]map[string]string{nil}), "the copy is deleted")
+	for _, clone := range clones {
+		unchanged(t, clone)
+	}
+}
+
+// A copy someone made immutable cannot follow the source: the mirror says so, and does not
+// retry a write that can never succeed; deleting the copy lets the operator make it again.
+func TestNever_RetriesAWriteToAnImmutableCopy(t *testing.T) {
+	g := NewWithT(t)
+	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, home, map[string]string{"mode": "fast"})
+	mirror := applyMirror(t, home, target)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	frozen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: "settings"}}
+	g.Expect(user.Patch(t.Context(), frozen, client.RawPatch(types.MergePatchType, []byte(`{"immutable":true}`)), client.FieldOwner("kubectl-patch"))).To(Succeed())
+
+	applySource(t, home, map[string]string{"mode": "safe"})
+
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " CopyImmutable", "Ready False CopyImmutable"}))
+	operatorRequests.Reset()
+	g.Consistently(func() []string { return writesIn(operatorRequests, target) }).WithTimeout(2*time.Second).WithPolling(poll).Should(BeEmpty(), "writes to the immutable copy")
+	g.Expect(user.Delete(t.Context(), frozen)).To(Succeed())
+	g.Eventually(copies(t.Context(), target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"mode": "safe"}}))
+}
+
+// A typo in a changed spec.source names no ConfigMap: the copies of the old name stay until a
+// source of the new name exists.
+func TestNever_DeletesCopiesBecauseOfAMissingSource(t *testing.T) {
+	g := NewWithT(t)
+	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, home, map[string]string{"mode": "fast"})
+	mirror := applyMirror(t, home, target)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+
+	applyMirrorNamed(t, home, "mirror", "setings", target)
+
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{"Ready False SourceNotFound"}))
+	g.Consistently(copies(t.Context(), target)).WithTimeout(time.Second).WithPolling(poll).Should(Equal([]map[string]string{{"mode": "fast"}}))
+	applySourceNamed(t, home, "setings", map[string]string{"mode": "typo"})
+	g.Eventually(copiesNamed(t.Context(), "setings", target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"mode": "typo"}}))
+	g.Eventually(copies(t.Context(), target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{nil}), "the old copy goes once the new source exists")
 }

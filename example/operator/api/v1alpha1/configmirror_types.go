@@ -26,6 +26,12 @@ const (
 	// ReasonTargetConflict: the target namespace already has a ConfigMap of the source's name
 	// that is not a copy made for this mirror. The operator leaves it untouched.
 	ReasonTargetConflict = "TargetConflict"
+	// ReasonCopyImmutable: the copy was made immutable (immutable: true) and no longer matches
+	// the source. Delete it, and the operator creates it again.
+	ReasonCopyImmutable = "CopyImmutable"
+	// ReasonDeleteFailed: a copy spec no longer asks for could not be deleted; the message has
+	// the API server's answer.
+	ReasonDeleteFailed = "DeleteFailed"
 	// ReasonWriteFailed: the API server refused to create or update the copy (a quota, an
 	// admission webhook, a terminating namespace); the message has its answer.
 	ReasonWriteFailed = "WriteFailed"
@@ -77,7 +83,7 @@ type TargetStatus struct {
 	// Synced says whether the namespace has a copy that matches the source.
 	Synced bool `json:"synced"`
 	// Reason says why in one word: Synced, NamespaceNotFound, NamespaceTerminating,
-	// SourceNamespace, TargetConflict or WriteFailed.
+	// SourceNamespace, TargetConflict, CopyImmutable or WriteFailed.
 	Reason string `json:"reason"`
 	// Message says what is wrong and what to do about it.
 	// +optional
