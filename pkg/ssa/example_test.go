@@ -10,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -264,7 +263,7 @@ func ExampleWouldChange() {
 func ExampleTypeConverters() {
 	// The first converter that knows a kind decides: a CRD's generated converter
 	// (applyconfiguration.NewTypeConverter(scheme)) before client-go's built-in types.
-	var generated managedfields.TypeConverter = clientgoac.NewTypeConverter(clientgoscheme.Scheme)
+	generated := clientgoac.NewTypeConverter(clientgoscheme.Scheme)
 	types := ssa.TypeConverters(generated, clientgoac.NewTypeConverter(clientgoscheme.Scheme))
 	fmt.Println(ssa.WouldChange(types, demoConfigMap(), demoConfigMapConfig(), "kubectl", ""))
 	// Output:
