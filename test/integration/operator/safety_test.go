@@ -9,14 +9,17 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/gomega"
+	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
+	mirrorac "github.com/ssakit/ssakit/example/operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
 	"github.com/ssakit/ssakit/example/operator/controller"
 )
 
@@ -336,4 +339,72 @@ func TestNever_DeletesCopiesBecauseOfAMissingSource(t *testing.T) {
 	applySourceNamed(t, home, "setings", map[string]string{"mode": "typo"})
 	g.Eventually(copiesNamed(t.Context(), "setings", target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"mode": "typo"}}))
 	g.Eventually(copies(t.Context(), target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{nil}), "the old copy goes once the new source exists")
+}
+
+// An admission policy stops deletes of ConfigMaps in one namespace: the mirror, moved away from
+// that namespace, still syncs its new target, and says which copy it could not delete.
+func TestNever_LetsACopyThatCannotBeDeletedHoldUpTheOthers(t *testing.T) {
+	g := NewWithT(t)
+	home, frozen, later := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, home, map[string]string{"mode": "fast"})
+	mirror := applyMirror(t, home, frozen)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{frozen + " Synced", "Ready True Synced"}))
+	unbind := denyConfigMapDeletes(t, frozen)
+
+	applyMirror(t, home, later)
+
+	g.Eventually(copies(t.Context(), later)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"mode": "fast"}}))
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{later + " Synced", "Ready False DeleteFailed"}))
+	g.Expect(readyMessage(t, mirror)).To(ContainSubstring("could not be deleted"))
+	unbind()
+	touch := mirrorac.ConfigMirror(mirror.Name, home).WithAnnotations(map[string]string{"example.com/touched": "yes"})
+	g.Expect(user.Apply(t.Context(), touch, client.FieldOwner("kubectl-annotate"))).To(Succeed())
+	g.Eventually(copies(t.Context(), frozen)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{nil}))
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{later + " Synced", "Ready True Synced"}))
+}
+
+// denyConfigMapDeletes makes the API server refuse every delete of a ConfigMap in namespace,
+// with a ValidatingAdmissionPolicy, until the returned function (or the test's end) lifts it.
+func denyConfigMapDeletes(t *testing.T, namespace string) func() {
+	t.Helper()
+	g := NewWithT(t)
+	policy := &admissionregistrationv1.ValidatingAdmissionPolicy{
+		ObjectMeta: metav1.ObjectMeta{Name: "deny-configmap-deletes-" + namespace},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicySpec{
+			FailurePolicy: ptr.To(admissionregistrationv1.Fail),
+			MatchConstraints: &admissionregistrationv1.MatchResources{ResourceRules: []admissionregistrationv1.NamedRuleWithOperations{{
+				RuleWithOperations: admissionregistrationv1.RuleWithOperations{
+					Operations: []admissionregistrationv1.OperationType{admissionregistrationv1.Delete},
+					Rule:       admissionregistrationv1.Rule{APIGroups: []string{""}, APIVersions: []string{"v1"}, Resources: []string{"configmaps"}},
+				},
+			}}},
+			Validations: []admissionregistrationv1.Validation{{Expression: "false", Message: "ConfigMaps in this namespace are frozen"}},
+		},
+	}
+	binding := &admissionregistrationv1.ValidatingAdmissionPolicyBinding{
+		ObjectMeta: metav1.ObjectMeta{Name: policy.Name},
+		Spec: admissionregistrationv1.ValidatingAdmissionPolicyBindingSpec{
+			PolicyName:        policy.Name,
+			ValidationActions: []admissionregistrationv1.ValidationAction{admissionregistrationv1.Deny},
+			MatchResources: &admissionregistrationv1.MatchResources{NamespaceSelector: &metav1.LabelSelector{
+				MatchLabels: map[string]string{corev1.LabelMetadataName: namespace},
+			}},
+		},
+	}
+	g.Expect(user.Create(t.Context(), policy)).To(Succeed())
+	g.Expect(user.Create(t.Context(), binding)).To(Succeed())
+	lift := func() {
+		_ = user.Delete(context.Background(), binding)
+		_ = user.Delete(context.Background(), policy)
+	}
+	t.Cleanup(lift)
+	probe := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "frozen-probe"}}
+	g.Expect(user.Create(t.Context(), probe)).To(Succeed())
+	g.Eventually(func() error { return user.Delete(t.Context(), probe.DeepCopy(), client.DryRunAll) }).
+		WithTimeout(eventually).WithPolling(poll).Should(MatchError(ContainSubstring("frozen")), "the policy is in force")
+	return func() {
+		lift()
+		g.Eventually(func() error { return user.Delete(t.Context(), probe.DeepCopy(), client.DryRunAll) }).
+			WithTimeout(eventually).WithPolling(poll).Should(Succeed(), "the policy is lifted")
+	}
 }
