@@ -150,3 +150,31 @@ func TestSemantics_CitationsNameTheFileInTheRepository(t *testing.T) {
 		}
 	}
 }
+
+// exampleName is an Example function named in backquotes.
+var exampleName = regexp.MustCompile("`(Example\\w+)`")
+
+// The tour points at runnable Examples by name; each must exist.
+func TestTour_EveryExampleItNamesExists(t *testing.T) {
+	defined := map[string]bool{}
+	for path, text := range sources(t) {
+		if strings.HasSuffix(path, "_test.go") {
+			for _, m := range regexp.MustCompile(`(?m)^func (Example\w+)\(`).FindAllStringSubmatch(text, -1) {
+				defined[m[1]] = true
+			}
+		}
+	}
+	raw, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	named := exampleName.FindAllStringSubmatch(string(raw), -1)
+	if len(named) == 0 {
+		t.Fatal("docs/README.md names no Example")
+	}
+	for _, m := range named {
+		if !defined[m[1]] {
+			t.Errorf("docs/README.md names %s, which no test file defines", m[1])
+		}
+	}
+}
