@@ -23,6 +23,8 @@ var (
 	citation   = regexp.MustCompile(`\b[Rr]ows? (\d+(?:(?:, | and | to |–)\d+)*)`)
 	citedRange = regexp.MustCompile(`(\d+)(?:( to |–)(\d+))?`)
 	testFunc   = regexp.MustCompile(`(?m)^func (Test\w+)\(`)
+	// testLink is a named test linked to its file: [`TestX`](../path/x_test.go).
+	testLink = regexp.MustCompile("\\[`(Test\\w+)`\\]\\(\\.\\./([^)]+)\\)")
 )
 
 // rows returns the contract's rows, each with the tests it names.
@@ -135,6 +137,25 @@ func TestSemantics_EveryTestARowNamesExists(t *testing.T) {
 			if !defined[name] {
 				t.Errorf("docs/%s row %d names %s, which no test file defines", semanticsDoc, n, name)
 			}
+		}
+	}
+}
+
+// A row links each test it names to its file, so a reader gets from the row to the test in one
+// click; the link must lead to the file that defines the test.
+func TestSemantics_EveryTestLinkLeadsToItsFile(t *testing.T) {
+	raw, err := os.ReadFile(semanticsDoc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	links := testLink.FindAllStringSubmatch(string(raw), -1)
+	if len(links) == 0 {
+		t.Fatalf("docs/%s links no test", semanticsDoc)
+	}
+	files := sources(t)
+	for _, m := range links {
+		if !regexp.MustCompile(`(?m)^func ` + m[1] + `\(`).MatchString(files[m[2]]) {
+			t.Errorf("docs/%s links %s to %s, which does not define it", semanticsDoc, m[1], m[2])
 		}
 	}
 }
