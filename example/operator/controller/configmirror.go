@@ -8,9 +8,11 @@
 package controller
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -220,9 +222,11 @@ func (m *Mirror) Reconcile(ctx context.Context, mirror *mirrorv1alpha1.ConfigMir
 	// up nothing else, and status says so.
 	deleteErr := m.deleteUnwantedCopies(ctx, mirror, m.client, false)
 	ready, reason, message := readiness(mirror, targets, deleteErr)
+	before := slices.Clone(mirror.Status.Targets)
 	if err := m.report(ctx, mirror, targets, ready, reason, message); err != nil {
 		return reconcile.Result{}, err
 	}
+	m.announceConflicts(mirror, before, targets)
 	// A refused write or delete is retried with backoff; conflicts and missing namespaces wait
 	// for the watch events that resolve them.
 	return reconcile.Result{}, errors.Join(append(writeErrs, deleteErr)...)
@@ -273,18 +277,44 @@ func (m *Mirror) syncTarget(ctx context.Context, mirror *mirrorv1alpha1.ConfigMi
 	if live.Labels[MirrorUIDLabel] != string(mirror.UID) {
 		return m.conflict(mirror, target, live), nil
 	}
-	err = m.applyCopy(ctx, mirror, source, live)
+	sent, err := m.applyCopy(ctx, mirror, source, live)
 	switch notOurs, immutable := (*notACopyError)(nil), (*immutableCopyError)(nil); {
 	case errors.As(err, &notOurs):
-		return m.conflict(mirror, target, notOurs.existing), nil
+		return notSynced(target, mirrorv1alpha1.ReasonCopyNotOwned,
+			"ConfigMap %s/%s carries this mirror's label, but %s, so the operator no longer takes it for its copy and leaves it untouched: delete it to let the operator make a new copy, or remove the label to keep it",
+			namespace, source.Name, notOurs.why), nil
 	case errors.As(err, &immutable):
 		return notSynced(target, mirrorv1alpha1.ReasonCopyImmutable,
 			"the copy %s/%s was made immutable and no longer matches the source; delete it and the operator creates it again", namespace, source.Name), nil
 	case err != nil:
 		return writeFailed(target, err)
 	}
+	// A key someone else wrote stays in the copy, even one the source dropped: the operator
+	// owns only its own keys (docs/ssa-semantics.md row 3). Then the copy is not the source's.
+	if extra := extraKeys(live, source); !sent && len(extra) > 0 {
+		return notSynced(target, mirrorv1alpha1.ReasonCopyDiffers,
+			"the copy %s/%s has keys the source does not (%s), written by someone else; the operator leaves them: remove them from the copy, or remove the copy's label to keep it as it is",
+			namespace, source.Name, strings.Join(extra, ", ")), nil
+	}
 	target.Synced, target.Reason = true, mirrorv1alpha1.ReasonSynced
 	return target, nil
+}
+
+// extraKeys returns the keys of copied's data and binaryData that source does not have, sorted.
+func extraKeys(copied, source *corev1.ConfigMap) []string {
+	var extra []string
+	for key := range copied.Data {
+		if _, ok := source.Data[key]; !ok {
+			extra = append(extra, key)
+		}
+	}
+	for key := range copied.BinaryData {
+		if _, ok := source.BinaryData[key]; !ok {
+			extra = append(extra, key)
+		}
+	}
+	slices.Sort(extra)
+	return extra
 }
 
 // createCopy creates the copy of source in namespace. A create fails when the name is taken,
@@ -326,7 +356,7 @@ func (m *Mirror) createCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMi
 // Every write carries the UID and resourceVersion of that read: if the copy changed since (its
 // label removed by someone keeping it), or was deleted and its name taken, the API server refuses
 // it (rows 9 to 11) and nothing is written; the error is ssa.ErrStale, ErrGone or ErrReplaced.
-func (m *Mirror) applyCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, source, live *corev1.ConfigMap) error {
+func (m *Mirror) applyCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, source, live *corev1.ConfigMap) (sent bool, err error) {
 	config := func(resourceVersion string) *corev1ac.ConfigMapApplyConfiguration {
 		return corev1ac.ConfigMap(live.Name, live.Namespace).
 			WithUID(live.UID).
@@ -337,38 +367,40 @@ func (m *Mirror) applyCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMir
 			WithBinaryData(source.BinaryData)
 	}
 	if changes, err := m.wouldChange(live, config(live.ResourceVersion)); err != nil || !changes {
-		return err
+		return false, err
 	}
 
 	ref := ssa.ObjectRef{GroupVersionKind: corev1.SchemeGroupVersion.WithKind("ConfigMap"), Namespace: live.Namespace, Name: live.Name, UID: live.UID}
 	fresh := &corev1.ConfigMap{}
 	if err := m.apiReader.Get(ctx, client.ObjectKeyFromObject(live), fresh); err != nil {
 		if apierrors.IsNotFound(err) {
-			return &ssa.ObjectError{Object: ref, Reason: ssa.ErrGone, Detail: "the copy was deleted since it was read", Err: err}
+			return false, &ssa.ObjectError{Object: ref, Reason: ssa.ErrGone, Detail: "the copy was deleted since it was read", Err: err}
 		}
-		return err
+		return false, err
 	}
 	if fresh.UID != live.UID {
-		return &ssa.ObjectError{Object: ref, Reason: ssa.ErrReplaced, Detail: "the copy was deleted and its name taken since it was read"}
+		return false, &ssa.ObjectError{Object: ref, Reason: ssa.ErrReplaced, Detail: "the copy was deleted and its name taken since it was read"}
 	}
-	if !isCopyOf(mirror, fresh) {
-		return &notACopyError{existing: fresh}
+	if ok, why := isCopyOf(mirror, fresh); !ok {
+		return false, &notACopyError{existing: fresh, why: why}
 	}
 	if patch, err := csaupgrade.UpgradeManagedFieldsPatch(fresh, sets.New(Name), Name); err != nil {
-		return err
+		return false, err
 	} else if patch != nil {
 		if err := m.client.Patch(ctx, fresh, client.RawPatch(types.JSONPatchType, patch), client.FieldOwner(Name)); err != nil {
-			return ssa.FromApplyError(ref, err)
+			return true, ssa.FromApplyError(ref, err)
 		}
+		sent = true
 	}
 	changes, err := m.wouldChange(fresh, config(fresh.ResourceVersion))
 	if err != nil || !changes {
-		return err
+		return sent, err
 	}
-	if fresh.Immutable != nil && *fresh.Immutable {
-		return &immutableCopyError{}
+	// An immutable ConfigMap refuses changes to data and binaryData only.
+	if fresh.Immutable != nil && *fresh.Immutable && !(maps.Equal(fresh.Data, source.Data) && maps.EqualFunc(fresh.BinaryData, source.BinaryData, bytes.Equal)) {
+		return sent, &immutableCopyError{}
 	}
-	return ssa.FromApplyError(ref, m.client.Apply(ctx, config(fresh.ResourceVersion), client.FieldOwner(Name), client.ForceOwnership))
+	return true, ssa.FromApplyError(ref, m.client.Apply(ctx, config(fresh.ResourceVersion), client.FieldOwner(Name), client.ForceOwnership))
 }
 
 func (m *Mirror) wouldChange(live *corev1.ConfigMap, config *corev1ac.ConfigMapApplyConfiguration) (bool, error) {
@@ -382,24 +414,35 @@ func (m *Mirror) wouldChange(live *corev1.ConfigMap, config *corev1ac.ConfigMapA
 // isCopyOf reports whether cm, read from the API server with all its managedFields, is a copy
 // made for mirror: it carries the mirror's UID label, and that label is owned by the operator's
 // field manager and by no other. A ConfigMap that merely carries the label (a user's clone of a
-// copy, created with the label) is not: its creator owns the label too.
-func isCopyOf(mirror *mirrorv1alpha1.ConfigMirror, cm *corev1.ConfigMap) bool {
+// copy, created with the label) is not: its creator owns the label too. When it is not, why says
+// so for a status message.
+func isCopyOf(mirror *mirrorv1alpha1.ConfigMirror, cm *corev1.ConfigMap) (ok bool, why string) {
 	if cm.Labels[MirrorUIDLabel] != string(mirror.UID) {
-		return false
+		return false, "it does not carry this mirror's label"
 	}
 	ownership, err := ssa.ParseOwnership(cm.ManagedFields)
 	if err != nil {
-		return false
+		return false, "its managedFields cannot be read: " + err.Error()
 	}
 	owners := ownership.Owners(fieldpath.MakePathOrDie("metadata", "labels", MirrorUIDLabel))
-	return len(owners) > 0 && !slices.ContainsFunc(owners, func(owner string) bool { return owner != Name })
+	others := slices.DeleteFunc(slices.Clone(owners), func(owner string) bool { return owner == Name })
+	switch {
+	case len(owners) == 0:
+		return false, "no field manager owns the label (its managedFields were reset)"
+	case len(others) > 0:
+		return false, fmt.Sprintf("the label is also owned by %s", strings.Join(others, ", "))
+	}
+	return true, ""
 }
 
 // notACopyError says that a ConfigMap carrying the mirror's label is not a copy made for it.
-type notACopyError struct{ existing *corev1.ConfigMap }
+type notACopyError struct {
+	existing *corev1.ConfigMap
+	why      string
+}
 
 func (e *notACopyError) Error() string {
-	return fmt.Sprintf("ConfigMap %s/%s is not a copy made for this mirror", e.existing.Namespace, e.existing.Name)
+	return fmt.Sprintf("ConfigMap %s/%s is not a copy made for this mirror: %s", e.existing.Namespace, e.existing.Name, e.why)
 }
 
 // immutableCopyError says that the copy needs an update and was made immutable.
@@ -408,25 +451,33 @@ type immutableCopyError struct{}
 func (*immutableCopyError) Error() string { return "the copy is immutable" }
 
 // conflict reports that namespace holds a ConfigMap of the source's name that is not this
-// mirror's copy, with a Warning event the first time it is seen.
+// mirror's copy.
 func (m *Mirror) conflict(mirror *mirrorv1alpha1.ConfigMirror, target mirrorv1alpha1.TargetStatus, existing *corev1.ConfigMap) mirrorv1alpha1.TargetStatus {
 	if uid := existing.Labels[MirrorUIDLabel]; uid != "" && uid != string(mirror.UID) && existing.Annotations[MirrorAnnotation] == mirror.Namespace+"/"+mirror.Name {
-		target = notSynced(target, mirrorv1alpha1.ReasonTargetConflict,
-			"ConfigMap %s/%s is a copy left by an earlier ConfigMirror of this name (UID %s) whose cleanup did not run; it is left untouched: delete it to let this mirror make its own copy",
+		return notSynced(target, mirrorv1alpha1.ReasonTargetConflict,
+			"ConfigMap %s/%s is a copy made for an earlier ConfigMirror of this name (UID %s) and not deleted by it; it is left untouched: delete it to let this mirror make its own copy",
 			existing.Namespace, existing.Name, uid)
-	} else {
-		target = notSynced(target, mirrorv1alpha1.ReasonTargetConflict,
-			"ConfigMap %s/%s exists and is not a copy made for this mirror; it is left untouched: delete or rename it, or remove %s from spec.targetNamespaces",
-			existing.Namespace, existing.Name, existing.Namespace)
 	}
-	// The event marks the moment the conflict appears; the status records it from then on, and
-	// a steady-state reconcile sends nothing.
-	if m.recorder != nil && !slices.ContainsFunc(mirror.Status.Targets, func(t mirrorv1alpha1.TargetStatus) bool {
-		return t.Namespace == target.Namespace && t.Reason == mirrorv1alpha1.ReasonTargetConflict
-	}) {
-		m.recorder.Eventf(mirror, nil, corev1.EventTypeWarning, mirrorv1alpha1.ReasonTargetConflict, "SyncCopy", "%s", target.Message)
+	return notSynced(target, mirrorv1alpha1.ReasonTargetConflict,
+		"ConfigMap %s/%s exists and is not a copy made for this mirror; it is left untouched: delete or rename it, or remove %s from spec.targetNamespaces",
+		existing.Namespace, existing.Name, existing.Namespace)
+}
+
+// announceConflicts emits a Warning event for each target whose conflict the status, just
+// written, records for the first time. The status records it from then on, and a steady-state
+// reconcile sends nothing.
+func (m *Mirror) announceConflicts(mirror *mirrorv1alpha1.ConfigMirror, before, after []mirrorv1alpha1.TargetStatus) {
+	if m.recorder == nil {
+		return
 	}
-	return target
+	for _, t := range after {
+		if t.Reason != mirrorv1alpha1.ReasonTargetConflict || slices.ContainsFunc(before, func(b mirrorv1alpha1.TargetStatus) bool {
+			return b.Namespace == t.Namespace && b.Reason == t.Reason
+		}) {
+			continue
+		}
+		m.recorder.Eventf(mirror, nil, corev1.EventTypeWarning, mirrorv1alpha1.ReasonTargetConflict, "SyncCopy", "%s", t.Message)
+	}
 }
 
 // deleteUnwantedCopies deletes every copy of mirror, as reader lists them, that spec no longer
@@ -455,8 +506,16 @@ func (m *Mirror) deleteUnwantedCopies(ctx context.Context, mirror *mirrorv1alpha
 		if apierrors.IsNotFound(err) {
 			continue
 		}
-		if err == nil && !isCopyOf(mirror, stale) {
-			continue
+		if err == nil {
+			if ok, why := isCopyOf(mirror, stale); !ok {
+				// Never deleted; said once per cleanup, and logged in reconciles.
+				log.FromContext(ctx).Info("Leaving a ConfigMap that carries the mirror's label but is not its copy", "namespace", stale.Namespace, "name", stale.Name, "why", why)
+				if cleanup && m.recorder != nil {
+					m.recorder.Eventf(mirror, nil, corev1.EventTypeWarning, mirrorv1alpha1.ReasonCopyNotOwned, "Cleanup",
+						"ConfigMap %s/%s carries this mirror's label but %s; it is left in place: delete it by hand if it is not wanted", stale.Namespace, stale.Name, why)
+				}
+				continue
+			}
 		}
 		if err == nil {
 			err = m.client.Delete(ctx, stale, client.Preconditions{UID: &stale.UID, ResourceVersion: &stale.ResourceVersion})
@@ -500,10 +559,13 @@ func readiness(mirror *mirrorv1alpha1.ConfigMirror, targets []mirrorv1alpha1.Tar
 			messages = append(messages, t.Message)
 		}
 	}
-	unsynced := len(reasons)
+	var summary []string
+	if len(messages) > 0 {
+		summary = append(summary, fmt.Sprintf("%d of %d targets not synced: %s", len(messages), len(targets), strings.Join(messages, "; ")))
+	}
 	if deleteErr != nil {
 		reasons = append(reasons, mirrorv1alpha1.ReasonDeleteFailed)
-		messages = append(messages, "copies spec no longer asks for could not be deleted, retrying: "+deleteErr.Error())
+		summary = append(summary, "copies spec no longer asks for could not be deleted, retrying: "+deleteErr.Error())
 	}
 	if len(reasons) == 0 {
 		return metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced,
@@ -513,7 +575,7 @@ func readiness(mirror *mirrorv1alpha1.ConfigMirror, targets []mirrorv1alpha1.Tar
 	if slices.ContainsFunc(reasons, func(r string) bool { return r != reason }) {
 		reason = mirrorv1alpha1.ReasonTargetsNotSynced
 	}
-	return metav1.ConditionFalse, reason, fmt.Sprintf("%d of %d targets not synced: %s", unsynced, len(targets), strings.Join(messages, "; "))
+	return metav1.ConditionFalse, reason, strings.Join(summary, "; ")
 }
 
 func notSynced(target mirrorv1alpha1.TargetStatus, reason, format string, args ...any) mirrorv1alpha1.TargetStatus {

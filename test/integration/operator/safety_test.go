@@ -15,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -407,4 +408,65 @@ func denyConfigMapDeletes(t *testing.T, namespace string) func() {
 		g.Eventually(func() error { return user.Delete(t.Context(), probe.DeepCopy(), client.DryRunAll) }).
 			WithTimeout(eventually).WithPolling(poll).Should(Succeed(), "the policy is lifted")
 	}
+}
+
+// Another tool applies a key of the copy too; when the source drops the key, the copy keeps it
+// (docs/ssa-semantics.md row 3), and status says the copy differs instead of claiming it synced.
+func TestNever_CallsACopyWithSomeoneElsesKeysSynced(t *testing.T) {
+	g := NewWithT(t)
+	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, home, map[string]string{"a": "1", "b": "2"})
+	mirror := applyMirror(t, home, target)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	g.Expect(user.Apply(t.Context(), corev1ac.ConfigMap("settings", target).WithData(map[string]string{"b": "2"}), client.FieldOwner("gitops"))).To(Succeed())
+
+	applySource(t, home, map[string]string{"a": "1"})
+
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " CopyDiffers", "Ready False CopyDiffers"}))
+	g.Expect(readyMessage(t, mirror)).To(ContainSubstring("has keys the source does not (b)"))
+	g.Expect(copies(t.Context(), target)()).To(Equal([]map[string]string{{"a": "1", "b": "2"}}))
+}
+
+// Someone applies the copy's label too: the operator can no longer tell the copy from a clone,
+// so it stops writing and deleting it, and says so, naming the other owner.
+func TestNever_WritesOrDeletesACopyWhoseLabelSomeoneElseOwnsToo(t *testing.T) {
+	g := NewWithT(t)
+	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, home, map[string]string{"mode": "fast"})
+	mirror := applyMirror(t, home, target)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	copied := &corev1.ConfigMap{}
+	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, copied)).To(Succeed())
+	label := corev1ac.ConfigMap("settings", target).WithLabels(map[string]string{controller.MirrorUIDLabel: copied.Labels[controller.MirrorUIDLabel]})
+	g.Expect(user.Apply(t.Context(), label, client.FieldOwner("gitops"))).To(Succeed())
+	g.Expect(user.Get(t.Context(), client.ObjectKeyFromObject(copied), copied)).To(Succeed())
+
+	applySource(t, home, map[string]string{"mode": "safe"})
+
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " CopyNotOwned", "Ready False CopyNotOwned"}))
+	g.Expect(readyMessage(t, mirror)).To(ContainSubstring("the label is also owned by gitops"))
+	unchanged(t, copied)
+	deleteMirror(t, mirror)
+	unchanged(t, copied)
+	live := &mirrorv1alpha1.ConfigMirror{ObjectMeta: mirror.ObjectMeta}
+	g.Expect(warnings(t.Context(), live)()).To(ContainElement(HavePrefix("CopyNotOwned: ConfigMap " + target + "/settings carries this mirror's label")))
+}
+
+// immutable: true freezes data and binaryData only: a copy whose data still matches the source
+// gets its other fields back and stays synced.
+func TestNever_CallsAnImmutableCopyThatMatchesTheSourceImmutable(t *testing.T) {
+	g := NewWithT(t)
+	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	applySource(t, home, map[string]string{"mode": "fast"})
+	mirror := applyMirror(t, home, target)
+	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	frozen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: "settings"}}
+	patch := fmt.Appendf(nil, `{"immutable":true,"metadata":{"annotations":{%q:"edited"}}}`, controller.MirrorAnnotation)
+	g.Expect(user.Patch(t.Context(), frozen, client.RawPatch(types.MergePatchType, patch), client.FieldOwner("kubectl-patch"))).To(Succeed())
+
+	g.Eventually(func() string {
+		_ = user.Get(t.Context(), client.ObjectKeyFromObject(frozen), frozen)
+		return frozen.Annotations[controller.MirrorAnnotation]
+	}).WithTimeout(eventually).WithPolling(poll).Should(Equal(home+"/mirror"), "the annotation taken back")
+	g.Expect(readiness(t.Context(), mirror)()).To(Equal([]string{target + " Synced", "Ready True Synced"}))
 }

@@ -26,6 +26,14 @@ const (
 	// ReasonTargetConflict: the target namespace already has a ConfigMap of the source's name
 	// that is not a copy made for this mirror. The operator leaves it untouched.
 	ReasonTargetConflict = "TargetConflict"
+	// ReasonCopyNotOwned: the ConfigMap at the copy's name carries the mirror's label, but the
+	// operator's field manager is not the label's only owner (someone applied the label too, or
+	// managedFields were reset), so the operator no longer takes it for its copy: it neither
+	// writes nor deletes it.
+	ReasonCopyNotOwned = "CopyNotOwned"
+	// ReasonCopyDiffers: the copy has keys the source does not, written by someone else; the
+	// operator leaves them.
+	ReasonCopyDiffers = "CopyDiffers"
 	// ReasonCopyImmutable: the copy was made immutable (immutable: true) and no longer matches
 	// the source. Delete it, and the operator creates it again.
 	ReasonCopyImmutable = "CopyImmutable"
@@ -83,7 +91,7 @@ type TargetStatus struct {
 	// Synced says whether the namespace has a copy that matches the source.
 	Synced bool `json:"synced"`
 	// Reason says why in one word: Synced, NamespaceNotFound, NamespaceTerminating,
-	// SourceNamespace, TargetConflict, CopyImmutable or WriteFailed.
+	// SourceNamespace, TargetConflict, CopyNotOwned, CopyDiffers, CopyImmutable or WriteFailed.
 	Reason string `json:"reason"`
 	// Message says what is wrong and what to do about it.
 	// +optional
