@@ -397,7 +397,8 @@ func (m *Mirror) applyCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMir
 		return sent, err
 	}
 	// An immutable ConfigMap refuses changes to data and binaryData only.
-	if fresh.Immutable != nil && *fresh.Immutable && !(maps.Equal(fresh.Data, source.Data) && maps.EqualFunc(fresh.BinaryData, source.BinaryData, bytes.Equal)) {
+	dataMatches := maps.Equal(fresh.Data, source.Data) && maps.EqualFunc(fresh.BinaryData, source.BinaryData, bytes.Equal)
+	if fresh.Immutable != nil && *fresh.Immutable && !dataMatches {
 		return sent, &immutableCopyError{}
 	}
 	return true, ssa.FromApplyError(ref, m.client.Apply(ctx, config(fresh.ResourceVersion), client.FieldOwner(Name), client.ForceOwnership))
