@@ -53,6 +53,17 @@ func unchanged(t *testing.T, before *corev1.ConfigMap) {
 	}
 }
 
+// syncedMirror applies source "settings" with data in home, and ConfigMirror "mirror" of it into
+// target, and waits until the copy is synced.
+func syncedMirror(t *testing.T, home string, data map[string]string, target string) *mirrorv1alpha1.ConfigMirror {
+	t.Helper()
+	applySource(t, home, data)
+	mirror := applyMirror(t, home, target)
+	NewWithT(t).Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).
+		Should(Equal([]string{target + " Synced", "Ready True Synced"}), "the mirror synced its copy")
+	return mirror
+}
+
 // warnings returns the reasons and notes of the Warning events about the mirror.
 func warnings(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) func() []string {
 	return func() []string {
@@ -235,9 +246,7 @@ func TestNever_LeavesAnOrphanWhenAMirrorIsDeletedRightAfterItsCreation(t *testin
 func TestNever_DeletesACopyTheUserTookOver(t *testing.T) {
 	g := NewWithT(t)
 	home, target := cluster.Namespace(t), cluster.Namespace(t)
-	applySource(t, home, map[string]string{"mode": "fast"})
-	mirror := applyMirror(t, home, target)
-	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 	copied := &corev1.ConfigMap{}
 	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, copied)).To(Succeed())
 	g.Expect(user.Delete(t.Context(), copied)).To(Succeed())
@@ -276,9 +285,7 @@ func TestNever_KeepsAKeyTheSourceDropped(t *testing.T) {
 func TestNever_WritesOrDeletesAClonedCopy(t *testing.T) {
 	g := NewWithT(t)
 	home, target, elsewhere := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
-	applySource(t, home, map[string]string{"mode": "fast"})
-	mirror := applyMirror(t, home, target)
-	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 	original := &corev1.ConfigMap{}
 	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, original)).To(Succeed())
 	var clones []*corev1.ConfigMap
@@ -309,9 +316,7 @@ func TestNever_WritesOrDeletesAClonedCopy(t *testing.T) {
 func TestNever_RetriesAWriteToAnImmutableCopy(t *testing.T) {
 	g := NewWithT(t)
 	home, target := cluster.Namespace(t), cluster.Namespace(t)
-	applySource(t, home, map[string]string{"mode": "fast"})
-	mirror := applyMirror(t, home, target)
-	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 	frozen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: "settings"}}
 	g.Expect(user.Patch(t.Context(), frozen, client.RawPatch(types.MergePatchType, []byte(`{"immutable":true}`)), client.FieldOwner("kubectl-patch"))).To(Succeed())
 
@@ -329,9 +334,7 @@ func TestNever_RetriesAWriteToAnImmutableCopy(t *testing.T) {
 func TestNever_DeletesCopiesBecauseOfAMissingSource(t *testing.T) {
 	g := NewWithT(t)
 	home, target := cluster.Namespace(t), cluster.Namespace(t)
-	applySource(t, home, map[string]string{"mode": "fast"})
-	mirror := applyMirror(t, home, target)
-	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 
 	applyMirrorNamed(t, home, "mirror", "setings", target)
 
@@ -347,9 +350,7 @@ func TestNever_DeletesCopiesBecauseOfAMissingSource(t *testing.T) {
 func TestNever_LetsACopyThatCannotBeDeletedHoldUpTheOthers(t *testing.T) {
 	g := NewWithT(t)
 	home, frozen, later := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
-	applySource(t, home, map[string]string{"mode": "fast"})
-	mirror := applyMirror(t, home, frozen)
-	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{frozen + " Synced", "Ready True Synced"}))
+	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, frozen)
 	unbind := denyConfigMapDeletes(t, frozen)
 
 	applyMirror(t, home, later)
@@ -415,9 +416,7 @@ func denyConfigMapDeletes(t *testing.T, namespace string) func() {
 func TestNever_CallsACopyWithSomeoneElsesKeysSynced(t *testing.T) {
 	g := NewWithT(t)
 	home, target := cluster.Namespace(t), cluster.Namespace(t)
-	applySource(t, home, map[string]string{"a": "1", "b": "2"})
-	mirror := applyMirror(t, home, target)
-	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	mirror := syncedMirror(t, home, map[string]string{"a": "1", "b": "2"}, target)
 	g.Expect(user.Apply(t.Context(), corev1ac.ConfigMap("settings", target).WithData(map[string]string{"b": "2"}), client.FieldOwner("gitops"))).To(Succeed())
 
 	applySource(t, home, map[string]string{"a": "1"})
@@ -432,9 +431,7 @@ func TestNever_CallsACopyWithSomeoneElsesKeysSynced(t *testing.T) {
 func TestNever_WritesOrDeletesACopyWhoseLabelSomeoneElseOwnsToo(t *testing.T) {
 	g := NewWithT(t)
 	home, target := cluster.Namespace(t), cluster.Namespace(t)
-	applySource(t, home, map[string]string{"mode": "fast"})
-	mirror := applyMirror(t, home, target)
-	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 	copied := &corev1.ConfigMap{}
 	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, copied)).To(Succeed())
 	label := corev1ac.ConfigMap("settings", target).WithLabels(map[string]string{controller.MirrorUIDLabel: copied.Labels[controller.MirrorUIDLabel]})
@@ -457,9 +454,7 @@ func TestNever_WritesOrDeletesACopyWhoseLabelSomeoneElseOwnsToo(t *testing.T) {
 func TestNever_CallsAnImmutableCopyThatMatchesTheSourceImmutable(t *testing.T) {
 	g := NewWithT(t)
 	home, target := cluster.Namespace(t), cluster.Namespace(t)
-	applySource(t, home, map[string]string{"mode": "fast"})
-	mirror := applyMirror(t, home, target)
-	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{target + " Synced", "Ready True Synced"}))
+	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 	frozen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: "settings"}}
 	patch := fmt.Appendf(nil, `{"immutable":true,"metadata":{"annotations":{%q:"edited"}}}`, controller.MirrorAnnotation)
 	g.Expect(user.Patch(t.Context(), frozen, client.RawPatch(types.MergePatchType, patch), client.FieldOwner("kubectl-patch"))).To(Succeed())
