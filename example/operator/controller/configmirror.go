@@ -504,23 +504,23 @@ func (m *Mirror) deleteUnwantedCopies(ctx context.Context, mirror *mirrorv1alpha
 		}
 		stale := &corev1.ConfigMap{}
 		err := m.apiReader.Get(ctx, client.ObjectKeyFromObject(listed), stale)
-		if apierrors.IsNotFound(err) {
+		switch {
+		case apierrors.IsNotFound(err):
+			continue
+		case err != nil:
+			errs = append(errs, fmt.Errorf("reading the copy %s/%s: %w", listed.Namespace, listed.Name, err))
 			continue
 		}
-		if err == nil {
-			if ok, why := isCopyOf(mirror, stale); !ok {
-				// Never deleted; said once per cleanup, and logged in reconciles.
-				log.FromContext(ctx).Info("Leaving a ConfigMap that carries the mirror's label but is not its copy", "namespace", stale.Namespace, "name", stale.Name, "why", why)
-				if cleanup && m.recorder != nil {
-					m.recorder.Eventf(mirror, nil, corev1.EventTypeWarning, mirrorv1alpha1.ReasonCopyNotOwned, "Cleanup",
-						"ConfigMap %s/%s carries this mirror's label but %s; it is left in place: delete it by hand if it is not wanted", stale.Namespace, stale.Name, why)
-				}
-				continue
+		if ok, why := isCopyOf(mirror, stale); !ok {
+			// Never deleted; said once per cleanup, and logged in reconciles.
+			log.FromContext(ctx).Info("Leaving a ConfigMap that carries the mirror's label but is not its copy", "namespace", stale.Namespace, "name", stale.Name, "why", why)
+			if cleanup && m.recorder != nil {
+				m.recorder.Eventf(mirror, nil, corev1.EventTypeWarning, mirrorv1alpha1.ReasonCopyNotOwned, "Cleanup",
+					"ConfigMap %s/%s carries this mirror's label but %s; it is left in place: delete it by hand if it is not wanted", stale.Namespace, stale.Name, why)
 			}
+			continue
 		}
-		if err == nil {
-			err = m.client.Delete(ctx, stale, client.Preconditions{UID: &stale.UID, ResourceVersion: &stale.ResourceVersion})
-		}
+		err = m.client.Delete(ctx, stale, client.Preconditions{UID: &stale.UID, ResourceVersion: &stale.ResourceVersion})
 		switch {
 		case apierrors.IsNotFound(err), apierrors.IsConflict(err) && !cleanup:
 			continue

@@ -9,7 +9,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
 	mirrorac "github.com/ssakit/ssakit/example/operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
@@ -64,41 +63,16 @@ func writesIn(rec *testcluster.Recorder, namespaces ...string) []string {
 
 // reconciles is how many reconciles the operator's controller has finished.
 func reconciles(t *testing.T) float64 {
-	return metricSum(t, "controller_runtime_reconcile_total")
+	return testcluster.MetricSum(t, "controller_runtime_reconcile_total", controller.Name)
 }
 
 // waitIdle waits until the operator's work queue has been empty and no worker busy for a second.
 func waitIdle(t *testing.T) {
 	t.Helper()
 	idle := func() bool {
-		return metricSum(t, "workqueue_depth") == 0 && metricSum(t, "controller_runtime_active_workers") == 0
+		return testcluster.MetricSum(t, "workqueue_depth", controller.Name) == 0 && testcluster.MetricSum(t, "controller_runtime_active_workers", controller.Name) == 0
 	}
 	g := NewWithT(t)
 	g.Eventually(idle).WithTimeout(eventually).WithPolling(poll).Should(BeTrue(), "the operator's queue drained")
 	g.Consistently(idle).WithTimeout(time.Second).WithPolling(poll).Should(BeTrue(), "the operator's queue stayed empty")
-}
-
-// metricSum adds up every series of a metric in controller-runtime's registry that belongs to the
-// operator's controller.
-func metricSum(t *testing.T, name string) float64 {
-	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatalf("gathering metrics: %v", err)
-	}
-	sum := 0.0
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if (l.GetName() == "controller" || l.GetName() == "name") && l.GetValue() == controller.Name {
-					sum += m.GetCounter().GetValue() + m.GetGauge().GetValue()
-					break
-				}
-			}
-		}
-	}
-	return sum
 }

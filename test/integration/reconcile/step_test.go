@@ -12,7 +12,6 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
@@ -76,28 +75,6 @@ func TestStep_RefusesAnInvalidFinalizerName(t *testing.T) {
 	}
 }
 
-// counterValue reads a counter of controller-runtime's metrics registry for controller.
-func counterValue(t *testing.T, name, controller string) float64 {
-	t.Helper()
-	families, err := metrics.Registry.Gather()
-	if err != nil {
-		t.Fatalf("gathering metrics: %v", err)
-	}
-	for _, f := range families {
-		if f.GetName() != name {
-			continue
-		}
-		for _, m := range f.GetMetric() {
-			for _, l := range m.GetLabel() {
-				if l.GetName() == "controller" && l.GetValue() == controller {
-					return m.GetCounter().GetValue()
-				}
-			}
-		}
-	}
-	return 0
-}
-
 // Row 12: someone strips the controller's finalizer after Reconcile ran (a `kubectl replace` that
 // keeps only another controller's finalizer), then deletes the object. The step's Add is refused,
 // and the cleanup can no longer run: a Warning event and a metric say so.
@@ -115,7 +92,7 @@ func TestStep_WarnsWhenDeletionStartedWithoutItsFinalizer(t *testing.T) {
 	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("kubectl-replace"))).To(Succeed())
 	stripped := w.DeepCopyObject().(*testcluster.Widget)
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
-	skippedBefore := counterValue(t, ssareconcile.CleanupsSkippedMetric, name)
+	skippedBefore := testcluster.MetricSum(t, ssareconcile.CleanupsSkippedMetric, name)
 
 	proceed, err = step.Handle(t.Context(), stripped, func(context.Context) error {
 		t.Error("the cleanup ran without the finalizer")
@@ -125,7 +102,7 @@ func TestStep_WarnsWhenDeletionStartedWithoutItsFinalizer(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(proceed).To(BeFalse(), "proceed on a terminating object")
 	g.Expect(recorder.Events).To(Receive(HavePrefix("Warning CleanupSkipped Deletion started while finalizer " + cleanupFinalizer + " was not on the object")))
-	g.Expect(counterValue(t, ssareconcile.CleanupsSkippedMetric, name)).To(Equal(skippedBefore+1), ssareconcile.CleanupsSkippedMetric)
+	g.Expect(testcluster.MetricSum(t, ssareconcile.CleanupsSkippedMetric, name)).To(Equal(skippedBefore+1), ssareconcile.CleanupsSkippedMetric)
 }
 
 // The add's answer shows that deletion started after the object was read (from a cache that
