@@ -1,9 +1,9 @@
-// Package reconcile runs a controller-runtime reconciler around an ssakit finalizer: the finalizer
+// Package reconcile runs a controller-runtime reconciler around ssakit finalizers: each finalizer
 // is added by its own Server-Side Apply field manager before the user's reconcile runs, and removed
-// the same way once the user's cleanup has succeeded on a terminating object. It also applies
-// status to the /status subresource with the controller's own field manager, guarded by the
-// object's resourceVersion and skipped when it would change nothing, and reports what it does
-// through events, the context logger and Prometheus metrics in controller-runtime's registry.
+// the same way once its cleanup has succeeded on a terminating object. It also applies status to
+// the /status subresource with the controller's own field manager, guarded by the object's
+// resourceVersion and skipped when it would change nothing, and reports what it does through
+// events, the context logger and Prometheus metrics in controller-runtime's registry.
 //
 // [New] takes a [Cluster]: a controller-runtime manager, or, in a unit test, an ssatest.Cluster
 // over controller-runtime's fake client.
@@ -16,5 +16,36 @@
 //	)
 //
 // Two ways in: [New] wraps a [Handler] into a reconcile.Reconciler that builder.Complete takes as
-// it is; [Step] is the finalizer step alone, for an existing reconciler that keeps its own shape.
+// it is, with as many finalizers as the operator guards ([Finalizer]); [Step] is one finalizer's
+// step alone, for an existing reconciler that keeps its own shape. Objects are typed, or
+// unstructured of a kind given in [Options].GroupVersionKind. A controller that filters events
+// with predicate.GenerationChangedPredicate adds [FinalizerLost] with predicate.Or.
+//
+// # Events
+//
+// Each event names the finalizer in its note. Its reporting controller is Options.Controller.
+//
+//	Reason            Type     When
+//	CleanupSucceeded  Normal   the cleanup is done; the finalizer is being removed
+//	CleanupWaiting    Normal   the cleanup asked to be looked at again (a non-zero Result); once per wait
+//	CleanupFailed     Warning  the cleanup returned an error; the finalizer stays, retried with backoff
+//	FinalizerBlocked  Warning  the cleanup is done but other field managers own the finalizer too (ssa.CoOwnedError)
+//	CleanupSkipped    Warning  deletion started while the finalizer was missing: the cleanup will not run
+//
+// # Metrics
+//
+// In controller-runtime's registry, served on the manager's metrics endpoint. A metric that cannot
+// be registered (its name taken by another collector) is logged by the logger "ssakit".
+//
+//	Metric                               Labels and their values
+//	ssakit_finalizer_operations_total    controller; operation: add, remove;
+//	                                     result: applied (a request was sent and did what was asked),
+//	                                     noop (nothing to send), gone (the object no longer exists or
+//	                                     was replaced), co_owned (removal blocked by other managers),
+//	                                     rejected (a finalizer name the server refuses), terminating
+//	                                     (add refused: deletion started without the finalizer),
+//	                                     error (retried)
+//	ssakit_cleanup_duration_seconds      controller; result: succeeded, waiting, failed
+//	ssakit_apply_requests_total          controller; target: finalizer, status
+//	ssakit_cleanups_skipped_total        controller (alert on any increase)
 package reconcile

@@ -7,11 +7,15 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
@@ -32,9 +36,24 @@ func (h *serviceHandler) Reconcile(ctx context.Context, svc *corev1.Service) (re
 		})))
 }
 
-func (h *serviceHandler) Cleanup(_ context.Context, _ *corev1.Service) error {
-	// ... delete what Reconcile created outside the cluster; idempotent.
-	return nil
+func (h *serviceHandler) Cleanup(ctx context.Context, svc *corev1.Service) (reconcile.Result, error) {
+	// ... ask for the deletion of what Reconcile created outside the cluster; idempotent.
+	deleted, err := h.releaseLoadBalancer(ctx, svc)
+	if err != nil {
+		return reconcile.Result{}, err // a failure: Warning event, retried with backoff
+	}
+	if !deleted {
+		// Not a failure: the finalizer stays, one Normal CleanupWaiting event, and Cleanup
+		// runs again in 30s.
+		return reconcile.Result{RequeueAfter: 30 * time.Second}, nil
+	}
+	return reconcile.Result{}, nil // done: the finalizer is removed
+}
+
+// releaseLoadBalancer asks the cloud to delete the Service's load balancer and reports whether
+// it is gone.
+func (h *serviceHandler) releaseLoadBalancer(context.Context, *corev1.Service) (deleted bool, err error) {
+	return true, nil
 }
 
 func ExampleNew() {
@@ -66,11 +85,11 @@ func (r *legacyReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if err := r.Get(ctx, req.NamespacedName, svc); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	proceed, err := r.finalizer.Handle(ctx, svc, func(context.Context) error {
-		return nil // release what the Service held
+	outcome, result, err := r.finalizer.Handle(ctx, svc, func(context.Context) (reconcile.Result, error) {
+		return reconcile.Result{}, nil // release what the Service held
 	})
-	if !proceed {
-		return reconcile.Result{}, err
+	if outcome != ssareconcile.Proceed {
+		return result, err
 	}
 	// ... the reconciler's own work, unchanged.
 	return reconcile.Result{}, nil
@@ -94,6 +113,73 @@ func ExampleStep_Handle() {
 	}
 }
 
+// An operator that guards two external systems gives each its own finalizer and cleanup; a
+// failing or waiting cleanup holds up neither the other nor its finalizer's removal. The
+// predicates let through the events a changed generation shows, and those in which one of the
+// finalizers went missing from a live object.
+func ExampleFinalizerLost() {
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})
+	if err != nil {
+		panic(err)
+	}
+	h := &serviceHandler{status: ssareconcile.NewStatusApplier(mgr.GetClient(), "lb-provisioner")}
+	r, err := ssareconcile.New[*corev1.Service](mgr, h, ssareconcile.Options{
+		Controller: "lb-provisioner",
+		Finalizer:  "lb.example.com/release",
+	}, ssareconcile.Finalizer[*corev1.Service]{
+		Name: "dns.example.com/record",
+		Cleanup: func(ctx context.Context, svc *corev1.Service) (reconcile.Result, error) {
+			return reconcile.Result{}, nil // delete the Service's DNS record
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	err = ctrl.NewControllerManagedBy(mgr).
+		For(&corev1.Service{}, builder.WithPredicates(predicate.Or[client.Object](
+			predicate.GenerationChangedPredicate{},
+			ssareconcile.FinalizerLost(r.Finalizers()...),
+		))).
+		Complete(r)
+	if err != nil {
+		panic(err)
+	}
+}
+
+// A dynamic operator reconciles unstructured objects of a kind it is given.
+func ExampleOptions_unstructured() {
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})
+	if err != nil {
+		panic(err)
+	}
+	gvk := schema.GroupVersionKind{Group: "storage.example.com", Version: "v1", Kind: "Bucket"}
+	r, err := ssareconcile.New[*unstructured.Unstructured](mgr, bucketHandler{}, ssareconcile.Options{
+		Controller:       "buckets",
+		Finalizer:        "storage.example.com/delete-bucket",
+		GroupVersionKind: gvk,
+	})
+	if err != nil {
+		panic(err)
+	}
+	watched := &unstructured.Unstructured{}
+	watched.SetGroupVersionKind(gvk)
+	if err := ctrl.NewControllerManagedBy(mgr).For(watched).Complete(r); err != nil {
+		panic(err)
+	}
+}
+
+// bucketHandler reconciles Buckets as unstructured objects.
+type bucketHandler struct{}
+
+func (bucketHandler) Reconcile(_ context.Context, bucket *unstructured.Unstructured) (reconcile.Result, error) {
+	_, _, _ = unstructured.NestedString(bucket.Object, "spec", "region")
+	return reconcile.Result{}, nil
+}
+
+func (bucketHandler) Cleanup(context.Context, *unstructured.Unstructured) (reconcile.Result, error) {
+	return reconcile.Result{}, nil
+}
+
 func ExampleCondition() {
 	since := metav1.NewTime(time.Date(2026, 11, 1, 10, 0, 0, 0, time.UTC))
 	existing := []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, LastTransitionTime: since}}
@@ -115,11 +201,11 @@ func ExampleNewStep() {
 		panic(err)
 	}
 
-	proceed, err := step.Handle(ctx, cm, func(context.Context) error { return nil })
+	outcome, _, err := step.Handle(ctx, cm, func(context.Context) (reconcile.Result, error) { return reconcile.Result{}, nil })
 
-	fmt.Println(proceed, err, cm.Finalizers, step.Finalizer().FieldOwner())
+	fmt.Println(outcome, err, cm.Finalizers, step.Finalizer().FieldOwner())
 	// Output:
-	// true <nil> [example.com/cleanup] example/finalizer/example.com/cleanup
+	// Proceed <nil> [example.com/cleanup] example/finalizer/example.com/cleanup
 }
 
 func ExampleNewStatusApplier() {

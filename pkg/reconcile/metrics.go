@@ -3,7 +3,9 @@ package reconcile
 import (
 	"sync"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
@@ -33,6 +35,7 @@ const (
 	resultError       = "error"       // retried
 	resultOK          = "succeeded"   // cleanup succeeded
 	resultFailed      = "failed"      // cleanup failed
+	resultWaiting     = "waiting"     // cleanup not done yet, looked at again later
 )
 
 var (
@@ -57,12 +60,20 @@ var (
 	registerOnce sync.Once
 )
 
-// registerMetrics adds the metrics to controller-runtime's registry once per process. A name
-// already registered (by another copy of this package, say) is left to its first owner.
+// registerMetrics adds the metrics to controller-runtime's registry once per process.
 func registerMetrics() {
 	registerOnce.Do(func() {
-		for _, c := range []prometheus.Collector{finalizerOperations, cleanupDuration, applyRequests, cleanupsSkipped} {
-			_ = metrics.Registry.Register(c)
-		}
+		registerIn(metrics.Registry, log.Log.WithName("ssakit"))
 	})
+}
+
+// registerIn registers the metrics with reg. A metric reg refuses (a name already registered by
+// another collector, such as another copy of this package) is not served; the error is logged, so
+// that a dashboard showing nothing can be traced to it.
+func registerIn(reg prometheus.Registerer, logger logr.Logger) {
+	for _, c := range []prometheus.Collector{finalizerOperations, cleanupDuration, applyRequests, cleanupsSkipped} {
+		if err := reg.Register(c); err != nil {
+			logger.Error(err, "A metric of pkg/reconcile could not be registered; its series will not be served. Is another collector registered under its name?")
+		}
+	}
 }

@@ -3,9 +3,13 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
+	"reflect"
 
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -15,13 +19,32 @@ import (
 // Handler is what an operator writes for objects of type T.
 type Handler[T client.Object] interface {
 	// Reconcile brings the world in line with obj while obj lives. It runs only once obj carries
-	// the finalizer, so anything it creates is covered by Cleanup.
+	// every finalizer of the Reconciler, so anything it creates is covered by a cleanup.
 	Reconcile(ctx context.Context, obj T) (reconcile.Result, error)
-	// Cleanup releases what obj holds beyond its own lifetime. It runs when obj is terminating
-	// and the finalizer is still there, and must be idempotent: it runs again whenever the
-	// finalizer could not be removed after it. An error leaves the finalizer and is retried with
-	// backoff.
-	Cleanup(ctx context.Context, obj T) error
+	// Cleanup releases what obj holds beyond its own lifetime, before Options.Finalizer is
+	// removed. It runs when obj is terminating and the finalizer is still there, and must be
+	// idempotent: it runs again whenever the finalizer could not be removed after it.
+	//
+	// A zero Result and no error: done, the finalizer is removed. A non-zero Result and no error
+	// (RequeueAfter: 30*time.Second): started but not done, as when an external resource takes
+	// minutes to delete; the finalizer stays and Cleanup runs again after RequeueAfter, or
+	// sooner when obj changes. That is not a failure: no error log, no backoff, one Normal
+	// CleanupWaiting event. An error leaves the finalizer and is retried with backoff, with a
+	// Warning event.
+	Cleanup(ctx context.Context, obj T) (reconcile.Result, error)
+}
+
+// Finalizer is one more finalizer of a Reconciler, with a cleanup of its own: for an operator that
+// guards two external systems, or one that is moving from one finalizer name to another. Cleanup
+// means what Handler.Cleanup does.
+type Finalizer[T client.Object] struct {
+	// Name is the finalizer's name, domain-qualified with a path (dns.example.com/record).
+	Name string
+	// Cleanup releases what Name guards.
+	Cleanup func(ctx context.Context, obj T) (reconcile.Result, error)
+	// Options are passed to ssa.NewFinalizer after Options.FinalizerOptions: ssa.AllowLegacyName()
+	// for a legacy name, say.
+	Options []ssa.FinalizerOption
 }
 
 // Cluster is what New uses of a controller-runtime manager.Manager: its client, for reads from
@@ -34,76 +57,204 @@ type Cluster interface {
 
 // Options configure New.
 type Options struct {
-	// Controller names the controller: its finalizer's field manager is
-	// ssa.FinalizerFieldOwner(Controller, Finalizer), its events' reporting controller and its
+	// Controller names the controller: its finalizers' field managers are
+	// ssa.FinalizerFieldOwner(Controller, name), its events' reporting controller and its
 	// metrics' "controller" label. Required.
 	Controller string
-	// Finalizer is the finalizer's name, domain-qualified with a path (example.com/cleanup).
-	// Required.
+	// Finalizer is the name of the finalizer whose cleanup is Handler.Cleanup, domain-qualified
+	// with a path (example.com/cleanup). Required.
 	Finalizer string
-	// FinalizerOptions are passed to ssa.NewFinalizer; its API reader is the cluster's
-	// GetAPIReader().
+	// FinalizerOptions are passed to ssa.NewFinalizer for every finalizer; its API reader is the
+	// cluster's GetAPIReader().
 	FinalizerOptions []ssa.FinalizerOption
 	// Recorder emits events. Default: the cluster's GetEventRecorder(Controller) when it has one,
 	// as a manager.Manager does; otherwise no events.
 	Recorder events.EventRecorder
+	// GroupVersionKind is the kind of the objects reconciled, for a T that does not name one:
+	// *unstructured.Unstructured, in an operator that works on kinds it learns at run time.
+	// Every object read is given this kind; watch the same kind with builder.For. Required for
+	// such a T; for a typed T, leave it empty (New refuses a kind that is not T's).
+	GroupVersionKind schema.GroupVersionKind
 }
 
 // Reconciler is a controller-runtime reconcile.Reconciler for objects of type T that runs the
-// finalizer step around a Handler:
+// finalizer steps around a Handler:
 //
-//  1. Read T through the manager's client; not found means done (controller-runtime's
-//     reconcile.AsReconciler does this).
-//  2. Terminating with the finalizer: Handler.Cleanup, then remove the finalizer.
-//  3. Otherwise: ensure the finalizer, then Handler.Reconcile.
+//  1. Read T through the manager's client (for an unstructured T, of Options.GroupVersionKind);
+//     not found means done.
+//  2. Run the step of each finalizer (Step.Handle): on a live object, each finalizer is ensured;
+//     on a terminating one, each finalizer still on it has its cleanup run and is removed. The
+//     cleanups are independent: one that fails or waits holds up neither the others nor their
+//     finalizers' removal.
+//  3. When every step says Proceed: Handler.Reconcile.
+//
+// The result: the errors of the steps, joined; or, when a cleanup waits, the earliest look again
+// it asked for.
 type Reconciler[T client.Object] struct {
+	client     client.Client
+	gvk        schema.GroupVersionKind
+	handler    Handler[T]
+	finalizers []finalizerStep[T]
+}
+
+// finalizerStep is a finalizer's step and its cleanup.
+type finalizerStep[T client.Object] struct {
 	step    *Step
-	handler Handler[T]
-	read    reconcile.Reconciler
+	cleanup func(ctx context.Context, obj T) (reconcile.Result, error)
 }
 
 var _ reconcile.Reconciler = &Reconciler[client.Object]{}
 
 // New returns the Reconciler for T, ready for builder.ControllerManagedBy(mgr).For(&T{}).Complete.
-// mgr is usually the manager.Manager; in a unit test, an ssatest.Cluster.
-func New[T client.Object](mgr Cluster, handler Handler[T], opts Options) (*Reconciler[T], error) {
+// mgr is usually the manager.Manager; in a unit test, an ssatest.Cluster. Options.Finalizer's
+// cleanup is handler.Cleanup; more adds finalizers with cleanups of their own, each with its own
+// field manager under the same controller.
+func New[T client.Object](mgr Cluster, handler Handler[T], opts Options, more ...Finalizer[T]) (*Reconciler[T], error) {
 	if opts.Controller == "" || opts.Finalizer == "" {
 		return nil, errors.New("reconcile.New: Options.Controller and Options.Finalizer are required")
+	}
+	gvk, err := kindOf[T](mgr.GetClient(), opts.GroupVersionKind)
+	if err != nil {
+		return nil, err
 	}
 	if provider, ok := mgr.(interface {
 		GetEventRecorder(name string) recorder.EventRecorder
 	}); ok && opts.Recorder == nil {
 		opts.Recorder = provider.GetEventRecorder(opts.Controller)
 	}
-	step, err := NewStep(mgr.GetClient(), opts.Controller, opts.Finalizer, StepOptions{
-		APIReader:        mgr.GetAPIReader(),
-		FinalizerOptions: opts.FinalizerOptions,
-		Recorder:         opts.Recorder,
-	})
-	if err != nil {
-		return nil, err
+	all := append([]Finalizer[T]{{Name: opts.Finalizer, Cleanup: handler.Cleanup}}, more...)
+	r := &Reconciler[T]{client: mgr.GetClient(), gvk: gvk, handler: handler}
+	seen := map[string]bool{}
+	for _, f := range all {
+		if f.Cleanup == nil {
+			return nil, fmt.Errorf("reconcile.New: finalizer %q has no Cleanup", f.Name)
+		}
+		if seen[f.Name] {
+			return nil, fmt.Errorf("reconcile.New: finalizer %q is given twice", f.Name)
+		}
+		seen[f.Name] = true
+		step, err := NewStep(mgr.GetClient(), opts.Controller, f.Name, StepOptions{
+			APIReader:        mgr.GetAPIReader(),
+			FinalizerOptions: append(append([]ssa.FinalizerOption(nil), opts.FinalizerOptions...), f.Options...),
+			Recorder:         opts.Recorder,
+		})
+		if err != nil {
+			return nil, err
+		}
+		r.finalizers = append(r.finalizers, finalizerStep[T]{step: step, cleanup: f.Cleanup})
 	}
-	r := &Reconciler[T]{step: step, handler: handler}
-	r.read = reconcile.AsReconciler[T](mgr.GetClient(), objectReconciler[T]{r})
 	return r, nil
+}
+
+// kindOf returns the kind every object read is given: gvk for a T the scheme cannot name (an
+// unstructured object), nothing for a typed T, whose kind the client finds in its scheme.
+func kindOf[T client.Object](c client.Client, gvk schema.GroupVersionKind) (schema.GroupVersionKind, error) {
+	typeName := reflect.TypeFor[T]().String()
+	named, err := apiutil.GVKForObject(newObject[T](schema.GroupVersionKind{}), c.Scheme())
+	switch {
+	case err != nil && gvk.Empty():
+		return gvk, fmt.Errorf("reconcile.New: the client's scheme cannot tell the kind of a %s (%v); set Options.GroupVersionKind to the kind to reconcile", typeName, err)
+	case err != nil:
+		return gvk, nil
+	case !gvk.Empty() && gvk != named:
+		return gvk, fmt.Errorf("reconcile.New: Options.GroupVersionKind is %s, but a %s is a %s; leave it empty for a typed object", gvk, typeName, named)
+	}
+	return schema.GroupVersionKind{}, nil
+}
+
+// newObject returns a new, empty T, of kind gvk unless gvk is empty.
+func newObject[T client.Object](gvk schema.GroupVersionKind) T {
+	obj := reflect.New(reflect.TypeFor[T]().Elem()).Interface().(T)
+	if !gvk.Empty() {
+		obj.GetObjectKind().SetGroupVersionKind(gvk)
+	}
+	return obj
 }
 
 // Reconcile implements reconcile.Reconciler.
 func (r *Reconciler[T]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-	return r.read.Reconcile(ctx, req)
-}
-
-// Step returns the finalizer step the reconciler runs.
-func (r *Reconciler[T]) Step() *Step { return r.step }
-
-// objectReconciler adapts the Reconciler to controller-runtime's ObjectReconciler without giving
-// Reconciler a second Reconcile method.
-type objectReconciler[T client.Object] struct{ r *Reconciler[T] }
-
-func (o objectReconciler[T]) Reconcile(ctx context.Context, obj T) (reconcile.Result, error) {
-	proceed, err := o.r.step.Handle(ctx, obj, func(ctx context.Context) error { return o.r.handler.Cleanup(ctx, obj) })
-	if !proceed {
+	obj := newObject[T](r.gvk)
+	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	proceed := true
+	var result reconcile.Result
+	var errs []error
+	for _, f := range r.finalizers {
+		outcome, stepResult, err := f.step.Handle(ctx, obj, func(ctx context.Context) (reconcile.Result, error) {
+			return f.cleanup(ctx, obj)
+		})
+		if outcome == Gone {
+			return reconcile.Result{}, err
+		}
+		proceed = proceed && outcome == Proceed
+		result = earliest(result, stepResult)
+		errs = append(errs, err)
+	}
+	if err := joinStepErrors(errs); err != nil {
 		return reconcile.Result{}, err
 	}
-	return o.r.handler.Reconcile(ctx, obj)
+	if !proceed {
+		return result, nil
+	}
+	return r.handler.Reconcile(ctx, obj)
+}
+
+// Steps returns the reconciler's finalizer steps: Options.Finalizer's first, then the others in
+// the order given to New.
+func (r *Reconciler[T]) Steps() []*Step {
+	steps := make([]*Step, len(r.finalizers))
+	for i, f := range r.finalizers {
+		steps[i] = f.step
+	}
+	return steps
+}
+
+// Finalizers returns the names of the reconciler's finalizers, in the order of Steps: what
+// FinalizerLost needs.
+func (r *Reconciler[T]) Finalizers() []string {
+	names := make([]string, len(r.finalizers))
+	for i, f := range r.finalizers {
+		names[i] = f.step.Finalizer().Name()
+	}
+	return names
+}
+
+// earliest merges two results of waiting cleanups: the object is looked at again at the earlier
+// of the two times asked for.
+func earliest(a, b reconcile.Result) reconcile.Result {
+	switch {
+	case a.IsZero():
+		return b
+	case b.IsZero():
+		return a
+	}
+	merged := reconcile.Result{Requeue: a.Requeue || b.Requeue, RequeueAfter: a.RequeueAfter} //nolint:staticcheck // Requeue is kept as a cleanup returned it
+	if a.RequeueAfter <= 0 || (b.RequeueAfter > 0 && b.RequeueAfter < a.RequeueAfter) {
+		merged.RequeueAfter = b.RequeueAfter
+	}
+	return merged
+}
+
+// joinStepErrors joins the errors of several steps. They are terminal only when all of them are:
+// controller-runtime drops a reconcile whose error is terminal anywhere in its chain, and one
+// finalizer's refused name must not stop the retries of another's failed cleanup.
+func joinStepErrors(errs []error) error {
+	allTerminal := true
+	for _, err := range errs {
+		if err != nil && !errors.Is(err, reconcile.TerminalError(nil)) {
+			allTerminal = false
+		}
+	}
+	if allTerminal {
+		return errors.Join(errs...)
+	}
+	retried := make([]error, 0, len(errs))
+	for _, err := range errs {
+		if err != nil && errors.Is(err, reconcile.TerminalError(nil)) {
+			err = errors.New(err.Error()) // the message, without the terminal mark
+		}
+		retried = append(retried, err)
+	}
+	return errors.Join(retried...)
 }

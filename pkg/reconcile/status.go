@@ -247,9 +247,15 @@ func statusContent(status any) (map[string]any, error) {
 // condition of the same type in existing when its status is unchanged, and using now (to the
 // second, as the API server stores it) otherwise. cond.LastTransitionTime is ignored; a zero
 // ObservedGeneration is left out. It relies on apimachinery's meta.FindStatusCondition.
+//
+// The time never moves backwards from the one in existing, even when this process's clock is
+// behind the one that wrote it: a change then takes existing's time. existing must come from the
+// object whose status is applied: a list from a staler copy can show an older transition than the
+// live one. StatusApplier.Apply refuses such a copy (its resourceVersion guard, ssa.ErrStale), so
+// a condition computed from a stale list never reaches the server through it.
 func Condition(existing []metav1.Condition, cond metav1.Condition) *metav1ac.ConditionApplyConfiguration {
 	transition := metav1.NewTime(time.Now().Truncate(time.Second))
-	if old := meta.FindStatusCondition(existing, cond.Type); old != nil && old.Status == cond.Status {
+	if old := meta.FindStatusCondition(existing, cond.Type); old != nil && (old.Status == cond.Status || transition.Before(&old.LastTransitionTime)) {
 		transition = old.LastTransitionTime
 	}
 	ac := metav1ac.Condition().

@@ -93,3 +93,16 @@ func TestStatusContent_AcceptsMapsAndApplyConfigurations(t *testing.T) {
 		t.Error("a list is not a status")
 	}
 }
+
+// The condition was written by a process whose clock is ahead of this one's: a change takes the
+// existing time rather than go back before it.
+func TestCondition_NeverMovesLastTransitionTimeBackwards(t *testing.T) {
+	ahead := metav1.NewTime(time.Now().Add(time.Hour).Truncate(time.Second))
+	existing := []metav1.Condition{{Type: "Ready", Status: metav1.ConditionTrue, LastTransitionTime: ahead}}
+
+	got := Condition(existing, metav1.Condition{Type: "Ready", Status: metav1.ConditionFalse, Reason: "SourceMissing"})
+
+	if got.LastTransitionTime.Before(&ahead) {
+		t.Errorf("lastTransitionTime %v is before the existing %v", got.LastTransitionTime, ahead)
+	}
+}

@@ -37,7 +37,53 @@ const (
 	// step first sees already terminating without the finalizer is left alone silently, as after
 	// the step's own removal.
 	ReasonCleanupSkipped = "CleanupSkipped"
+	// ReasonCleanupWaiting is Normal: the cleanup has started but is not done (it returned a
+	// Result asking to be looked at again); the finalizer stays. It is emitted once when the
+	// waiting starts, not on every look.
+	ReasonCleanupWaiting = "CleanupWaiting"
 )
+
+// Outcome is how the finalizer step ended for one object; see Step.Handle.
+type Outcome int
+
+const (
+	// Proceed: the object lives and carries the finalizer; the caller goes on with its reconcile.
+	Proceed Outcome = iota
+	// Waiting: the object is terminating and the cleanup is not done yet; the finalizer stays and
+	// the caller returns the Result, which looks at the object again later.
+	Waiting
+	// Released: the cleanup is done and the finalizer was removed, now or by an earlier call for
+	// the same object (whose copy is then stale).
+	Released
+	// Gone: the object no longer exists, or another object now holds its name; nothing is left
+	// to do for it.
+	Gone
+	// NotHeld: the object is terminating without the finalizer, so there is nothing of the
+	// step's to do: it was removed before (by this controller or by someone else), or deletion
+	// started while it was missing and the cleanup cannot run (ReasonCleanupSkipped).
+	NotHeld
+	// Failed: the error says what failed; the finalizer stays where it was.
+	Failed
+)
+
+// String implements fmt.Stringer.
+func (o Outcome) String() string {
+	switch o {
+	case Proceed:
+		return "Proceed"
+	case Waiting:
+		return "Waiting"
+	case Released:
+		return "Released"
+	case Gone:
+		return "Gone"
+	case NotHeld:
+		return "NotHeld"
+	case Failed:
+		return "Failed"
+	}
+	return fmt.Sprintf("Outcome(%d)", int(o))
+}
 
 // Step is the finalizer step of a reconcile on its own, for a reconciler that keeps its shape and
 // calls Handle at its top. New builds a whole reconciler around it.
@@ -45,7 +91,8 @@ type Step struct {
 	controller string
 	finalizer  *ssa.Finalizer
 	recorder   events.EventRecorder
-	cleanedUp  recentUIDs
+	cleanedUp  recentUIDs // cleaned up and released by this step
+	waiting    recentUIDs // whose cleanup said it is not done yet
 }
 
 // StepOptions configure a Step.
@@ -79,70 +126,103 @@ func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*
 // Finalizer returns the step's finalizer.
 func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
 
-// Handle runs the finalizer step for obj, as read at the start of a reconcile:
+// Handle runs the finalizer step for obj, as read at the start of a reconcile, and says how it
+// ended:
 //
-//   - obj lives: the finalizer is added (no request when its manager already owns it) and Handle
-//     returns proceed=true: the caller goes on with its reconcile. When the server's answer to
-//     the add shows that deletion started after obj was read, Handle goes on as for a
-//     terminating object instead.
+//   - obj lives: the finalizer is added (no request when its manager already owns it): Proceed,
+//     and the caller goes on with its reconcile. When the server's answer to the add shows that
+//     deletion started after obj was read, Handle goes on as for a terminating object instead.
 //   - obj is terminating and carries the finalizer: one uncached read of its metadata confirms
 //     the finalizer is still there (a cache may lag behind a removal just made), cleanup runs,
-//     then the finalizer is removed. cleanup must be idempotent: it runs again if the removal
-//     has to be retried.
-//   - obj is terminating without the finalizer: there is nothing of this controller's to do.
+//     then the finalizer is removed: Released. cleanup must be idempotent: it runs again if the
+//     removal has to be retried.
+//   - cleanup returns a non-zero Result and no error: it has started but is not done (an
+//     external resource still being deleted, say). Waiting: the finalizer stays, and the caller
+//     returns the Result, so the object is looked at again after Result.RequeueAfter. This is not
+//     an error: no error log, no backoff, and one Normal ReasonCleanupWaiting event when the
+//     waiting starts.
+//   - cleanup returns an error: Failed, with the error; a Warning event, and the caller's
+//     retry with backoff.
+//   - obj is terminating without the finalizer: NotHeld; there is nothing of the step's to do.
+//   - obj no longer exists, or another object holds its name: Gone, without error.
 //
-// With proceed=false the caller returns err. An object replaced under its name, or a finalizer
-// name the server refuses for the object's kind (a name without a path on a built-in type, row
-// 15), which retrying cannot fix, is a reconcile.TerminalError; an object that is gone ends the
-// step without error.
-func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(context.Context) error) (proceed bool, err error) {
+// Whatever the outcome but Proceed, the caller returns the Result and the error. An error a retry
+// cannot fix, such as a finalizer name the server refuses for the object's kind (a name without
+// a path on a built-in type, row 15), is a reconcile.TerminalError.
+//
+// Several steps chain: call each one's Handle on the same obj (an add may replace it with the
+// server's answer) and go on only when every one says Proceed. Each step's cleanup runs on its
+// own, so one that fails or waits holds up no other; New does this for the finalizers given to it.
+func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(context.Context) (reconcile.Result, error)) (Outcome, reconcile.Result, error) {
 	logger := log.FromContext(ctx).WithValues("object", klog.KObj(obj), "finalizer", s.finalizer.Name())
 	ctx = log.IntoContext(ctx, logger)
 
 	if s.cleanedUp.has(obj.GetUID()) {
 		// This step cleaned obj up and released it: obj is a stale copy from a cache that has
 		// not caught up. Whatever a reconcile built for it now would outlive it.
-		log.FromContext(ctx).V(1).Info("Object was cleaned up and released by this controller; nothing left to do")
-		return false, nil
+		logger.V(1).Info("Object was cleaned up and released by this controller; nothing left to do")
+		return Released, reconcile.Result{}, nil
 	}
 	if obj.GetDeletionTimestamp().IsZero() {
-		proceed, err := s.add(ctx, obj)
+		outcome, err := s.add(ctx, obj)
 		// An add that applied replaced obj with the server's answer, which may show deletion
 		// under way: then this reconcile must clean up, not build more.
-		if !proceed || obj.GetDeletionTimestamp().IsZero() {
-			return proceed, err
+		if outcome != Proceed || obj.GetDeletionTimestamp().IsZero() {
+			return outcome, reconcile.Result{}, err
 		}
 	}
 	if !controllerutil.ContainsFinalizer(obj, s.finalizer.Name()) {
-		return false, nil
+		return NotHeld, reconcile.Result{}, nil
 	}
 	// obj may come from a cache that has not seen this controller's own removal yet; one read
 	// of the live metadata keeps a finished cleanup from running again.
 	held, err := s.finalizer.Held(ctx, obj)
-	if err != nil || !held {
-		return false, err
+	if err != nil {
+		return Failed, reconcile.Result{}, err
+	}
+	if !held {
+		return NotHeld, reconcile.Result{}, nil
 	}
 
 	start := time.Now()
-	err = cleanup(ctx)
-	if err != nil {
+	result, err := cleanup(ctx)
+	switch {
+	case err != nil:
+		s.waiting.remove(obj.GetUID())
 		cleanupDuration.WithLabelValues(s.controller, resultFailed).Observe(time.Since(start).Seconds())
 		logger.Error(err, "Cleanup failed; the finalizer stays and the cleanup will be retried")
 		s.event(obj, corev1.EventTypeWarning, ReasonCleanupFailed, "Cleanup", "Cleanup before removing finalizer %s failed, will retry: %v", s.finalizer.Name(), err)
-		return false, fmt.Errorf("cleanup before removing finalizer %q: %w", s.finalizer.Name(), err)
+		return Failed, reconcile.Result{}, fmt.Errorf("cleanup before removing finalizer %q: %w", s.finalizer.Name(), err)
+	case !result.IsZero():
+		cleanupDuration.WithLabelValues(s.controller, resultWaiting).Observe(time.Since(start).Seconds())
+		logger.V(1).Info("Cleanup not done yet; the finalizer stays", "requeueAfter", result.RequeueAfter)
+		if s.waiting.add(obj.GetUID(), 2*result.RequeueAfter) {
+			s.event(obj, corev1.EventTypeNormal, ReasonCleanupWaiting, "Cleanup", "Cleanup before removing finalizer %s is not done yet; %s", s.finalizer.Name(), lookAgain(result))
+		}
+		return Waiting, result, nil
 	}
+	s.waiting.remove(obj.GetUID())
 	cleanupDuration.WithLabelValues(s.controller, resultOK).Observe(time.Since(start).Seconds())
 	s.event(obj, corev1.EventTypeNormal, ReasonCleanupSucceeded, "Cleanup", "Cleanup done, removing finalizer %s", s.finalizer.Name())
-	return false, s.remove(ctx, obj)
+	outcome, err := s.remove(ctx, obj)
+	return outcome, reconcile.Result{}, err
 }
 
-func (s *Step) add(ctx context.Context, obj client.Object) (bool, error) {
+// lookAgain says when a waiting cleanup will be looked at again.
+func lookAgain(result reconcile.Result) string {
+	if result.RequeueAfter > 0 {
+		return "checking again in " + result.RequeueAfter.String()
+	}
+	return "checking again soon"
+}
+
+func (s *Step) add(ctx context.Context, obj client.Object) (Outcome, error) {
 	ctx, sent := withApplyMarker(ctx)
 	err := s.finalizer.Add(ctx, obj)
 	switch {
 	case err == nil:
 		s.count("add", appliedOrNoop(*sent))
-		return true, nil
+		return Proceed, nil
 	case errors.Is(err, ssa.ErrTerminating):
 		// The server refused to add the finalizer because deletion has started and the finalizer
 		// is not on the object. Either the object was deleted before this controller first saw
@@ -153,12 +233,12 @@ func (s *Step) add(ctx context.Context, obj client.Object) (bool, error) {
 		log.FromContext(ctx).Info("Object is being deleted without the finalizer; its cleanup will not run", "reason", err.Error())
 		s.event(obj, corev1.EventTypeWarning, ReasonCleanupSkipped, "AddFinalizer",
 			"Deletion started while finalizer %s was not on the object, so its cleanup will not run; if this controller created anything for the object, release it by hand", s.finalizer.Name())
-		return false, nil
+		return NotHeld, nil
 	}
-	return false, s.failed(ctx, "add", err)
+	return s.failed(ctx, "add", err)
 }
 
-func (s *Step) remove(ctx context.Context, obj client.Object) error {
+func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
 	ctx, sent := withApplyMarker(ctx)
 	uid := obj.GetUID() // Remove replaces obj with the answer
 	err := s.finalizer.Remove(ctx, obj)
@@ -167,41 +247,43 @@ func (s *Step) remove(ctx context.Context, obj client.Object) error {
 		// reconciles of its own, and was not touched.
 		s.count("remove", resultGone)
 		log.FromContext(ctx).V(1).Info("Object was replaced under its name after its cleanup; nothing left to do")
-		return nil
+		return Gone, nil
 	}
 	if err == nil {
-		s.cleanedUp.add(uid)
+		s.cleanedUp.add(uid, recentFor)
 		s.count("remove", appliedOrNoop(*sent))
 		log.FromContext(ctx).Info("Finalizer removed")
-		return nil
+		return Released, nil
 	}
 	if coOwned, ok := errors.AsType[*ssa.CoOwnedError](err); ok {
 		s.count("remove", resultCoOwned)
 		log.FromContext(ctx).Error(err, "Finalizer is still owned by other field managers", "coOwners", coOwned.CoOwners)
 		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer", "%v", err)
-		return err
+		return Failed, err
 	}
 	return s.failed(ctx, "remove", err)
 }
 
-// failed classifies an error of the finalizer's apply: gone ends the step quietly, replaced is
+// failed classifies an error of the finalizer's apply: an object gone or replaced under its name
+// ends the step quietly (the successor has reconciles of its own), a name the server refuses is
 // terminal, the rest is retried.
-func (s *Step) failed(ctx context.Context, operation string, err error) error {
+func (s *Step) failed(ctx context.Context, operation string, err error) (Outcome, error) {
 	switch {
 	case errors.Is(err, ssa.ErrGone):
 		s.count(operation, resultGone)
 		log.FromContext(ctx).V(1).Info("Object is gone; nothing left to do")
-		return nil
+		return Gone, nil
 	case errors.Is(err, ssa.ErrReplaced):
-		s.count(operation, resultRejected)
-		return reconcile.TerminalError(err)
+		s.count(operation, resultGone)
+		log.FromContext(ctx).V(1).Info("Object was replaced under its name; nothing left to do for the one read", "reason", err.Error())
+		return Gone, nil
 	}
 	if _, ok := errors.AsType[*ssa.InvalidNameError](err); ok {
 		s.count(operation, resultRejected)
-		return reconcile.TerminalError(err)
+		return Failed, reconcile.TerminalError(err)
 	}
 	s.count(operation, resultError)
-	return err
+	return Failed, err
 }
 
 func appliedOrNoop(sent bool) string {
@@ -221,37 +303,47 @@ func (s *Step) event(obj runtime.Object, eventType, reason, action, note string,
 	}
 }
 
-// recentUIDs remembers, for a while, the UIDs of objects whose finalizer the step removed after
-// their cleanup, so that a stale cached copy of one (not yet terminating in the cache) does not
-// read as a finalizer someone stripped.
+// recentUIDs remembers object UIDs for a while: the objects a step cleaned up and released, so
+// that a stale cached copy of one (not yet terminating in the cache) does not read as a finalizer
+// someone stripped; and the objects whose cleanup is waiting, so that the waiting is announced
+// once. Entries expire, so objects that disappear some other way are forgotten.
 type recentUIDs struct {
-	mu   sync.Mutex
-	seen map[types.UID]time.Time
+	mu      sync.Mutex
+	expires map[types.UID]time.Time
 }
 
-// recentFor is how long a cleaned-up object is remembered: far longer than a cache lags.
+// recentFor is the shortest time a UID is remembered: far longer than a cache lags.
 const recentFor = 10 * time.Minute
 
-func (r *recentUIDs) add(uid types.UID) {
+// add remembers uid for at least recentFor, or for d when longer, and reports whether it was new.
+func (r *recentUIDs) add(uid types.UID, d time.Duration) (added bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	now := time.Now()
-	if r.seen == nil {
-		r.seen = map[types.UID]time.Time{}
+	if r.expires == nil {
+		r.expires = map[types.UID]time.Time{}
 	}
-	for old, at := range r.seen {
-		if now.Sub(at) > recentFor {
-			delete(r.seen, old)
+	for old, at := range r.expires {
+		if now.After(at) {
+			delete(r.expires, old)
 		}
 	}
-	r.seen[uid] = now
+	_, known := r.expires[uid]
+	r.expires[uid] = now.Add(max(d, recentFor))
+	return !known
 }
 
 func (r *recentUIDs) has(uid types.UID) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	at, ok := r.seen[uid]
-	return ok && time.Since(at) <= recentFor
+	at, ok := r.expires[uid]
+	return ok && !time.Now().After(at)
+}
+
+func (r *recentUIDs) remove(uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.expires, uid)
 }
 
 // applyCounter counts the apply requests the finalizer sends, and marks the call's context (see

@@ -51,9 +51,9 @@ func (printingHandler) Reconcile(context.Context, *corev1.ConfigMap) (reconcile.
 	return reconcile.Result{}, nil
 }
 
-func (printingHandler) Cleanup(_ context.Context, cm *corev1.ConfigMap) error {
+func (printingHandler) Cleanup(_ context.Context, cm *corev1.ConfigMap) (reconcile.Result, error) {
 	fmt.Println("cleanup of", cm.Name)
-	return nil
+	return reconcile.Result{}, nil
 }
 
 func ExampleCluster() {

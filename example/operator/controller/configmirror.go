@@ -235,10 +235,10 @@ func (m *Mirror) Reconcile(ctx context.Context, mirror *mirrorv1alpha1.ConfigMir
 // Cleanup deletes every copy of the mirror. It lists them with the API reader, which cannot lag
 // behind a copy created a moment before the mirror was deleted. It is idempotent: copies already
 // gone are skipped.
-func (m *Mirror) Cleanup(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) error {
+func (m *Mirror) Cleanup(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) (reconcile.Result, error) {
 	gone := mirror.DeepCopy()
 	gone.Spec.TargetNamespaces = nil
-	return m.deleteUnwantedCopies(ctx, gone, m.apiReader, false)
+	return reconcile.Result{}, m.deleteUnwantedCopies(ctx, gone, m.apiReader, false)
 }
 
 // syncTarget makes the copy in namespace match source, if the operator may, and says how the

@@ -10,6 +10,7 @@ import (
 	. "github.com/onsi/gomega"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -43,11 +44,11 @@ func TestLifecycle_AddsTheFinalizerReconcilesAndCleansUpOnce(t *testing.T) {
 func TestLifecycle_RetriesAFailingCleanupWithBackoffAndWarningEvents(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	h := &widgetHandler{cleanup: func(_ context.Context, _ *testcluster.Widget, attempt int) error {
+	h := &widgetHandler{cleanup: func(_ context.Context, _ *testcluster.Widget, attempt int) (reconcile.Result, error) {
 		if attempt <= 2 {
-			return fmt.Errorf("attempt %d: the backing store is unavailable", attempt)
+			return reconcile.Result{}, fmt.Errorf("attempt %d: the backing store is unavailable", attempt)
 		}
-		return nil
+		return reconcile.Result{}, nil
 	}}
 	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
 		return addWidgetController(mgr, controllerName(ns), cleanupFinalizer, h)
@@ -72,10 +73,10 @@ func TestLifecycle_RetriesAFailingCleanupWithBackoffAndWarningEvents(t *testing.
 func TestLifecycle_ObjectDeletedByOthersDuringCleanupIsNotResurrected(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	h := &widgetHandler{cleanup: func(ctx context.Context, w *testcluster.Widget, _ int) error {
+	h := &widgetHandler{cleanup: func(ctx context.Context, w *testcluster.Widget, _ int) (reconcile.Result, error) {
 		// Someone else strips every finalizer; the object, already terminating, is deleted.
 		patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`))
-		return cluster.Client.Patch(ctx, w.DeepCopyObject().(client.Object), patch, client.FieldOwner("someone-else"))
+		return reconcile.Result{}, cluster.Client.Patch(ctx, w.DeepCopyObject().(client.Object), patch, client.FieldOwner("someone-else"))
 	}}
 	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
 		return addWidgetController(mgr, controllerName(ns), cleanupFinalizer, h)
@@ -95,10 +96,10 @@ func TestLifecycle_CleanupInterruptedByAManagerRestartCompletes(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	started := make(chan struct{})
-	interrupted := &widgetHandler{cleanup: func(ctx context.Context, _ *testcluster.Widget, _ int) error {
+	interrupted := &widgetHandler{cleanup: func(ctx context.Context, _ *testcluster.Widget, _ int) (reconcile.Result, error) {
 		close(started)
 		<-ctx.Done() // the manager stops in the middle of the cleanup
-		return ctx.Err()
+		return reconcile.Result{}, ctx.Err()
 	}}
 	stop := startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
 		return addWidgetController(mgr, controllerName(ns), cleanupFinalizer, interrupted)
@@ -126,12 +127,12 @@ func TestLifecycle_TwoControllersKeepTheirOwnFinalizers(t *testing.T) {
 	ns := cluster.Namespace(t)
 	release := make(chan struct{})
 	alpha := &widgetHandler{}
-	beta := &widgetHandler{cleanup: func(ctx context.Context, _ *testcluster.Widget, _ int) error {
+	beta := &widgetHandler{cleanup: func(ctx context.Context, _ *testcluster.Widget, _ int) (reconcile.Result, error) {
 		select {
 		case <-release:
-			return nil
+			return reconcile.Result{}, nil
 		case <-ctx.Done():
-			return ctx.Err()
+			return reconcile.Result{}, ctx.Err()
 		}
 	}}
 	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
@@ -156,4 +157,37 @@ func TestLifecycle_TwoControllersKeepTheirOwnFinalizers(t *testing.T) {
 	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
 	g.Expect(alpha.cleanupTimes()).To(HaveLen(1))
 	g.Expect(beta.cleanupTimes()).To(HaveLen(1))
+}
+
+// A cleanup that must wait (an external resource still being deleted) returns a Result: it is
+// looked at again after RequeueAfter, with no error, no backoff and no Warning; one Normal event
+// says the waiting started.
+func TestLifecycle_ACleanupThatWaitsIsLookedAtAgainWithoutErrorOrWarning(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	const wait = 300 * time.Millisecond
+	h := &widgetHandler{cleanup: func(_ context.Context, _ *testcluster.Widget, attempt int) (reconcile.Result, error) {
+		if attempt < 3 {
+			return reconcile.Result{RequeueAfter: wait}, nil // the external resource is still going
+		}
+		return reconcile.Result{}, nil
+	}}
+	name := controllerName(ns)
+	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return addWidgetController(mgr, name, cleanupFinalizer, h)
+	})
+	w := createWidget(t, ns, "slow-release")
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{cleanupFinalizer}))
+	g.Eventually(h.reconcileCount).WithTimeout(eventually).Should(BeNumerically(">=", 1))
+	errorsBefore := testcluster.MetricSum(t, "controller_runtime_reconcile_errors_total", name)
+
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
+	attempts := h.cleanupTimes()
+	g.Expect(attempts).To(HaveLen(3), "cleanup calls")
+	g.Expect(attempts[1].Sub(attempts[0])).To(BeNumerically(">=", wait), "the first look again")
+	g.Expect(attempts[2].Sub(attempts[1])).To(BeNumerically(">=", wait), "the second look again: no backoff doubling it, and not sooner")
+	g.Eventually(eventsAbout(t.Context(), ns, "slow-release")).WithTimeout(eventually).Should(ConsistOf("Normal CleanupWaiting", "Normal CleanupSucceeded"))
+	g.Expect(testcluster.MetricSum(t, "controller_runtime_reconcile_errors_total", name)).To(Equal(errorsBefore), "reconcile errors while cleaning up")
 }

@@ -14,12 +14,14 @@ import (
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
@@ -80,17 +82,31 @@ func startManager(t *testing.T, namespace string, opts managerOptions, setup fun
 
 // addWidgetController builds the handler's controller for Widgets with ssakit's Reconciler.
 func addWidgetController(mgr manager.Manager, name, finalizer string, h *widgetHandler) error {
+	return addWidgetControllerWith(mgr, name, finalizer, h, widgetControllerOptions{})
+}
+
+// widgetControllerOptions are what a test may add to its widget controller.
+type widgetControllerOptions struct {
+	more       []ssareconcile.Finalizer[*testcluster.Widget]
+	predicates func(r *ssareconcile.Reconciler[*testcluster.Widget]) []predicate.Predicate
+}
+
+func addWidgetControllerWith(mgr manager.Manager, name, finalizer string, h *widgetHandler, opts widgetControllerOptions) error {
 	types, err := loadWidgetTypes()
 	if err != nil {
 		return err
 	}
 	h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), name, ssareconcile.WithTypeConverter(types))
-	r, err := ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: name, Finalizer: finalizer})
+	r, err := ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: name, Finalizer: finalizer}, opts.more...)
 	if err != nil {
 		return err
 	}
+	var predicates []predicate.Predicate
+	if opts.predicates != nil {
+		predicates = opts.predicates(r)
+	}
 	return ctrl.NewControllerManagedBy(mgr).
-		For(&testcluster.Widget{}).
+		For(&testcluster.Widget{}, builder.WithPredicates(predicates...)).
 		Named(name).
 		WithOptions(controller.Options{RateLimiter: workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](backoffBase, 5*time.Second)}).
 		Complete(r)
@@ -103,8 +119,10 @@ type widgetHandler struct {
 	mu         sync.Mutex
 	reconciles int
 	cleanups   []time.Time
+	// onReconcile, when set, sees each object Reconcile is given.
+	onReconcile func(w *testcluster.Widget)
 	// cleanup, when set, decides the outcome of each cleanup attempt (1-based).
-	cleanup func(ctx context.Context, w *testcluster.Widget, attempt int) error
+	cleanup func(ctx context.Context, w *testcluster.Widget, attempt int) (reconcile.Result, error)
 }
 
 // widgetStatus is the apply configuration of a Widget's status.
@@ -117,13 +135,16 @@ func (h *widgetHandler) Reconcile(ctx context.Context, w *testcluster.Widget) (r
 	h.mu.Lock()
 	h.reconciles++
 	h.mu.Unlock()
+	if h.onReconcile != nil {
+		h.onReconcile(w.DeepCopyObject().(*testcluster.Widget))
+	}
 	ready := ssareconcile.Condition(w.Status.Conditions, metav1.Condition{
 		Type: "Ready", Status: metav1.ConditionTrue, Reason: "Reconciled", Message: "color is " + w.Spec.Color, ObservedGeneration: w.Generation,
 	})
 	return reconcile.Result{}, h.status.Apply(ctx, w, &widgetStatus{Phase: new("Ready"), Conditions: []*metav1ac.ConditionApplyConfiguration{ready}})
 }
 
-func (h *widgetHandler) Cleanup(ctx context.Context, w *testcluster.Widget) error {
+func (h *widgetHandler) Cleanup(ctx context.Context, w *testcluster.Widget) (reconcile.Result, error) {
 	h.mu.Lock()
 	h.cleanups = append(h.cleanups, time.Now())
 	attempt := len(h.cleanups)
@@ -131,7 +152,7 @@ func (h *widgetHandler) Cleanup(ctx context.Context, w *testcluster.Widget) erro
 	if h.cleanup != nil {
 		return h.cleanup(ctx, w, attempt)
 	}
-	return nil
+	return reconcile.Result{}, nil
 }
 
 func (h *widgetHandler) reconcileCount() int {

@@ -32,12 +32,12 @@ func (r *legacyReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 	if err := r.Get(ctx, req.NamespacedName, w); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	proceed, err := r.step.Handle(ctx, w, func(context.Context) error {
+	outcome, result, err := r.step.Handle(ctx, w, func(context.Context) (reconcile.Result, error) {
 		r.cleanups <- w.Name
-		return nil
+		return reconcile.Result{}, nil
 	})
-	if !proceed {
-		return reconcile.Result{}, err
+	if outcome != ssareconcile.Proceed {
+		return result, err
 	}
 	r.worked <- w.Name
 	return reconcile.Result{}, nil
@@ -86,21 +86,21 @@ func TestStep_WarnsWhenDeletionStartedWithoutItsFinalizer(t *testing.T) {
 	step, err := ssareconcile.NewStep(cluster.Client, name, cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client, Recorder: recorder})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "stripped")
-	proceed, err := step.Handle(t.Context(), w, nil)
-	g.Expect(proceed, err).To(BeTrue(), "the first reconcile")
+	outcome, _, err := step.Handle(t.Context(), w, nil)
+	g.Expect(outcome, err).To(Equal(ssareconcile.Proceed), "the first reconcile")
 	w.Finalizers = []string{"other.example.com/keep"}
 	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("kubectl-replace"))).To(Succeed())
 	stripped := w.DeepCopyObject().(*testcluster.Widget)
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
 	skippedBefore := testcluster.MetricSum(t, ssareconcile.CleanupsSkippedMetric, name)
 
-	proceed, err = step.Handle(t.Context(), stripped, func(context.Context) error {
+	outcome, _, err = step.Handle(t.Context(), stripped, func(context.Context) (reconcile.Result, error) {
 		t.Error("the cleanup ran without the finalizer")
-		return nil
+		return reconcile.Result{}, nil
 	})
 
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(proceed).To(BeFalse(), "proceed on a terminating object")
+	g.Expect(outcome).To(Equal(ssareconcile.NotHeld))
 	g.Expect(recorder.Events).To(Receive(HavePrefix("Warning CleanupSkipped Deletion started while finalizer " + cleanupFinalizer + " was not on the object")))
 	g.Expect(testcluster.MetricSum(t, ssareconcile.CleanupsSkippedMetric, name)).To(Equal(skippedBefore+1), ssareconcile.CleanupsSkippedMetric)
 }
@@ -114,8 +114,8 @@ func TestStep_CleansUpWhenTheAnswerToItsAddShowsDeletionStarted(t *testing.T) {
 	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "deleted-meanwhile")
-	proceed, err := step.Handle(t.Context(), w, nil)
-	g.Expect(proceed, err).To(BeTrue())
+	outcome, _, err := step.Handle(t.Context(), w, nil)
+	g.Expect(outcome, err).To(Equal(ssareconcile.Proceed))
 	w.Finalizers = append(w.Finalizers, "other.example.com/keep")
 	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("other"))).To(Succeed())
 	stale := w.DeepCopyObject().(*testcluster.Widget)
@@ -123,10 +123,10 @@ func TestStep_CleansUpWhenTheAnswerToItsAddShowsDeletionStarted(t *testing.T) {
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
 	cleanups := 0
 
-	proceed, err = step.Handle(t.Context(), stale, func(context.Context) error { cleanups++; return nil })
+	outcome, _, err = step.Handle(t.Context(), stale, func(context.Context) (reconcile.Result, error) { cleanups++; return reconcile.Result{}, nil })
 
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(proceed).To(BeFalse(), "proceed with a terminating object")
+	g.Expect(outcome).To(Equal(ssareconcile.Released), "the outcome for an object whose deletion the add's answer showed")
 	g.Expect(cleanups).To(Equal(1))
 	g.Expect(finalizersOf(t.Context(), w)()).To(Equal([]string{"other.example.com/keep"}))
 }
@@ -143,8 +143,9 @@ func TestStep_ALegacyNameRefusedForABuiltInKindIsTerminal(t *testing.T) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "legacy"}}
 	g.Expect(cluster.Client.Create(t.Context(), cm)).To(Succeed())
 
-	_, err = step.Handle(t.Context(), cm, nil)
+	outcome, _, err := step.Handle(t.Context(), cm, nil)
 
+	g.Expect(outcome).To(Equal(ssareconcile.Failed))
 	_, invalid := errors.AsType[*ssa.InvalidNameError](err)
 	g.Expect(invalid).To(BeTrue(), "an *ssa.InvalidNameError: %v", err)
 	g.Expect(errors.Is(err, reconcile.TerminalError(nil))).To(BeTrue(), "terminal: %v", err)
@@ -159,21 +160,21 @@ func TestStep_GivesNoWarningForAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client, Recorder: recorder})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "cleaned-once")
-	proceed, err := step.Handle(t.Context(), w, nil)
-	g.Expect(proceed, err).To(BeTrue())
+	outcome, _, err := step.Handle(t.Context(), w, nil)
+	g.Expect(outcome, err).To(Equal(ssareconcile.Proceed))
 	w.Finalizers = append(w.Finalizers, "other.example.com/keep")
 	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("other"))).To(Succeed())
 	stale := w.DeepCopyObject().(*testcluster.Widget)
 	stale.ManagedFields = nil
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
 	cleanups := 0
-	cleanup := func(context.Context) error { cleanups++; return nil }
-	proceed, err = step.Handle(t.Context(), stale.DeepCopyObject().(*testcluster.Widget), cleanup)
-	g.Expect(proceed, err).To(BeFalse())
+	cleanup := func(context.Context) (reconcile.Result, error) { cleanups++; return reconcile.Result{}, nil }
+	outcome, _, err = step.Handle(t.Context(), stale.DeepCopyObject().(*testcluster.Widget), cleanup)
+	g.Expect(outcome, err).To(Equal(ssareconcile.Released))
 
-	proceed, err = step.Handle(t.Context(), stale.DeepCopyObject().(*testcluster.Widget), cleanup)
+	outcome, _, err = step.Handle(t.Context(), stale.DeepCopyObject().(*testcluster.Widget), cleanup)
 
-	g.Expect(proceed, err).To(BeFalse())
+	g.Expect(outcome, err).To(Equal(ssareconcile.Released), "the outcome for a stale copy of an object the step released")
 	g.Expect(cleanups).To(Equal(1))
 	var got []string
 	for len(recorder.Events) > 0 {
@@ -191,19 +192,19 @@ func TestStep_DoesNotProceedWithAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "cleaned-then-stale")
-	proceed, err := step.Handle(t.Context(), w, nil)
-	g.Expect(proceed, err).To(BeTrue())
+	outcome, _, err := step.Handle(t.Context(), w, nil)
+	g.Expect(outcome, err).To(Equal(ssareconcile.Proceed))
 	stale := w.DeepCopyObject().(*testcluster.Widget) // alive, finalizer owned: as a lagging cache holds it
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
 	terminating, _, err := getWidget(t.Context(), w)
 	g.Expect(err).NotTo(HaveOccurred())
-	proceed, err = step.Handle(t.Context(), terminating, func(context.Context) error { return nil })
-	g.Expect(proceed, err).To(BeFalse())
+	outcome, _, err = step.Handle(t.Context(), terminating, func(context.Context) (reconcile.Result, error) { return reconcile.Result{}, nil })
+	g.Expect(outcome, err).To(Equal(ssareconcile.Released))
 
-	proceed, err = step.Handle(t.Context(), stale, nil)
+	outcome, _, err = step.Handle(t.Context(), stale, nil)
 
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(proceed).To(BeFalse(), "the reconcile of a stale copy of a cleaned-up object was let through")
+	g.Expect(outcome).To(Equal(ssareconcile.Released), "the reconcile of a stale copy of a cleaned-up object was let through")
 }
 
 // The object is deleted and another created under its name while the cleanup runs: the cleaned-up
@@ -214,23 +215,24 @@ func TestStep_EndsQuietlyWhenTheObjectWasReplacedDuringItsCleanup(t *testing.T) 
 	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "replaced-in-cleanup")
-	proceed, err := step.Handle(t.Context(), w, nil)
-	g.Expect(proceed, err).To(BeTrue())
+	outcome, _, err := step.Handle(t.Context(), w, nil)
+	g.Expect(outcome, err).To(Equal(ssareconcile.Proceed))
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
 	terminating, _, err := getWidget(t.Context(), w)
 	g.Expect(err).NotTo(HaveOccurred())
 	var successor *testcluster.Widget
 
-	_, err = step.Handle(t.Context(), terminating, func(ctx context.Context) error {
+	outcome, _, err = step.Handle(t.Context(), terminating, func(ctx context.Context) (reconcile.Result, error) {
 		patch := client.RawPatch("application/merge-patch+json", []byte(`{"metadata":{"finalizers":null}}`))
 		if err := cluster.Client.Patch(ctx, terminating.DeepCopyObject().(client.Object), patch, client.FieldOwner("someone-else")); err != nil {
-			return err
+			return reconcile.Result{}, err
 		}
 		successor = createWidget(t, ns, "replaced-in-cleanup")
-		return nil
+		return reconcile.Result{}, nil
 	})
 
 	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(outcome).To(Equal(ssareconcile.Gone))
 	after, _, err := getWidget(t.Context(), successor)
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(after.ResourceVersion).To(Equal(successor.ResourceVersion), "the successor was written")

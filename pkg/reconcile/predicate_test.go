@@ -1,0 +1,57 @@
+package reconcile
+
+import (
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+)
+
+func TestFinalizerLost_LetsThroughExactlyTheUpdatesThatDropAFinalizerFromALiveObject(t *testing.T) {
+	const mine, mineToo, theirs = "example.com/cleanup", "example.com/dns", "other.example.com/keep"
+	deleting := metav1.Now()
+	cm := func(deletion *metav1.Time, finalizers ...string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Finalizers: finalizers, DeletionTimestamp: deletion}}
+	}
+	p := FinalizerLost(mine, mineToo)
+	for _, tc := range []struct {
+		name     string
+		old, new *corev1.ConfigMap
+		want     bool
+	}{
+		{"a live object lost the finalizer", cm(nil, mine, theirs), cm(nil, theirs), true},
+		{"a live object lost the second finalizer", cm(nil, mine, mineToo), cm(nil, mine), true},
+		{"a live object lost every finalizer", cm(nil, mine, mineToo), cm(nil), true},
+		{"the finalizer was removed from a terminating object", cm(&deleting, mine), cm(&deleting), false},
+		{"the finalizer was added", cm(nil), cm(nil, mine), false},
+		{"another controller's finalizer went", cm(nil, mine, theirs), cm(nil, mine), false},
+		{"the finalizer was never there", cm(nil, theirs), cm(nil), false},
+		{"nothing about finalizers changed", cm(nil, mine), cm(nil, mine), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := p.Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.want {
+				t.Errorf("Update(%v -> %v) = %v, want %v", tc.old.Finalizers, tc.new.Finalizers, got, tc.want)
+			}
+		})
+	}
+}
+
+// FinalizerLost is meant to be combined with predicate.Or: it lets through nothing but the updates
+// that drop a finalizer, so that it adds no other event to what it is combined with.
+func TestFinalizerLost_LetsThroughNoCreateDeleteOrGenericEvent(t *testing.T) {
+	obj := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}}
+	p := FinalizerLost("example.com/cleanup")
+
+	got := []bool{
+		p.Create(event.CreateEvent{Object: obj}),
+		p.Delete(event.DeleteEvent{Object: obj}),
+		p.Generic(event.GenericEvent{Object: obj}),
+	}
+
+	for i, kind := range []string{"create", "delete", "generic"} {
+		if got[i] {
+			t.Errorf("a %s event was let through", kind)
+		}
+	}
+}

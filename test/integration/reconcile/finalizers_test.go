@@ -1,0 +1,107 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+const dnsFinalizer = "dns.test.ssakit.dev/record"
+
+// attempts counts the calls of a cleanup.
+type attempts struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (a *attempts) next() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.n++
+	return a.n
+}
+
+func (a *attempts) count() int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.n
+}
+
+// Two finalizers of one controller guard two external systems. The first one's cleanup fails
+// twice, the second one's fails until the test lets it succeed: each finalizer is released as
+// soon as its own cleanup is done, whatever the other's does.
+func TestLifecycle_TwoFinalizersOfOneReconcilerCleanUpIndependently(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	h := &widgetHandler{cleanup: func(_ context.Context, _ *testcluster.Widget, attempt int) (reconcile.Result, error) {
+		if attempt <= 2 {
+			return reconcile.Result{}, errors.New("the backing store is unavailable")
+		}
+		return reconcile.Result{}, nil
+	}}
+	release := make(chan struct{})
+	dns := &attempts{}
+	dnsCleanup := func(context.Context, *testcluster.Widget) (reconcile.Result, error) {
+		dns.next()
+		select {
+		case <-release:
+			return reconcile.Result{}, nil
+		default:
+			return reconcile.Result{}, errors.New("the DNS provider is unavailable")
+		}
+	}
+	name := controllerName(ns)
+	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return addWidgetControllerWith(mgr, name, cleanupFinalizer, h, widgetControllerOptions{
+			more: []ssareconcile.Finalizer[*testcluster.Widget]{{Name: dnsFinalizer, Cleanup: dnsCleanup}},
+		})
+	})
+	w := createWidget(t, ns, "two-systems")
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(ConsistOf(cleanupFinalizer, dnsFinalizer))
+	g.Eventually(h.reconcileCount).WithTimeout(eventually).Should(BeNumerically(">=", 1), "Reconcile runs once both finalizers are on")
+	live, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	o, err := ssa.ParseOwnership(live.ManagedFields)
+	g.Expect(err).NotTo(HaveOccurred())
+	diff(t, "owners of the second finalizer", []string{ssa.FinalizerFieldOwner(name, dnsFinalizer)}, o.Owners(ssa.FinalizerPath(dnsFinalizer)))
+
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{dnsFinalizer}),
+		"the first finalizer is released once its own cleanup succeeds, while the second one's still fails")
+	g.Expect(h.cleanupTimes()).To(HaveLen(3), "the first cleanup's calls")
+	g.Eventually(dns.count).WithTimeout(eventually).Should(BeNumerically(">=", 3), "the second cleanup runs on every reconcile, not held up by the first's failures")
+	close(release)
+	g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
+	g.Expect(h.cleanupTimes()).To(HaveLen(3), "the first cleanup ran again after its finalizer was released")
+}
+
+// A reconcile whose object lacks one of its finalizers adds it before the handler runs, without
+// touching the other one.
+func TestLifecycle_ReconcileRunsOnlyOnceEveryFinalizerIsOn(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	reconciledWith := make(chan []string, 100)
+	h := &widgetHandler{onReconcile: func(w *testcluster.Widget) { reconciledWith <- w.Finalizers }}
+	name := controllerName(ns)
+	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return addWidgetControllerWith(mgr, name, cleanupFinalizer, h, widgetControllerOptions{
+			more: []ssareconcile.Finalizer[*testcluster.Widget]{{Name: dnsFinalizer, Cleanup: func(context.Context, *testcluster.Widget) (reconcile.Result, error) {
+				return reconcile.Result{}, nil
+			}}},
+		})
+	})
+
+	createWidget(t, ns, "both-first")
+
+	g.Eventually(reconciledWith).WithTimeout(eventually).Should(Receive(ConsistOf(cleanupFinalizer, dnsFinalizer)))
+}
