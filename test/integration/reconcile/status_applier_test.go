@@ -287,3 +287,30 @@ func TestStatusApplier_LeavesObservedGenerationToTheManagerThatReportsIt(t *test
 		})
 	}
 }
+
+// A condition computed from a stale copy's list (Ready since long ago, while the live object turned
+// not ready since) is refused with the copy and never moves the live lastTransitionTime back; one
+// computed from the live object, whose time was written by a clock ahead of this one's, keeps that
+// time rather than go back before it.
+func TestCondition_NeverMovesTheLiveLastTransitionTimeBackwards(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	applier := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns))
+	w := createWidget(t, ns, "transitions")
+	ready := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Reconciled"}
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"conditions": []any{ssareconcile.Condition(nil, ready)}})).To(Succeed())
+	stale := w.DeepCopyObject().(*testcluster.Widget)
+	ahead := metav1.NewTime(time.Now().Add(time.Hour).Truncate(time.Second))
+	notReady := metav1ac.Condition().WithType("Ready").WithStatus(metav1.ConditionFalse).WithReason("Lost").WithMessage("").WithLastTransitionTime(ahead)
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"conditions": []any{notReady}})).To(Succeed())
+
+	err := applier.Apply(t.Context(), stale, map[string]any{"conditions": []any{ssareconcile.Condition(stale.Status.Conditions, ready)}})
+
+	g.Expect(err).To(MatchError(ssa.ErrStale), "a condition computed from a stale list")
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"conditions": []any{ssareconcile.Condition(w.Status.Conditions, ready)}})).To(Succeed())
+	live, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(live.Status.Conditions).To(HaveLen(1))
+	g.Expect(live.Status.Conditions[0].Status).To(Equal(metav1.ConditionTrue))
+	g.Expect(live.Status.Conditions[0].LastTransitionTime.Time).NotTo(BeTemporally("<", ahead.Time), "lastTransitionTime moved backwards")
+}
