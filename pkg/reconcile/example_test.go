@@ -128,7 +128,7 @@ func ExampleFinalizerLost() {
 		Finalizer:  "lb.example.com/release",
 	}, ssareconcile.Finalizer[*corev1.Service]{
 		Name: "dns.example.com/record",
-		Cleanup: func(ctx context.Context, svc *corev1.Service) (reconcile.Result, error) {
+		Cleanup: func(context.Context, *corev1.Service) (reconcile.Result, error) {
 			return reconcile.Result{}, nil // delete the Service's DNS record
 		},
 	})

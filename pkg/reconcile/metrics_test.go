@@ -13,7 +13,7 @@ func TestRegisterIn_LogsAMetricItCannotRegister(t *testing.T) {
 	// Another collector holds the name with other labels.
 	reg.MustRegister(prometheus.NewCounterVec(prometheus.CounterOpts{Name: CleanupsSkippedMetric, Help: "someone else's"}, []string{"namespace"}))
 	var logged []string
-	logger := funcr.New(func(prefix, args string) { logged = append(logged, args) }, funcr.Options{})
+	logger := funcr.New(func(_, args string) { logged = append(logged, args) }, funcr.Options{})
 
 	registerIn(reg, logger)
 
@@ -24,7 +24,7 @@ func TestRegisterIn_LogsAMetricItCannotRegister(t *testing.T) {
 
 func TestRegisterIn_LogsNothingWhenEveryMetricIsRegistered(t *testing.T) {
 	var logged []string
-	logger := funcr.New(func(prefix, args string) { logged = append(logged, args) }, funcr.Options{})
+	logger := funcr.New(func(_, args string) { logged = append(logged, args) }, funcr.Options{})
 
 	registerIn(prometheus.NewRegistry(), logger)
 

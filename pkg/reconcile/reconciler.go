@@ -153,7 +153,7 @@ func kindOf[T client.Object](c client.Client, gvk schema.GroupVersionKind) (sche
 	named, err := apiutil.GVKForObject(newObject[T](schema.GroupVersionKind{}), c.Scheme())
 	switch {
 	case err != nil && gvk.Empty():
-		return gvk, fmt.Errorf("reconcile.New: the client's scheme cannot tell the kind of a %s (%v); set Options.GroupVersionKind to the kind to reconcile", typeName, err)
+		return gvk, fmt.Errorf("reconcile.New: the client's scheme cannot tell the kind of a %s; set Options.GroupVersionKind to the kind to reconcile: %w", typeName, err)
 	case err != nil:
 		return gvk, nil
 	case !gvk.Empty() && gvk != named:

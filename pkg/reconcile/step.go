@@ -47,22 +47,23 @@ const (
 type Outcome int
 
 const (
-	// Proceed: the object lives and carries the finalizer; the caller goes on with its reconcile.
+	// Proceed means the object lives and carries the finalizer: the caller goes on with its
+	// reconcile.
 	Proceed Outcome = iota
-	// Waiting: the object is terminating and the cleanup is not done yet; the finalizer stays and
-	// the caller returns the Result, which looks at the object again later.
+	// Waiting means the object is terminating and its cleanup is not done yet: the finalizer
+	// stays, and the caller returns the Result, which looks at the object again later.
 	Waiting
-	// Released: the cleanup is done and the finalizer was removed, now or by an earlier call for
-	// the same object (whose copy is then stale).
+	// Released means the cleanup is done and the finalizer was removed, by this call or an
+	// earlier one for the same object (whose copy is then stale).
 	Released
-	// Gone: the object no longer exists, or another object now holds its name; nothing is left
-	// to do for it.
+	// Gone means the object no longer exists, or another object now holds its name: nothing is
+	// left to do for it.
 	Gone
-	// NotHeld: the object is terminating without the finalizer, so there is nothing of the
+	// NotHeld means the object is terminating without the finalizer, so there is nothing of the
 	// step's to do: it was removed before (by this controller or by someone else), or deletion
 	// started while it was missing and the cleanup cannot run (ReasonCleanupSkipped).
 	NotHeld
-	// Failed: the error says what failed; the finalizer stays where it was.
+	// Failed means the step failed: the error says how, and the finalizer stays where it was.
 	Failed
 )
 
