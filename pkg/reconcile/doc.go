@@ -27,7 +27,7 @@
 //
 //	Reason            Type     When
 //	CleanupSucceeded  Normal   the cleanup is done; the finalizer is being removed
-//	CleanupWaiting    Normal   the cleanup asked to be looked at again (a non-zero Result); once per wait
+//	CleanupWaiting    Normal   the cleanup asked to be looked at again (RequeueAfter); when a wait starts
 //	CleanupFailed     Warning  the cleanup returned an error; the finalizer stays, retried with backoff
 //	FinalizerBlocked  Warning  the cleanup is done but other field managers own the finalizer too (ssa.CoOwnedError)
 //	CleanupSkipped    Warning  deletion started while the finalizer was missing: the cleanup will not run
@@ -35,7 +35,8 @@
 // # Metrics
 //
 // In controller-runtime's registry, served on the manager's metrics endpoint. A metric that cannot
-// be registered (its name taken by another collector) is logged by the logger "ssakit".
+// be registered (its name taken by another collector) is logged by controller-runtime's logger,
+// named "ssakit", once ctrl.SetLogger has been called.
 //
 //	Metric                               Labels and their values
 //	ssakit_finalizer_operations_total    controller; operation: add, remove;

@@ -28,14 +28,14 @@ const (
 const (
 	resultApplied     = "applied"     // an apply was sent and did what was asked
 	resultNoop        = "noop"        // nothing to send: already as wanted
-	resultGone        = "gone"        // the object no longer exists
+	resultGone        = "gone"        // the object no longer exists, or was replaced under its name
 	resultCoOwned     = "co_owned"    // removal blocked: other managers own the finalizer
-	resultRejected    = "rejected"    // terminal: replaced object, invalid name
+	resultRejected    = "rejected"    // terminal: a finalizer name the server refuses
 	resultTerminating = "terminating" // add refused: deletion started without the finalizer
 	resultError       = "error"       // retried
 	resultOK          = "succeeded"   // cleanup succeeded
 	resultFailed      = "failed"      // cleanup failed
-	resultWaiting     = "waiting"     // cleanup not done yet, looked at again later
+	resultWaiting     = "waiting"     // cleanup not done yet, looked at again after its RequeueAfter
 )
 
 var (
@@ -69,7 +69,9 @@ func registerMetrics() {
 
 // registerIn registers the metrics with reg. A metric reg refuses (a name already registered by
 // another collector, such as another copy of this package) is not served; the error is logged, so
-// that a dashboard showing nothing can be traced to it.
+// that a dashboard showing nothing can be traced to it. With controller-runtime's logger, the
+// message is kept only once ctrl.SetLogger has been called, as in any controller's main before
+// it builds its reconcilers.
 func registerIn(reg prometheus.Registerer, logger logr.Logger) {
 	for _, c := range []prometheus.Collector{finalizerOperations, cleanupDuration, applyRequests, cleanupsSkipped} {
 		if err := reg.Register(c); err != nil {

@@ -10,6 +10,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -25,18 +26,19 @@ type Handler[T client.Object] interface {
 	// removed. It runs when obj is terminating and the finalizer is still there, and must be
 	// idempotent: it runs again whenever the finalizer could not be removed after it.
 	//
-	// A zero Result and no error: done, the finalizer is removed. A non-zero Result and no error
-	// (RequeueAfter: 30*time.Second): started but not done, as when an external resource takes
-	// minutes to delete; the finalizer stays and Cleanup runs again after RequeueAfter, or
-	// sooner when obj changes. That is not a failure: no error log, no backoff, one Normal
-	// CleanupWaiting event. An error leaves the finalizer and is retried with backoff, with a
-	// Warning event.
+	// A zero Result and no error: done, the finalizer is removed. A positive RequeueAfter and no
+	// error (Result{RequeueAfter: 30 * time.Second}): started but not done, as when an external
+	// resource takes minutes to delete; the finalizer stays and Cleanup runs again after
+	// RequeueAfter, or sooner when obj changes. That is not a failure: no error log, no backoff,
+	// one Normal CleanupWaiting event when the waiting starts. An error leaves the finalizer and
+	// is retried with backoff, with a Warning event; so is any other non-zero Result.
 	Cleanup(ctx context.Context, obj T) (reconcile.Result, error)
 }
 
 // Finalizer is one more finalizer of a Reconciler, with a cleanup of its own: for an operator that
-// guards two external systems, or one that is moving from one finalizer name to another. Cleanup
-// means what Handler.Cleanup does.
+// guards two external systems, say. Every finalizer is added to every live object, so this is not
+// a way to move objects from one finalizer name to another. Cleanup means what Handler.Cleanup
+// does.
 type Finalizer[T client.Object] struct {
 	// Name is the finalizer's name, domain-qualified with a path (dns.example.com/record).
 	Name string
@@ -74,6 +76,10 @@ type Options struct {
 	// *unstructured.Unstructured, in an operator that works on kinds it learns at run time.
 	// Every object read is given this kind; watch the same kind with builder.For. Required for
 	// such a T; for a typed T, leave it empty (New refuses a kind that is not T's).
+	//
+	// controller-runtime's client reads unstructured objects from the API server, not the cache,
+	// unless the manager's client.Options.Cache.Unstructured is true: set it, or every reconcile
+	// costs a GET.
 	GroupVersionKind schema.GroupVersionKind
 }
 
@@ -86,10 +92,15 @@ type Options struct {
 //     on a terminating one, each finalizer still on it has its cleanup run and is removed. The
 //     cleanups are independent: one that fails or waits holds up neither the others nor their
 //     finalizers' removal.
-//  3. When every step says Proceed: Handler.Reconcile.
+//  3. When every step says Proceed and the object carries every finalizer: Handler.Reconcile. A
+//     later step's answer may show an earlier finalizer lost since the object was read (someone's
+//     Update dropped it, and the cache had not caught up): the steps then run once more, and if
+//     a finalizer is still missing the reconcile fails and is retried; Reconcile never runs on an
+//     object seen without one.
 //
-// The result: the errors of the steps, joined; or, when a cleanup waits, the earliest look again
-// it asked for.
+// The result: the errors of the steps, joined; or, when cleanups wait, the earliest RequeueAfter
+// they asked for. controller-runtime drops a Result returned with an error, so while one cleanup
+// fails, the others' waits are looked at on its backoff schedule instead.
 type Reconciler[T client.Object] struct {
 	client     client.Client
 	gvk        schema.GroupVersionKind
@@ -177,27 +188,52 @@ func (r *Reconciler[T]) Reconcile(ctx context.Context, req reconcile.Request) (r
 	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
 	}
-	proceed := true
-	var result reconcile.Result
+	for pass := 1; ; pass++ {
+		proceed, result, err := r.runSteps(ctx, obj)
+		if err != nil || !proceed {
+			return result, err
+		}
+		missing := r.missingFinalizers(obj)
+		if len(missing) == 0 {
+			return r.handler.Reconcile(ctx, obj)
+		}
+		if pass == 2 {
+			return reconcile.Result{}, fmt.Errorf("finalizers %q are missing from %s right after they were added: someone removes them; will retry", missing, client.ObjectKeyFromObject(obj))
+		}
+	}
+}
+
+// runSteps runs every finalizer's step on obj and says whether the reconcile may go on.
+func (r *Reconciler[T]) runSteps(ctx context.Context, obj T) (proceed bool, result reconcile.Result, err error) {
+	proceed = true
 	var errs []error
 	for _, f := range r.finalizers {
 		outcome, stepResult, err := f.step.Handle(ctx, obj, func(ctx context.Context) (reconcile.Result, error) {
 			return f.cleanup(ctx, obj)
 		})
 		if outcome == Gone {
-			return reconcile.Result{}, err
+			return false, reconcile.Result{}, err
 		}
 		proceed = proceed && outcome == Proceed
 		result = earliest(result, stepResult)
 		errs = append(errs, err)
 	}
-	if err := joinStepErrors(errs); err != nil {
-		return reconcile.Result{}, err
+	// A waiting cleanup needs the object looked at again, which a terminal error would prevent.
+	if err := joinStepErrors(errs, !result.IsZero()); err != nil {
+		return false, reconcile.Result{}, err
 	}
-	if !proceed {
-		return result, nil
+	return proceed, result, nil
+}
+
+// missingFinalizers returns the reconciler's finalizers obj does not carry.
+func (r *Reconciler[T]) missingFinalizers(obj T) []string {
+	var missing []string
+	for _, name := range r.Finalizers() {
+		if !controllerutil.ContainsFinalizer(obj, name) {
+			missing = append(missing, name)
+		}
 	}
-	return r.handler.Reconcile(ctx, obj)
+	return missing
 }
 
 // Steps returns the reconciler's finalizer steps: Options.Finalizer's first, then the others in
@@ -220,27 +256,21 @@ func (r *Reconciler[T]) Finalizers() []string {
 	return names
 }
 
-// earliest merges two results of waiting cleanups: the object is looked at again at the earlier
-// of the two times asked for.
+// earliest merges the results of two steps, each zero or waiting (a positive RequeueAfter, all a
+// step returns): the object is looked at again at the earlier of the two times asked for.
 func earliest(a, b reconcile.Result) reconcile.Result {
-	switch {
-	case a.IsZero():
+	if a.IsZero() || (!b.IsZero() && b.RequeueAfter < a.RequeueAfter) {
 		return b
-	case b.IsZero():
-		return a
 	}
-	merged := reconcile.Result{Requeue: a.Requeue || b.Requeue, RequeueAfter: a.RequeueAfter} //nolint:staticcheck // Requeue is kept as a cleanup returned it
-	if a.RequeueAfter <= 0 || (b.RequeueAfter > 0 && b.RequeueAfter < a.RequeueAfter) {
-		merged.RequeueAfter = b.RequeueAfter
-	}
-	return merged
+	return a
 }
 
-// joinStepErrors joins the errors of several steps. They are terminal only when all of them are:
-// controller-runtime drops a reconcile whose error is terminal anywhere in its chain, and one
-// finalizer's refused name must not stop the retries of another's failed cleanup.
-func joinStepErrors(errs []error) error {
-	allTerminal := true
+// joinStepErrors joins the errors of several steps. They are terminal only when all of them are
+// and nothing needs retrying (retry: another step waits): controller-runtime drops a reconcile
+// whose error is terminal anywhere in its chain, and one finalizer's refused name must not stop
+// the retries of another's failed cleanup, nor the next look at a waiting one.
+func joinStepErrors(errs []error, retry bool) error {
+	allTerminal := !retry
 	for _, err := range errs {
 		if err != nil && !errors.Is(err, reconcile.TerminalError(nil)) {
 			allTerminal = false

@@ -9,9 +9,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ssakit/ssakit/pkg/ssatest"
@@ -108,14 +110,16 @@ func TestJoinStepErrors_IsTerminalOnlyWhenEveryErrorIs(t *testing.T) {
 	for _, tc := range []struct {
 		name         string
 		errs         []error
+		retry        bool
 		wantTerminal bool
 	}{
-		{"a terminal and a retried error", []error{refused, nil, failed}, false},
-		{"only terminal errors", []error{refused, nil}, true},
-		{"only retried errors", []error{failed}, false},
+		{"a terminal and a retried error", []error{refused, nil, failed}, false, false},
+		{"only terminal errors", []error{refused, nil}, false, true},
+		{"a terminal error and a waiting step", []error{refused, nil}, true, false},
+		{"only retried errors", []error{failed}, false, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			err := joinStepErrors(tc.errs)
+			err := joinStepErrors(tc.errs, tc.retry)
 
 			if got := errors.Is(err, reconcile.TerminalError(nil)); got != tc.wantTerminal {
 				t.Errorf("terminal = %v, want %v (%v)", got, tc.wantTerminal, err)
@@ -130,7 +134,45 @@ func TestJoinStepErrors_IsTerminalOnlyWhenEveryErrorIs(t *testing.T) {
 }
 
 func TestJoinStepErrors_IsNilWithoutErrors(t *testing.T) {
-	if err := joinStepErrors([]error{nil, nil}); err != nil {
+	if err := joinStepErrors([]error{nil, nil}, true); err != nil {
 		t.Errorf("err = %v, want nil", err)
+	}
+}
+
+// controller-runtime requeues Result{Requeue: true} with backoff and a Result with only a Priority
+// never: neither is a wait, and the cleanup's author hears so.
+func TestStep_ACleanupResultWithoutRequeueAfterIsAFailure(t *testing.T) {
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name   string
+		result reconcile.Result
+	}{
+		{"requeue", reconcile.Result{Requeue: true}}, //nolint:staticcheck // the deprecated field is what is tested
+		{"negative requeueAfter", reconcile.Result{RequeueAfter: -time.Second}},
+		{"priority alone", reconcile.Result{Priority: new(1)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
+			c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
+			step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{APIReader: c})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if outcome, _, err := step.Handle(ctx, cm, nil); outcome != Proceed || err != nil {
+				t.Fatalf("adding the finalizer: %v, %v", outcome, err)
+			}
+			if err := c.Delete(ctx, cm); err != nil {
+				t.Fatal(err)
+			}
+			if err := c.Get(ctx, client.ObjectKeyFromObject(cm), cm); err != nil {
+				t.Fatal(err)
+			}
+
+			outcome, result, err := step.Handle(ctx, cm, func(context.Context) (reconcile.Result, error) { return tc.result, nil })
+
+			if outcome != Failed || !result.IsZero() || err == nil || !strings.Contains(err.Error(), "positive RequeueAfter") {
+				t.Errorf("Handle = %v, %+v, %v; want Failed, a zero Result and an error that says to use RequeueAfter", outcome, result, err)
+			}
+		})
 	}
 }

@@ -38,8 +38,8 @@ const (
 	// the step's own removal.
 	ReasonCleanupSkipped = "CleanupSkipped"
 	// ReasonCleanupWaiting is Normal: the cleanup has started but is not done (it returned a
-	// Result asking to be looked at again); the finalizer stays. It is emitted once when the
-	// waiting starts, not on every look.
+	// Result with a RequeueAfter); the finalizer stays. It is emitted when the waiting starts,
+	// not on every look.
 	ReasonCleanupWaiting = "CleanupWaiting"
 )
 
@@ -56,12 +56,13 @@ const (
 	// Released means the cleanup is done and the finalizer was removed, by this call or an
 	// earlier one for the same object (whose copy is then stale).
 	Released
-	// Gone means the object no longer exists, or another object now holds its name: nothing is
-	// left to do for it.
+	// Gone means an add or removal found that the object no longer exists, or that another
+	// object now holds its name: nothing is left to do for it.
 	Gone
-	// NotHeld means the object is terminating without the finalizer, so there is nothing of the
-	// step's to do: it was removed before (by this controller or by someone else), or deletion
-	// started while it was missing and the cleanup cannot run (ReasonCleanupSkipped).
+	// NotHeld means the object is terminating without the finalizer, or is found gone when the
+	// finalizer is checked, so there is nothing of the step's to do: the finalizer was removed
+	// before (by this controller or by someone else), or deletion started while it was missing
+	// and the cleanup cannot run (ReasonCleanupSkipped).
 	NotHeld
 	// Failed means the step failed: the error says how, and the finalizer stays where it was.
 	Failed
@@ -137,23 +138,29 @@ func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
 //     the finalizer is still there (a cache may lag behind a removal just made), cleanup runs,
 //     then the finalizer is removed: Released. cleanup must be idempotent: it runs again if the
 //     removal has to be retried.
-//   - cleanup returns a non-zero Result and no error: it has started but is not done (an
-//     external resource still being deleted, say). Waiting: the finalizer stays, and the caller
-//     returns the Result, so the object is looked at again after Result.RequeueAfter. This is not
-//     an error: no error log, no backoff, and one Normal ReasonCleanupWaiting event when the
-//     waiting starts.
+//   - cleanup returns a Result with a positive RequeueAfter and no error: it has started but is
+//     not done (an external resource still being deleted, say). Waiting: the finalizer stays, and
+//     the caller returns the Result, so the object is looked at again after RequeueAfter. This is
+//     not an error: no error log, no backoff, and one Normal ReasonCleanupWaiting event each time
+//     a wait starts (in this process: a restarted controller announces it again).
 //   - cleanup returns an error: Failed, with the error; a Warning event, and the caller's
-//     retry with backoff.
-//   - obj is terminating without the finalizer: NotHeld; there is nothing of the step's to do.
-//   - obj no longer exists, or another object holds its name: Gone, without error.
+//     retry with backoff. So does any other non-zero Result (Requeue, deprecated, would be
+//     retried with backoff; Priority alone, never): the error says to use RequeueAfter.
+//   - obj is terminating without the finalizer, or, as the live read finds, no longer carries it
+//     or no longer exists: NotHeld; there is nothing of the step's to do.
+//   - an add or removal finds that obj no longer exists, or that another object holds its name:
+//     Gone, without error. (A removal that finds obj gone cannot tell it from its own success and
+//     says Released.)
 //
 // Whatever the outcome but Proceed, the caller returns the Result and the error. An error a retry
 // cannot fix, such as a finalizer name the server refuses for the object's kind (a name without
 // a path on a built-in type, row 15), is a reconcile.TerminalError.
 //
 // Several steps chain: call each one's Handle on the same obj (an add may replace it with the
-// server's answer) and go on only when every one says Proceed. Each step's cleanup runs on its
-// own, so one that fails or waits holds up no other; New does this for the finalizers given to it.
+// server's answer) and go on only when every one says Proceed and obj still carries every
+// finalizer; a later step's answer can show an earlier one's finalizer gone since obj was read.
+// Each step's cleanup runs on its own, so one that fails or waits holds up no other. New does all
+// this for the finalizers given to it.
 func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(context.Context) (reconcile.Result, error)) (Outcome, reconcile.Result, error) {
 	logger := log.FromContext(ctx).WithValues("object", klog.KObj(obj), "finalizer", s.finalizer.Name())
 	ctx = log.IntoContext(ctx, logger)
@@ -173,6 +180,7 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 		}
 	}
 	if !controllerutil.ContainsFinalizer(obj, s.finalizer.Name()) {
+		s.waiting.remove(obj.GetUID())
 		return NotHeld, reconcile.Result{}, nil
 	}
 	// obj may come from a cache that has not seen this controller's own removal yet; one read
@@ -182,11 +190,18 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 		return Failed, reconcile.Result{}, err
 	}
 	if !held {
+		s.waiting.remove(obj.GetUID())
 		return NotHeld, reconcile.Result{}, nil
 	}
 
 	start := time.Now()
 	result, err := cleanup(ctx)
+	if err == nil && !result.IsZero() && result.RequeueAfter <= 0 {
+		// controller-runtime would requeue such a Result with backoff (Requeue) or not at all
+		// (Priority alone): neither is a wait.
+		err = fmt.Errorf("the cleanup returned %+v: to wait, return a Result with a positive RequeueAfter; to fail, an error", result)
+		result = reconcile.Result{}
+	}
 	switch {
 	case err != nil:
 		s.waiting.remove(obj.GetUID())
@@ -197,7 +212,7 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 	case !result.IsZero():
 		cleanupDuration.WithLabelValues(s.controller, resultWaiting).Observe(time.Since(start).Seconds())
 		logger.V(1).Info("Cleanup not done yet; the finalizer stays", "requeueAfter", result.RequeueAfter)
-		if s.waiting.add(obj.GetUID(), 2*result.RequeueAfter) {
+		if s.waiting.add(obj.GetUID(), waitingFor) {
 			s.event(obj, corev1.EventTypeNormal, ReasonCleanupWaiting, "Cleanup", "Cleanup before removing finalizer %s is not done yet; %s", s.finalizer.Name(), lookAgain(result))
 		}
 		return Waiting, result, nil
@@ -211,11 +226,13 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 
 // lookAgain says when a waiting cleanup will be looked at again.
 func lookAgain(result reconcile.Result) string {
-	if result.RequeueAfter > 0 {
-		return "checking again in " + result.RequeueAfter.String()
-	}
-	return "checking again soon"
+	return "checking again in " + result.RequeueAfter.String()
 }
+
+// waitingFor is how long after its last look a waiting cleanup is remembered, so that its waiting
+// is announced once: longer than the longest backoff of controller-runtime's default rate limiter
+// (1000s), which schedules the looks when another finalizer's cleanup fails meanwhile.
+const waitingFor = time.Hour
 
 func (s *Step) add(ctx context.Context, obj client.Object) (Outcome, error) {
 	ctx, sent := withApplyMarker(ctx)
@@ -324,14 +341,19 @@ func (r *recentUIDs) add(uid types.UID, d time.Duration) (added bool) {
 	if r.expires == nil {
 		r.expires = map[types.UID]time.Time{}
 	}
-	for old, at := range r.expires {
-		if now.After(at) {
-			delete(r.expires, old)
-		}
-	}
+	r.prune(now)
 	_, known := r.expires[uid]
 	r.expires[uid] = now.Add(max(d, recentFor))
 	return !known
+}
+
+// prune forgets the UIDs that expired; r.mu is held.
+func (r *recentUIDs) prune(now time.Time) {
+	for uid, at := range r.expires {
+		if now.After(at) {
+			delete(r.expires, uid)
+		}
+	}
 }
 
 func (r *recentUIDs) has(uid types.UID) bool {
@@ -345,6 +367,7 @@ func (r *recentUIDs) remove(uid types.UID) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.expires, uid)
+	r.prune(time.Now())
 }
 
 // applyCounter counts the apply requests the finalizer sends, and marks the call's context (see

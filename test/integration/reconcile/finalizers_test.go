@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -103,4 +104,53 @@ func TestLifecycle_ReconcileRunsOnlyOnceEveryFinalizerIsOn(t *testing.T) {
 	createWidget(t, ns, "both-first")
 
 	g.Eventually(reconciledWith).WithTimeout(eventually).Should(Receive(ConsistOf(cleanupFinalizer, dnsFinalizer)))
+}
+
+// staleReads is a cluster whose client answers Get with a copy of an object read earlier, as a
+// cache that has not caught up does; everything else goes to the API server.
+type staleReads struct {
+	client.Client
+	stale client.Object
+}
+
+func (s staleReads) Get(_ context.Context, key client.ObjectKey, obj client.Object, _ ...client.GetOption) error {
+	if key != client.ObjectKeyFromObject(s.stale) {
+		return errors.New("unexpected read")
+	}
+	*obj.(*testcluster.Widget) = *s.stale.DeepCopyObject().(*testcluster.Widget)
+	return nil
+}
+
+func (s staleReads) GetClient() client.Client    { return s }
+func (s staleReads) GetAPIReader() client.Reader { return s.Client }
+
+// The cache still shows the first finalizer owned, but someone's Update dropped it on the server:
+// the first step skips its add, and the second step's answer shows the loss. Reconcile must not
+// run on an object without every finalizer; the steps run again and restore it first.
+func TestReconciler_NeverReconcilesAnObjectSeenWithoutEveryFinalizer(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	name := controllerName(ns)
+	w := createWidget(t, ns, "lost-meanwhile")
+	first, err := ssa.NewFinalizer(cluster.Client, name, cleanupFinalizer)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(first.Add(t.Context(), w)).To(Succeed())
+	stale := w.DeepCopyObject().(*testcluster.Widget) // the first finalizer on, owned; the second not yet
+	w.Finalizers = nil
+	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("kubectl-replace"))).To(Succeed())
+	var reconciledWith [][]string
+	h := &widgetHandler{onReconcile: func(w *testcluster.Widget) { reconciledWith = append(reconciledWith, w.Finalizers) }}
+	r, err := ssareconcile.New[*testcluster.Widget](staleReads{Client: cluster.Client, stale: stale}, h,
+		ssareconcile.Options{Controller: name, Finalizer: cleanupFinalizer},
+		ssareconcile.Finalizer[*testcluster.Widget]{Name: dnsFinalizer, Cleanup: func(context.Context, *testcluster.Widget) (reconcile.Result, error) {
+			return reconcile.Result{}, nil
+		}})
+	g.Expect(err).NotTo(HaveOccurred())
+	h.status = ssareconcile.NewStatusApplier(cluster.Client, name)
+
+	_, err = r.Reconcile(t.Context(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(w)})
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(reconciledWith).To(ConsistOf(ConsistOf(cleanupFinalizer, dnsFinalizer)), "the finalizers of each object Reconcile got")
+	g.Expect(finalizersOf(t.Context(), w)()).To(ConsistOf(cleanupFinalizer, dnsFinalizer), "live finalizers")
 }
