@@ -146,9 +146,11 @@ func ExampleFinalizerLost() {
 	}
 }
 
-// A dynamic operator reconciles unstructured objects of a kind it is given.
+// A dynamic operator reconciles unstructured objects of a kind it is given, read from the cache.
 func ExampleOptions_unstructured() {
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+		Client: client.Options{Cache: &client.CacheOptions{Unstructured: true}},
+	})
 	if err != nil {
 		panic(err)
 	}

@@ -37,6 +37,8 @@ type managerOptions struct {
 	config      *rest.Config // default: the admin config
 	metricsAddr string       // default: no metrics endpoint
 	syncPeriod  *time.Duration
+	// cacheUnstructured makes the manager's client read unstructured objects from the cache.
+	cacheUnstructured bool
 }
 
 // startManager starts a Manager watching namespace, with the controllers setup adds, and returns
@@ -57,6 +59,7 @@ func startManager(t *testing.T, namespace string, opts managerOptions, setup fun
 		Metrics:                metricsserver.Options{BindAddress: metricsAddr},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: new(true)},
+		Client:                 client.Options{Cache: &client.CacheOptions{Unstructured: opts.cacheUnstructured}},
 	})
 	if err != nil {
 		t.Fatalf("creating a manager: %v", err)

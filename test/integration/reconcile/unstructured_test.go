@@ -51,7 +51,7 @@ func TestNew_ReconcilesUnstructuredObjectsOfTheKindGiven(t *testing.T) {
 	ns := cluster.Namespace(t)
 	name := controllerName(ns)
 	h := &dynamicHandler{}
-	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+	startManager(t, ns, managerOptions{cacheUnstructured: true}, func(mgr manager.Manager) error {
 		h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), name)
 		r, err := ssareconcile.New[*unstructured.Unstructured](mgr, h, ssareconcile.Options{
 			Controller: name, Finalizer: cleanupFinalizer, GroupVersionKind: testcluster.WidgetGVK,
