@@ -20,6 +20,7 @@ var publicPackages = []string{"../pkg/ssa", "../pkg/reconcile", "../pkg/ssatest"
 var entryMethods = []string{
 	"ssa.Finalizer.Add", "ssa.Finalizer.Remove", "ssa.Finalizer.Held",
 	"ssa.Ownership.Disjoint", "ssa.Ownership.Shared", "ssa.Ownership.Owners",
+	"ssa.Applier.Apply", "ssa.Applier.WouldChange",
 	"reconcile.Step.Handle", "reconcile.StatusApplier.Apply",
 }
 

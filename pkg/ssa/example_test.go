@@ -325,3 +325,59 @@ func ExampleAllowLegacyName() {
 	// true
 	// example-cleanup <nil>
 }
+
+func ExampleNewApplier() {
+	// In a controller: ssa.NewApplier(mgr.GetClient(), "configmirror", generatedTypeConverter)
+	// for custom resources; client-go's built-in types are always known.
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
+	copies := ssa.NewApplier(c, "configmirror")
+	fmt.Println(copies.FieldOwner())
+	// Output: configmirror
+}
+
+func ExampleApplier_Apply() {
+	ctx := context.Background()
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
+	copies := ssa.NewApplier(c, "configmirror")
+	config := func(color string) *corev1ac.ConfigMapApplyConfiguration {
+		return corev1ac.ConfigMap("settings", "team-a").WithData(map[string]string{"color": color})
+	}
+
+	created, err := copies.Apply(ctx, nil, config("blue")) // no copy held yet: sent
+	if err != nil {
+		panic(err)
+	}
+	live := &corev1.ConfigMap{} // the controller's copy, as its cache would hold it
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "settings"}, live); err != nil {
+		panic(err)
+	}
+	unchanged, err := copies.Apply(ctx, live, config("blue")) // live shows it applied: not sent
+	if err != nil {
+		panic(err)
+	}
+	changed, err := copies.Apply(ctx, live, config("green")) // sent; live becomes the answer
+	if err != nil {
+		panic(err)
+	}
+
+	fmt.Println(created, unchanged, changed, live.Data["color"])
+	// Output: true false true green
+}
+
+func ExampleApplier_WouldChange() {
+	live := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "settings", ManagedFields: []metav1.ManagedFieldsEntry{{
+			Manager: "configmirror", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1",
+			FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{"f:color":{},"f:size":{}}}`)},
+		}}},
+		Data: map[string]string{"color": "blue", "size": "L"},
+	}
+	copies := ssa.NewApplier(ssatest.NewClientBuilder(clientgoscheme.Scheme).Build(), "configmirror")
+
+	same, _ := copies.WouldChange(live, corev1ac.ConfigMap("settings", "team-a").WithData(map[string]string{"color": "blue", "size": "L"}))
+	// The manager owns size, which this configuration drops: the apply would delete it.
+	dropped, _ := copies.WouldChange(live, corev1ac.ConfigMap("settings", "team-a").WithData(map[string]string{"color": "blue"}))
+
+	fmt.Println(same, dropped)
+	// Output: false true
+}

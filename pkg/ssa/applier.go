@@ -1,0 +1,127 @@
+package ssa
+
+import (
+	"context"
+	"fmt"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/managedfields"
+	clientgoac "k8s.io/client-go/applyconfigurations"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/internal/answer"
+)
+
+// Applier applies configurations as one field manager and sends only those that could change
+// something: a controller's applies of its children on every reconcile cost no request once the
+// children are as wanted (docs/ssa-semantics.md row 21), without a dry-run per object or a cache
+// of request hashes. The decision is WouldChange's, from the object the caller already holds (an
+// informer's copy): structured-merge-diff field sets and merge, with the manager's managedFields
+// entry, so a field the manager owns and the new configuration drops is a change. Whenever it
+// cannot tell (no managedFields entry of the manager's, a kind the type converters do not know),
+// it sends. It wraps controller-runtime's Client.Apply.
+type Applier struct {
+	client  client.Client
+	manager string
+	types   managedfields.TypeConverter
+}
+
+// NewApplier returns an Applier that applies through c as manager. types know the schemas of the
+// kinds applied, tried in order, then client-go's built-in types: for a custom resource pass the
+// converter generated with its apply configurations, or ServerTypeConverter; without one, its
+// applies are always sent.
+func NewApplier(c client.Client, manager string, types ...managedfields.TypeConverter) *Applier {
+	return &Applier{client: c, manager: manager, types: TypeConverters(append(types, clientgoac.NewTypeConverter(c.Scheme()))...)}
+}
+
+// FieldOwner returns the Applier's field manager.
+func (a *Applier) FieldOwner() string { return a.manager }
+
+// WouldChange reports whether applying config to live, as the Applier's manager, could change
+// live's values or the manager's managedFields entry: WouldChange, for an apply configuration
+// (generated, or controller-runtime's ApplyConfigurationFromUnstructured). live is nil when the
+// caller holds no copy of the object: then it could. config must name live: its kind, namespace
+// and name; another object is an error, since comparing with it would prove nothing.
+func (a *Applier) WouldChange(live client.Object, config runtime.ApplyConfiguration) (bool, error) {
+	desired, err := a.content(live, config)
+	if err != nil {
+		return false, err
+	}
+	return a.wouldChange(live, desired), nil
+}
+
+// wouldChange is WouldChange for content that names live. A uid or resourceVersion in desired that
+// is not live's is a precondition only the server can judge: then it sends.
+func (a *Applier) wouldChange(live client.Object, desired *unstructured.Unstructured) bool {
+	if live == nil {
+		return true
+	}
+	if uid := desired.GetUID(); uid != "" && uid != live.GetUID() {
+		return true
+	}
+	if rv := desired.GetResourceVersion(); rv != "" && rv != live.GetResourceVersion() {
+		return true
+	}
+	return WouldChange(a.types, live, desired, a.manager, "")
+}
+
+// Apply applies config as the Applier's manager unless WouldChange proves, from live, that it
+// would change nothing; sent says whether a request went out. After a request, live (when not
+// nil) is replaced whole by the server's answer; otherwise it is left as it was. opts are
+// Client.Apply's (client.ForceOwnership, say); the field owner is always the Applier's.
+//
+// Skipping trusts live: it is as fresh as the caller's cache. An apply that was skipped because
+// live was stale would have changed nothing on that copy; the event that brings the newer copy
+// brings another reconcile, whose Apply then sends. A uid or resourceVersion in config is a
+// precondition of the request: when it is not live's, only the server can judge it, and the
+// request is sent.
+func (a *Applier) Apply(ctx context.Context, live client.Object, config runtime.ApplyConfiguration, opts ...client.ApplyOption) (sent bool, err error) {
+	desired, err := a.content(live, config)
+	if err != nil {
+		return false, err
+	}
+	if !a.wouldChange(live, desired) {
+		return false, nil
+	}
+	ref := ObjectRef{GroupVersionKind: desired.GroupVersionKind(), Namespace: desired.GetNamespace(), Name: desired.GetName(), UID: desired.GetUID()}
+	applyOpts := append(append([]client.ApplyOption(nil), opts...), client.FieldOwner(a.manager))
+	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), applyOpts...); err != nil {
+		return true, FromApplyError(ref, err)
+	}
+	if live == nil {
+		return true, nil
+	}
+	// Client.Apply wrote the server's answer into desired.
+	if err := answer.Into(live, desired); err != nil {
+		return true, fmt.Errorf("%s was applied, but the answer could not be read into %T (which was left as it was): %w", ref, live, err)
+	}
+	return true, nil
+}
+
+// content returns config as unstructured content, after checking that it names live.
+func (a *Applier) content(live client.Object, config runtime.ApplyConfiguration) (*unstructured.Unstructured, error) {
+	if config == nil {
+		return nil, fmt.Errorf("applying as %s: the apply configuration is nil", a.manager)
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(config)
+	if err != nil {
+		return nil, fmt.Errorf("applying %T as %s: %w", config, a.manager, err)
+	}
+	desired := &unstructured.Unstructured{Object: content}
+	if desired.GetKind() == "" || desired.GetAPIVersion() == "" || desired.GetName() == "" {
+		return nil, fmt.Errorf("applying %T as %s: the configuration needs apiVersion, kind and name; build it with its generated constructor (corev1ac.ConfigMap(name, namespace), say)", config, a.manager)
+	}
+	if live == nil {
+		return desired, nil
+	}
+	liveKind, err := RefOf(live, a.client.Scheme())
+	if err != nil {
+		return nil, err
+	}
+	if liveKind.GroupVersionKind != desired.GroupVersionKind() || live.GetNamespace() != desired.GetNamespace() || live.GetName() != desired.GetName() {
+		return nil, fmt.Errorf("applying as %s: the configuration is for %s %s/%s, but the live object given is %s: pass the copy of the object the configuration applies to, or nil",
+			a.manager, desired.GetKind(), desired.GetNamespace(), desired.GetName(), liveKind)
+	}
+	return desired, nil
+}
