@@ -11,12 +11,15 @@ import (
 	"fmt"
 	"os"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -25,6 +28,7 @@ import (
 	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/ssakit/ssakit/internal/controlplane"
+	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 // Cluster is a running control plane with an admin client.
@@ -147,4 +151,16 @@ func (c *Cluster) Namespace(t testing.TB) string {
 		_ = c.Client.Delete(context.Background(), ns)
 	})
 	return ns.Name
+}
+
+// ServerTypeConverter is ssa.ServerTypeConverter for the test control plane, waiting for the
+// server to publish the schemas: it does so a moment after a CRD is Established (about 300 ms
+// after the control plane starts), so a first call can miss them.
+func (c *Cluster) ServerTypeConverter(groupVersions ...schema.GroupVersion) (types managedfields.TypeConverter, err error) {
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if types, err = ssa.ServerTypeConverter(c.Config, groupVersions...); err == nil {
+			return types, nil
+		}
+	}
+	return nil, err
 }

@@ -2,7 +2,6 @@ package finalizer
 
 import (
 	"testing"
-	"time"
 
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -81,11 +80,10 @@ func TestServerTypeConverter_RefusesNoGroupVersion(t *testing.T) {
 // CRD is Established (about 300 ms after the control plane starts), so the first call can miss it.
 func serverTypeConverter(t *testing.T, gv schema.GroupVersion) managedfields.TypeConverter {
 	t.Helper()
-	var tc managedfields.TypeConverter
-	NewWithT(t).Eventually(func() (err error) {
-		tc, err = ssa.ServerTypeConverter(cluster.Config, gv)
-		return err
-	}).WithTimeout(10 * time.Second).Should(Succeed())
+	tc, err := cluster.ServerTypeConverter(gv)
+	if err != nil {
+		t.Fatalf("reading the schema of %s: %v", gv, err)
+	}
 	return tc
 }
 

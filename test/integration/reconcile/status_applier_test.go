@@ -168,15 +168,9 @@ func widgetTypes(t *testing.T) managedfields.TypeConverter {
 	return types
 }
 
-// loadWidgetTypes reads the Widget's schema once per test binary. The server publishes a CRD's
-// OpenAPI v3 schema a moment after the CRD is established, so the first call may have to wait.
-var loadWidgetTypes = sync.OnceValues(func() (types managedfields.TypeConverter, err error) {
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if types, err = ssa.ServerTypeConverter(cluster.Config, testcluster.WidgetGVK.GroupVersion()); err == nil {
-			return types, nil
-		}
-	}
-	return nil, err
+// loadWidgetTypes reads the Widget's schema once per test binary.
+var loadWidgetTypes = sync.OnceValues(func() (managedfields.TypeConverter, error) {
+	return cluster.ServerTypeConverter(testcluster.WidgetGVK.GroupVersion())
 })
 
 // A controller owns the status it reports: after someone else wrote a field it applies (a
