@@ -14,7 +14,9 @@
 // [WouldChange] tells, with structured-merge-diff and the object's schema (a
 // managedfields.TypeConverter: client-go's for built-in types, the one generated with a CRD's
 // apply configurations, or [ServerTypeConverter]), whether an apply would change an object's
-// values or its manager's managedFields entry; when it cannot tell, it says yes.
+// values or its manager's managedFields entry; when it cannot tell, it says yes. An [Applier]
+// uses it to send only the applies that could change something: a controller's applies of its
+// children cost no request once the children are as wanted.
 //
 // [ParseOwnership] turns metadata.managedFields into per-manager field sets (structured-merge-diff's
 // fieldpath.Set), answers which managers own a path and whether managers overlap, and renders a

@@ -19,12 +19,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/sets"
-	clientgoac "k8s.io/client-go/applyconfigurations"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/csaupgrade"
@@ -87,8 +83,8 @@ type Mirror struct {
 	// moment ago, and to tell who holds a name a create found taken.
 	apiReader client.Reader
 	status    *ssareconcile.StatusApplier
-	// types lets ssa.WouldChange prove a copy unchanged without a request.
-	types    managedfields.TypeConverter
+	// copies applies the copies, and sends nothing for a copy its cached copy proves unchanged.
+	copies   *ssa.Applier
 	recorder events.EventRecorder
 }
 
@@ -105,7 +101,7 @@ func NewReconciler(c ssareconcile.Cluster, recorder events.EventRecorder) (*Mirr
 		apiReader: c.GetAPIReader(),
 		// The generated schema lets the status applier prove a status unchanged without a request.
 		status:   ssareconcile.NewStatusApplier(c.GetClient(), Name, ssareconcile.WithTypeConverter(mirrorapplyconfiguration.NewTypeConverter(scheme))),
-		types:    clientgoac.NewTypeConverter(scheme),
+		copies:   ssa.NewApplier(c.GetClient(), Name),
 		recorder: recorder,
 	}
 	r, err := ssareconcile.New[*mirrorv1alpha1.ConfigMirror](c, m, ssareconcile.Options{Controller: Name, Finalizer: Finalizer, Recorder: recorder})
@@ -341,9 +337,9 @@ func (m *Mirror) createCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMi
 	return copied, nil
 }
 
-// applyCopy applies the copy's content to live, unless ssa.WouldChange proves from live's values
-// and managedFields that the apply would change nothing: at steady state it sends nothing, and
-// reads nothing.
+// applyCopy applies the copy's content to live, unless the operator's ssa.Applier proves from
+// live's values and managedFields that the apply would change nothing: at steady state it sends
+// nothing, and reads nothing.
 //
 // Before it writes, it reads the ConfigMap from the API server and checks that it is a copy made
 // for mirror (isCopyOf), or returns a *notACopyError. The copy's fields created with a plain
@@ -366,7 +362,7 @@ func (m *Mirror) applyCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMir
 			WithData(source.Data).
 			WithBinaryData(source.BinaryData)
 	}
-	if changes, err := m.wouldChange(live, config(live.ResourceVersion)); err != nil || !changes {
+	if changes, err := m.copies.WouldChange(live, config(live.ResourceVersion)); err != nil || !changes {
 		return false, err
 	}
 
@@ -392,24 +388,13 @@ func (m *Mirror) applyCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMir
 		}
 		sent = true
 	}
-	changes, err := m.wouldChange(fresh, config(fresh.ResourceVersion))
-	if err != nil || !changes {
-		return sent, err
-	}
 	// An immutable ConfigMap refuses changes to data and binaryData only.
 	dataMatches := maps.Equal(fresh.Data, source.Data) && maps.EqualFunc(fresh.BinaryData, source.BinaryData, bytes.Equal)
 	if fresh.Immutable != nil && *fresh.Immutable && !dataMatches {
 		return sent, &immutableCopyError{}
 	}
-	return true, ssa.FromApplyError(ref, m.client.Apply(ctx, config(fresh.ResourceVersion), client.FieldOwner(Name), client.ForceOwnership))
-}
-
-func (m *Mirror) wouldChange(live *corev1.ConfigMap, config *corev1ac.ConfigMapApplyConfiguration) (bool, error) {
-	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(config)
-	if err != nil {
-		return false, err
-	}
-	return ssa.WouldChange(m.types, live, &unstructured.Unstructured{Object: content}, Name, ""), nil
+	applied, err := m.copies.Apply(ctx, fresh, config(fresh.ResourceVersion), client.ForceOwnership)
+	return sent || applied, err
 }
 
 // isCopyOf reports whether cm, read from the API server with all its managedFields, is a copy
