@@ -43,9 +43,9 @@ func copyOf(data map[string]string, ownedFields string) *corev1.ConfigMap {
 	if ownedFields != "" {
 		cm.ManagedFields = []metav1.ManagedFieldsEntry{
 			{Manager: "kubectl", Operation: metav1.ManagedFieldsOperationUpdate, APIVersion: "v1", FieldsType: "FieldsV1",
-				FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:annotations":{"f:note":{}}}}`)}},
+				FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:annotations":{"f:note":{}}}}`)},
 			{Manager: copier, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1",
-				FieldsV1: &metav1.FieldsV1{Raw: []byte(ownedFields)}},
+				FieldsV1: metav1.NewFieldsV1(ownedFields)},
 		}
 	}
 	return cm
@@ -107,7 +107,7 @@ func TestApplier_SendsForAKindWhoseSchemaItDoesNotKnow(t *testing.T) {
 	live.SetKind(gvk.Kind)
 	live.SetName("b")
 	live.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: copier, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "storage.example.com/v1",
-		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:spec":{"f:region":{}}}`)}}})
+		FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:spec":{"f:region":{}}}`)}})
 	config := &unstructured.Unstructured{Object: map[string]any{"spec": map[string]any{"region": "eu"}}}
 	config.SetAPIVersion(live.GetAPIVersion())
 	config.SetKind(live.GetKind())

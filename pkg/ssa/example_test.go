@@ -368,7 +368,7 @@ func ExampleApplier_WouldChange() {
 	live := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "settings", ManagedFields: []metav1.ManagedFieldsEntry{{
 			Manager: "configmirror", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1",
-			FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:data":{"f:color":{},"f:size":{}}}`)},
+			FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:data":{"f:color":{},"f:size":{}}}`),
 		}}},
 		Data: map[string]string{"color": "blue", "size": "L"},
 	}
