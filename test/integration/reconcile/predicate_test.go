@@ -32,14 +32,17 @@ func TestFinalizerLost_WithGenerationChangedPredicateRestoresADroppedFinalizer(t
 	})
 	manifest := createWidget(t, ns, "replaced") // the user's manifest: no finalizer
 	g.Eventually(finalizersOf(t.Context(), manifest)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{cleanupFinalizer}))
-	before, _, err := getWidget(t.Context(), manifest)
-	g.Expect(err).NotTo(HaveOccurred())
-
 	// `kubectl replace -f manifest.yaml`: an update with the user's manifest, which has no
-	// finalizer, at the live resourceVersion.
-	replaced := manifest.DeepCopyObject().(*testcluster.Widget)
-	replaced.ResourceVersion = before.ResourceVersion
-	g.Expect(cluster.Client.Update(t.Context(), replaced, client.FieldOwner("kubectl-replace"))).To(Succeed())
+	// finalizer, at the live resourceVersion; retried when the controller wrote in between.
+	var before, replaced *testcluster.Widget
+	g.Eventually(func() (err error) {
+		if before, _, err = getWidget(t.Context(), manifest); err != nil {
+			return err
+		}
+		replaced = manifest.DeepCopyObject().(*testcluster.Widget)
+		replaced.ResourceVersion = before.ResourceVersion
+		return cluster.Client.Update(t.Context(), replaced, client.FieldOwner("kubectl-replace"))
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed())
 	g.Expect(replaced.Finalizers).To(BeEmpty(), "the replace dropped the finalizer")
 	g.Expect(replaced.Generation).To(Equal(before.Generation), "the replace left generation alone (row 6)")
 
