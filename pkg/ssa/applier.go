@@ -3,9 +3,11 @@ package ssa
 import (
 	"context"
 	"fmt"
+	"reflect"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -19,8 +21,14 @@ import (
 // of request hashes. The decision is WouldChange's, from the object the caller already holds (an
 // informer's copy): structured-merge-diff field sets and merge, with the manager's managedFields
 // entry, so a field the manager owns and the new configuration drops is a change. Whenever it
-// cannot tell (no managedFields entry of the manager's, a kind the type converters do not know),
-// it sends. It wraps controller-runtime's Client.Apply.
+// cannot tell (no managedFields entry of the manager's, one at another apiVersion, a kind the type
+// converters do not know), it sends. It wraps controller-runtime's Client.Apply.
+//
+// It sends on every call, as a plain apply would, when the configuration sets what the server
+// does not record as the manager's (creationTimestamp, status on a kind with a status
+// subresource, an empty map), and when the manager is named "kubectl" (the server then also
+// rewrites the kubectl.kubernetes.io/last-applied-configuration annotation, which it does not
+// model).
 type Applier struct {
 	client  client.Client
 	manager string
@@ -51,10 +59,14 @@ func (a *Applier) WouldChange(live client.Object, config runtime.ApplyConfigurat
 	return a.wouldChange(live, desired), nil
 }
 
+// kubectlManager is the one field manager whose applies the server follows with a rewrite of the
+// last-applied-configuration annotation (apimachinery's managedfields lastAppliedUpdater).
+const kubectlManager = "kubectl"
+
 // wouldChange is WouldChange for content that names live. A uid or resourceVersion in desired that
 // is not live's is a precondition only the server can judge: then it sends.
 func (a *Applier) wouldChange(live client.Object, desired *unstructured.Unstructured) bool {
-	if live == nil {
+	if isNil(live) || a.manager == kubectlManager {
 		return true
 	}
 	if uid := desired.GetUID(); uid != "" && uid != live.GetUID() {
@@ -69,11 +81,14 @@ func (a *Applier) wouldChange(live client.Object, desired *unstructured.Unstruct
 // Apply applies config as the Applier's manager unless WouldChange proves, from live, that it
 // would change nothing; sent says whether a request went out. After a request, live (when not
 // nil) is replaced whole by the server's answer; otherwise it is left as it was. opts are
-// Client.Apply's (client.ForceOwnership, say); the field owner is always the Applier's.
+// Client.Apply's (client.ForceOwnership, say); the field owner is always the Applier's. With
+// client.DryRunAll the request is sent whenever it could change something and live is left as it
+// was: the answer shows what was not stored.
 //
 // Skipping trusts live: it is as fresh as the caller's cache. An apply that was skipped because
-// live was stale would have changed nothing on that copy; the event that brings the newer copy
-// brings another reconcile, whose Apply then sends. A uid or resourceVersion in config is a
+// live was stale would have changed nothing on that copy; when the controller watches the kind
+// applied, as it does its children, the event that brings the newer copy brings another
+// reconcile, whose Apply then sends. A uid or resourceVersion in config is a
 // precondition of the request: when it is not live's, only the server can judge it, and the
 // request is sent.
 func (a *Applier) Apply(ctx context.Context, live client.Object, config runtime.ApplyConfiguration, opts ...client.ApplyOption) (sent bool, err error) {
@@ -89,7 +104,7 @@ func (a *Applier) Apply(ctx context.Context, live client.Object, config runtime.
 	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(desired), applyOpts...); err != nil {
 		return true, FromApplyError(ref, err)
 	}
-	if live == nil {
+	if isNil(live) || isDryRun(opts) {
 		return true, nil
 	}
 	// Client.Apply wrote the server's answer into desired.
@@ -112,16 +127,42 @@ func (a *Applier) content(live client.Object, config runtime.ApplyConfiguration)
 	if desired.GetKind() == "" || desired.GetAPIVersion() == "" || desired.GetName() == "" {
 		return nil, fmt.Errorf("applying %T as %s: the configuration needs apiVersion, kind and name; build it with its generated constructor (corev1ac.ConfigMap(name, namespace), say)", config, a.manager)
 	}
-	if live == nil {
+	if isNil(live) {
 		return desired, nil
 	}
-	liveKind, err := RefOf(live, a.client.Scheme())
+	liveRef, err := RefOf(live, a.client.Scheme())
 	if err != nil {
 		return nil, err
 	}
-	if liveKind.GroupVersionKind != desired.GroupVersionKind() || live.GetNamespace() != desired.GetNamespace() || live.GetName() != desired.GetName() {
-		return nil, fmt.Errorf("applying as %s: the configuration is for %s %s/%s, but the live object given is %s: pass the copy of the object the configuration applies to, or nil",
-			a.manager, desired.GetKind(), desired.GetNamespace(), desired.GetName(), liveKind)
+	if live.GetNamespace() != "" && desired.GetNamespace() == "" {
+		return nil, fmt.Errorf("applying %s %s as %s: the configuration has no namespace, but the live object given is in %s: set the configuration's namespace",
+			desired.GetKind(), desired.GetName(), a.manager, live.GetNamespace())
+	}
+	if liveRef.GroupVersionKind != desired.GroupVersionKind() || live.GetNamespace() != desired.GetNamespace() || live.GetName() != desired.GetName() {
+		return nil, fmt.Errorf("applying as %s: the configuration is for %s, but the live object given is %s: pass the copy of the object the configuration applies to, read at the configuration's apiVersion, or nil",
+			a.manager, describe(desired.GroupVersionKind(), desired.GetNamespace(), desired.GetName()), describe(liveRef.GroupVersionKind, live.GetNamespace(), live.GetName()))
 	}
 	return desired, nil
+}
+
+// describe names an object with its apiVersion: "ConfigMap team-a/settings (v1)".
+func describe(gvk schema.GroupVersionKind, namespace, name string) string {
+	ref := ObjectRef{GroupVersionKind: gvk, Namespace: namespace, Name: name}
+	return ref.String() + " (" + gvk.GroupVersion().String() + ")"
+}
+
+// isNil reports whether obj is nil, or a nil pointer in an interface.
+func isNil(obj client.Object) bool {
+	if obj == nil {
+		return true
+	}
+	v := reflect.ValueOf(obj)
+	return v.Kind() == reflect.Pointer && v.IsNil()
+}
+
+// isDryRun reports whether opts make the apply a dry run.
+func isDryRun(opts []client.ApplyOption) bool {
+	applyOpts := &client.ApplyOptions{}
+	applyOpts.ApplyOptions(opts)
+	return len(applyOpts.DryRun) > 0
 }

@@ -53,6 +53,14 @@ func copyOf(data map[string]string, ownedFields string) *corev1.ConfigMap {
 
 const ownsA = `{"f:data":{"f:a":{}}}`
 
+// atAPIVersion sets the apiVersion of cm's entries, as if written through another version.
+func atAPIVersion(cm *corev1.ConfigMap, apiVersion string) *corev1.ConfigMap {
+	for i := range cm.ManagedFields {
+		cm.ManagedFields[i].APIVersion = apiVersion
+	}
+	return cm
+}
+
 func configWith(data map[string]string) *corev1ac.ConfigMapApplyConfiguration {
 	return corev1ac.ConfigMap("settings", "team-a").WithData(data)
 }
@@ -85,6 +93,9 @@ func TestApplier_Sends(t *testing.T) {
 			copyOf(map[string]string{"a": "1"}, ownsA), configWith(map[string]string{"a": "1"}).WithResourceVersion("6")},
 		{"when the configuration's uid is not live's",
 			copyOf(map[string]string{"a": "1"}, ownsA), configWith(map[string]string{"a": "1"}).WithUID("uid-0")},
+		{"when the manager's entry is at another apiVersion (the apply rewrites it)",
+			atAPIVersion(copyOf(map[string]string{"a": "1"}, ownsA), "v0"), configWith(map[string]string{"a": "1"})},
+		{"when the caller's nil copy is a typed nil pointer", (*corev1.ConfigMap)(nil), configWith(map[string]string{"a": "1"})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, applies := countingApplier(t)
@@ -139,5 +150,35 @@ func TestApplier_RefusesAConfigurationWithoutAName(t *testing.T) {
 
 	if sent || *applies != 0 || err == nil || !strings.Contains(err.Error(), "needs apiVersion, kind and name") {
 		t.Errorf("Apply = %v, %v with %d requests; want no request and an error that says what the configuration needs", sent, err, *applies)
+	}
+}
+
+// The server rewrites the last-applied-configuration annotation after an apply by "kubectl",
+// which the decision does not model.
+func TestApplier_AlwaysSendsAsKubectl(t *testing.T) {
+	applies := 0
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithInterceptorFuncs(interceptor.Funcs{
+		Apply: func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
+			applies++
+			return nil
+		},
+	}).Build()
+	live := copyOf(map[string]string{"a": "1"}, ownsA)
+	live.ManagedFields[1].Manager = "kubectl"
+
+	sent, err := ssa.NewApplier(c, "kubectl").Apply(context.Background(), live, configWith(map[string]string{"a": "1"}))
+
+	if !sent || err != nil || applies != 1 {
+		t.Errorf("Apply = %v, %v with %d requests; want one request", sent, err, applies)
+	}
+}
+
+func TestApplier_SaysWhenTheConfigurationLacksLivesNamespace(t *testing.T) {
+	a, applies := countingApplier(t)
+
+	sent, err := a.Apply(context.Background(), copyOf(map[string]string{"a": "1"}, ownsA), corev1ac.ConfigMap("settings", "").WithData(map[string]string{"a": "1"}))
+
+	if sent || *applies != 0 || err == nil || !strings.Contains(err.Error(), "the configuration has no namespace") {
+		t.Errorf("Apply = %v, %v with %d requests; want no request and an error that says the namespace is missing", sent, err, *applies)
 	}
 }

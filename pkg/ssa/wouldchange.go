@@ -45,13 +45,14 @@ var untrackedFields = fieldpath.NewSet(
 //     compared whole, a list keyed by another manager's items only at the manager's items.
 //
 // It answers true, "send", whenever it cannot tell: live has no entry of manager's (a cache that
-// strips managedFields), types does not know the kind, or a value does not fit the schema. live
+// strips managedFields) or one written at another apiVersion than config's (the apply would
+// rewrite it), types does not know the kind, or a value does not fit the schema. live
 // is as the caller last saw it (from an informer cache, say); the answer is as fresh as live. A
 // typed live object is seen through its Go type: a value the type cannot hold exactly (a
 // sub-second timestamp, a quantity in a non-canonical form, written by someone else) looks as the
 // type renders it; pass an unstructured object where that matters.
 func WouldChange(types managedfields.TypeConverter, live client.Object, config *unstructured.Unstructured, manager, subresource string) bool {
-	owned, err := ownedFields(live.GetManagedFields(), manager, subresource)
+	owned, err := ownedFields(live.GetManagedFields(), manager, subresource, config.GetAPIVersion())
 	if err != nil || owned == nil {
 		return true
 	}
@@ -75,11 +76,16 @@ func WouldChange(types managedfields.TypeConverter, live client.Object, config *
 	return !value.Equals(current.AsValue(), merged.AsValue())
 }
 
-// ownedFields returns the fields of manager's Apply entries on subresource, or nil without one.
-func ownedFields(entries []metav1.ManagedFieldsEntry, manager, subresource string) (*fieldpath.Set, error) {
+// ownedFields returns the fields of manager's Apply entries on subresource, or nil without one or
+// when one was written at another apiVersion than apiVersion: an apply at apiVersion rewrites the
+// entry's apiVersion (and its field set, where the versions differ), a change.
+func ownedFields(entries []metav1.ManagedFieldsEntry, manager, subresource, apiVersion string) (*fieldpath.Set, error) {
 	var own []metav1.ManagedFieldsEntry
 	for _, e := range entries {
 		if e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == subresource {
+			if e.APIVersion != apiVersion {
+				return nil, nil
+			}
 			own = append(own, e)
 		}
 	}

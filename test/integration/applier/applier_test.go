@@ -5,8 +5,11 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/gomega"
+	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	autoscalingv1ac "k8s.io/client-go/applyconfigurations/autoscaling/v1"
+	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -121,4 +124,49 @@ func TestApplier_KnowsACustomResourceOnlyThroughItsSchema(t *testing.T) {
 
 	g.Expect(withoutSchema, err).To(BeTrue(), "sent without the schema")
 	g.Expect(rec.Writes()).To(HaveLen(1), "write requests without the schema")
+}
+
+// A dry run's answer shows what was not stored: the caller's copy is left as it was.
+func TestApplier_LeavesItsCopyAsItWasAfterADryRun(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	live := applied(t, settings(ns, map[string]string{"color": "blue"}))
+	before := live.DeepCopy()
+
+	sent, err := ssa.NewApplier(cluster.Client, manager).Apply(t.Context(), live, settings(ns, map[string]string{"color": "red"}), client.DryRunAll)
+
+	g.Expect(sent, err).To(BeTrue())
+	if d := cmp.Diff(before, live); d != "" {
+		t.Errorf("the caller's copy after a dry run (-want +got):\n%s", d)
+	}
+	stored := applied(t, settings(ns, map[string]string{"color": "blue"}))
+	g.Expect(stored.ResourceVersion).To(Equal(before.ResourceVersion), "the dry run or the check wrote")
+}
+
+// The server rewrites an Apply entry written through another apiVersion (HPA autoscaling/v2, then
+// read and applied at autoscaling/v1): that is a change, and the applier sends.
+func TestApplier_SendsWhenItsEntryIsAtAnotherAPIVersion(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	g.Expect(cluster.Client.Apply(t.Context(), autoscalingv2ac.HorizontalPodAutoscaler("hpa", ns).
+		WithSpec(autoscalingv2ac.HorizontalPodAutoscalerSpec().WithMaxReplicas(3).
+			WithScaleTargetRef(autoscalingv2ac.CrossVersionObjectReference().WithKind("Deployment").WithName("web").WithAPIVersion("apps/v1"))),
+		client.FieldOwner("creator"))).To(Succeed())
+	g.Expect(cluster.Client.Apply(t.Context(), autoscalingv2ac.HorizontalPodAutoscaler("hpa", ns).WithLabels(map[string]string{"team": "a"}),
+		client.FieldOwner(manager))).To(Succeed())
+	live := &autoscalingv1.HorizontalPodAutoscaler{}
+	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "hpa"}, live)).To(Succeed())
+	c, rec := cluster.RecordingClient(t)
+
+	sent, err := ssa.NewApplier(c, manager).Apply(t.Context(), live, autoscalingv1ac.HorizontalPodAutoscaler("hpa", ns).WithLabels(map[string]string{"team": "a"}))
+
+	g.Expect(sent, err).To(BeTrue())
+	g.Expect(rec.Writes()).To(HaveLen(1), "write requests")
+	var entries []string
+	for _, e := range live.ManagedFields {
+		if e.Manager == manager {
+			entries = append(entries, e.APIVersion)
+		}
+	}
+	g.Expect(entries).To(Equal([]string{"autoscaling/v1"}), "the apiVersion of the manager's entry")
 }
