@@ -143,9 +143,10 @@ func TestApplier_LeavesItsCopyAsItWasAfterADryRun(t *testing.T) {
 	g.Expect(stored.ResourceVersion).To(Equal(before.ResourceVersion), "the dry run or the check wrote")
 }
 
-// The server rewrites an Apply entry written through another apiVersion (HPA autoscaling/v2, then
-// read and applied at autoscaling/v1): that is a change, and the applier sends.
-func TestApplier_SendsWhenItsEntryIsAtAnotherAPIVersion(t *testing.T) {
+// Row 30: the server rewrites an Apply entry written through another apiVersion (HPA
+// autoscaling/v2, then read and applied at autoscaling/v1): that is a change, and the applier
+// sends.
+func TestRow30_ApplyThroughAnotherVersionRewritesTheManagersEntry(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	g.Expect(cluster.Client.Apply(t.Context(), autoscalingv2ac.HorizontalPodAutoscaler("hpa", ns).
@@ -156,12 +157,14 @@ func TestApplier_SendsWhenItsEntryIsAtAnotherAPIVersion(t *testing.T) {
 		client.FieldOwner(manager))).To(Succeed())
 	live := &autoscalingv1.HorizontalPodAutoscaler{}
 	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "hpa"}, live)).To(Succeed())
+	rv := live.ResourceVersion
 	c, rec := cluster.RecordingClient(t)
 
 	sent, err := ssa.NewApplier(c, manager).Apply(t.Context(), live, autoscalingv1ac.HorizontalPodAutoscaler("hpa", ns).WithLabels(map[string]string{"team": "a"}))
 
 	g.Expect(sent, err).To(BeTrue())
 	g.Expect(rec.Writes()).To(HaveLen(1), "write requests")
+	g.Expect(live.ResourceVersion).NotTo(Equal(rv), "the server wrote nothing")
 	var entries []string
 	for _, e := range live.ManagedFields {
 		if e.Manager == manager {
