@@ -164,7 +164,7 @@ func kindOf[T client.Object](c client.Client, gvk schema.GroupVersionKind) (sche
 	named, err := apiutil.GVKForObject(newObject[T](schema.GroupVersionKind{}), c.Scheme())
 	switch {
 	case err != nil && gvk.Empty():
-		return gvk, fmt.Errorf("reconcile.New: the client's scheme cannot tell the kind of a %s; set Options.GroupVersionKind to the kind to reconcile: %w", typeName, err)
+		return gvk, fmt.Errorf("reconcile.New: the client's scheme cannot tell the kind of a %s; register its type in the scheme, or, for an unstructured object, set Options.GroupVersionKind to the kind to reconcile: %w", typeName, err)
 	case err != nil:
 		return gvk, nil
 	case !gvk.Empty() && gvk != named:
@@ -228,8 +228,8 @@ func (r *Reconciler[T]) runSteps(ctx context.Context, obj T) (proceed bool, resu
 // missingFinalizers returns the reconciler's finalizers obj does not carry.
 func (r *Reconciler[T]) missingFinalizers(obj T) []string {
 	var missing []string
-	for _, name := range r.Finalizers() {
-		if !controllerutil.ContainsFinalizer(obj, name) {
+	for _, f := range r.finalizers {
+		if name := f.step.Finalizer().Name(); !controllerutil.ContainsFinalizer(obj, name) {
 			missing = append(missing, name)
 		}
 	}

@@ -213,7 +213,7 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 		cleanupDuration.WithLabelValues(s.controller, resultWaiting).Observe(time.Since(start).Seconds())
 		logger.V(1).Info("Cleanup not done yet; the finalizer stays", "requeueAfter", result.RequeueAfter)
 		if s.waiting.add(obj.GetUID(), waitingFor) {
-			s.event(obj, corev1.EventTypeNormal, ReasonCleanupWaiting, "Cleanup", "Cleanup before removing finalizer %s is not done yet; %s", s.finalizer.Name(), lookAgain(result))
+			s.event(obj, corev1.EventTypeNormal, ReasonCleanupWaiting, "Cleanup", "Cleanup before removing finalizer %s is not done yet; checking again in %s", s.finalizer.Name(), result.RequeueAfter)
 		}
 		return Waiting, result, nil
 	}
@@ -222,11 +222,6 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 	s.event(obj, corev1.EventTypeNormal, ReasonCleanupSucceeded, "Cleanup", "Cleanup done, removing finalizer %s", s.finalizer.Name())
 	outcome, err := s.remove(ctx, obj)
 	return outcome, reconcile.Result{}, err
-}
-
-// lookAgain says when a waiting cleanup will be looked at again.
-func lookAgain(result reconcile.Result) string {
-	return "checking again in " + result.RequeueAfter.String()
 }
 
 // waitingFor is how long after its last look a waiting cleanup is remembered, so that its waiting

@@ -88,9 +88,8 @@ func (a *Applier) wouldChange(live client.Object, desired *unstructured.Unstruct
 // Skipping trusts live: it is as fresh as the caller's cache. An apply that was skipped because
 // live was stale would have changed nothing on that copy; when the controller watches the kind
 // applied, as it does its children, the event that brings the newer copy brings another
-// reconcile, whose Apply then sends. A uid or resourceVersion in config is a
-// precondition of the request: when it is not live's, only the server can judge it, and the
-// request is sent.
+// reconcile, whose Apply then sends. A uid or resourceVersion in config is a precondition of the
+// request: when it is not live's, only the server can judge it, and the request is sent.
 func (a *Applier) Apply(ctx context.Context, live client.Object, config runtime.ApplyConfiguration, opts ...client.ApplyOption) (sent bool, err error) {
 	desired, err := a.content(live, config)
 	if err != nil {

@@ -24,6 +24,12 @@ const copier = "copier"
 // sends none.
 func countingApplier(t *testing.T) (*ssa.Applier, *int) {
 	t.Helper()
+	return countingApplierAs(t, copier)
+}
+
+// countingApplierAs is countingApplier with another field manager.
+func countingApplierAs(t *testing.T, manager string) (*ssa.Applier, *int) {
+	t.Helper()
 	applies := new(int)
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithInterceptorFuncs(interceptor.Funcs{
 		Apply: func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
@@ -31,7 +37,7 @@ func countingApplier(t *testing.T) (*ssa.Applier, *int) {
 			return nil
 		},
 	}).Build()
-	return ssa.NewApplier(c, copier), applies
+	return ssa.NewApplier(c, manager), applies
 }
 
 // copyOf is a live ConfigMap with data, whose managedFields say copier applied ownedFields.
@@ -156,20 +162,14 @@ func TestApplier_RefusesAConfigurationWithoutAName(t *testing.T) {
 // The server rewrites the last-applied-configuration annotation after an apply by "kubectl",
 // which the decision does not model.
 func TestApplier_AlwaysSendsAsKubectl(t *testing.T) {
-	applies := 0
-	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithInterceptorFuncs(interceptor.Funcs{
-		Apply: func(context.Context, client.WithWatch, runtime.ApplyConfiguration, ...client.ApplyOption) error {
-			applies++
-			return nil
-		},
-	}).Build()
+	a, applies := countingApplierAs(t, "kubectl")
 	live := copyOf(map[string]string{"a": "1"}, ownsA)
 	live.ManagedFields[1].Manager = "kubectl"
 
-	sent, err := ssa.NewApplier(c, "kubectl").Apply(context.Background(), live, configWith(map[string]string{"a": "1"}))
+	sent, err := a.Apply(context.Background(), live, configWith(map[string]string{"a": "1"}))
 
-	if !sent || err != nil || applies != 1 {
-		t.Errorf("Apply = %v, %v with %d requests; want one request", sent, err, applies)
+	if !sent || err != nil || *applies != 1 {
+		t.Errorf("Apply = %v, %v with %d requests; want one request", sent, err, *applies)
 	}
 }
 
