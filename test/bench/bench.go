@@ -1,0 +1,152 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"runtime"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/rest"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+)
+
+// bench holds what every measurement shares.
+type bench struct {
+	cluster  *testcluster.Cluster
+	scale    float64
+	repeat   int
+	progress io.Writer
+}
+
+// report is the whole run's result.
+type report struct {
+	cores       int
+	goVersion   string
+	kubeVersion string
+	scale       float64
+	repeat      int
+	command     string
+	duration    time.Duration
+	tables      []table
+}
+
+func (r report) write(w io.Writer) {
+	fmt.Fprintf(w, "# ssakit bench\n\n")
+	fmt.Fprintf(w, "Produced by `%s` (`go run ./test/bench`, source in [test/bench](../test/bench)) in %s: %d cores, %s, kube-apiserver %s with etcd on the same machine, scale %v, %d repeats.\n\n",
+		r.command, r.duration.Round(time.Second), r.cores, r.goVersion, r.kubeVersion, r.scale, r.repeat)
+	fmt.Fprintf(w, "Times are the median over the repeats, with the range in parentheses; counts of requests are the same on every run and come from one. "+
+		"They are ratios on a shared machine, where the API server, etcd and the clients share %d cores: compare the rows of a table, not the figures with another machine's. "+
+		"Requests are counted at the clients' HTTP transport; informers' watches are not counted, and their caches are not part of any strategy's cost.\n\n", r.cores)
+	for _, t := range r.tables {
+		t.write(w)
+	}
+}
+
+// run runs every measurement in turn.
+func (b *bench) run(ctx context.Context) (report, error) {
+	version, err := serverVersion(b.cluster.Config)
+	if err != nil {
+		return report{}, err
+	}
+	r := report{cores: runtime.NumCPU(), goVersion: runtime.Version(), kubeVersion: version, scale: b.scale, repeat: b.repeat}
+	measurements := []struct {
+		name string
+		run  func(context.Context) ([]table, error)
+	}{
+		{"finalizer latency and bytes", b.latency},
+		{"requests per lifecycle", b.lifecycle},
+		{"contention", b.contention},
+		{"steady state", b.steadyState},
+		{"end to end", b.endToEnd},
+	}
+	for _, m := range measurements {
+		fmt.Fprintf(b.progress, "bench: %s\n", m.name)
+		start := time.Now()
+		tables, err := m.run(ctx)
+		if err != nil {
+			return report{}, fmt.Errorf("%s: %w", m.name, err)
+		}
+		fmt.Fprintf(b.progress, "bench: %s took %s\n", m.name, time.Since(start).Round(100*time.Millisecond))
+		r.tables = append(r.tables, tables...)
+	}
+	return r, nil
+}
+
+func serverVersion(cfg *rest.Config) (string, error) {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return "", err
+	}
+	info, err := dc.ServerVersion()
+	if err != nil {
+		return "", err
+	}
+	return info.GitVersion, nil
+}
+
+// n scales an object count; it is never below one.
+func (b *bench) n(count int) int { return max(1, int(float64(count)*b.scale+0.5)) }
+
+// namespace creates a namespace of its own for one measurement.
+func (b *bench) namespace(ctx context.Context) (string, error) {
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "bench-"}}
+	if err := b.cluster.Client.Create(ctx, ns); err != nil {
+		return "", fmt.Errorf("creating a namespace: %w", err)
+	}
+	return ns.Name, nil
+}
+
+// client returns a client that reads from the API server and whose requests m records.
+func (b *bench) client(m *meter) (client.Client, error) {
+	return client.New(m.metered(b.cluster.Config), client.Options{Scheme: b.cluster.Scheme, Mapper: b.cluster.Mapper})
+}
+
+// widgets creates n Widgets in namespace with the admin client, four at a time, and returns the
+// created objects in order.
+func (b *bench) widgets(ctx context.Context, namespace string, n int) ([]*testcluster.Widget, error) {
+	objects := make([]*testcluster.Widget, n)
+	err := parallel(4, n, func(i int) error {
+		w := &testcluster.Widget{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("w-%04d", i)}}
+		w.Spec.Color = "blue"
+		w.SetGroupVersionKind(testcluster.WidgetGVK)
+		objects[i] = w
+		return b.cluster.Client.Create(ctx, w)
+	})
+	return objects, err
+}
+
+// parallel runs do for 0..n-1 on workers goroutines and returns the first error.
+func parallel(workers, n int, do func(i int) error) error {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan int)
+	)
+	for range workers {
+		wg.Go(func() {
+			for i := range next {
+				if err := do(i); err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+					}
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	return first
+}

@@ -1,0 +1,171 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+)
+
+// writers is how many concurrent writers the contention measurement runs.
+const writers = 8
+
+// contention measures (3): 8 writers, each with its own finalizer, add it to each of 200 Widgets
+// concurrently, starting from one list read before any of them wrote (the copies an informer
+// cache hands each of 8 controllers), then remove it, each holding the object its own add
+// returned. Lost finalizers are those a writer added, with success, that are missing once every
+// add is done; left behind, those still there once every removal is done.
+func (b *bench) contention(ctx context.Context) ([]table, error) {
+	objects := b.n(200)
+	type figures struct{ lost, left, conflicts, retries, failures, seconds repeated }
+	results := map[string]*figures{}
+	for _, s := range strategyNames {
+		results[s] = &figures{}
+	}
+	for range b.repeat {
+		for _, s := range strategyNames {
+			f := results[s]
+			r, err := b.contend(ctx, s, objects)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", s, err)
+			}
+			f.lost = append(f.lost, float64(r.lost))
+			f.left = append(f.left, float64(r.left))
+			f.conflicts = append(f.conflicts, float64(r.conflicts))
+			f.retries = append(f.retries, float64(r.retries))
+			f.failures = append(f.failures, float64(r.failures))
+			f.seconds = append(f.seconds, r.elapsed.Seconds())
+		}
+	}
+	t := table{
+		title: "Contention: 8 writers on the same objects",
+		intro: fmt.Sprintf("%d writers, each with its own finalizer, add it to each of %d Widgets at once, each starting from the copies of one list read before anyone wrote "+
+			"(what 8 controllers' caches hold), then remove it, each holding what its own add returned. Update and the locked patch re-read and retry on a 409 (up to %d times). "+
+			"Lost: finalizers whose add succeeded and that are missing once all adds are done. Left behind: finalizers still there once all removals are done. "+
+			"Failures: writes that returned an error after the retries.", writers, objects, maxRetries),
+		header: []string{"strategy", "lost", "left behind", "409s", "retries", "failures", "total time (s)"},
+	}
+	for _, s := range strategyNames {
+		f := results[s]
+		t.rows = append(t.rows, []string{s, f.lost.format(0), f.left.format(0), f.conflicts.format(0), f.retries.format(0), f.failures.format(0), f.seconds.format(2)})
+	}
+	return []table{t}, nil
+}
+
+type contentionResult struct {
+	lost, left, conflicts, retries, failures int
+	elapsed                                  time.Duration
+}
+
+func (b *bench) contend(ctx context.Context, strategy string, objects int) (contentionResult, error) {
+	ns, err := b.namespace(ctx)
+	if err != nil {
+		return contentionResult{}, err
+	}
+	if _, err := b.widgets(ctx, ns, objects); err != nil {
+		return contentionResult{}, err
+	}
+	list := &testcluster.WidgetList{}
+	if err := b.cluster.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+		return contentionResult{}, err
+	}
+	m := &meter{}
+	c, err := b.client(m)
+	if err != nil {
+		return contentionResult{}, err
+	}
+	names := make([]string, writers)
+	ws := make([]finalizerWriter, writers)
+	held := make([][]*testcluster.Widget, writers)
+	added := make([][]bool, writers)
+	for i := range writers {
+		names[i] = fmt.Sprintf("bench.ssakit.dev/writer-%d", i)
+		if ws[i], err = newWriter(strategy, c, c, fmt.Sprintf("bench-writer-%d", i), names[i]); err != nil {
+			return contentionResult{}, err
+		}
+		held[i] = make([]*testcluster.Widget, len(list.Items))
+		for j := range list.Items {
+			held[i][j] = list.Items[j].DeepCopyObject().(*testcluster.Widget)
+		}
+		added[i] = make([]bool, len(list.Items))
+	}
+
+	var retries, failures atomic.Int64
+	phase := func(do func(w finalizerWriter, obj *testcluster.Widget) (int, error), record func(i, j int)) {
+		var wg sync.WaitGroup
+		for i := range writers {
+			wg.Go(func() {
+				// Each writer starts at another object, as controllers' queues do.
+				for k := range objects {
+					j := (k + i*objects/writers) % objects
+					n, err := do(ws[i], held[i][j])
+					retries.Add(int64(n))
+					if err != nil {
+						failures.Add(1)
+						continue
+					}
+					if record != nil {
+						record(i, j)
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	start := time.Now()
+	phase(func(w finalizerWriter, obj *testcluster.Widget) (int, error) { return w.add(ctx, obj) }, func(i, j int) { added[i][j] = true })
+	r := contentionResult{}
+	if r.lost, err = b.countFinalizers(ctx, ns, func(obj *testcluster.Widget, j int) int {
+		missing := 0
+		for i := range writers {
+			if added[i][j] && !slices.Contains(obj.Finalizers, names[i]) {
+				missing++
+			}
+		}
+		return missing
+	}, list); err != nil {
+		return r, err
+	}
+	phase(func(w finalizerWriter, obj *testcluster.Widget) (int, error) { return w.remove(ctx, obj) }, nil)
+	r.elapsed = time.Since(start)
+	if r.left, err = b.countFinalizers(ctx, ns, func(obj *testcluster.Widget, _ int) int {
+		left := 0
+		for _, name := range names {
+			if slices.Contains(obj.Finalizers, name) {
+				left++
+			}
+		}
+		return left
+	}, list); err != nil {
+		return r, err
+	}
+	calls := m.take()
+	r.conflicts = countCalls(calls, func(c call) bool { return c.status == http.StatusConflict })
+	r.retries, r.failures = int(retries.Load()), int(failures.Load())
+	return r, nil
+}
+
+// countFinalizers reads the live Widgets of namespace and adds up count over them; j is the
+// object's index in initial.
+func (b *bench) countFinalizers(ctx context.Context, namespace string, count func(obj *testcluster.Widget, j int) int, initial *testcluster.WidgetList) (int, error) {
+	live := &testcluster.WidgetList{}
+	if err := b.cluster.Client.List(ctx, live, client.InNamespace(namespace)); err != nil {
+		return 0, err
+	}
+	index := map[string]int{}
+	for j, obj := range initial.Items {
+		index[obj.Name] = j
+	}
+	total := 0
+	for k := range live.Items {
+		total += count(&live.Items[k], index[live.Items[k].Name])
+	}
+	return total, nil
+}

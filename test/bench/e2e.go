@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
+	mirrorconfig "github.com/ssakit/ssakit/example/operator/config"
+	"github.com/ssakit/ssakit/example/operator/controller"
+	"github.com/ssakit/ssakit/internal/testcluster"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// The variants of the example operator the end-to-end measurement runs.
+const (
+	operatorSSAKit = "example operator (ssakit)"
+	operatorUpdate = "same reconciler, finalizer by controllerutil + Update"
+)
+
+// installMirrorCRD installs the example operator's CRD and adds its types to the cluster's scheme.
+func installMirrorCRD(cluster *testcluster.Cluster) error {
+	crd, err := mirrorconfig.CRD()
+	if err != nil {
+		return err
+	}
+	if _, err := envtest.InstallCRDs(cluster.Config, envtest.CRDInstallOptions{CRDs: []*apiextensionsv1.CustomResourceDefinition{crd}}); err != nil {
+		return fmt.Errorf("installing the ConfigMirror CRD: %w", err)
+	}
+	return mirrorv1alpha1.AddToScheme(cluster.Scheme)
+}
+
+// updateMirror is the example operator's reconciler with its finalizer written the kubebuilder
+// way: controllerutil.AddFinalizer and Update, then the same Reconcile; on deletion the same
+// Cleanup, controllerutil.RemoveFinalizer and Update.
+type updateMirror struct {
+	client client.Client
+	mirror *controller.Mirror
+}
+
+func (u *updateMirror) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+	obj := &mirrorv1alpha1.ConfigMirror{}
+	if err := u.client.Get(ctx, req.NamespacedName, obj); err != nil {
+		return reconcile.Result{}, client.IgnoreNotFound(err)
+	}
+	if !obj.DeletionTimestamp.IsZero() {
+		if !controllerutil.ContainsFinalizer(obj, controller.Finalizer) {
+			return reconcile.Result{}, nil
+		}
+		if result, err := u.mirror.Cleanup(ctx, obj); err != nil || !result.IsZero() {
+			return result, err
+		}
+		controllerutil.RemoveFinalizer(obj, controller.Finalizer)
+		return reconcile.Result{}, client.IgnoreNotFound(u.client.Update(ctx, obj))
+	}
+	if controllerutil.AddFinalizer(obj, controller.Finalizer) {
+		if err := u.client.Update(ctx, obj); err != nil {
+			return reconcile.Result{}, err
+		}
+	}
+	return u.mirror.Reconcile(ctx, obj)
+}
+
+// endToEnd measures (5): the example operator's reconciler running in a manager, 1,000
+// ConfigMirrors created (each copying its own source into one target namespace) until every one
+// is Ready, then deleted until every one is gone with its copy. Both variants are built the same
+// way (For ConfigMirror only, one worker) and differ only in how the finalizer is written.
+func (b *bench) endToEnd(ctx context.Context) ([]table, error) {
+	mirrors := b.n(1000)
+	variants := []string{operatorSSAKit, operatorUpdate}
+	type figures struct{ create, remove, lifecycle, requests repeated }
+	results := map[string]*figures{}
+	for _, v := range variants {
+		results[v] = &figures{}
+	}
+	for rep := range b.repeat {
+		for _, v := range variants {
+			r, err := b.operatorRun(ctx, v, mirrors, rep)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", v, err)
+			}
+			f := results[v]
+			f.create = append(f.create, float64(mirrors)/r.ready.Seconds())
+			f.remove = append(f.remove, float64(mirrors)/r.gone.Seconds())
+			f.lifecycle = append(f.lifecycle, float64(mirrors)/(r.ready+r.gone).Seconds())
+			f.requests = append(f.requests, float64(r.requests)/float64(mirrors))
+		}
+	}
+	t := table{
+		title: "End to end: the example operator's throughput",
+		intro: fmt.Sprintf("%d ConfigMirrors, each copying its own source ConfigMap into one target namespace, are created until every one is Ready, then deleted until every one "+
+			"is gone and its copy deleted. The operator's reconciler runs in a controller-runtime manager with one worker, watching ConfigMirrors only; the second variant is the "+
+			"same reconciler with its finalizer added and removed by `controllerutil` and `Update`. Objects per second; requests per object are the operator's, without events.", mirrors),
+		header: []string{"operator", "create → Ready (obj/s)", "delete → gone (obj/s)", "whole lifecycle (obj/s)", "requests per object", "lifecycle / ssakit"},
+	}
+	base := results[operatorSSAKit]
+	for _, v := range variants {
+		f := results[v]
+		t.rows = append(t.rows, []string{v, f.create.format(0), f.remove.format(0), f.lifecycle.format(0), f.requests.format(1), ratio(f.lifecycle, base.lifecycle)})
+	}
+	return []table{t}, nil
+}
+
+type operatorResult struct {
+	ready, gone time.Duration
+	requests    int
+}
+
+func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep int) (operatorResult, error) {
+	ns, err := b.namespace(ctx)
+	if err != nil {
+		return operatorResult{}, err
+	}
+	target, err := b.namespace(ctx)
+	if err != nil {
+		return operatorResult{}, err
+	}
+	if err := parallel(4, mirrors, func(i int) error {
+		return b.cluster.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("source-%04d", i)}, Data: map[string]string{"key": "value"}})
+	}); err != nil {
+		return operatorResult{}, err
+	}
+
+	m := &meter{}
+	mgr, err := ctrl.NewManager(m.metered(b.cluster.Config), ctrl.Options{
+		Scheme: b.cluster.Scheme,
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{ns: {}, target: {}},
+			ByObject: map[client.Object]cache.ByObject{
+				&mirrorv1alpha1.ConfigMirror{}: {Transform: ssa.KeepManagedFieldsOf(controller.Name, controller.FinalizerFieldOwner)},
+				&corev1.ConfigMap{}:            {Transform: ssa.KeepManagedFieldsOf(controller.Name)},
+			},
+		},
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: new(true)},
+	})
+	if err != nil {
+		return operatorResult{}, err
+	}
+	mirror, ssakitReconciler, err := controller.NewReconciler(mgr, nil)
+	if err != nil {
+		return operatorResult{}, err
+	}
+	var r reconcile.Reconciler = ssakitReconciler
+	if variant == operatorUpdate {
+		r = &updateMirror{client: mgr.GetClient(), mirror: mirror}
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).For(&mirrorv1alpha1.ConfigMirror{}).Named(fmt.Sprintf("bench-mirror-%d", rep)).Complete(r); err != nil {
+		return operatorResult{}, err
+	}
+	mgrCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	defer func() { stop(); <-done }()
+	if !mgr.GetCache().WaitForCacheSync(ctx) {
+		return operatorResult{}, fmt.Errorf("the manager's cache did not sync")
+	}
+	m.take()
+
+	start := time.Now()
+	if err := parallel(4, mirrors, func(i int) error {
+		return b.cluster.Client.Create(ctx, &mirrorv1alpha1.ConfigMirror{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("mirror-%04d", i)},
+			Spec:       mirrorv1alpha1.ConfigMirrorSpec{Source: fmt.Sprintf("source-%04d", i), TargetNamespaces: []string{target}},
+		})
+	}); err != nil {
+		return operatorResult{}, err
+	}
+	if err := b.waitFor(ctx, ns, func(list *mirrorv1alpha1.ConfigMirrorList) bool {
+		for _, obj := range list.Items {
+			if !meta.IsStatusConditionTrue(obj.Status.Conditions, mirrorv1alpha1.ConditionReady) {
+				return false
+			}
+		}
+		return len(list.Items) == mirrors
+	}); err != nil {
+		return operatorResult{}, fmt.Errorf("waiting for every mirror to be Ready: %w", err)
+	}
+	r0 := operatorResult{ready: time.Since(start)}
+
+	start = time.Now()
+	if err := b.cluster.Client.DeleteAllOf(ctx, &mirrorv1alpha1.ConfigMirror{}, client.InNamespace(ns)); err != nil {
+		return r0, err
+	}
+	if err := b.waitFor(ctx, ns, func(list *mirrorv1alpha1.ConfigMirrorList) bool { return len(list.Items) == 0 }); err != nil {
+		return r0, fmt.Errorf("waiting for every mirror to be gone: %w", err)
+	}
+	r0.gone = time.Since(start)
+	r0.requests = countCalls(m.take(), func(c call) bool { return c.class() != "events" })
+
+	copies := &corev1.ConfigMapList{}
+	if err := b.cluster.Client.List(ctx, copies, client.InNamespace(target), client.HasLabels{controller.MirrorUIDLabel}); err != nil {
+		return r0, err
+	}
+	if len(copies.Items) != 0 {
+		return r0, fmt.Errorf("%d copies are left in %s after every mirror is gone: a cleanup did not run", len(copies.Items), target)
+	}
+	return r0, nil
+}
+
+// waitFor lists the ConfigMirrors of namespace until done says so, for up to 5 minutes.
+func (b *bench) waitFor(ctx context.Context, namespace string, done func(*mirrorv1alpha1.ConfigMirrorList) bool) error {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		list := &mirrorv1alpha1.ConfigMirrorList{}
+		err := b.cluster.Client.List(ctx, list, client.InNamespace(namespace))
+		if err == nil && done(list) {
+			return nil
+		}
+		if err != nil && !apierrors.IsTooManyRequests(err) {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not done after 5 minutes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

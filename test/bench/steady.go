@@ -1,0 +1,231 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+const (
+	// steadyController is the field manager of the steady-state controller's status and children.
+	steadyController = "bench-widgets"
+	steadyFinalizer  = "bench.ssakit.dev/widget"
+)
+
+// widgetHandler is the steady-state controller: each Widget gets a child ConfigMap holding its
+// color, applied by children, and status.phase Ready, applied by the StatusApplier.
+type widgetHandler struct {
+	status   *ssareconcile.StatusApplier
+	children childApplier
+}
+
+func (h *widgetHandler) Reconcile(ctx context.Context, w *testcluster.Widget) (reconcile.Result, error) {
+	child := corev1ac.ConfigMap(w.Name, w.Namespace).
+		WithOwnerReferences(metav1ac.OwnerReference().WithAPIVersion(testcluster.WidgetGVK.GroupVersion().String()).
+			WithKind(testcluster.WidgetGVK.Kind).WithName(w.Name).WithUID(w.UID).WithController(true)).
+		WithData(map[string]string{"color": w.Spec.Color})
+	if err := h.children.apply(ctx, child); err != nil {
+		return reconcile.Result{}, err
+	}
+	return reconcile.Result{}, h.status.Apply(ctx, w, map[string]any{"phase": "Ready"})
+}
+
+func (h *widgetHandler) Cleanup(context.Context, *testcluster.Widget) (reconcile.Result, error) {
+	return reconcile.Result{}, nil
+}
+
+// steadyState measures (4): 1,000 Widgets under a running controller that holds a finalizer,
+// applies status and applies one child ConfigMap each, read from an informer cache that keeps
+// the controller's managedFields entries. Once everything is in place, every object is resynced
+// (reconciled with nothing changed) with each way of applying the children, and the requests of
+// each pass are counted. It also measures (6) the cost of the drift applier's local decision.
+func (b *bench) steadyState(ctx context.Context) ([]table, error) {
+	objects := b.n(1000)
+	ns, err := b.namespace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	widgets, err := b.widgets(ctx, ns, objects)
+	if err != nil {
+		return nil, err
+	}
+	m := &meter{}
+	mgr, err := ctrl.NewManager(m.metered(b.cluster.Config), ctrl.Options{
+		Scheme: b.cluster.Scheme,
+		Cache: cache.Options{
+			DefaultNamespaces: map[string]cache.Config{ns: {}},
+			ByObject: map[client.Object]cache.ByObject{
+				&testcluster.Widget{}: {Transform: ssa.KeepManagedFieldsOf(steadyController, ssa.FinalizerFieldOwner(steadyController, steadyFinalizer))},
+				&corev1.ConfigMap{}:   {Transform: ssa.KeepManagedFieldsOf(steadyController)},
+			},
+		},
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: new(true)},
+	})
+	if err != nil {
+		return nil, err
+	}
+	widgetTypes, err := b.cluster.ServerTypeConverter(testcluster.WidgetGVK.GroupVersion())
+	if err != nil {
+		return nil, err
+	}
+	reconcilers := map[string]*ssareconcile.Reconciler[*testcluster.Widget]{}
+	ttl := (*ttlChildren)(nil)
+	for _, s := range childrenNames {
+		children := newChildApplier(s, mgr.GetClient(), mgr.GetClient(), steadyController)
+		if t, ok := children.(*ttlChildren); ok {
+			ttl = t
+		}
+		h := &widgetHandler{status: ssareconcile.NewStatusApplier(mgr.GetClient(), steadyController, ssareconcile.WithTypeConverter(widgetTypes)), children: children}
+		if reconcilers[s], err = ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: steadyController, Finalizer: steadyFinalizer}); err != nil {
+			return nil, err
+		}
+	}
+	mgrCtx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	defer func() { stop(); <-done }()
+
+	pass := func(r reconcile.Reconciler) error {
+		var errs []error
+		for _, w := range widgets {
+			if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: w.Name}}); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	// Bring every Widget to its steady state with the drift applier: the first passes write, and
+	// the cache catches up with them; the state is steady once a pass writes nothing.
+	settled := false
+	for range 30 {
+		err := pass(reconcilers[childrenDrift])
+		calls := m.take()
+		if err == nil && countCalls(calls, call.isWrite) == 0 {
+			settled = true
+			break
+		}
+		time.Sleep(300 * time.Millisecond)
+	}
+	if !settled {
+		return nil, fmt.Errorf("the %d Widgets did not settle after 30 passes", objects)
+	}
+
+	type figures struct{ finalizer, status, children, firstChildren, seconds repeated }
+	results := map[string]*figures{}
+	for _, s := range childrenNames {
+		// The first resync of each applier in this process, where a TTL cache is still empty.
+		if err := pass(reconcilers[s]); err != nil {
+			return nil, fmt.Errorf("%s: %w", s, err)
+		}
+		calls := m.take()
+		results[s] = &figures{firstChildren: repeated{perObject(calls, objects, "children")}}
+	}
+	for range b.repeat {
+		for _, s := range childrenNames {
+			start := time.Now()
+			if err := pass(reconcilers[s]); err != nil {
+				return nil, fmt.Errorf("%s: %w", s, err)
+			}
+			elapsed := time.Since(start)
+			calls := m.take()
+			f := results[s]
+			f.finalizer = append(f.finalizer, perObject(calls, objects, "finalizer"))
+			f.status = append(f.status, perObject(calls, objects, "status"))
+			f.children = append(f.children, perObject(calls, objects, "children"))
+			f.seconds = append(f.seconds, elapsed.Seconds())
+		}
+	}
+	steady := table{
+		title: "Steady state: requests per resync",
+		intro: fmt.Sprintf("A controller built with `reconcile.New` holds a finalizer on each of %d Widgets, applies their status and one child ConfigMap each, "+
+			"and reads from an informer cache that keeps its own managedFields entries (`ssa.KeepManagedFieldsOf`). Once all is in place, every Widget is resynced "+
+			"(reconciled with nothing to change) with each way of applying the children; requests per object and resync. The first resync is the first one the applier "+
+			"makes in its process, when a TTL cache is still empty.", objects),
+		header: []string{"children applied by", "finalizer", "status", "children", "children, first resync", "resync of all objects (s)"},
+	}
+	for _, s := range childrenNames {
+		f := results[s]
+		steady.rows = append(steady.rows, []string{s, f.finalizer.format(2), f.status.format(2), f.children.format(2), f.firstChildren.format(2), f.seconds.format(2)})
+	}
+	steady.notes = append(steady.notes, fmt.Sprintf("The TTL cache held %d request hashes for %d children at the end; the drift applier keeps no state of its own: it decides from the cached child.", ttl.entries(), objects))
+
+	decision, err := b.decisionCost(ctx, mgr.GetClient(), widgets[0])
+	if err != nil {
+		return nil, err
+	}
+	return []table{steady, decision}, nil
+}
+
+func perObject(calls []call, objects int, class string) float64 {
+	return float64(countCalls(calls, func(c call) bool { return c.class() == class })) / float64(objects)
+}
+
+// decisionCost measures (6) what the drift applier's local decision costs per object, as a Go
+// benchmark (testing.Benchmark): ssa.Applier.WouldChange on a cached child and the configuration
+// of the steady state, next to the request hash a TTL cache computes for the same decision.
+func (b *bench) decisionCost(ctx context.Context, cache client.Client, w *testcluster.Widget) (table, error) {
+	live := &corev1.ConfigMap{}
+	if err := cache.Get(ctx, client.ObjectKeyFromObject(w), live); err != nil {
+		return table{}, err
+	}
+	owner := &testcluster.Widget{}
+	if err := cache.Get(ctx, client.ObjectKeyFromObject(w), owner); err != nil {
+		return table{}, err
+	}
+	config := corev1ac.ConfigMap(w.Name, w.Namespace).
+		WithOwnerReferences(metav1ac.OwnerReference().WithAPIVersion(testcluster.WidgetGVK.GroupVersion().String()).
+			WithKind(testcluster.WidgetGVK.Kind).WithName(w.Name).WithUID(owner.UID).WithController(true)).
+		WithData(map[string]string{"color": w.Spec.Color})
+	applier := ssa.NewApplier(cache, steadyController)
+	if changes, err := applier.WouldChange(live, config); err != nil || changes {
+		return table{}, fmt.Errorf("the steady-state child should need no apply (changes %v, error %v)", changes, err)
+	}
+	t := table{
+		title:  "Cost of the local decision per object",
+		intro:  "Go benchmarks (`testing.Benchmark`) in the bench's process, on a child ConfigMap from the cache and the configuration of the steady state above.",
+		header: []string{"decision", "time per object (µs)", "allocations", "bytes allocated"},
+	}
+	var benchErr error
+	for _, d := range []struct {
+		name string
+		run  func() error
+	}{
+		{"ssa.Applier.WouldChange (drift applier)", func() error { _, err := applier.WouldChange(live, config); return err }},
+		{"SHA-256 of the request (TTL cache key)", func() error { _, err := requestHash(config); return err }},
+	} {
+		var times repeated
+		var result testing.BenchmarkResult
+		for range b.repeat {
+			result = testing.Benchmark(func(tb *testing.B) {
+				tb.ReportAllocs()
+				for tb.Loop() {
+					if err := d.run(); err != nil && benchErr == nil {
+						benchErr = err
+					}
+				}
+			})
+			times = append(times, float64(result.NsPerOp())/1000)
+		}
+		t.rows = append(t.rows, []string{d.name, times.format(1), fmt.Sprint(result.AllocsPerOp()), fmt.Sprint(result.AllocedBytesPerOp())})
+	}
+	return t, benchErr
+}
