@@ -112,7 +112,8 @@ func (e *CoOwnedError) Error() string {
 		owners += fmt.Sprintf(" (%q through an Update entry, not its apply)", e.Manager)
 	}
 	return fmt.Sprintf("finalizer %q is still on %s: %s, so field manager %q cannot remove it alone; "+
-		"move those claims to %q (migrate the finalizer's ownership) or have the other writers remove it",
+		"if those are earlier writers of this same finalizer, declare it with ssa.TakeOverLegacy (naming any Apply managers among them) to move their claims to %q; "+
+		"otherwise have the other writers remove it",
 		e.Finalizer, e.Object, owners, e.Manager, e.Manager)
 }
 

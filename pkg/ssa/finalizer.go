@@ -41,6 +41,10 @@ type Finalizer struct {
 	client    client.Client
 	apiReader client.Reader
 	warnings  []string
+
+	takeOverLegacy bool
+	legacyManagers []string
+	onTakeOver     func(ctx context.Context, obj client.Object, from []string)
 }
 
 // FinalizerOptions configure a Finalizer.
@@ -58,6 +62,17 @@ type FinalizerOptions struct {
 	// AllowLegacyName accepts a name without a "/" path (docs/ssa-semantics.md row 15), for finalizers
 	// that already are on existing custom resources. Default: false, such a name is an error.
 	AllowLegacyName bool
+	// TakeOverLegacy lets the finalizer's manager take the finalizer over from Update entries and
+	// from LegacyManagers; see the TakeOverLegacy option. Default: false.
+	TakeOverLegacy bool
+	// LegacyManagers are Apply managers the finalizer may be taken over from, besides every
+	// Update entry, when TakeOverLegacy is set.
+	LegacyManagers []string
+	// OnTakeOver is called after each takeover that moved the finalizer, with the object (its
+	// managedFields as the server answered when it was the object given) and the managers it was
+	// taken from, sorted; none when no owner was recorded (managedFields were reset). For a log
+	// line, a metric or an event.
+	OnTakeOver func(ctx context.Context, obj client.Object, from []string)
 }
 
 // FinalizerOption is an option of NewFinalizer.
@@ -76,6 +91,20 @@ func (o *FinalizerOptions) ApplyToFinalizer(target *FinalizerOptions) {
 	}
 	if o.AllowLegacyName {
 		target.AllowLegacyName = true
+	}
+	if o.TakeOverLegacy {
+		target.TakeOverLegacy = true
+	}
+	target.LegacyManagers = append(target.LegacyManagers, o.LegacyManagers...)
+	if hook := o.OnTakeOver; hook != nil {
+		if earlier := target.OnTakeOver; earlier != nil {
+			target.OnTakeOver = func(ctx context.Context, obj client.Object, from []string) {
+				earlier(ctx, obj, from)
+				hook(ctx, obj, from)
+			}
+		} else {
+			target.OnTakeOver = hook
+		}
 	}
 }
 
@@ -159,7 +188,8 @@ func NewFinalizer(c client.Client, controller, name string, opts ...FinalizerOpt
 	if err := declareOwner(manager, name); err != nil {
 		return nil, err
 	}
-	return &Finalizer{name: name, manager: manager, client: c, apiReader: o.APIReader, warnings: warnings}, nil
+	return &Finalizer{name: name, manager: manager, client: c, apiReader: o.APIReader, warnings: warnings,
+		takeOverLegacy: o.TakeOverLegacy, legacyManagers: slices.Clone(o.LegacyManagers), onTakeOver: o.OnTakeOver}, nil
 }
 
 // Name returns the finalizer's name.
@@ -213,6 +243,11 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 		return fmt.Errorf("finalizer %q was applied to %s, but the server's answer does not carry it, so the object is not protected: "+
 			"an admission webhook or policy probably removes it; exempt field manager %q from it", f.name, ref, f.manager)
 	}
+	if f.takeOverLegacy {
+		// The finalizer is on obj and the manager owns it: Add has done what it promises. A
+		// takeover that fails now is done by Remove, which needs it.
+		_, _, _ = f.takeOver(ctx, obj, ref)
+	}
 	return nil
 }
 
@@ -240,6 +275,24 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	}
 	if err != nil {
 		return err
+	}
+	if f.takeOverLegacy && slices.Contains(answered.GetFinalizers(), f.name) {
+		// obj is the answer now: legacy owners kept the finalizer. Move it to the manager, whose
+		// next apply then removes it.
+		_, blocked, err := f.takeOver(ctx, obj, ref)
+		if errors.Is(err, ErrGone) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if len(blocked) == 0 {
+			if answered, err = f.apply(ctx, obj, ref, false); errors.Is(err, ErrGone) {
+				return nil
+			} else if err != nil {
+				return err
+			}
+		}
 	}
 	if slices.Contains(answered.GetFinalizers(), f.name) {
 		return &CoOwnedError{Object: ref, Finalizer: f.name, Manager: f.manager, CoOwners: f.coOwners(answered)}

@@ -1,0 +1,295 @@
+package finalizer
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// ownedBy returns the paths manager's main-resource entries own on obj, rendered by ssa.Paths.
+func ownedBy(t *testing.T, obj client.Object, manager string) []string {
+	t.Helper()
+	ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &fieldpath.Set{}
+	for _, e := range ownership.Entries {
+		if e.Manager == manager && e.Subresource == "" {
+			set = set.Union(e.Fields)
+		}
+	}
+	return ssa.Paths(set)
+}
+
+// operations returns the operations of manager's entries on obj.
+func operations(obj client.Object, manager string) []metav1.ManagedFieldsOperationType {
+	var ops []metav1.ManagedFieldsOperationType
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager == manager {
+			ops = append(ops, e.Operation)
+		}
+	}
+	return ops
+}
+
+// legacyWidget is a Widget a user created without a color (the server defaults spec.replicas),
+// whose cleanup finalizer a legacy controller added the kubebuilder way: a fresh read,
+// controllerutil.AddFinalizer, a default written into spec.color, one Update. The legacy manager
+// then owns what that Update changed: the finalizer, the list, and spec.color.
+func legacyWidget(t *testing.T, namespace, name string) *testcluster.Widget {
+	t.Helper()
+	created := &testcluster.Widget{ObjectMeta: userMeta(namespace, name)}
+	if err := cluster.Client.Create(t.Context(), created, client.FieldOwner(userManager)); err != nil {
+		t.Fatal(err)
+	}
+	obj := &testcluster.Widget{}
+	if err := cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(created), obj); err != nil {
+		t.Fatal(err)
+	}
+	controllerutil.AddFinalizer(obj, cleanup)
+	obj.Spec.Color = "blue"
+	if err := cluster.Client.Update(t.Context(), obj, client.FieldOwner(legacyManager)); err != nil {
+		t.Fatalf("the legacy controller's Update: %v", err)
+	}
+	return obj
+}
+
+// legacySpec is what the legacy Update owns of a Widget besides the finalizer.
+var legacySpec = []string{".spec.color"}
+
+// legacyWidgetSpec is the spec of a legacyWidget: the legacy default and the server's.
+var legacyWidgetSpec = map[string]any{"color": "blue", "replicas": int64(1)}
+
+// The issue's Update scenario (rows 3 and 26): after the takeover the legacy manager owns the
+// spec it sent and no longer the finalizer; a finalizer-only apply leaves that spec alone; Remove
+// then removes the finalizer.
+func TestTakeOverLegacy_MovesOnlyTheFinalizerFromAnUpdateAndRemoveThenWorks(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := legacyWidget(t, ns, "update-scenario")
+	g.Expect(ownedBy(t, obj, legacyManager)).To(ContainElements(append(legacySpec, `.metadata.finalizers[="example.com/cleanup"]`)))
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy())
+
+	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+
+	after := live(t, testcluster.WidgetGVK, obj)
+	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElements(legacySpec), "the legacy manager keeps its spec")
+	g.Expect(ownedBy(t, after, legacyManager)).NotTo(ContainElement(ContainSubstring("finalizers[")), "the legacy manager no longer owns the finalizer")
+	diff(t, "what the finalizer's manager owns", []string{`.metadata.finalizers[="example.com/cleanup"]`}, ownedBy(t, after, finalizerManager))
+	diff(t, "operations of the finalizer's manager", []metav1.ManagedFieldsOperationType{metav1.ManagedFieldsOperationApply}, operations(after, finalizerManager))
+	diff(t, "the object handed back is the live one", after.GetResourceVersion(), obj.GetResourceVersion())
+
+	// A finalizer-only apply, as from a cache that strips managedFields: csaupgrade would have
+	// given the manager the spec, and this apply would delete it (row 26).
+	stripped := after.DeepCopy()
+	stripped.SetManagedFields(nil)
+	g.Expect(f.Add(t.Context(), stripped)).To(Succeed())
+	g.Expect(live(t, testcluster.WidgetGVK, obj).Object["spec"]).To(Equal(legacyWidgetSpec))
+
+	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+
+	final := live(t, testcluster.WidgetGVK, obj)
+	g.Expect(final.GetFinalizers()).To(BeEmpty())
+	g.Expect(final.Object["spec"]).To(Equal(legacyWidgetSpec))
+	g.Expect(ownedBy(t, final, legacyManager)).To(ContainElements(legacySpec))
+}
+
+// Without TakeOverLegacy the legacy Update keeps the finalizer on the object (row 3): the
+// takeover is what the option adds.
+func TestRemove_WithoutTakeOverLegacyLeavesTheUpdatesFinalizer(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := legacyWidget(t, ns, "no-takeover")
+
+	err := newFinalizer(t, cluster.Client, cleanup).Remove(t.Context(), obj)
+
+	_, coOwned := errors.AsType[*ssa.CoOwnedError](err)
+	g.Expect(coOwned).To(BeTrue(), "error %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("ssa.TakeOverLegacy"))
+	diff(t, "finalizers", []string{cleanup}, live(t, testcluster.WidgetGVK, obj).GetFinalizers())
+}
+
+// A controller that moves to ssakit may first see an object when it is already terminating: the
+// server refuses new finalizers then (row 12), so Remove alone must take the legacy finalizer
+// over and release it; the object is then deleted (row 13).
+func TestRemove_TakesOverTheLegacyFinalizerOfATerminatingObject(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := legacyWidget(t, ns, "terminating")
+	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
+	c, rec := cluster.RecordingClient(t)
+	var calls [][]string
+	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), ssa.OnTakeOver(func(_ context.Context, _ client.Object, from []string) {
+		calls = append(calls, from)
+	}))
+
+	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+
+	expectGone(t, typedWidget, obj)
+	diff(t, "requests: release, takeover, release", []string{http.MethodPatch, http.MethodPatch, http.MethodPatch}, methods(rec.Requests()))
+	diff(t, "OnTakeOver calls", [][]string{{legacyManager}}, calls)
+}
+
+// A merge patch (client.MergeFrom) that added the finalizer next to another controller's leaves
+// an Update entry owning both items and the list itself. The takeover moves this finalizer's
+// item only: the other one stays on the object, still owned by the legacy writer.
+func TestRemove_TakesOverFromAMergePatchAndLeavesTheOtherFinalizer(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	created := typedWidget.create(t, ns, "merge-patch")
+	obj := &testcluster.Widget{}
+	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(created), obj)).To(Succeed())
+	base := obj.DeepCopyObject().(*testcluster.Widget)
+	controllerutil.AddFinalizer(obj, "other.example.com/keep")
+	controllerutil.AddFinalizer(obj, cleanup)
+	g.Expect(cluster.Client.Patch(t.Context(), obj, client.MergeFrom(base), client.FieldOwner(legacyManager))).To(Succeed())
+	g.Expect(entryFields(obj, legacyManager)).To(ContainSubstring(`".":{}`), "the merge patch owns the list as a whole")
+
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)).To(Succeed())
+
+	after := live(t, testcluster.WidgetGVK, obj)
+	diff(t, "finalizers", []string{"other.example.com/keep"}, after.GetFinalizers())
+	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElement(`.metadata.finalizers[="other.example.com/keep"]`))
+}
+
+// Row 24: after managedFields were reset, the release apply makes before-first-apply (an Update
+// entry) own every field, the finalizer included; the takeover moves the finalizer from it, and
+// the spec stays.
+func TestRemove_TakesOverAfterManagedFieldsWereReset(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := legacyWidget(t, ns, "reset")
+	reset := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"managedFields":[{}]}}`))
+	g.Expect(cluster.Client.Patch(t.Context(), obj, reset)).To(Succeed())
+	g.Expect(obj.GetManagedFields()).To(BeEmpty())
+	var calls [][]string
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.OnTakeOver(func(_ context.Context, _ client.Object, from []string) {
+		calls = append(calls, from)
+	}))
+
+	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+
+	after := live(t, testcluster.WidgetGVK, obj)
+	g.Expect(after.GetFinalizers()).To(BeEmpty())
+	g.Expect(after.Object["spec"]).To(Equal(legacyWidgetSpec))
+	diff(t, "OnTakeOver calls", [][]string{{"before-first-apply"}}, calls)
+}
+
+// An earlier Apply manager of the finalizer (ssakit's old shared "<controller>/finalizer", which
+// also owned a sibling) is taken from only when named; the sibling stays its own.
+func TestRemove_TakesOverFromANamedApplyManagerAndLeavesItsOtherFinalizer(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := typedWidget.create(t, ns, "named-legacy")
+	shared := &unstructured.Unstructured{}
+	shared.SetGroupVersionKind(testcluster.WidgetGVK)
+	shared.SetNamespace(ns)
+	shared.SetName(obj.GetName())
+	shared.SetUID(obj.GetUID())
+	shared.SetFinalizers([]string{cleanup, "example.com/backup"})
+	g.Expect(cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(shared), client.FieldOwner("widgets/finalizer"))).To(Succeed())
+
+	err := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
+	_, coOwned := errors.AsType[*ssa.CoOwnedError](err)
+	g.Expect(coOwned).To(BeTrue(), "an Apply manager that is not named is not legacy: error %v", err)
+
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy("widgets/finalizer")).Remove(t.Context(), obj)).To(Succeed())
+
+	after := live(t, testcluster.WidgetGVK, obj)
+	diff(t, "finalizers", []string{"example.com/backup"}, after.GetFinalizers())
+	diff(t, "what the old shared manager owns", []string{`.metadata.finalizers[="example.com/backup"]`}, ownedBy(t, after, "widgets/finalizer"))
+}
+
+// A user who applied the finalizer (kubectl apply --server-side) declared it: the takeover never
+// takes it from an Apply manager that is not named, and sends no patch.
+func TestRemove_NeverTakesFromAnApplyManagerThatIsNotNamed(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := legacyWidget(t, ns, "user-applied")
+	applied := &unstructured.Unstructured{}
+	applied.SetGroupVersionKind(testcluster.WidgetGVK)
+	applied.SetNamespace(ns)
+	applied.SetName(obj.GetName())
+	applied.SetFinalizers([]string{cleanup})
+	g.Expect(cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(applied), client.FieldOwner("kubectl"))).To(Succeed())
+	c, rec := cluster.RecordingClient(t)
+
+	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
+
+	coOwned, ok := errors.AsType[*ssa.CoOwnedError](err)
+	g.Expect(ok).To(BeTrue(), "error %v", err)
+	diff(t, "co-owners", []string{"kubectl", legacyManager}, coOwned.CoOwners)
+	diff(t, "requests: the release only", []string{http.MethodPatch}, methods(rec.Requests()))
+	after := live(t, testcluster.WidgetGVK, obj)
+	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElement(`.metadata.finalizers[="example.com/cleanup"]`), "nothing was moved")
+}
+
+// writeBeforeFirstJSONPatch is a client that lets another writer change the object just before
+// the first JSON patch goes out, so that the takeover meets a newer object.
+type writeBeforeFirstJSONPatch struct {
+	client.Client
+	once  sync.Once
+	write func(ctx context.Context)
+}
+
+func (c *writeBeforeFirstJSONPatch) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	if patch.Type() == types.JSONPatchType {
+		c.once.Do(func() { c.write(ctx) })
+	}
+	return c.Client.Patch(ctx, obj, patch, opts...)
+}
+
+func labelByUser(t *testing.T, obj client.Object) func(context.Context) {
+	return func(ctx context.Context) {
+		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"edited":"meanwhile"}}}`))
+		if err := cluster.Client.Patch(ctx, typedWidget.get(t, obj), patch, client.FieldOwner(userManager)); err != nil {
+			t.Errorf("the user's edit: %v", err)
+		}
+	}
+}
+
+// The takeover patch is guarded by resourceVersion: when the object changed since the answer it
+// was computed from, it is refused, the metadata is read again through the API reader, and the
+// takeover is retried; the other writer's change stays.
+func TestRemove_RetriesATakeoverThatMetANewerObject(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := legacyWidget(t, ns, "stale-takeover")
+	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: labelByUser(t, obj)}
+
+	g.Expect(newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), withReader(cluster.Client)).Remove(t.Context(), obj)).To(Succeed())
+
+	after := live(t, testcluster.WidgetGVK, obj)
+	g.Expect(after.GetFinalizers()).To(BeEmpty())
+	g.Expect(after.GetLabels()).To(HaveKeyWithValue("edited", "meanwhile"))
+	g.Expect(ownedBy(t, after, userManager)).To(ContainElement(".metadata.labels.edited"), "the takeover kept the user's ownership of the label")
+}
+
+// Without an API reader the takeover cannot re-read: Remove says the object is stale, and the
+// finalizer stays on it.
+func TestRemove_WithoutAnAPIReaderReportsAStaleTakeover(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := legacyWidget(t, ns, "stale-no-reader")
+	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: labelByUser(t, obj)}
+
+	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
+
+	g.Expect(errors.Is(err, ssa.ErrStale)).To(BeTrue(), "error %v", err)
+	g.Expect(err.Error()).To(ContainSubstring("WithAPIReader"))
+	diff(t, "finalizers", []string{cleanup}, live(t, testcluster.WidgetGVK, obj).GetFinalizers())
+}
