@@ -381,3 +381,41 @@ func ExampleApplier_WouldChange() {
 	fmt.Println(same, dropped)
 	// Output: false true
 }
+
+func ExampleTakeOverLegacy() {
+	ctx := context.Background()
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
+	// A legacy controller added the finalizer with controllerutil.AddFinalizer and Update.
+	settings := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
+	if err := c.Create(ctx, settings, client.FieldOwner("user")); err != nil {
+		panic(err)
+	}
+	settings.Finalizers = []string{"example.com/cleanup"}
+	if err := c.Update(ctx, settings, client.FieldOwner("legacy-operator")); err != nil {
+		panic(err)
+	}
+
+	// Its successor takes the finalizer over from Update entries (and from the Apply managers
+	// named, here the shared manager of an earlier release) when it removes it.
+	cleanup, err := ssa.NewFinalizer(c, "demo", "example.com/cleanup", ssa.TakeOverLegacy("demo/finalizer"),
+		ssa.OnTakeOver(func(_ context.Context, obj client.Object, from []string) {
+			fmt.Printf("took the finalizer of %s over from %d legacy entries\n", obj.GetName(), len(from))
+		}))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(cleanup.Remove(ctx, settings), settings.Finalizers)
+	// Output:
+	// took the finalizer of settings over from 1 legacy entries
+	// <nil> []
+}
+
+func ExampleOnTakeOver() {
+	// Count and log migrated objects; pkg/reconcile's steps do this with a metric and an event.
+	option := ssa.OnTakeOver(func(ctx context.Context, obj client.Object, from []string) {
+		ctrl.LoggerFrom(ctx).Info("Took the finalizer over from legacy managers", "object", client.ObjectKeyFromObject(obj), "from", from)
+	})
+	_, err := ssa.NewFinalizer(nil, "demo", "example.com/audit", ssa.TakeOverLegacy(), option)
+	fmt.Println(err)
+	// Output: <nil>
+}

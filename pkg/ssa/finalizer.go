@@ -219,6 +219,9 @@ func (f *Finalizer) Warnings() []string { return slices.Clone(f.warnings) }
 // policy could strip it). Errors: *ObjectError wrapping ErrTerminating, ErrGone or ErrReplaced; an
 // *InvalidNameError when the server refuses the name for the kind (row 15); API errors otherwise.
 // obj is unchanged on an error from the server.
+//
+// With TakeOverLegacy, an apply whose answer shows legacy co-owners of the finalizer is followed by
+// the takeover, so the object is migrated when the controller first adds the finalizer.
 func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 	ref, err := f.refOf(obj)
 	if err != nil {
@@ -260,7 +263,9 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 //
 // The server's answer decides: when the finalizer is still there, other managers also own it (a
 // legacy Update, say; rows 3 and 24), and the result is a *CoOwnedError naming them from that
-// answer. Remove never reports success while the finalizer is on the object it answered with.
+// answer. With TakeOverLegacy, when they are all legacy, the finalizer is first taken over from
+// them and released again (two more requests, once per object). Remove never reports success
+// while the finalizer is on the object it answered with.
 func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	ref, err := f.refOf(obj)
 	if err != nil {

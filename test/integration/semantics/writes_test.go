@@ -1,7 +1,9 @@
 package semantics
 
 import (
+	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -167,4 +169,52 @@ func TestRow29_DeleteWithAPreconditionThatNoLongerHoldsIsAConflict(t *testing.T)
 		g.Expect(apierrors.IsConflict(err)).To(BeTrue(), "%s precondition: want 409 Conflict, got %v", name, err)
 	}
 	g.Expect(get(t, configMap, ns, "row29").GetLabels()).To(HaveKeyWithValue("changed", "yes"), "still there")
+}
+
+// Row 31: a JSON patch that replaces only metadata.managedFields, with the resourceVersion it was
+// computed from, is written exactly as given: the patching manager gets no entry of its own, and
+// the other entries are the ones sent. With a stale resourceVersion it is a 409 and nothing is
+// written. ssa.TakeOverLegacy moves a finalizer item this way.
+func TestRow31_AManagedFieldsPatchIsTakenAsGivenAndGuardedByResourceVersion(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := createAsUser(t, widget, ns, "row31")
+	obj.SetFinalizers([]string{"example.com/fin"})
+	g.Expect(cluster.Client.Update(t.Context(), obj, client.FieldOwner(legacyManager))).To(Succeed())
+	before := get(t, widget, ns, "row31")
+	var moved []metav1.ManagedFieldsEntry
+	for _, e := range before.GetManagedFields() {
+		if e.Manager != legacyManager {
+			moved = append(moved, e)
+		}
+	}
+	moved = append(moved, metav1.ManagedFieldsEntry{Manager: finalizerManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "test.ssakit.dev/v1",
+		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:finalizers":{"v:\"example.com/fin\"":{}}}}`)}})
+	patch := func(resourceVersion string) client.Patch {
+		raw, err := json.Marshal([]map[string]any{
+			{"op": "replace", "path": "/metadata/managedFields", "value": moved},
+			{"op": "replace", "path": "/metadata/resourceVersion", "value": resourceVersion},
+		})
+		g.Expect(err).NotTo(HaveOccurred())
+		return client.RawPatch(types.JSONPatchType, raw)
+	}
+
+	g.Expect(cluster.Client.Patch(t.Context(), get(t, widget, ns, "row31"), patch(before.GetResourceVersion()), client.FieldOwner("patcher"))).To(Succeed())
+
+	after := get(t, widget, ns, "row31")
+	managers := func(obj client.Object) []string {
+		var names []string
+		for _, e := range obj.GetManagedFields() {
+			names = append(names, e.Manager+"/"+string(e.Operation))
+		}
+		slices.Sort(names)
+		return names
+	}
+	diff(t, "entries", []string{finalizerManager + "/Apply", userManager + "/Update"}, managers(after))
+	diff(t, "finalizers", []string{"example.com/fin"}, after.GetFinalizers())
+
+	err := cluster.Client.Patch(t.Context(), get(t, widget, ns, "row31"), patch(before.GetResourceVersion()), client.FieldOwner("patcher"))
+
+	g.Expect(apierrors.IsConflict(err)).To(BeTrue(), "want 409 Conflict for a stale resourceVersion, got %v", err)
+	diff(t, "resourceVersion after the refused patch", after.GetResourceVersion(), get(t, widget, ns, "row31").GetResourceVersion())
 }
