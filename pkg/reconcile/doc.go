@@ -19,18 +19,22 @@
 // it is, with as many finalizers as the operator guards ([Finalizer]); [Step] is one finalizer's
 // step alone, for an existing reconciler that keeps its own shape. Objects are typed, or
 // unstructured of a kind given in [Options].GroupVersionKind. A controller that filters events
-// with predicate.GenerationChangedPredicate adds [FinalizerLost] with predicate.Or.
+// with predicate.GenerationChangedPredicate adds [FinalizerLost] with predicate.Or. A controller
+// that wrote its finalizer with Update or a merge patch before passes ssa.TakeOverLegacy() in
+// [Options].FinalizerOptions: each object is migrated when it is next reconciled (see
+// docs/migration.md).
 //
 // # Events
 //
 // Each event names the finalizer in its note. Its reporting controller is Options.Controller.
 //
-//	Reason            Type     When
-//	CleanupSucceeded  Normal   the cleanup is done; the finalizer is being removed
-//	CleanupWaiting    Normal   the cleanup asked to be looked at again (RequeueAfter); when a wait starts
-//	CleanupFailed     Warning  the cleanup returned an error; the finalizer stays, retried with backoff
-//	FinalizerBlocked  Warning  the cleanup is done but other field managers own the finalizer too (ssa.CoOwnedError)
-//	CleanupSkipped    Warning  deletion started while the finalizer was missing: the cleanup will not run
+//	Reason              Type     When
+//	CleanupSucceeded    Normal   the cleanup is done; the finalizer is being removed
+//	CleanupWaiting      Normal   the cleanup asked to be looked at again (RequeueAfter); when a wait starts
+//	CleanupFailed       Warning  the cleanup returned an error; the finalizer stays, retried with backoff
+//	FinalizerBlocked    Warning  the cleanup is done but other field managers own the finalizer too (ssa.CoOwnedError)
+//	CleanupSkipped      Warning  deletion started while the finalizer was missing: the cleanup will not run
+//	FinalizerTakenOver  Normal   the finalizer was taken over from legacy field managers (ssa.TakeOverLegacy); once per object
 //
 // # Metrics
 //
@@ -39,7 +43,8 @@
 // named "ssakit", once ctrl.SetLogger has been called.
 //
 //	Metric                               Labels and their values
-//	ssakit_finalizer_operations_total    controller; operation: add, remove;
+//	ssakit_finalizer_operations_total    controller; operation: add, remove, takeover (from legacy
+//	                                     field managers: one per migrated object);
 //	                                     result: applied (a request was sent and did what was asked),
 //	                                     noop (nothing to send), gone (the object no longer exists or
 //	                                     was replaced), co_owned (removal blocked by other managers),

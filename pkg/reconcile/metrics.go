@@ -24,6 +24,10 @@ const (
 	CleanupsSkippedMetric = "ssakit_cleanups_skipped_total"
 )
 
+// operationTakeOver is the "operation" label of FinalizerOperationsMetric for a takeover from
+// legacy field managers (ssa.TakeOverLegacy); add and remove are the others.
+const operationTakeOver = "takeover"
+
 // Results of a finalizer operation, the "result" label of FinalizerOperationsMetric.
 const (
 	resultApplied     = "applied"     // an apply was sent and did what was asked

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +42,10 @@ const (
 	// Result with a RequeueAfter); the finalizer stays. It is emitted when the waiting starts,
 	// not on every look.
 	ReasonCleanupWaiting = "CleanupWaiting"
+	// ReasonFinalizerTakenOver is Normal: the finalizer was taken over from legacy field
+	// managers (ssa.TakeOverLegacy in the step's FinalizerOptions), so the controller alone owns
+	// it now. Once per migrated object.
+	ReasonFinalizerTakenOver = "FinalizerTakenOver"
 )
 
 // Outcome is how the finalizer step ended for one object; see Step.Handle.
@@ -117,12 +122,25 @@ func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*
 		return nil, fmt.Errorf("finalizer step %q: StepOptions.APIReader is required; pass mgr.GetAPIReader()", finalizer)
 	}
 	registerMetrics()
+	s := &Step{controller: controller, recorder: opts.Recorder}
 	f, err := ssa.NewFinalizer(&applyCounter{Client: c, controller: controller}, controller, finalizer,
-		append([]ssa.FinalizerOption{ssa.WithAPIReader(opts.APIReader)}, opts.FinalizerOptions...)...)
+		append([]ssa.FinalizerOption{ssa.WithAPIReader(opts.APIReader), ssa.OnTakeOver(s.tookOver)}, opts.FinalizerOptions...)...)
 	if err != nil {
 		return nil, err
 	}
-	return &Step{controller: controller, finalizer: f, recorder: opts.Recorder}, nil
+	s.finalizer = f
+	return s, nil
+}
+
+// tookOver counts, logs and announces a takeover of the finalizer from legacy managers.
+func (s *Step) tookOver(ctx context.Context, obj client.Object, from []string) {
+	s.count(operationTakeOver, resultApplied)
+	owners := "no recorded owner (managedFields were reset)"
+	if len(from) > 0 {
+		owners = strings.Join(from, ", ")
+	}
+	log.FromContext(ctx).Info("Took the finalizer over from legacy field managers", "from", from)
+	s.event(obj, corev1.EventTypeNormal, ReasonFinalizerTakenOver, "TakeOver", "Finalizer %s is now owned by field manager %s alone; taken over from %s", s.finalizer.Name(), s.finalizer.FieldOwner(), owners)
 }
 
 // Finalizer returns the step's finalizer.

@@ -26,6 +26,7 @@ import (
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 // backoffBase is the first retry delay of the test controllers: long enough to be seen between
@@ -92,6 +93,8 @@ func addWidgetController(mgr manager.Manager, name, finalizer string, h *widgetH
 type widgetControllerOptions struct {
 	more       []ssareconcile.Finalizer[*testcluster.Widget]
 	predicates func(r *ssareconcile.Reconciler[*testcluster.Widget]) []predicate.Predicate
+	// finalizerOptions are Options.FinalizerOptions.
+	finalizerOptions []ssa.FinalizerOption
 }
 
 func addWidgetControllerWith(mgr manager.Manager, name, finalizer string, h *widgetHandler, opts widgetControllerOptions) error {
@@ -100,7 +103,7 @@ func addWidgetControllerWith(mgr manager.Manager, name, finalizer string, h *wid
 		return err
 	}
 	h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), name, ssareconcile.WithTypeConverter(types))
-	r, err := ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: name, Finalizer: finalizer}, opts.more...)
+	r, err := ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: name, Finalizer: finalizer, FinalizerOptions: opts.finalizerOptions}, opts.more...)
 	if err != nil {
 		return err
 	}
