@@ -95,6 +95,14 @@ $(BIN)/controlplane/%/kube-apiserver $(BIN)/controlplane/%/etcd: hack/controlpla
 		k8s.io/kubernetes/cmd/kube-apiserver ./etcd
 	touch $(BIN)/controlplane/$*/kube-apiserver $(BIN)/controlplane/$*/etcd
 
+# BENCH_FLAGS are passed to the bench: '-scale 0.1 -repeat 1' for a quick look, '-only steady,e2e'
+# for some measurements; see test/bench/main.go.
+BENCH_FLAGS ?=
+
+.PHONY: bench
+bench: controlplane ## Measure ssakit against Update, merge patches, dry-run and TTL-cache skipping on one control plane; writes docs/bench.md.
+	go run ./test/bench $(BENCH_FLAGS)
+
 .PHONY: lint
 lint: $(GOLANGCI_LINT) verify ## Run golangci-lint (pinned, installed into bin/) and verify generated files.
 	$(GOLANGCI_LINT) run ./...

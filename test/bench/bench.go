@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -19,9 +20,11 @@ import (
 
 // bench holds what every measurement shares.
 type bench struct {
-	cluster  *testcluster.Cluster
-	scale    float64
-	repeat   int
+	cluster *testcluster.Cluster
+	scale   float64
+	repeat  int
+	// only names the measurements to run; empty runs all.
+	only     []string
 	progress io.Writer
 }
 
@@ -56,17 +59,10 @@ func (b *bench) run(ctx context.Context) (report, error) {
 		return report{}, err
 	}
 	r := report{cores: runtime.NumCPU(), goVersion: runtime.Version(), kubeVersion: version, scale: b.scale, repeat: b.repeat}
-	measurements := []struct {
-		name string
-		run  func(context.Context) ([]table, error)
-	}{
-		{"finalizer latency and bytes", b.latency},
-		{"requests per lifecycle", b.lifecycle},
-		{"contention", b.contention},
-		{"steady state", b.steadyState},
-		{"end to end", b.endToEnd},
-	}
-	for _, m := range measurements {
+	for _, m := range b.measurements() {
+		if len(b.only) > 0 && !slices.Contains(b.only, m.name) {
+			continue
+		}
 		fmt.Fprintf(b.progress, "bench: %s\n", m.name)
 		start := time.Now()
 		tables, err := m.run(ctx)
@@ -89,6 +85,22 @@ func serverVersion(cfg *rest.Config) (string, error) {
 		return "", err
 	}
 	return info.GitVersion, nil
+}
+
+// measurement is one part of the bench, by the name -only takes.
+type measurement struct {
+	name string
+	run  func(context.Context) ([]table, error)
+}
+
+func (b *bench) measurements() []measurement {
+	return []measurement{
+		{"latency", b.latency},
+		{"lifecycle", b.lifecycle},
+		{"contention", b.contention},
+		{"steady", b.steadyState},
+		{"e2e", b.endToEnd},
+	}
 }
 
 // n scales an object count; it is never below one.
@@ -149,4 +161,15 @@ func parallel(workers, n int, do func(i int) error) error {
 	close(next)
 	wg.Wait()
 	return first
+}
+
+// unknownMeasurements returns the names in b.only that name no measurement.
+func (b *bench) unknownMeasurements() []string {
+	var unknown []string
+	for _, name := range b.only {
+		if !slices.ContainsFunc(b.measurements(), func(m measurement) bool { return m.name == name }) {
+			unknown = append(unknown, name)
+		}
+	}
+	return unknown
 }

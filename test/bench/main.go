@@ -17,6 +17,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,7 +32,11 @@ func main() {
 	flag.Float64Var(&opts.scale, "scale", 1, "multiply every object count by this factor")
 	flag.IntVar(&opts.repeat, "repeat", 3, "measure every timing this many times and report the median and range")
 	flag.StringVar(&opts.out, "out", "docs/bench.md", "write the markdown tables to this file too; empty writes none")
+	only := flag.String("only", "", "run only these measurements, comma-separated: latency, lifecycle, contention, steady, e2e")
 	flag.Parse()
+	if *only != "" {
+		opts.only = strings.Split(*only, ",")
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, opts, os.Stdout, os.Stderr); err != nil {
@@ -45,6 +50,7 @@ type options struct {
 	scale  float64
 	repeat int
 	out    string
+	only   []string
 	// command is how the report says it was produced.
 	command string
 }
@@ -66,7 +72,10 @@ func run(ctx context.Context, opts options, out, progress io.Writer) error {
 	if err := installMirrorCRD(cluster); err != nil {
 		return err
 	}
-	b := &bench{cluster: cluster, scale: opts.scale, repeat: opts.repeat, progress: progress}
+	b := &bench{cluster: cluster, scale: opts.scale, repeat: opts.repeat, only: opts.only, progress: progress}
+	if unknown := b.unknownMeasurements(); len(unknown) > 0 {
+		return fmt.Errorf("-only names no measurement %q; the measurements are latency, lifecycle, contention, steady and e2e", unknown)
+	}
 	report, err := b.run(ctx)
 	if err != nil {
 		return err
@@ -94,8 +103,12 @@ func run(ctx context.Context, opts options, out, progress io.Writer) error {
 
 // commandLine is the command that reproduces a run with opts.
 func commandLine(opts options) string {
-	if opts.scale == 1 && opts.repeat == 3 {
+	if opts.scale == 1 && opts.repeat == 3 && len(opts.only) == 0 {
 		return "make bench"
 	}
-	return fmt.Sprintf("make bench BENCH_FLAGS='-scale %v -repeat %d'", opts.scale, opts.repeat)
+	flags := fmt.Sprintf("-scale %v -repeat %d", opts.scale, opts.repeat)
+	if len(opts.only) > 0 {
+		flags += " -only " + strings.Join(opts.only, ",")
+	}
+	return "make bench BENCH_FLAGS='" + flags + "'"
 }
