@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -132,15 +131,16 @@ func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*
 	return s, nil
 }
 
-// tookOver counts, logs and announces a takeover of the finalizer from legacy managers.
-func (s *Step) tookOver(ctx context.Context, obj client.Object, from []string) {
+// tookOver counts, logs and announces a takeover from legacy field managers, or of older names.
+func (s *Step) tookOver(ctx context.Context, obj client.Object, t ssa.TakeOver) {
 	s.count(operationTakeOver, resultApplied)
 	owners := "no recorded owner (managedFields were reset)"
-	if len(from) > 0 {
-		owners = strings.Join(from, ", ")
+	if len(t.From) > 0 {
+		owners = strings.Join(t.From, ", ")
 	}
-	log.FromContext(ctx).Info("Took the finalizer over from legacy field managers", "from", from)
-	s.event(obj, corev1.EventTypeNormal, ReasonFinalizerTakenOver, "TakeOver", "Finalizer %s is now owned by field manager %s alone; taken over from %s", s.finalizer.Name(), s.finalizer.FieldOwner(), owners)
+	log.FromContext(ctx).Info("Took finalizers over from other field managers", "finalizers", t.Finalizers, "from", t.From)
+	s.event(obj, corev1.EventTypeNormal, ReasonFinalizerTakenOver, "TakeOver", "Finalizers %s are now owned by field manager %s alone, taken over from %s; older names are removed next",
+		strings.Join(t.Finalizers, ", "), s.finalizer.FieldOwner(), owners)
 }
 
 // Finalizer returns the step's finalizer.
@@ -197,7 +197,7 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 			return outcome, reconcile.Result{}, err
 		}
 	}
-	if !controllerutil.ContainsFinalizer(obj, s.finalizer.Name()) {
+	if !s.finalizer.Carries(obj) {
 		s.waiting.remove(obj.GetUID())
 		return NotHeld, reconcile.Result{}, nil
 	}

@@ -398,24 +398,50 @@ func ExampleTakeOverLegacy() {
 	// Its successor takes the finalizer over from Update entries (and from the Apply managers
 	// named, here the shared manager of an earlier release) when it removes it.
 	cleanup, err := ssa.NewFinalizer(c, "demo", "example.com/cleanup", ssa.TakeOverLegacy("demo/finalizer"),
-		ssa.OnTakeOver(func(_ context.Context, obj client.Object, from []string) {
-			fmt.Printf("took the finalizer of %s over from %d legacy entries\n", obj.GetName(), len(from))
+		ssa.OnTakeOver(func(_ context.Context, obj client.Object, took ssa.TakeOver) {
+			fmt.Printf("took %v on %s over from %d legacy entries\n", took.Finalizers, obj.GetName(), len(took.From))
 		}))
 	if err != nil {
 		panic(err)
 	}
 	fmt.Println(cleanup.Remove(ctx, settings), settings.Finalizers)
 	// Output:
-	// took the finalizer of settings over from 1 legacy entries
+	// took [example.com/cleanup] on settings over from 1 legacy entries
 	// <nil> []
 }
 
 func ExampleOnTakeOver() {
 	// Count and log migrated objects; pkg/reconcile's steps do this with a metric and an event.
-	option := ssa.OnTakeOver(func(ctx context.Context, obj client.Object, from []string) {
-		ctrl.LoggerFrom(ctx).Info("Took the finalizer over from legacy managers", "object", client.ObjectKeyFromObject(obj), "from", from)
+	option := ssa.OnTakeOver(func(ctx context.Context, obj client.Object, took ssa.TakeOver) {
+		ctrl.LoggerFrom(ctx).Info("Took finalizers over", "object", client.ObjectKeyFromObject(obj), "finalizers", took.Finalizers, "from", took.From)
 	})
 	_, err := ssa.NewFinalizer(nil, "demo", "example.com/audit", ssa.TakeOverLegacy(), option)
 	fmt.Println(err)
 	// Output: <nil>
+}
+
+func ExampleRenamedFrom() {
+	// Objects still carry the old, unqualified name; Add puts the new one on first, then removes
+	// the old one. Held and Remove treat the old name as the finalizer.
+	renamed, err := ssa.NewFinalizer(nil, "flyte", "flyte.org/finalizer", ssa.RenamedFrom("flyte-finalizer"))
+	if err != nil {
+		panic(err)
+	}
+	old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Finalizers: []string{"flyte-finalizer"}}}
+	fmt.Println(renamed.Name(), renamed.Carries(old))
+	// Output: flyte.org/finalizer true
+}
+
+func ExampleUpgradeManagers() {
+	var (
+		ctx    context.Context
+		c      client.Client
+		copied *corev1.ConfigMap // read from the API server, managedFields whole
+	)
+	// The copier used to write its copies with Update as "copier-legacy"; from now on it applies
+	// the same content as "copier". Never do this for a finalizer's manager: see TakeOverLegacy.
+	if _, err := ssa.UpgradeManagers(ctx, c, copied, "copier", "copier-legacy"); errors.Is(err, ssa.ErrStale) {
+		// Read the copy again and retry.
+		return
+	}
 }

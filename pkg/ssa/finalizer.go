@@ -44,7 +44,8 @@ type Finalizer struct {
 
 	takeOverLegacy bool
 	legacyManagers []string
-	onTakeOver     func(ctx context.Context, obj client.Object, from []string)
+	legacyNames    []string
+	onTakeOver     func(ctx context.Context, obj client.Object, t TakeOver)
 }
 
 // FinalizerOptions configure a Finalizer.
@@ -68,11 +69,12 @@ type FinalizerOptions struct {
 	// LegacyManagers are Apply managers the finalizer may be taken over from, besides every
 	// Update entry, when TakeOverLegacy is set.
 	LegacyManagers []string
-	// OnTakeOver is called after each takeover that moved the finalizer, with the object (its
-	// managedFields as the server answered when it was the object given) and the managers it was
-	// taken from, sorted; none when no owner was recorded (managedFields were reset). For a log
-	// line, a metric or an event.
-	OnTakeOver func(ctx context.Context, obj client.Object, from []string)
+	// LegacyNames are older names of the finalizer; see RenamedFrom.
+	LegacyNames []string
+	// OnTakeOver is called after each takeover patch, with the object (its managedFields as the
+	// server answered, when it was the object given) and what was moved. For a log line, a metric
+	// or an event.
+	OnTakeOver func(ctx context.Context, obj client.Object, t TakeOver)
 }
 
 // FinalizerOption is an option of NewFinalizer.
@@ -96,11 +98,12 @@ func (o *FinalizerOptions) ApplyToFinalizer(target *FinalizerOptions) {
 		target.TakeOverLegacy = true
 	}
 	target.LegacyManagers = append(target.LegacyManagers, o.LegacyManagers...)
+	target.LegacyNames = append(target.LegacyNames, o.LegacyNames...)
 	if hook := o.OnTakeOver; hook != nil {
 		if earlier := target.OnTakeOver; earlier != nil {
-			target.OnTakeOver = func(ctx context.Context, obj client.Object, from []string) {
-				earlier(ctx, obj, from)
-				hook(ctx, obj, from)
+			target.OnTakeOver = func(ctx context.Context, obj client.Object, t TakeOver) {
+				earlier(ctx, obj, t)
+				hook(ctx, obj, t)
 			}
 		} else {
 			target.OnTakeOver = hook
@@ -185,11 +188,19 @@ func NewFinalizer(c client.Client, controller, name string, opts ...FinalizerOpt
 	if errs := metav1validation.ValidateFieldManager(manager, field.NewPath("fieldManager")); len(errs) > 0 {
 		return nil, fmt.Errorf("finalizer %q: the API server would refuse its field manager: %w", name, errs.ToAggregate())
 	}
+	for _, legacy := range o.LegacyNames {
+		if legacy == name {
+			return nil, fmt.Errorf("finalizer %q: RenamedFrom names the finalizer itself", name)
+		}
+		if _, err := ValidateFinalizerName(legacy, true); err != nil {
+			return nil, fmt.Errorf("finalizer %q: older name: %w", name, err)
+		}
+	}
 	if err := declareOwner(manager, name); err != nil {
 		return nil, err
 	}
 	return &Finalizer{name: name, manager: manager, client: c, apiReader: o.APIReader, warnings: warnings,
-		takeOverLegacy: o.TakeOverLegacy, legacyManagers: slices.Clone(o.LegacyManagers), onTakeOver: o.OnTakeOver}, nil
+		takeOverLegacy: o.TakeOverLegacy, legacyManagers: slices.Clone(o.LegacyManagers), legacyNames: slices.Clone(o.LegacyNames), onTakeOver: o.OnTakeOver}, nil
 }
 
 // Name returns the finalizer's name.
@@ -231,10 +242,10 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 	if err != nil {
 		return err
 	}
-	if owned {
+	if owned && (len(f.legacyNamesOn(obj)) == 0 || obj.GetDeletionTimestamp() != nil) {
 		return nil
 	}
-	if obj.GetDeletionTimestamp() != nil {
+	if !owned && obj.GetDeletionTimestamp() != nil {
 		return &ObjectError{Object: ref, Reason: ErrTerminating,
 			Detail: fmt.Sprintf("finalizer %q cannot be added: the API server refuses new finalizers once deletion has started; run the cleanup instead", f.name)}
 	}
@@ -249,7 +260,28 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 	if f.takeOverLegacy {
 		// The finalizer is on obj and the manager owns it: Add has done what it promises. A
 		// takeover that fails now is done by Remove, which needs it.
-		_, _, _ = f.takeOver(ctx, obj, ref)
+		_, _ = f.takeOver(ctx, obj, ref, []string{f.name})
+	}
+	return f.dropLegacyNames(ctx, obj, ref)
+}
+
+// dropLegacyNames removes the older names obj carries, now that it carries the finalizer: their
+// items are taken over by the manager, whose next apply, which lists only the finalizer, removes
+// them (rows 3 and 31).
+func (f *Finalizer) dropLegacyNames(ctx context.Context, obj client.Object, ref ObjectRef) error {
+	legacy := f.legacyNamesOn(obj)
+	if len(legacy) == 0 {
+		return nil
+	}
+	if _, err := f.takeOver(ctx, obj, ref, legacy); err != nil {
+		return fmt.Errorf("finalizer %q is on %s, but its older names %s are still there: %w", f.name, ref, quoteAll(legacy), err)
+	}
+	answered, err := f.apply(ctx, obj, ref, true)
+	if err != nil {
+		return fmt.Errorf("finalizer %q is on %s, but its older names %s are still there: %w", f.name, ref, quoteAll(legacy), err)
+	}
+	if left := f.legacyNamesOn(answered); len(left) > 0 {
+		return &CoOwnedError{Object: ref, Finalizer: left[0], Manager: f.manager, CoOwners: f.coOwners(answered, left[0])}
 	}
 	return nil
 }
@@ -281,17 +313,22 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	if err != nil {
 		return err
 	}
+	// obj is the answer now. What the apply left on it that may be taken over (the finalizer
+	// from legacy owners, older names from anyone) is moved to the manager, whose next apply
+	// then removes it.
+	names := f.legacyNamesOn(answered)
 	if f.takeOverLegacy && slices.Contains(answered.GetFinalizers(), f.name) {
-		// obj is the answer now: legacy owners kept the finalizer. Move it to the manager, whose
-		// next apply then removes it.
-		_, blocked, err := f.takeOver(ctx, obj, ref)
+		names = append([]string{f.name}, names...)
+	}
+	if len(names) > 0 {
+		patched, err := f.takeOver(ctx, obj, ref, names)
 		if errors.Is(err, ErrGone) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if len(blocked) == 0 {
+		if patched {
 			if answered, err = f.apply(ctx, obj, ref, false); errors.Is(err, ErrGone) {
 				return nil
 			} else if err != nil {
@@ -299,8 +336,10 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 			}
 		}
 	}
-	if slices.Contains(answered.GetFinalizers(), f.name) {
-		return &CoOwnedError{Object: ref, Finalizer: f.name, Manager: f.manager, CoOwners: f.coOwners(answered)}
+	for _, name := range append([]string{f.name}, f.legacyNames...) {
+		if slices.Contains(answered.GetFinalizers(), name) {
+			return &CoOwnedError{Object: ref, Finalizer: name, Manager: f.manager, CoOwners: f.coOwners(answered, name)}
+		}
 	}
 	return nil
 }
@@ -329,7 +368,7 @@ func (f *Finalizer) Held(ctx context.Context, obj client.Object) (bool, error) {
 	if ref.UID != "" && live.GetUID() != ref.UID {
 		return false, nil // replaced: the object that carried the finalizer is gone
 	}
-	return slices.Contains(live.GetFinalizers(), f.name), nil
+	return f.Carries(live), nil
 }
 
 // refOf names obj and insists on its UID, the precondition of every apply.
@@ -402,7 +441,7 @@ func (f *Finalizer) apply(ctx context.Context, obj client.Object, ref ObjectRef,
 // coOwners returns the managers whose entries, other than the finalizer manager's own Apply entry
 // on the main resource, own the finalizer according to obj's managedFields. An Update entry under
 // the manager's own name (a controller that kept its name when it moved to ssakit) is one.
-func (f *Finalizer) coOwners(obj client.Object) []string {
+func (f *Finalizer) coOwners(obj client.Object, name string) []string {
 	ownership, err := ParseOwnership(obj.GetManagedFields())
 	if err != nil {
 		return nil
@@ -410,7 +449,7 @@ func (f *Finalizer) coOwners(obj client.Object) []string {
 	var owners []string
 	for _, e := range ownership.Entries {
 		own := e.Manager == f.manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == ""
-		if !own && e.Fields.Has(FinalizerPath(f.name)) && !slices.Contains(owners, e.Manager) {
+		if !own && e.Fields.Has(FinalizerPath(name)) && !slices.Contains(owners, e.Manager) {
 			owners = append(owners, e.Manager)
 		}
 	}

@@ -26,83 +26,135 @@ const takeOverAttempts = 5
 //
 // The takeover moves the finalizer's item, and nothing else, from those entries to the manager's
 // Apply entry, with a JSON patch of metadata.managedFields guarded by the object's
-// resourceVersion: every other field a legacy writer owns stays its own, so no later apply can
-// remove a spec field it wrote (which is what client-go's csaupgrade would do: row 26). The value
-// of the finalizer list is not touched.
+// resourceVersion (row 31): every other field a legacy writer owns stays its own, so no later
+// apply can remove a spec field it wrote (which is what client-go's csaupgrade would do: row 26).
+// The finalizer list's value is not touched by the patch.
 //
 // Remove takes over when its apply left the finalizer on the object and every co-owner is legacy
 // (or none is recorded), then applies again. Add takes over after an apply whose answer shows
-// legacy co-owners, so an object is migrated when the controller first sees it; should that
-// patch fail, Add still succeeds (the finalizer is on the object and the manager owns it) and
+// legacy co-owners, so an object is migrated when the controller first adds the finalizer; should
+// that patch fail, Add still succeeds (the finalizer is on the object and the manager owns it) and
 // Remove takes over later. A co-owner that is neither is never taken from: Remove reports it.
 func TakeOverLegacy(managers ...string) FinalizerOption {
 	return &FinalizerOptions{TakeOverLegacy: true, LegacyManagers: slices.Clone(managers)}
 }
 
+// RenamedFrom declares older names of the finalizer, which objects may still carry: Add puts the
+// finalizer on an object first, then removes the older names from it; Remove, Held and Carries
+// treat an older name as the finalizer. So an object is never without one of them, whoever wrote
+// the old name (an Update, a merge patch, another manager), and a terminating object, which the
+// server refuses new finalizers (row 12), keeps its old name until its cleanup is done and Remove
+// releases it. Older names are taken from every manager that owns them: they are retired names of
+// this very finalizer. Names without a "/" are accepted here (row 15).
+func RenamedFrom(names ...string) FinalizerOption {
+	return &FinalizerOptions{LegacyNames: slices.Clone(names)}
+}
+
+// TakeOver is what one takeover moved: finalizer items, and the managers they were taken from.
+type TakeOver struct {
+	// Finalizers are the names whose items the finalizer's manager now owns alone: its own name,
+	// or older names (RenamedFrom) about to be released.
+	Finalizers []string
+	// From are the managers taken from, sorted; empty when no owner was recorded (managedFields
+	// were reset).
+	From []string
+}
+
 // OnTakeOver sets FinalizerOptions.OnTakeOver.
-func OnTakeOver(hook func(ctx context.Context, obj client.Object, from []string)) FinalizerOption {
+func OnTakeOver(hook func(ctx context.Context, obj client.Object, t TakeOver)) FinalizerOption {
 	return &FinalizerOptions{OnTakeOver: hook}
 }
 
-// isLegacyOwner reports whether the finalizer may be taken from entry e.
-func (f *Finalizer) isLegacyOwner(e Entry) bool {
-	if e.Subresource != "" || (e.Manager == f.manager && e.Operation == metav1.ManagedFieldsOperationApply) {
-		return false
-	}
-	return e.Operation == metav1.ManagedFieldsOperationUpdate || slices.Contains(f.legacyManagers, e.Manager)
+// isOwnEntry reports whether e is the manager's Apply entry on the main resource, the only entry
+// its applies change.
+func (f *Finalizer) isOwnEntry(e Entry) bool {
+	return e.Manager == f.manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == ""
 }
 
-// takeOverPatch returns the JSON patch that moves the finalizer item from obj's legacy entries to
-// the manager's Apply entry, guarded by obj's resourceVersion, and the managers it takes from.
-// The patch is nil when there is nothing to move: the finalizer is not on obj, the manager's entry
-// already owns it alone, or an owner that is not legacy also owns it (then blocked names it).
-func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef) (patch []byte, from, blocked []string, err error) {
-	if !slices.Contains(obj.GetFinalizers(), f.name) {
-		return nil, nil, nil, nil
+// mayTakeFrom reports whether the item of finalizer name may be taken from entry e.
+func (f *Finalizer) mayTakeFrom(e Entry, name string) bool {
+	switch {
+	case f.isOwnEntry(e) || e.Subresource != "":
+		return false
+	case name != f.name:
+		return true // a retired name of this finalizer, whoever holds it
 	}
-	path := FinalizerPath(f.name)
-	item := fieldpath.NewSet(path)
-	entries := obj.GetManagedFields()
-	ownership, err := ParseOwnership(entries)
+	return f.takeOverLegacy && (e.Operation == metav1.ManagedFieldsOperationUpdate || slices.Contains(f.legacyManagers, e.Manager))
+}
+
+// takeOverPatch returns the JSON patch that moves the items of names from obj's entries that
+// mayTakeFrom to the manager's Apply entry, guarded by obj's resourceVersion, and what it moves.
+// A name obj does not carry, one the manager's entry already owns alone, and one that an owner it
+// may not take from also owns, are left as they are. The patch is nil when nothing is to move.
+func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef, names []string) ([]byte, TakeOver, error) {
+	ownership, err := ParseOwnership(obj.GetManagedFields())
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("finalizer %q on %s: %w", f.name, ref, err)
+		return nil, TakeOver{}, fmt.Errorf("finalizer %q on %s: %w", f.name, ref, err)
 	}
+	moving := &fieldpath.Set{}
+	var took TakeOver
+	for _, name := range names {
+		if !slices.Contains(obj.GetFinalizers(), name) {
+			continue
+		}
+		path := FinalizerPath(name)
+		ownedByManager, blocked := false, false
+		var from []string
+		for _, e := range ownership.Entries {
+			switch {
+			case !e.Fields.Has(path):
+			case f.isOwnEntry(e):
+				ownedByManager = true
+			case f.mayTakeFrom(e, name):
+				from = append(from, e.Manager)
+			default:
+				blocked = true
+			}
+		}
+		if blocked || (ownedByManager && len(from) == 0) {
+			continue
+		}
+		moving.Insert(path)
+		took.Finalizers = append(took.Finalizers, name)
+		took.From = append(took.From, from...)
+	}
+	if moving.Empty() {
+		return nil, TakeOver{}, nil
+	}
+	slices.Sort(took.From)
+	took.From = slices.Compact(took.From)
+
+	entries := obj.GetManagedFields()
 	moved := make([]metav1.ManagedFieldsEntry, 0, len(entries)+1)
-	ownsIt := false
+	hasOwn := false
 	for i, e := range ownership.Entries {
 		entry := *entries[i].DeepCopy()
+		var fields *fieldpath.Set
 		switch {
-		case e.Manager == f.manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "":
-			ownsIt = e.Fields.Has(path)
-			if !ownsIt {
-				if entry.FieldsV1, err = fieldsV1(e.Fields.Union(item)); err != nil {
-					return nil, nil, nil, err
-				}
-				ownsIt = true
-			}
-		case !e.Fields.Has(path):
-		case f.isLegacyOwner(e):
-			from = append(from, e.Manager)
-			rest := e.Fields.Difference(item)
-			if rest.Empty() {
+		case f.isOwnEntry(e):
+			hasOwn = true
+			fields = e.Fields.Union(moving)
+		case e.Subresource == "" && !e.Fields.Intersection(moving).Empty():
+			// Only items that may be taken are in moving, and only from entries that may
+			// lose them: an entry holding one it may not lose blocked that name above.
+			fields = e.Fields.Difference(moving)
+			if fields.Empty() {
 				continue // an empty entry is dropped, as the server drops them
 			}
-			if entry.FieldsV1, err = fieldsV1(rest); err != nil {
-				return nil, nil, nil, err
-			}
 		default:
-			blocked = append(blocked, e.Manager)
+			moved = append(moved, entry)
+			continue
+		}
+		if entry.FieldsV1, err = fieldsV1(fields); err != nil {
+			return nil, TakeOver{}, err
 		}
 		moved = append(moved, entry)
 	}
-	if len(blocked) > 0 || (len(from) == 0 && ownsIt) {
-		return nil, nil, blocked, nil
-	}
-	if !ownsIt {
+	if !hasOwn {
 		// No entry of the manager's, as after its removal apply or a managedFields reset.
-		raw, err := fieldsV1(item)
+		raw, err := fieldsV1(moving)
 		if err != nil {
-			return nil, nil, nil, err
+			return nil, TakeOver{}, err
 		}
 		now := metav1.Now()
 		moved = append(moved, metav1.ManagedFieldsEntry{
@@ -111,12 +163,12 @@ func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef) (patch []byt
 		})
 	}
 	// Replacing resourceVersion makes it the update's precondition: a write since obj was read
-	// is a 409, and nothing is changed (the same guard client-go's csaupgrade patch uses).
-	patch, err = json.Marshal([]map[string]any{
+	// is a 409, and nothing is changed (row 31; client-go's csaupgrade patch does the same).
+	patch, err := json.Marshal([]map[string]any{
 		{"op": "replace", "path": "/metadata/managedFields", "value": moved},
 		{"op": "replace", "path": "/metadata/resourceVersion", "value": obj.GetResourceVersion()},
 	})
-	return patch, from, nil, err
+	return patch, took, err
 }
 
 func fieldsV1(set *fieldpath.Set) (*metav1.FieldsV1, error) {
@@ -127,18 +179,18 @@ func fieldsV1(set *fieldpath.Set) (*metav1.FieldsV1, error) {
 	return &metav1.FieldsV1{Raw: raw}, nil
 }
 
-// takeOver moves the finalizer item from obj's legacy owners to the manager (see TakeOverLegacy)
-// and sets obj's managedFields and resourceVersion to the server's answer, which differs from obj
-// in nothing else: the patch applied to exactly obj's resourceVersion. When obj is stale it
-// re-reads the metadata through the API reader and tries again, up to takeOverAttempts times;
-// without an API reader that is an *ObjectError wrapping ErrStale. It returns the managers taken
-// from, or blocked: the owners that are not legacy, when nothing was moved because of them.
-func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectRef) (from, blocked []string, err error) {
+// takeOver moves the items of names on obj to the manager (see takeOverPatch) and sets obj's
+// managedFields and resourceVersion to the server's answer, which differs from obj in nothing
+// else: the patch applied to exactly obj's resourceVersion. When obj is stale it re-reads the
+// metadata through the API reader and tries again, up to takeOverAttempts times, leaving obj as
+// it was; without an API reader that is an *ObjectError wrapping ErrStale. It reports whether a
+// patch was written.
+func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectRef, names []string) (bool, error) {
 	var current client.Object = obj
 	for range takeOverAttempts {
-		patch, from, blocked, err := f.takeOverPatch(current, ref)
+		patch, took, err := f.takeOverPatch(current, ref, names)
 		if err != nil || patch == nil {
-			return nil, blocked, err
+			return false, err
 		}
 		answered := &metav1.PartialObjectMetadata{}
 		answered.SetGroupVersionKind(ref.GroupVersionKind)
@@ -151,32 +203,51 @@ func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectR
 				obj.SetResourceVersion(answered.GetResourceVersion())
 			}
 			if f.onTakeOver != nil {
-				f.onTakeOver(ctx, obj, from)
+				f.onTakeOver(ctx, obj, took)
 			}
-			return from, nil, nil
+			return true, nil
 		}
 		switch {
 		case apierrors.IsNotFound(err):
-			return nil, nil, &ObjectError{Object: ref, Reason: ErrGone, Detail: "the object was deleted before the finalizer could be taken over", Err: err}
+			return false, &ObjectError{Object: ref, Reason: ErrGone, Detail: "the object was deleted before the finalizer could be taken over", Err: err}
 		case !apierrors.IsConflict(err):
-			return nil, nil, fmt.Errorf("finalizer %q on %s: taking it over from %s: %w", f.name, ref, quoteAll(from), err)
+			return false, fmt.Errorf("finalizer %q on %s: taking over %s from %s: %w", f.name, ref, quoteAll(took.Finalizers), quoteAll(took.From), err)
 		case f.apiReader == nil:
-			return nil, nil, &ObjectError{Object: ref, Reason: ErrStale, Err: err,
-				Detail: fmt.Sprintf("the object was written since it was read, so finalizer %q was not taken over from %s; read it again and retry, or declare the finalizer WithAPIReader to let it re-read", f.name, quoteAll(from))}
+			return false, &ObjectError{Object: ref, Reason: ErrStale, Err: err,
+				Detail: fmt.Sprintf("the object was written since it was read, so %s was not taken over from %s; read it again and retry, or declare the finalizer WithAPIReader to let it re-read",
+					quoteAll(took.Finalizers), quoteAll(took.From))}
 		}
 		fresh := &metav1.PartialObjectMetadata{}
 		fresh.SetGroupVersionKind(ref.GroupVersionKind)
 		if err := f.apiReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, fresh); err != nil {
 			if apierrors.IsNotFound(err) {
-				return nil, nil, &ObjectError{Object: ref, Reason: ErrGone, Detail: "the object was deleted before the finalizer could be taken over", Err: err}
+				return false, &ObjectError{Object: ref, Reason: ErrGone, Detail: "the object was deleted before the finalizer could be taken over", Err: err}
 			}
-			return nil, nil, fmt.Errorf("finalizer %q on %s: reading it again to take the finalizer over: %w", f.name, ref, err)
+			return false, fmt.Errorf("finalizer %q on %s: reading it again to take the finalizer over: %w", f.name, ref, err)
 		}
 		if fresh.GetUID() != ref.UID {
-			return nil, nil, &ObjectError{Object: ref, Reason: ErrReplaced, Detail: "the object was deleted and its name taken before the finalizer could be taken over"}
+			return false, &ObjectError{Object: ref, Reason: ErrReplaced, Detail: "the object was deleted and its name taken before the finalizer could be taken over"}
 		}
 		current = fresh
 	}
-	return nil, nil, &ObjectError{Object: ref, Reason: ErrStale,
+	return false, &ObjectError{Object: ref, Reason: ErrStale,
 		Detail: fmt.Sprintf("the object kept changing: finalizer %q was not taken over after %d attempts; retry later", f.name, takeOverAttempts)}
+}
+
+// Carries reports whether obj carries the finalizer or one of its older names (RenamedFrom).
+func (f *Finalizer) Carries(obj client.Object) bool {
+	return slices.Contains(obj.GetFinalizers(), f.name) || slices.ContainsFunc(f.legacyNames, func(name string) bool {
+		return slices.Contains(obj.GetFinalizers(), name)
+	})
+}
+
+// legacyNamesOn returns the older names obj carries.
+func (f *Finalizer) legacyNamesOn(obj client.Object) []string {
+	var on []string
+	for _, name := range f.legacyNames {
+		if slices.Contains(obj.GetFinalizers(), name) {
+			on = append(on, name)
+		}
+	}
+	return on
 }

@@ -108,9 +108,17 @@ func slowerNote(add, remove repeated, of func(strategy string) (add, remove repe
 	var slower []string
 	for _, s := range strategyNames[1:] {
 		otherAdd, otherRemove := of(s)
-		if add.median() > otherAdd.median() || remove.median() > otherRemove.median() {
-			slower = append(slower, fmt.Sprintf("%s (add %+.0f%%, remove %+.0f%%)", s,
-				100*(add.median()/otherAdd.median()-1), 100*(remove.median()/otherRemove.median()-1)))
+		var by []string
+		for _, op := range []struct {
+			name        string
+			mine, other float64
+		}{{"add", add.median(), otherAdd.median()}, {"remove", remove.median(), otherRemove.median()}} {
+			if percent := 100 * (op.mine/op.other - 1); percent >= 0.5 {
+				by = append(by, fmt.Sprintf("%s +%.0f%%", op.name, percent))
+			}
+		}
+		if len(by) > 0 {
+			slower = append(slower, s+" ("+strings.Join(by, ", ")+")")
 		}
 	}
 	if len(slower) == 0 {

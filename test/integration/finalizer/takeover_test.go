@@ -133,8 +133,8 @@ func TestRemove_TakesOverTheLegacyFinalizerOfATerminatingObject(t *testing.T) {
 	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
 	c, rec := cluster.RecordingClient(t)
 	var calls [][]string
-	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), ssa.OnTakeOver(func(_ context.Context, _ client.Object, from []string) {
-		calls = append(calls, from)
+	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), ssa.OnTakeOver(func(_ context.Context, _ client.Object, took ssa.TakeOver) {
+		calls = append(calls, took.From)
 	}))
 
 	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
@@ -177,8 +177,8 @@ func TestRemove_TakesOverAfterManagedFieldsWereReset(t *testing.T) {
 	g.Expect(cluster.Client.Patch(t.Context(), obj, reset)).To(Succeed())
 	g.Expect(obj.GetManagedFields()).To(BeEmpty())
 	var calls [][]string
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.OnTakeOver(func(_ context.Context, _ client.Object, from []string) {
-		calls = append(calls, from)
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.OnTakeOver(func(_ context.Context, _ client.Object, took ssa.TakeOver) {
+		calls = append(calls, took.From)
 	}))
 
 	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
