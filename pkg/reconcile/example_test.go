@@ -257,3 +257,10 @@ func ExampleWithTypeConverter() {
 	generated := clientgoac.NewTypeConverter(clientgoscheme.Scheme)
 	_ = ssareconcile.NewStatusApplier(c, "configmirror", ssareconcile.WithTypeConverter(generated))
 }
+
+func ExampleTakeOverStatusFrom() {
+	// The controller was called "lb-controller" and wrote status with Status().Update or its own
+	// apply; as "lb-provisioner" it takes over exactly the status fields it applies from it.
+	var c client.Client // a manager's client
+	_ = ssareconcile.NewStatusApplier(c, "lb-provisioner", ssareconcile.TakeOverStatusFrom("lb-controller"))
+}

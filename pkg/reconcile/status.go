@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -33,6 +34,7 @@ type StatusApplier struct {
 	owner      client.FieldOwner
 	controller string
 	types      managedfields.TypeConverter
+	legacy     []string
 }
 
 // StatusOptions configure a StatusApplier.
@@ -44,6 +46,9 @@ type StatusOptions struct {
 	// (applyconfiguration.NewTypeConverter(scheme)) or ssa.ServerTypeConverter; without one, its
 	// status is applied on every call: always correct, one request each.
 	TypeConverters []managedfields.TypeConverter
+	// LegacyManagers are field managers that wrote the status before this applier did (the
+	// controller's earlier name, or its Status().Update writer); see TakeOverStatusFrom.
+	LegacyManagers []string
 }
 
 // StatusOption is an option of NewStatusApplier.
@@ -55,6 +60,19 @@ type StatusOption interface {
 // ApplyToStatus implements StatusOption: o's type converters are added to target's.
 func (o *StatusOptions) ApplyToStatus(target *StatusOptions) {
 	target.TypeConverters = append(target.TypeConverters, o.TypeConverters...)
+	target.LegacyManagers = append(target.LegacyManagers, o.LegacyManagers...)
+}
+
+// TakeOverStatusFrom makes the applier take over, from the managers named, exactly the status
+// fields it applies: a conflict with them is forced, as one with an Update writer always is, and
+// after each Apply the fields of the applier's own entry are removed from their status entries
+// (ssa.TakeOverFields), so that a field both wrote with the same value (shared, row 2) is the
+// applier's alone and goes when the applier stops applying it. Their other fields stay theirs.
+// The takeover needs to see their entries: with a cache that keeps only some managedFields
+// (ssa.KeepManagedFieldsOf), keep theirs too, or it happens only with the next status that
+// changes.
+func TakeOverStatusFrom(managers ...string) StatusOption {
+	return &StatusOptions{LegacyManagers: managers}
 }
 
 // WithTypeConverter adds a type converter to StatusOptions.TypeConverters.
@@ -70,7 +88,7 @@ func NewStatusApplier(c client.Client, controller string, opts ...StatusOption) 
 		opt.ApplyToStatus(o)
 	}
 	types := ssa.TypeConverters(append(o.TypeConverters, clientgoac.NewTypeConverter(c.Scheme()))...)
-	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller, types: types}
+	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller, types: types, legacy: slices.Clone(o.LegacyManagers)}
 }
 
 // Apply applies status to obj's /status subresource and replaces obj with the server's answer.
@@ -123,7 +141,7 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 		defaulted = true
 	}
 	if !ssa.WouldChange(a.types, obj, a.config(ref, obj, desired), string(a.owner), "status") {
-		return nil
+		return a.takeOver(ctx, ref, obj)
 	}
 	err = a.send(ctx, ref, obj, desired, false)
 	if conflict, ok := errors.AsType[*ssa.ConflictError](err); ok && defaulted && conflict.Has(observedGenerationPath) {
@@ -131,11 +149,35 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 		delete(desired, "observedGeneration")
 		err = a.send(ctx, ref, obj, desired, false)
 	}
-	if conflict, ok := errors.AsType[*ssa.ConflictError](err); ok && conflict.OnlyByUpdates() {
+	if conflict, ok := errors.AsType[*ssa.ConflictError](err); ok && (conflict.OnlyByUpdates() || a.onlyLegacy(conflict)) {
 		err = a.send(ctx, ref, obj, desired, true)
 	}
 	if err != nil {
 		return fmt.Errorf("status of %s: %w", ref, err)
+	}
+	return a.takeOver(ctx, ref, obj)
+}
+
+// onlyLegacy reports whether every manager in conflict is one of the applier's legacy managers.
+func (a *StatusApplier) onlyLegacy(conflict *ssa.ConflictError) bool {
+	if len(a.legacy) == 0 {
+		return false
+	}
+	for _, c := range conflict.Conflicts {
+		if !slices.Contains(a.legacy, c.Manager) {
+			return false
+		}
+	}
+	return true
+}
+
+// takeOver removes the applier's status fields from the legacy managers' status entries on obj.
+func (a *StatusApplier) takeOver(ctx context.Context, ref ssa.ObjectRef, obj client.Object) error {
+	if len(a.legacy) == 0 {
+		return nil
+	}
+	if _, err := ssa.TakeOverFields(ctx, a.client, obj, string(a.owner), "status", a.legacy...); err != nil {
+		return fmt.Errorf("status of %s was applied, but taking its fields over from %v failed: %w", ref, a.legacy, err)
 	}
 	return nil
 }

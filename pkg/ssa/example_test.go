@@ -445,3 +445,17 @@ func ExampleUpgradeManagers() {
 		return
 	}
 }
+
+func ExampleTakeOverFields() {
+	var (
+		ctx context.Context
+		c   client.Client
+		svc *corev1.Service // as the server answered this manager's status apply
+	)
+	// After "lb-provisioner" applied the status an earlier release wrote as "lb-controller", the
+	// fields both hold with the same value are shared; make them lb-provisioner's alone.
+	if _, err := ssa.TakeOverFields(ctx, c, svc, "lb-provisioner", "status", "lb-controller"); errors.Is(err, ssa.ErrStale) {
+		// Someone wrote the Service meanwhile: the next reconcile tries again.
+		return
+	}
+}

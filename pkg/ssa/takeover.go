@@ -251,3 +251,73 @@ func (f *Finalizer) legacyNamesOn(obj client.Object) []string {
 	}
 	return on
 }
+
+// TakeOverFields makes manager the only owner of the fields its Apply entry on subresource owns
+// on obj: it removes them from the entries the from managers hold on that subresource, whatever
+// their operation, with one JSON patch of metadata.managedFields guarded by obj's resourceVersion
+// (row 31), and sets obj's managedFields and resourceVersion to the server's answer. Every other
+// field stays with its owner. Call it after an apply, with the object the server answered: a
+// manager that took over a legacy writer's fields with equal values only shares them (row 2), and
+// would leave them behind if it later stopped applying them. It reports whether a patch was sent;
+// a write since obj was read is an *ObjectError wrapping ErrStale.
+func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, manager, subresource string, from ...string) (bool, error) {
+	ref, err := RefOf(obj, c.Scheme())
+	if err != nil {
+		return false, fmt.Errorf("taking fields over for %q: %w", manager, err)
+	}
+	ownership, err := ParseOwnership(obj.GetManagedFields())
+	if err != nil {
+		return false, fmt.Errorf("taking fields of %s over for %q: %w", ref, manager, err)
+	}
+	own := &fieldpath.Set{}
+	for _, e := range ownership.Entries {
+		if e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == subresource {
+			own = own.Union(e.Fields)
+		}
+	}
+	entries := obj.GetManagedFields()
+	kept := make([]metav1.ManagedFieldsEntry, 0, len(entries))
+	changed := false
+	for i, e := range ownership.Entries {
+		entry := *entries[i].DeepCopy()
+		if e.Subresource != subresource || !slices.Contains(from, e.Manager) || e.Fields.Intersection(own).Empty() {
+			kept = append(kept, entry)
+			continue
+		}
+		changed = true
+		rest := e.Fields.Difference(own)
+		if rest.Empty() {
+			continue
+		}
+		if entry.FieldsV1, err = fieldsV1(rest); err != nil {
+			return false, err
+		}
+		kept = append(kept, entry)
+	}
+	if !changed {
+		return false, nil
+	}
+	patch, err := json.Marshal([]map[string]any{
+		{"op": "replace", "path": "/metadata/managedFields", "value": kept},
+		{"op": "replace", "path": "/metadata/resourceVersion", "value": obj.GetResourceVersion()},
+	})
+	if err != nil {
+		return false, err
+	}
+	answered := &metav1.PartialObjectMetadata{}
+	answered.SetGroupVersionKind(ref.GroupVersionKind)
+	answered.SetNamespace(ref.Namespace)
+	answered.SetName(ref.Name)
+	err = c.Patch(ctx, answered, client.RawPatch(types.JSONPatchType, patch), client.FieldOwner(manager))
+	switch {
+	case apierrors.IsConflict(err):
+		return false, &ObjectError{Object: ref, Reason: ErrStale, Err: err, Detail: "the object was written since it was read, and no field was taken over; read it again and retry"}
+	case apierrors.IsNotFound(err):
+		return false, &ObjectError{Object: ref, Reason: ErrGone, Err: err, Detail: "no field was taken over"}
+	case err != nil:
+		return false, fmt.Errorf("taking fields of %s over for %q from %v: %w", ref, manager, from, err)
+	}
+	obj.SetManagedFields(answered.GetManagedFields())
+	obj.SetResourceVersion(answered.GetResourceVersion())
+	return true, nil
+}

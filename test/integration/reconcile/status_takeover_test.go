@@ -1,0 +1,82 @@
+package reconcile
+
+import (
+	"errors"
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// applyStatusAs applies status to w as manager, as the controller's earlier release did.
+func applyStatusAs(t *testing.T, w *testcluster.Widget, manager string, status map[string]any) {
+	t.Helper()
+	config := &unstructured.Unstructured{Object: map[string]any{"status": status}}
+	config.SetGroupVersionKind(testcluster.WidgetGVK)
+	config.SetNamespace(w.Namespace)
+	config.SetName(w.Name)
+	if err := cluster.Client.Status().Apply(t.Context(), client.ApplyConfigurationFromUnstructured(config), client.FieldOwner(manager)); err != nil {
+		t.Fatalf("applying status as %s: %v", manager, err)
+	}
+}
+
+// statusOwners returns the managers that own path through a status entry of the live widget.
+func statusOwners(t *testing.T, w *testcluster.Widget, path ...any) []string {
+	t.Helper()
+	live, _, err := getWidget(t.Context(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownership, err := ssa.ParseOwnership(live.GetManagedFields())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var owners []string
+	for _, e := range ownership.Entries {
+		if e.Subresource == "status" && e.Fields.Has(fieldpath.MakePathOrDie(path...)) {
+			owners = append(owners, e.Manager)
+		}
+	}
+	return owners
+}
+
+// A field the old manager applied with the value the new one applies is shared (row 2), and
+// would stay if the new manager stopped applying it; TakeOverStatusFrom makes it the new
+// manager's alone, and leaves the old manager's other fields to it.
+func TestStatusApplier_TakesOverExactlyTheFieldsItAppliesFromANamedLegacyManager(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "status-takeover")
+	applyStatusAs(t, w, "widgets-v1", map[string]any{"phase": "Ready", "selector": map[string]any{"app": "demo"}})
+	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(w), w)).To(Succeed())
+	applier := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.WithTypeConverter(widgetTypes(t)), ssareconcile.TakeOverStatusFrom("widgets-v1"))
+
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+
+	diff(t, "owners of status.phase", []string{"widgets-v2"}, statusOwners(t, w, "status", "phase"))
+	diff(t, "owners of status.selector", []string{"widgets-v1"}, statusOwners(t, w, "status", "selector"))
+}
+
+// A conflict with a named legacy Apply manager is forced; one with another Apply manager is not.
+func TestStatusApplier_ForcesAConflictOnlyWithANamedLegacyManager(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "status-conflict")
+	applyStatusAs(t, w, "widgets-v1", map[string]any{"phase": "Old"})
+	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(w), w)).To(Succeed())
+
+	err := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.TakeOverStatusFrom("someone-else")).Apply(t.Context(), w, map[string]any{"phase": "Ready"})
+	_, conflict := errors.AsType[*ssa.ConflictError](err)
+	g.Expect(conflict).To(BeTrue(), "error %v", err)
+
+	g.Expect(ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.TakeOverStatusFrom("widgets-v1")).Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+
+	g.Expect(w.Status.Phase).To(Equal("Ready"))
+	diff(t, "owners of status.phase", []string{"widgets-v2"}, statusOwners(t, w, "status", "phase"))
+}
