@@ -149,18 +149,38 @@ func FinalizerFieldOwner(controller, name string) string {
 var declaredOwners = struct {
 	sync.Mutex
 	finalizerOf map[string]string
-}{finalizerOf: map[string]string{}}
+	// renamedTo maps each older name declared with RenamedFrom to the finalizer that retires it.
+	renamedTo map[string]string
+}{finalizerOf: map[string]string{}, renamedTo: map[string]string{}}
 
 // declareOwner binds manager to finalizer name for the life of the process.
-func declareOwner(manager, name string) error {
+func declareOwner(manager, name string, olderNames []string) error {
 	declaredOwners.Lock()
 	defer declaredOwners.Unlock()
+	if retiring, ok := declaredOwners.renamedTo[name]; ok && retiring != name {
+		return fmt.Errorf("finalizer %q: finalizer %q is declared RenamedFrom it, and would remove it from every object it adds itself to; "+
+			"declare one of them, not both", name, retiring)
+	}
+	for _, older := range olderNames {
+		for otherManager, other := range declaredOwners.finalizerOf {
+			if other == older {
+				return fmt.Errorf("finalizer %q: RenamedFrom(%q) names a finalizer declared in this process (field manager %q), which Add would remove from live objects; "+
+					"only a name no controller uses any more can be renamed from", name, older, otherManager)
+			}
+		}
+		if other, ok := declaredOwners.renamedTo[older]; ok && other != name {
+			return fmt.Errorf("finalizer %q: %q is already renamed to finalizer %q in this process", name, older, other)
+		}
+	}
 	if other, ok := declaredOwners.finalizerOf[manager]; ok && other != name {
 		return fmt.Errorf("finalizer %q: field manager %q is already declared for finalizer %q; "+
 			"an apply is declarative for its manager, so two finalizers on one manager would remove each other: "+
 			"give each finalizer its own WithFieldOwner, or leave it out to get FinalizerFieldOwner(controller, name)", name, manager, other)
 	}
 	declaredOwners.finalizerOf[manager] = name
+	for _, older := range olderNames {
+		declaredOwners.renamedTo[older] = name
+	}
 	return nil
 }
 
@@ -196,7 +216,7 @@ func NewFinalizer(c client.Client, controller, name string, opts ...FinalizerOpt
 			return nil, fmt.Errorf("finalizer %q: older name: %w", name, err)
 		}
 	}
-	if err := declareOwner(manager, name); err != nil {
+	if err := declareOwner(manager, name, o.LegacyNames); err != nil {
 		return nil, err
 	}
 	return &Finalizer{name: name, manager: manager, client: c, apiReader: o.APIReader, warnings: warnings,
@@ -245,6 +265,11 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 	if owned && (len(f.legacyNamesOn(obj)) == 0 || obj.GetDeletionTimestamp() != nil) {
 		return nil
 	}
+	if obj.GetDeletionTimestamp() != nil && slices.Contains(obj.GetFinalizers(), f.name) {
+		// On the object, though co-owned or owned by others (a legacy writer): it protects the
+		// object, and Remove takes it over when the cleanup is done.
+		return nil
+	}
 	if !owned && obj.GetDeletionTimestamp() != nil {
 		return &ObjectError{Object: ref, Reason: ErrTerminating,
 			Detail: fmt.Sprintf("finalizer %q cannot be added: the API server refuses new finalizers once deletion has started; run the cleanup instead", f.name)}
@@ -260,7 +285,7 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 	if f.takeOverLegacy {
 		// The finalizer is on obj and the manager owns it: Add has done what it promises. A
 		// takeover that fails now is done by Remove, which needs it.
-		_, _ = f.takeOver(ctx, obj, ref, []string{f.name})
+		_, _ = f.takeOver(ctx, obj, ref, []string{f.name}, true)
 	}
 	return f.dropLegacyNames(ctx, obj, ref)
 }
@@ -273,7 +298,7 @@ func (f *Finalizer) dropLegacyNames(ctx context.Context, obj client.Object, ref 
 	if len(legacy) == 0 {
 		return nil
 	}
-	if _, err := f.takeOver(ctx, obj, ref, legacy); err != nil {
+	if _, err := f.takeOver(ctx, obj, ref, legacy, true); err != nil {
 		return fmt.Errorf("finalizer %q is on %s, but its older names %s are still there: %w", f.name, ref, quoteAll(legacy), err)
 	}
 	answered, err := f.apply(ctx, obj, ref, true)
@@ -321,7 +346,8 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 		names = append([]string{f.name}, names...)
 	}
 	if len(names) > 0 {
-		patched, err := f.takeOver(ctx, obj, ref, names)
+		// takeOver keeps obj the latest answer: it applies again when it has to retry.
+		patched, err := f.takeOver(ctx, obj, ref, names, false)
 		if errors.Is(err, ErrGone) {
 			return nil
 		}
@@ -329,7 +355,7 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 			return err
 		}
 		if patched {
-			if answered, err = f.apply(ctx, obj, ref, false); errors.Is(err, ErrGone) {
+			if _, err := f.apply(ctx, obj, ref, false); errors.Is(err, ErrGone) {
 				return nil
 			} else if err != nil {
 				return err
@@ -337,8 +363,8 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 		}
 	}
 	for _, name := range append([]string{f.name}, f.legacyNames...) {
-		if slices.Contains(answered.GetFinalizers(), name) {
-			return &CoOwnedError{Object: ref, Finalizer: name, Manager: f.manager, CoOwners: f.coOwners(answered, name)}
+		if slices.Contains(obj.GetFinalizers(), name) {
+			return &CoOwnedError{Object: ref, Finalizer: name, Manager: f.manager, CoOwners: f.coOwners(obj, name)}
 		}
 	}
 	return nil
@@ -404,7 +430,13 @@ func (f *Finalizer) ownedIn(obj client.Object, ref ObjectRef) (bool, error) {
 		if fields.Size() == 1 && owns {
 			return slices.Contains(obj.GetFinalizers(), f.name), nil
 		}
-		if others := fields.Difference(fieldpath.NewSet(FinalizerPath(f.name))); !others.Empty() {
+		// Older names (RenamedFrom) are the manager's own while a rename is under way, or after
+		// one was interrupted between the takeover and the release: the next apply releases them.
+		mine := fieldpath.NewSet(FinalizerPath(f.name))
+		for _, older := range f.legacyNames {
+			mine.Insert(FinalizerPath(older))
+		}
+		if others := fields.Difference(mine); !others.Empty() {
 			return false, fmt.Errorf("finalizer %q on %s: its field manager %q also owns %s there, which its applies would remove; "+
 				"another writer uses the same field manager: give this finalizer a manager of its own", f.name, ref, f.manager, strings.Join(Paths(others), ", "))
 		}

@@ -107,3 +107,30 @@ func TestFinalizer_AddFailsWhenTheAnswerDoesNotCarryTheFinalizer(t *testing.T) {
 		t.Errorf("err = %v, want one that says the answer lacks the finalizer", err)
 	}
 }
+
+// RenamedFrom retires a name: one that another finalizer of the process still uses would be
+// removed from every live object the renamed finalizer is added to.
+func TestNewFinalizer_RefusesToRenameFromAFinalizerStillDeclared(t *testing.T) {
+	if _, err := ssa.NewFinalizer(nil, "refuse-rename", "example.com/still-used"); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := ssa.NewFinalizer(nil, "refuse-rename", "example.com/renamed", ssa.RenamedFrom("example.com/still-used"))
+
+	if err == nil || !strings.Contains(err.Error(), `RenamedFrom("example.com/still-used") names a finalizer declared in this process`) {
+		t.Errorf("want the still-declared name refused, got %v", err)
+	}
+}
+
+// The other way round: a finalizer whose name another one retires is refused too.
+func TestNewFinalizer_RefusesAFinalizerAnotherOneRetires(t *testing.T) {
+	if _, err := ssa.NewFinalizer(nil, "refuse-retired", "example.com/new-name", ssa.RenamedFrom("retired-name")); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := ssa.NewFinalizer(nil, "refuse-retired", "retired-name", ssa.AllowLegacyName())
+
+	if err == nil || !strings.Contains(err.Error(), `finalizer "example.com/new-name" is declared RenamedFrom it`) {
+		t.Errorf("want the retired name refused, got %v", err)
+	}
+}

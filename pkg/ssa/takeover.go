@@ -176,19 +176,27 @@ func fieldsV1(set *fieldpath.Set) (*metav1.FieldsV1, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &metav1.FieldsV1{Raw: raw}, nil
+	return metav1.NewFieldsV1(string(raw)), nil
 }
 
 // takeOver moves the items of names on obj to the manager (see takeOverPatch) and sets obj's
 // managedFields and resourceVersion to the server's answer, which differs from obj in nothing
-// else: the patch applied to exactly obj's resourceVersion. When obj is stale it re-reads the
-// metadata through the API reader and tries again, up to takeOverAttempts times, leaving obj as
-// it was; without an API reader that is an *ObjectError wrapping ErrStale. It reports whether a
-// patch was written.
-func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectRef, names []string) (bool, error) {
-	var current client.Object = obj
-	for range takeOverAttempts {
-		patch, took, err := f.takeOverPatch(current, ref, names)
+// else: the patch applied to exactly obj's resourceVersion. When obj is stale (a 409), it applies
+// the manager's configuration again, with the finalizer when withFinalizer says so (a no-op write
+// whose answer is the live object, managedFields whole; the UID guards it), and computes the patch
+// again from that answer, up to takeOverAttempts times. It never computes a patch from a read
+// that might have trimmed managedFields. It reports whether a patch was written.
+func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectRef, names []string, withFinalizer bool) (bool, error) {
+	for attempt := range takeOverAttempts {
+		if attempt > 0 {
+			if _, err := f.apply(ctx, obj, ref, withFinalizer); err != nil {
+				return false, err
+			}
+		}
+		if len(obj.GetManagedFields()) == 0 {
+			return false, fmt.Errorf("finalizer %q on %s: the object has no managedFields, so %s cannot be taken over without dropping other managers' ownership; pass an object the API server answered", f.name, ref, quoteAll(names))
+		}
+		patch, took, err := f.takeOverPatch(obj, ref, names)
 		if err != nil || patch == nil {
 			return false, err
 		}
@@ -197,38 +205,19 @@ func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectR
 		answered.SetNamespace(ref.Namespace)
 		answered.SetName(ref.Name)
 		err = f.client.Patch(ctx, answered, client.RawPatch(types.JSONPatchType, patch), client.FieldOwner(f.manager))
-		if err == nil {
-			if current == obj {
-				obj.SetManagedFields(answered.GetManagedFields())
-				obj.SetResourceVersion(answered.GetResourceVersion())
-			}
+		switch {
+		case err == nil:
+			obj.SetManagedFields(answered.GetManagedFields())
+			obj.SetResourceVersion(answered.GetResourceVersion())
 			if f.onTakeOver != nil {
 				f.onTakeOver(ctx, obj, took)
 			}
 			return true, nil
-		}
-		switch {
 		case apierrors.IsNotFound(err):
 			return false, &ObjectError{Object: ref, Reason: ErrGone, Detail: "the object was deleted before the finalizer could be taken over", Err: err}
 		case !apierrors.IsConflict(err):
 			return false, fmt.Errorf("finalizer %q on %s: taking over %s from %s: %w", f.name, ref, quoteAll(took.Finalizers), quoteAll(took.From), err)
-		case f.apiReader == nil:
-			return false, &ObjectError{Object: ref, Reason: ErrStale, Err: err,
-				Detail: fmt.Sprintf("the object was written since it was read, so %s was not taken over from %s; read it again and retry, or declare the finalizer WithAPIReader to let it re-read",
-					quoteAll(took.Finalizers), quoteAll(took.From))}
 		}
-		fresh := &metav1.PartialObjectMetadata{}
-		fresh.SetGroupVersionKind(ref.GroupVersionKind)
-		if err := f.apiReader.Get(ctx, client.ObjectKey{Namespace: ref.Namespace, Name: ref.Name}, fresh); err != nil {
-			if apierrors.IsNotFound(err) {
-				return false, &ObjectError{Object: ref, Reason: ErrGone, Detail: "the object was deleted before the finalizer could be taken over", Err: err}
-			}
-			return false, fmt.Errorf("finalizer %q on %s: reading it again to take the finalizer over: %w", f.name, ref, err)
-		}
-		if fresh.GetUID() != ref.UID {
-			return false, &ObjectError{Object: ref, Reason: ErrReplaced, Detail: "the object was deleted and its name taken before the finalizer could be taken over"}
-		}
-		current = fresh
 	}
 	return false, &ObjectError{Object: ref, Reason: ErrStale,
 		Detail: fmt.Sprintf("the object kept changing: finalizer %q was not taken over after %d attempts; retry later", f.name, takeOverAttempts)}

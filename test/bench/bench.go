@@ -44,7 +44,7 @@ func (r report) write(w io.Writer) {
 	fmt.Fprintf(w, "# ssakit bench\n\n")
 	fmt.Fprintf(w, "Produced by `%s` (`go run ./test/bench`, source in [test/bench](../test/bench)) in %s: %d cores, %s, kube-apiserver %s with etcd on the same machine, scale %v, %d repeats.\n\n",
 		r.command, r.duration.Round(time.Second), r.cores, r.goVersion, r.kubeVersion, r.scale, r.repeat)
-	fmt.Fprintf(w, "Times are the median over the repeats, with the range in parentheses; counts of requests are the same on every run and come from one. "+
+	fmt.Fprintf(w, "Figures are the median over the repeats, with the range in parentheses; the lifecycle table's counts do not vary and come from one run. "+
 		"They are ratios on a shared machine, where the API server, etcd and the clients share %d cores: compare the rows of a table, not the figures with another machine's. "+
 		"Requests are counted at the clients' HTTP transport; informers' watches are not counted, and their caches are not part of any strategy's cost.\n\n", r.cores)
 	for _, t := range r.tables {

@@ -23,7 +23,7 @@ import (
 const (
 	childrenDrift  = "ssakit drift applier"
 	childrenAlways = "always apply"
-	childrenDryRun = "dry-run first (Flux's way)"
+	childrenDryRun = "live read and dry-run first (Flux's way)"
 	childrenTTL    = "TTL cache of request hashes (Cluster API's way)"
 )
 
@@ -34,14 +34,16 @@ type childApplier interface {
 	apply(ctx context.Context, config *corev1ac.ConfigMapApplyConfiguration) error
 }
 
-func newChildApplier(strategy string, c client.Client, cache client.Reader, manager string) childApplier {
+// newChildApplier returns strategy's applier through c; cache is the informer cache, apiReader
+// reads from the API server.
+func newChildApplier(strategy string, c client.Client, cache, apiReader client.Reader, manager string) childApplier {
 	switch strategy {
 	case childrenDrift:
 		return &driftChildren{cache: cache, applier: ssa.NewApplier(c, manager)}
 	case childrenDryRun:
-		return &dryRunChildren{client: c, cache: cache, manager: manager}
+		return &dryRunChildren{client: c, reader: apiReader, manager: manager}
 	case childrenTTL:
-		return &ttlChildren{client: c, cache: cache, manager: manager, ttl: 10 * time.Minute, seen: map[string]time.Time{}}
+		return &ttlChildren{client: c, cache: cache, manager: manager, ttl: 30 * time.Minute, seen: map[string]time.Time{}}
 	}
 	return &alwaysChildren{client: c, manager: manager}
 }
@@ -95,16 +97,17 @@ func (a *alwaysChildren) apply(ctx context.Context, config *corev1ac.ConfigMapAp
 	return a.client.Apply(ctx, config, client.FieldOwner(a.manager), client.ForceOwnership)
 }
 
-// dryRunChildren sends a dry-run apply and a real one only when the dry run's answer differs
-// from the cached child, as Flux's ssa.ResourceManager does.
+// dryRunChildren reads the child from the API server, sends a dry-run apply, and a real one only
+// when the dry run's answer differs from what it read, as Flux's ssa.ResourceManager does (its
+// controllers read without a cache).
 type dryRunChildren struct {
 	client  client.Client
-	cache   client.Reader
+	reader  client.Reader
 	manager string
 }
 
 func (d *dryRunChildren) apply(ctx context.Context, config *corev1ac.ConfigMapApplyConfiguration) error {
-	live, err := cached(ctx, d.cache, config)
+	live, err := cached(ctx, d.reader, config)
 	if err != nil {
 		return err
 	}
@@ -122,8 +125,7 @@ func (d *dryRunChildren) apply(ctx context.Context, config *corev1ac.ConfigMapAp
 	return d.client.Apply(ctx, config, opts...)
 }
 
-// sameObject compares the dry run's answer with the cached object, leaving out managedFields
-// (the cache keeps only some entries).
+// sameObject compares the dry run's answer with the object read, leaving out managedFields.
 func sameObject(answer *unstructured.Unstructured, live *corev1.ConfigMap) (bool, error) {
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(live)
 	if err != nil {
@@ -144,7 +146,9 @@ func sameObject(answer *unstructured.Unstructured, live *corev1.ConfigMap) (bool
 }
 
 // ttlChildren skips an apply whose request it sent, for the same resourceVersion of the child,
-// less than ttl ago, as Cluster API's ssa cache does (10 minutes there).
+// less than ttl ago, as Cluster API's ssa cache does: its key is the kind, namespace, name and
+// resourceVersion of the object and a hash of the request (there FNV-32 of a spew dump of the
+// prepared request; here SHA-256 of its JSON), its TTL 30 minutes, refreshed by each hit.
 type ttlChildren struct {
 	client  client.Client
 	cache   client.Reader
@@ -165,10 +169,15 @@ func (t *ttlChildren) apply(ctx context.Context, config *corev1ac.ConfigMapApply
 		return err
 	}
 	if live != nil {
+		key := cacheKey(live.Namespace, live.Name, live.ResourceVersion, hash)
 		t.mu.Lock()
-		sent, ok := t.seen[string(live.UID)+"/"+live.ResourceVersion+"/"+hash]
+		sent, ok := t.seen[key]
+		hit := ok && time.Since(sent) < t.ttl
+		if hit {
+			t.seen[key] = time.Now()
+		}
 		t.mu.Unlock()
-		if ok && time.Since(sent) < t.ttl {
+		if hit {
 			return nil
 		}
 	}
@@ -177,7 +186,7 @@ func (t *ttlChildren) apply(ctx context.Context, config *corev1ac.ConfigMapApply
 		return err
 	}
 	t.mu.Lock()
-	t.seen[string(answer.GetUID())+"/"+answer.GetResourceVersion()+"/"+hash] = time.Now()
+	t.seen[cacheKey(answer.GetNamespace(), answer.GetName(), answer.GetResourceVersion(), hash)] = time.Now()
 	t.mu.Unlock()
 	return nil
 }
@@ -187,6 +196,10 @@ func (t *ttlChildren) entries() int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return len(t.seen)
+}
+
+func cacheKey(namespace, name, resourceVersion, hash string) string {
+	return "v1, Kind=ConfigMap/" + namespace + "/" + name + "/" + resourceVersion + "/" + hash
 }
 
 func requestHash(config *corev1ac.ConfigMapApplyConfiguration) (string, error) {

@@ -29,8 +29,8 @@ func (b *bench) contention(ctx context.Context) ([]table, error) {
 	for _, s := range strategyNames {
 		results[s] = &figures{}
 	}
-	for range b.repeat {
-		for _, s := range strategyNames {
+	for rep := range b.repeat {
+		for _, s := range rotated(strategyNames, rep) {
 			f := results[s]
 			r, err := b.contend(ctx, s, objects)
 			if err != nil {
@@ -47,7 +47,7 @@ func (b *bench) contention(ctx context.Context) ([]table, error) {
 	t := table{
 		title: "Contention: 8 writers on the same objects",
 		intro: fmt.Sprintf("%d writers, each with its own finalizer, add it to each of %d Widgets at once, each starting from the copies of one list read before anyone wrote "+
-			"(what 8 controllers' caches hold), then remove it, each holding what its own add returned. Update and the locked patch re-read and retry on a 409 (up to %d times). "+
+			"(what 8 controllers' caches hold), then remove it, each holding what its own add returned; the 8 writers share one client. Update and the locked patch re-read and retry on a 409 (up to %d times). "+
 			"Lost: finalizers whose add succeeded and that are missing once all adds are done. Left behind: finalizers still there once all removals are done. "+
 			"Failures: writes that returned an error after the retries.", writers, objects, maxRetries),
 		header: []string{"strategy", "lost", "left behind", "409s", "retries", "failures", "total time (s)"},

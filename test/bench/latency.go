@@ -21,7 +21,7 @@ func (b *bench) latency(ctx context.Context) ([]table, error) {
 		results[s] = &figures{}
 	}
 	for rep := -1; rep < b.repeat; rep++ {
-		for _, s := range strategyNames {
+		for _, s := range rotated(strategyNames, max(rep, 0)) {
 			objects, cycles := objects, cycles
 			if rep < 0 {
 				// A first round pays for what a process does once; it is not measured.

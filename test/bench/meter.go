@@ -18,17 +18,21 @@ type call struct {
 }
 
 // class says which part of a controller's work a request belongs to, from its path: the
-// object's /status, a ConfigMap (the children), an Event, or the object itself (the finalizer).
+// reconciled object's /status, the object itself (its finalizer: nothing else of it is written),
+// a ConfigMap (the children), an Event, or other (discovery, say).
 func (c call) class() string {
+	reconciled := strings.Contains(c.path, "/widgets/") || strings.Contains(c.path, "/configmirrors/")
 	switch {
-	case strings.HasSuffix(c.path, "/status"):
+	case reconciled && strings.HasSuffix(c.path, "/status"):
 		return "status"
+	case reconciled:
+		return "finalizer"
 	case strings.Contains(c.path, "/configmaps"):
 		return "children"
 	case strings.Contains(c.path, "/events"):
 		return "events"
 	}
-	return "finalizer"
+	return "other"
 }
 
 func (c call) isWrite() bool { return c.method != http.MethodGet }

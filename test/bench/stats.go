@@ -57,3 +57,12 @@ func ratio(r, base repeated) string {
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// rotated returns names rotated left by n, so that no strategy always runs first.
+func rotated(names []string, n int) []string {
+	if len(names) == 0 {
+		return nil
+	}
+	n %= len(names)
+	return append(slices.Clone(names[n:]), names[:n]...)
+}

@@ -110,7 +110,7 @@ func (w *controllerutilWriter) reconcile(ctx context.Context, obj *testcluster.W
 
 // write changes obj with edit and sends it, unless edit says there is nothing to change.
 func (w *controllerutilWriter) write(ctx context.Context, obj *testcluster.Widget, edit func(*testcluster.Widget) bool) (retries int, err error) {
-	for ; retries <= maxRetries; retries++ {
+	for ; ; retries++ {
 		base := obj.DeepCopyObject().(*testcluster.Widget)
 		if !edit(obj) {
 			return retries, nil
@@ -126,11 +126,13 @@ func (w *controllerutilWriter) write(ctx context.Context, obj *testcluster.Widge
 		if !apierrors.IsConflict(err) {
 			return retries, err
 		}
+		if retries == maxRetries {
+			return retries, fmt.Errorf("%s of %s: still conflicting after %d retries: %w", w.strategy, obj.Name, maxRetries, err)
+		}
 		key := client.ObjectKeyFromObject(obj)
 		*obj = testcluster.Widget{} // a Get decodes into obj: start from nothing
 		if err := w.client.Get(ctx, key, obj); err != nil {
 			return retries, err
 		}
 	}
-	return retries, fmt.Errorf("%s of %s: still conflicting after %d retries: %w", w.strategy, obj.Name, maxRetries, err)
 }

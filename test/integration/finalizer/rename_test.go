@@ -1,13 +1,18 @@
 package finalizer
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"slices"
+	"sync"
 	"testing"
 
 	. "github.com/onsi/gomega"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
@@ -124,4 +129,83 @@ func TestRenamedFrom_RefusesAnInvalidOrTheSameName(t *testing.T) {
 	g.Expect(err).To(MatchError(ContainSubstring("older name")))
 	_, err = ssa.NewFinalizer(cluster.Client, controller, cleanup, ssa.RenamedFrom(cleanup))
 	g.Expect(err).To(MatchError(ContainSubstring("names the finalizer itself")))
+}
+
+// failApplyAfterJSONPatch fails, once, the first apply sent after a JSON patch went through, as
+// a timeout or a shutdown would: the request never reaches the server.
+type failApplyAfterJSONPatch struct {
+	client.Client
+	mu              sync.Mutex
+	patched, failed bool
+}
+
+func (c *failApplyAfterJSONPatch) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.PatchOption) error {
+	err := c.Client.Patch(ctx, obj, patch, opts...)
+	if err == nil && patch.Type() == types.JSONPatchType {
+		c.mu.Lock()
+		c.patched = true
+		c.mu.Unlock()
+	}
+	return err
+}
+
+func (c *failApplyAfterJSONPatch) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+	c.mu.Lock()
+	fail := c.patched && !c.failed
+	c.failed = c.failed || fail
+	c.mu.Unlock()
+	if fail {
+		return apierrors.NewTimeoutError("injected: the request timed out", 1)
+	}
+	return c.Client.Apply(ctx, obj, opts...)
+}
+
+// A rename interrupted between the takeover and the release leaves the finalizer's manager owning
+// the old name: the next Add, from a fresh read (a restarted controller), finishes it.
+func TestRenamedFrom_ARenameInterruptedAfterTheTakeoverIsFinishedByTheNextAdd(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := withOldName(t, ns, "interrupted-add")
+
+	err := newFinalizer(t, &failApplyAfterJSONPatch{Client: cluster.Client}, cleanup, ssa.RenamedFrom(oldName)).Add(t.Context(), obj)
+	g.Expect(err).To(MatchError(ContainSubstring(`its older names "widget-finalizer" are still there`)))
+	g.Expect(ownedBy(t, live(t, testcluster.WidgetGVK, obj), finalizerManager)).To(ContainElement(`.metadata.finalizers[="widget-finalizer"]`), "the takeover went through")
+
+	fresh := typedWidget.get(t, obj)
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.RenamedFrom(oldName)).Add(t.Context(), fresh)).To(Succeed())
+
+	after := live(t, testcluster.WidgetGVK, obj)
+	diff(t, "finalizers", []string{cleanup}, after.GetFinalizers())
+	diff(t, "what the finalizer's manager owns", []string{`.metadata.finalizers[="example.com/cleanup"]`}, ownedBy(t, after, finalizerManager))
+}
+
+// The same interruption on a terminating object is finished by the next Remove: the object goes.
+func TestRenamedFrom_ARenameInterruptedOnATerminatingObjectIsFinishedByTheNextRemove(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := withOldName(t, ns, "interrupted-remove")
+	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
+	terminating := typedWidget.get(t, obj)
+
+	err := newFinalizer(t, &failApplyAfterJSONPatch{Client: cluster.Client}, cleanup, ssa.RenamedFrom(oldName)).Remove(t.Context(), terminating)
+	g.Expect(apierrors.IsTimeout(err)).To(BeTrue(), "error %v", err)
+
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.RenamedFrom(oldName)).Remove(t.Context(), typedWidget.get(t, obj))).To(Succeed())
+
+	expectGone(t, typedWidget, obj)
+}
+
+// A terminating object that carries the finalizer, owned by a legacy writer only, is protected:
+// Add says so without a request, and Remove takes it over once the cleanup is done.
+func TestAdd_OnATerminatingObjectCarryingTheFinalizerOfALegacyWriterSucceedsWithoutARequest(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := legacyWidget(t, ns, "terminating-legacy")
+	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
+	terminating := typedWidget.get(t, obj)
+	c, rec := cluster.RecordingClient(t)
+
+	g.Expect(newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Add(t.Context(), terminating)).To(Succeed())
+
+	g.Expect(rec.Requests()).To(BeEmpty())
 }

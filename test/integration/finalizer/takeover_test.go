@@ -263,33 +263,45 @@ func labelByUser(t *testing.T, obj client.Object) func(context.Context) {
 }
 
 // The takeover patch is guarded by resourceVersion: when the object changed since the answer it
-// was computed from, it is refused, the metadata is read again through the API reader, and the
-// takeover is retried; the other writer's change stays.
+// was computed from, it is refused; Remove applies again, for a fresh answer with managedFields
+// whole, and computes the takeover again from it. The other writer's change, and its ownership,
+// stay. No API reader is involved: one that returned trimmed managedFields would make the patch
+// drop other managers' entries.
 func TestRemove_RetriesATakeoverThatMetANewerObject(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := legacyWidget(t, ns, "stale-takeover")
 	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: labelByUser(t, obj)}
 
-	g.Expect(newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), withReader(cluster.Client)).Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)).To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	g.Expect(after.GetFinalizers()).To(BeEmpty())
 	g.Expect(after.GetLabels()).To(HaveKeyWithValue("edited", "meanwhile"))
 	g.Expect(ownedBy(t, after, userManager)).To(ContainElement(".metadata.labels.edited"), "the takeover kept the user's ownership of the label")
+	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElements(legacySpec), "and the legacy writer's")
 }
 
-// Without an API reader the takeover cannot re-read: Remove says the object is stale, and the
-// finalizer stays on it.
-func TestRemove_WithoutAnAPIReaderReportsAStaleTakeover(t *testing.T) {
+// An object deleted and created again under its name between the release and the takeover is
+// never touched: the retry's apply carries the UID, and Remove says the object was replaced.
+func TestRemove_NeverTakesOverOnASuccessorUnderTheSameName(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	obj := legacyWidget(t, ns, "stale-no-reader")
-	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: labelByUser(t, obj)}
+	obj := legacyWidget(t, ns, "replaced-takeover")
+	var successor *testcluster.Widget
+	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: func(ctx context.Context) {
+		gone := typedWidget.get(t, obj).(*testcluster.Widget)
+		gone.Finalizers = nil
+		g.Expect(cluster.Client.Update(ctx, gone)).To(Succeed())
+		g.Expect(cluster.Client.Delete(ctx, gone)).To(Succeed())
+		successor = legacyWidget(t, ns, "replaced-takeover")
+	}}
 
 	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
 
-	g.Expect(errors.Is(err, ssa.ErrStale)).To(BeTrue(), "error %v", err)
-	g.Expect(err.Error()).To(ContainSubstring("WithAPIReader"))
-	diff(t, "finalizers", []string{cleanup}, live(t, testcluster.WidgetGVK, obj).GetFinalizers())
+	g.Expect(errors.Is(err, ssa.ErrReplaced)).To(BeTrue(), "error %v", err)
+	after := live(t, testcluster.WidgetGVK, successor)
+	diff(t, "the successor's finalizers", []string{cleanup}, after.GetFinalizers())
+	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElement(`.metadata.finalizers[="example.com/cleanup"]`), "the successor's ownership is untouched")
+	g.Expect(ownedBy(t, after, finalizerManager)).To(BeEmpty())
 }

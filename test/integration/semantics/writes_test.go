@@ -189,7 +189,7 @@ func TestRow31_AManagedFieldsPatchIsTakenAsGivenAndGuardedByResourceVersion(t *t
 		}
 	}
 	moved = append(moved, metav1.ManagedFieldsEntry{Manager: finalizerManager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "test.ssakit.dev/v1",
-		FieldsType: "FieldsV1", FieldsV1: &metav1.FieldsV1{Raw: []byte(`{"f:metadata":{"f:finalizers":{"v:\"example.com/fin\"":{}}}}`)}})
+		FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:finalizers":{"v:\"example.com/fin\"":{}}}}`)})
 	patch := func(resourceVersion string) client.Patch {
 		raw, err := json.Marshal([]map[string]any{
 			{"op": "replace", "path": "/metadata/managedFields", "value": moved},
