@@ -28,7 +28,10 @@ const takeOverAttempts = 5
 // Apply entry, with a JSON patch of metadata.managedFields guarded by the object's
 // resourceVersion (row 31): every other field a legacy writer owns stays its own, so no later
 // apply can remove a spec field it wrote (which is what client-go's csaupgrade would do: row 26).
-// The finalizer list's value is not touched by the patch.
+// The finalizer list's value is not touched by the patch. When the object changed since the
+// answer the patch was computed from, the patch is refused; the takeover applies the manager's
+// configuration again and computes the patch from that answer (a few times, then ErrStale), so it
+// never works from a read whose managedFields a cache may have trimmed.
 //
 // Remove takes over when its apply left the finalizer on the object and every co-owner is legacy
 // (or none is recorded), then applies again. Add takes over after an apply whose answer shows
@@ -45,7 +48,10 @@ func TakeOverLegacy(managers ...string) FinalizerOption {
 // the old name (an Update, a merge patch, another manager), and a terminating object, which the
 // server refuses new finalizers (row 12), keeps its old name until its cleanup is done and Remove
 // releases it. Older names are taken from every manager that owns them: they are retired names of
-// this very finalizer. Names without a "/" are accepted here (row 15).
+// this very finalizer; NewFinalizer refuses one that another finalizer of the process still uses.
+// A rename interrupted between the takeover and the release (a timeout, a shutdown) leaves the
+// old name owned by the finalizer's manager, and the next Add or Remove finishes it. Names
+// without a "/" are accepted here (row 15).
 func RenamedFrom(names ...string) FinalizerOption {
 	return &FinalizerOptions{LegacyNames: slices.Clone(names)}
 }
