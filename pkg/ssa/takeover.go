@@ -3,6 +3,7 @@ package ssa
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -168,13 +169,35 @@ func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef, names []stri
 			Time: &now, FieldsType: "FieldsV1", FieldsV1: raw,
 		})
 	}
-	// Replacing resourceVersion makes it the update's precondition: a write since obj was read
-	// is a 409, and nothing is changed (row 31; client-go's csaupgrade patch does the same).
-	patch, err := json.Marshal([]map[string]any{
-		{"op": "replace", "path": "/metadata/managedFields", "value": moved},
-		{"op": "replace", "path": "/metadata/resourceVersion", "value": obj.GetResourceVersion()},
-	})
+	patch, err := managedFieldsPatch(moved, obj.GetResourceVersion())
 	return patch, took, err
+}
+
+// managedFieldsPatch is the JSON patch that sets metadata.managedFields to entries. Replacing
+// resourceVersion too makes it the update's precondition: a write since the object was read is a
+// 409, and nothing is changed (row 31; client-go's csaupgrade patch does the same).
+func managedFieldsPatch(entries []metav1.ManagedFieldsEntry, resourceVersion string) ([]byte, error) {
+	return json.Marshal([]map[string]any{
+		{"op": "replace", "path": "/metadata/managedFields", "value": entries},
+		{"op": "replace", "path": "/metadata/resourceVersion", "value": resourceVersion},
+	})
+}
+
+// sendManagedFieldsPatch sends patch, made by managedFieldsPatch, to the object ref names, as
+// manager, and reads the answer into answered: a 409 is an *ObjectError wrapping ErrStale, a 404
+// one wrapping ErrGone; what says what was not done.
+func sendManagedFieldsPatch(ctx context.Context, c client.Client, ref ObjectRef, answered client.Object, patch []byte, manager, what string) error {
+	answered.GetObjectKind().SetGroupVersionKind(ref.GroupVersionKind)
+	answered.SetNamespace(ref.Namespace)
+	answered.SetName(ref.Name)
+	err := c.Patch(ctx, answered, client.RawPatch(types.JSONPatchType, patch), client.FieldOwner(manager))
+	switch {
+	case apierrors.IsConflict(err):
+		return &ObjectError{Object: ref, Reason: ErrStale, Err: err, Detail: "the object was written since it was read, and " + what + "; read it again and retry"}
+	case apierrors.IsNotFound(err):
+		return &ObjectError{Object: ref, Reason: ErrGone, Err: err, Detail: what}
+	}
+	return err
 }
 
 func fieldsV1(set *fieldpath.Set) (*metav1.FieldsV1, error) {
@@ -207,10 +230,7 @@ func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectR
 			return false, err
 		}
 		answered := &metav1.PartialObjectMetadata{}
-		answered.SetGroupVersionKind(ref.GroupVersionKind)
-		answered.SetNamespace(ref.Namespace)
-		answered.SetName(ref.Name)
-		err = f.client.Patch(ctx, answered, client.RawPatch(types.JSONPatchType, patch), client.FieldOwner(f.manager))
+		err = sendManagedFieldsPatch(ctx, f.client, ref, answered, patch, f.manager, "no finalizer was taken over")
 		switch {
 		case err == nil:
 			obj.SetManagedFields(answered.GetManagedFields())
@@ -219,9 +239,9 @@ func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectR
 				f.onTakeOver(ctx, obj, took)
 			}
 			return true, nil
-		case apierrors.IsNotFound(err):
-			return false, &ObjectError{Object: ref, Reason: ErrGone, Detail: "the object was deleted before the finalizer could be taken over", Err: err}
-		case !apierrors.IsConflict(err):
+		case errors.Is(err, ErrGone):
+			return false, err
+		case !errors.Is(err, ErrStale):
 			return false, fmt.Errorf("finalizer %q on %s: taking over %s from %s: %w", f.name, ref, quoteAll(took.Finalizers), quoteAll(took.From), err)
 		}
 	}
@@ -292,24 +312,16 @@ func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, man
 	if !changed {
 		return false, nil
 	}
-	patch, err := json.Marshal([]map[string]any{
-		{"op": "replace", "path": "/metadata/managedFields", "value": kept},
-		{"op": "replace", "path": "/metadata/resourceVersion", "value": obj.GetResourceVersion()},
-	})
+	patch, err := managedFieldsPatch(kept, obj.GetResourceVersion())
 	if err != nil {
 		return false, err
 	}
 	answered := &metav1.PartialObjectMetadata{}
-	answered.SetGroupVersionKind(ref.GroupVersionKind)
-	answered.SetNamespace(ref.Namespace)
-	answered.SetName(ref.Name)
-	err = c.Patch(ctx, answered, client.RawPatch(types.JSONPatchType, patch), client.FieldOwner(manager))
-	switch {
-	case apierrors.IsConflict(err):
-		return false, &ObjectError{Object: ref, Reason: ErrStale, Err: err, Detail: "the object was written since it was read, and no field was taken over; read it again and retry"}
-	case apierrors.IsNotFound(err):
-		return false, &ObjectError{Object: ref, Reason: ErrGone, Err: err, Detail: "no field was taken over"}
-	case err != nil:
+	err = sendManagedFieldsPatch(ctx, c, ref, answered, patch, manager, "no field was taken over")
+	if err != nil {
+		if errors.Is(err, ErrStale) || errors.Is(err, ErrGone) {
+			return false, err
+		}
 		return false, fmt.Errorf("taking fields of %s over for %q from %v: %w", ref, manager, from, err)
 	}
 	obj.SetManagedFields(answered.GetManagedFields())

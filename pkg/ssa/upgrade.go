@@ -2,11 +2,10 @@ package ssa
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/util/csaupgrade"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -39,16 +38,10 @@ func UpgradeManagers(ctx context.Context, c client.Client, obj client.Object, ma
 		return false, err
 	}
 	answered := &unstructured.Unstructured{}
-	answered.SetGroupVersionKind(ref.GroupVersionKind)
-	answered.SetNamespace(ref.Namespace)
-	answered.SetName(ref.Name)
-	err = c.Patch(ctx, answered, client.RawPatch(types.JSONPatchType, patch), client.FieldOwner(manager))
-	switch {
-	case apierrors.IsConflict(err):
-		return false, &ObjectError{Object: ref, Reason: ErrStale, Err: err, Detail: "the object was written since it was read, and no manager was upgraded; read it again and retry"}
-	case apierrors.IsNotFound(err):
-		return false, &ObjectError{Object: ref, Reason: ErrGone, Err: err, Detail: "no manager was upgraded"}
-	case err != nil:
+	if err := sendManagedFieldsPatch(ctx, c, ref, answered, patch, manager, "no manager was upgraded"); err != nil {
+		if errors.Is(err, ErrStale) || errors.Is(err, ErrGone) {
+			return false, err
+		}
 		return false, fmt.Errorf("upgrading managers %v of %s to %q: %w", legacy, ref, manager, err)
 	}
 	if err := answer.Into(obj, answered); err != nil {

@@ -305,3 +305,22 @@ func TestRemove_NeverTakesOverOnASuccessorUnderTheSameName(t *testing.T) {
 	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElement(`.metadata.finalizers[="example.com/cleanup"]`), "the successor's ownership is untouched")
 	g.Expect(ownedBy(t, after, finalizerManager)).To(BeEmpty())
 }
+
+// kubectl's client-side apply records what it applied in the last-applied annotation and writes
+// as the Update manager "kubectl-client-side-apply": a finalizer it put there is taken over like
+// any Update's, and the annotation, which is the user's, is left as it was.
+func TestRemove_TakesOverAFinalizerKubectlClientSideApplyWrote(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	lastApplied := `{"apiVersion":"test.ssakit.dev/v1","kind":"Widget","metadata":{"finalizers":["example.com/cleanup"],"name":"csa","namespace":"` + ns + `"},"spec":{"color":"blue"}}`
+	obj := &testcluster.Widget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "csa", Finalizers: []string{cleanup},
+		Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": lastApplied}}, Spec: testcluster.WidgetSpec{Color: "blue"}}
+	g.Expect(cluster.Client.Create(t.Context(), obj, client.FieldOwner("kubectl-client-side-apply"))).To(Succeed())
+
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)).To(Succeed())
+
+	after := live(t, testcluster.WidgetGVK, obj)
+	g.Expect(after.GetFinalizers()).To(BeEmpty())
+	g.Expect(after.GetAnnotations()).To(HaveKeyWithValue("kubectl.kubernetes.io/last-applied-configuration", lastApplied))
+	g.Expect(ownedBy(t, after, "kubectl-client-side-apply")).To(ContainElement(".spec.color"))
+}

@@ -21,6 +21,21 @@ import (
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
+// finalizerOwners returns the managers that own finalizer on the live widget.
+func finalizerOwners(t *testing.T, w *testcluster.Widget, finalizer string) func() []string {
+	return func() []string {
+		live, ok, err := getWidget(t.Context(), w)
+		if err != nil || !ok {
+			return []string{fmt.Sprintf("not readable: %v", err)}
+		}
+		ownership, err := ssa.ParseOwnership(live.GetManagedFields())
+		if err != nil {
+			return []string{err.Error()}
+		}
+		return ownership.Owners(ssa.FinalizerPath(finalizer))
+	}
+}
+
 // operationCount is the value of ssakit_finalizer_operations_total for controller and operation,
 // all results together.
 func operationCount(t *testing.T, controller, operation string) float64 {
@@ -69,14 +84,7 @@ func TestNew_WithTakeOverLegacyMigratesEachObjectOnItsWay(t *testing.T) {
 	})
 
 	for _, w := range widgets {
-		g.Eventually(func() []string {
-			live, _, _ := getWidget(t.Context(), w)
-			ownership, err := ssa.ParseOwnership(live.GetManagedFields())
-			if err != nil {
-				return []string{err.Error()}
-			}
-			return ownership.Owners(ssa.FinalizerPath(finalizer))
-		}, 10*time.Second, 50*time.Millisecond).Should(Equal([]string{ssa.FinalizerFieldOwner(name, finalizer)}), "the finalizer's only owner, on %s", w.Name)
+		g.Eventually(finalizerOwners(t, w, finalizer), 10*time.Second, 50*time.Millisecond).Should(Equal([]string{ssa.FinalizerFieldOwner(name, finalizer)}), "the finalizer's only owner, on %s", w.Name)
 		g.Eventually(eventsAbout(t.Context(), ns, w.Name), 10*time.Second, 50*time.Millisecond).Should(ContainElement("Normal FinalizerTakenOver"))
 	}
 	g.Expect(operationCount(t, name, "takeover")).To(Equal(3.0))
@@ -212,14 +220,7 @@ func TestNew_RollingUpgradeFromAnUpdateControllerLosesNothingAndLeavesNothingStu
 	}
 
 	for _, w := range widgets {
-		g.Eventually(func() []string {
-			live, _, _ := getWidget(t.Context(), w)
-			ownership, err := ssa.ParseOwnership(live.GetManagedFields())
-			if err != nil {
-				return []string{err.Error()}
-			}
-			return ownership.Owners(ssa.FinalizerPath(finalizer))
-		}, 15*time.Second, 50*time.Millisecond).Should(Equal([]string{ssa.FinalizerFieldOwner(name, finalizer)}), "the finalizer's only owner, on %s", w.Name)
+		g.Eventually(finalizerOwners(t, w, finalizer), 15*time.Second, 50*time.Millisecond).Should(Equal([]string{ssa.FinalizerFieldOwner(name, finalizer)}), "the finalizer's only owner, on %s", w.Name)
 	}
 	stopOld()
 	for _, w := range widgets {
