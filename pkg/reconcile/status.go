@@ -68,9 +68,11 @@ func (o *StatusOptions) ApplyToStatus(target *StatusOptions) {
 // after each Apply the fields of the applier's own entry are removed from their status entries
 // (ssa.TakeOverFields), so that a field both wrote with the same value (shared, row 2) is the
 // applier's alone and goes when the applier stops applying it. Their other fields stay theirs.
-// The takeover needs to see their entries: with a cache that keeps only some managedFields
-// (ssa.KeepManagedFieldsOf), keep theirs too, or it happens only with the next status that
-// changes.
+// The takeover works from the server's answer to an apply. When the status is unchanged, Apply
+// sends that apply (a no-op for the server) only if the object given shows a legacy entry sharing
+// a field: with a cache that keeps only some managedFields (ssa.KeepManagedFieldsOf), keep theirs
+// too, or the takeover waits for the next status that changes. Naming the applier's own manager
+// takes over from its Update entry (a Status().Update under the same name), never from its apply.
 func TakeOverStatusFrom(managers ...string) StatusOption {
 	return &StatusOptions{LegacyManagers: managers}
 }
@@ -140,8 +142,8 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 		desired["observedGeneration"] = obj.GetGeneration()
 		defaulted = true
 	}
-	if !ssa.WouldChange(a.types, obj, a.config(ref, obj, desired), string(a.owner), "status") {
-		return a.takeOver(ctx, ref, obj)
+	if !ssa.WouldChange(a.types, obj, a.config(ref, obj, desired), string(a.owner), "status") && !a.sharedWithLegacy(obj) {
+		return nil
 	}
 	err = a.send(ctx, ref, obj, desired, false)
 	if conflict, ok := errors.AsType[*ssa.ConflictError](err); ok && defaulted && conflict.Has(observedGenerationPath) {
@@ -171,7 +173,35 @@ func (a *StatusApplier) onlyLegacy(conflict *ssa.ConflictError) bool {
 	return true
 }
 
-// takeOver removes the applier's status fields from the legacy managers' status entries on obj.
+// sharedWithLegacy reports whether obj's managedFields show a legacy manager's status entry
+// sharing a field with the applier's own: then Apply sends, even an apply that changes nothing,
+// so that the takeover works from the server's answer, never from obj, whose managedFields a
+// cache may have trimmed.
+func (a *StatusApplier) sharedWithLegacy(obj client.Object) bool {
+	if len(a.legacy) == 0 {
+		return false
+	}
+	ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
+	if err != nil {
+		return false
+	}
+	own := &fieldpath.Set{}
+	for _, e := range ownership.Entries {
+		if e.Manager == string(a.owner) && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "status" {
+			own = own.Union(e.Fields)
+		}
+	}
+	for _, e := range ownership.Entries {
+		mine := e.Manager == string(a.owner) && e.Operation == metav1.ManagedFieldsOperationApply
+		if !mine && e.Subresource == "status" && slices.Contains(a.legacy, e.Manager) && !e.Fields.Intersection(own).Empty() {
+			return true
+		}
+	}
+	return false
+}
+
+// takeOver removes the applier's status fields from the legacy managers' status entries on obj,
+// the server's answer to the apply just sent.
 func (a *StatusApplier) takeOver(ctx context.Context, ref ssa.ObjectRef, obj client.Object) error {
 	if len(a.legacy) == 0 {
 		return nil

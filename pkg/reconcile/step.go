@@ -192,8 +192,9 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 	if obj.GetDeletionTimestamp().IsZero() {
 		outcome, err := s.add(ctx, obj)
 		// An add that applied replaced obj with the server's answer, which may show deletion
-		// under way: then this reconcile must clean up, not build more.
-		if outcome != Proceed || obj.GetDeletionTimestamp().IsZero() {
+		// under way: then this reconcile must clean up, not build more. So must one refused
+		// because deletion started while an older name of the finalizer guards obj.
+		if outcome != cleanUpInstead && (outcome != Proceed || obj.GetDeletionTimestamp().IsZero()) {
 			return outcome, reconcile.Result{}, err
 		}
 	}
@@ -242,6 +243,11 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 	return outcome, reconcile.Result{}, err
 }
 
+// cleanUpInstead is what add says when deletion turned out to have started while an older name of
+// the finalizer guards the object: Handle goes on as for a terminating object. Handle never
+// returns it.
+const cleanUpInstead Outcome = -1
+
 // waitingFor is how long after its last look a waiting cleanup is remembered, so that its waiting
 // is announced once: longer than the longest backoff of controller-runtime's default rate limiter
 // (1000s), which schedules the looks when another finalizer's cleanup fails meanwhile.
@@ -254,6 +260,10 @@ func (s *Step) add(ctx context.Context, obj client.Object) (Outcome, error) {
 	case err == nil:
 		s.count("add", appliedOrNoop(*sent))
 		return Proceed, nil
+	case errors.Is(err, ssa.ErrTerminating) && s.finalizer.Carries(obj):
+		// obj, a copy from before the deletion, carries an older name of the finalizer
+		// (RenamedFrom), which still guards the object: the cleanup runs after the live read.
+		return cleanUpInstead, nil
 	case errors.Is(err, ssa.ErrTerminating):
 		// The server refused to add the finalizer because deletion has started and the finalizer
 		// is not on the object. Either the object was deleted before this controller first saw

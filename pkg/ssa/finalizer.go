@@ -285,7 +285,9 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 	if f.takeOverLegacy {
 		// The finalizer is on obj and the manager owns it: Add has done what it promises. A
 		// takeover that fails now is done by Remove, which needs it.
-		_, _ = f.takeOver(ctx, obj, ref, []string{f.name}, true)
+		if _, err := f.takeOver(ctx, obj, ref, []string{f.name}, true); errors.Is(err, ErrReplaced) || errors.Is(err, ErrGone) {
+			return err // a retry found the object gone: the finalizer protects nothing
+		}
 	}
 	return f.dropLegacyNames(ctx, obj, ref)
 }

@@ -38,7 +38,7 @@ const takeOverAttempts = 5
 // (or none is recorded), then applies again. Add takes over after an apply whose answer shows
 // legacy co-owners, so an object is migrated when the controller first adds the finalizer; should
 // that patch fail, Add still succeeds (the finalizer is on the object and the manager owns it) and
-// Remove takes over later. A co-owner that is neither is never taken from: Remove reports it.
+// Remove takes over later, unless the object turned out to be gone or replaced. A co-owner that is neither is never taken from: Remove reports it.
 func TakeOverLegacy(managers ...string) FinalizerOption {
 	return &FinalizerOptions{TakeOverLegacy: true, LegacyManagers: slices.Clone(managers)}
 }
@@ -275,6 +275,12 @@ func (f *Finalizer) legacyNamesOn(obj client.Object) []string {
 // manager that took over a legacy writer's fields with equal values only shares them (row 2), and
 // would leave them behind if it later stopped applying them. It reports whether a patch was sent;
 // a write since obj was read is an *ObjectError wrapping ErrStale.
+//
+// obj must be what the server answered, with managedFields whole: the patch sets the whole list,
+// so an entry a cache trimmed away (ssa.KeepManagedFieldsOf, TransformStripManagedFields) would be
+// dropped, and its manager's ownership with it; the resourceVersion guard cannot tell. manager's
+// own Apply entry is never taken from, even when from names manager (an Update entry under the
+// same name is).
 func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, manager, subresource string, from ...string) (bool, error) {
 	ref, err := RefOf(obj, c.Scheme())
 	if err != nil {
@@ -295,7 +301,8 @@ func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, man
 	changed := false
 	for i, e := range ownership.Entries {
 		entry := *entries[i].DeepCopy()
-		if e.Subresource != subresource || !slices.Contains(from, e.Manager) || e.Fields.Intersection(own).Empty() {
+		mine := e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply
+		if mine || e.Subresource != subresource || !slices.Contains(from, e.Manager) || e.Fields.Intersection(own).Empty() {
 			kept = append(kept, entry)
 			continue
 		}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/util/csaupgrade"
@@ -33,6 +35,9 @@ func UpgradeManagers(ctx context.Context, c client.Client, obj client.Object, ma
 	if len(obj.GetManagedFields()) == 0 || obj.GetResourceVersion() == "" {
 		return false, fmt.Errorf("upgrading managers of %s to %q: the object has no managedFields or resourceVersion; pass an object read from the API server, not from a cache that strips them", ref, manager)
 	}
+	if err := sameAPIVersion(obj, ref, manager, legacy); err != nil {
+		return false, err
+	}
 	patch, err := csaupgrade.UpgradeManagedFieldsPatch(obj, sets.New(legacy...), manager)
 	if err != nil || patch == nil {
 		return false, err
@@ -48,4 +53,23 @@ func UpgradeManagers(ctx context.Context, c client.Client, obj client.Object, ma
 		return true, fmt.Errorf("the managers of %s were upgraded, but the answer could not be read into %T (which was left as it was): %w", ref, obj, err)
 	}
 	return true, nil
+}
+
+// sameAPIVersion refuses an upgrade whose entries were written through different apiVersions:
+// csaupgrade merges only a legacy entry at the apiVersion of manager's Apply entry, and drops the
+// others, whose fields would then be owned by nobody.
+func sameAPIVersion(obj client.Object, ref ObjectRef, manager string, legacy []string) error {
+	versions := map[string][]string{}
+	for _, e := range obj.GetManagedFields() {
+		isLegacy := slices.Contains(legacy, e.Manager) && e.Operation == metav1.ManagedFieldsOperationUpdate
+		isApply := e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply
+		if e.Subresource == "" && (isLegacy || isApply) {
+			versions[e.APIVersion] = append(versions[e.APIVersion], e.Manager+" ("+string(e.Operation)+")")
+		}
+	}
+	if len(versions) <= 1 {
+		return nil
+	}
+	return fmt.Errorf("upgrading managers of %s to %q: their entries were written through different apiVersions %v, and csaupgrade would drop the ones it cannot merge, "+
+		"leaving their fields owned by nobody; write the object once through one apiVersion as each of them, or upgrade them one version at a time", ref, manager, versions)
 }

@@ -5,9 +5,11 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	autoscalingv1ac "k8s.io/client-go/applyconfigurations/autoscaling/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -83,4 +85,31 @@ func TestUpgradeManagers_OnAStaleObjectUpgradesNothing(t *testing.T) {
 		managers = append(managers, e.Manager)
 	}
 	g.Expect(managers).To(ConsistOf("legacy-copier", "someone"))
+}
+
+// csaupgrade merges only a legacy entry at the apiVersion of the manager's Apply entry and drops
+// the others: UpgradeManagers refuses entries written through different apiVersions, and changes
+// nothing.
+func TestUpgradeManagers_RefusesEntriesWrittenThroughDifferentAPIVersions(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "web"},
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{MaxReplicas: 3,
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: "web"}},
+	}
+	g.Expect(cluster.Client.Create(t.Context(), hpa, client.FieldOwner("legacy-scaler"))).To(Succeed())
+	g.Expect(cluster.Client.Apply(t.Context(), autoscalingv1ac.HorizontalPodAutoscaler("web", ns).WithSpec(autoscalingv1ac.HorizontalPodAutoscalerSpec().
+		WithMaxReplicas(3).WithScaleTargetRef(autoscalingv1ac.CrossVersionObjectReference().WithAPIVersion("apps/v1").WithKind("Deployment").WithName("web"))),
+		client.FieldOwner(manager))).To(Succeed())
+	live := &autoscalingv2.HorizontalPodAutoscaler{}
+	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(hpa), live)).To(Succeed())
+	before := live.ResourceVersion
+
+	sent, err := ssa.UpgradeManagers(t.Context(), cluster.Client, live, manager, "legacy-scaler")
+
+	g.Expect(sent).To(BeFalse())
+	g.Expect(err).To(MatchError(ContainSubstring("different apiVersions")))
+	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(hpa), live)).To(Succeed())
+	g.Expect(live.ResourceVersion).To(Equal(before))
 }

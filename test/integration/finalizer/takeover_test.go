@@ -324,3 +324,24 @@ func TestRemove_TakesOverAFinalizerKubectlClientSideApplyWrote(t *testing.T) {
 	g.Expect(after.GetAnnotations()).To(HaveKeyWithValue("kubectl.kubernetes.io/last-applied-configuration", lastApplied))
 	g.Expect(ownedBy(t, after, "kubectl-client-side-apply")).To(ContainElement(".spec.color"))
 }
+
+// An object replaced under its name while Add takes its finalizer over is not reported as
+// protected: the retry's apply carries the UID, and Add says the object was replaced.
+func TestAdd_ReportsAnObjectReplacedDuringTheTakeover(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := legacyWidget(t, ns, "replaced-during-add")
+	var successor *testcluster.Widget
+	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: func(ctx context.Context) {
+		gone := typedWidget.get(t, obj).(*testcluster.Widget)
+		gone.Finalizers = nil
+		g.Expect(cluster.Client.Update(ctx, gone)).To(Succeed())
+		g.Expect(cluster.Client.Delete(ctx, gone)).To(Succeed())
+		successor = legacyWidget(t, ns, "replaced-during-add")
+	}}
+
+	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Add(t.Context(), obj)
+
+	g.Expect(errors.Is(err, ssa.ErrReplaced)).To(BeTrue(), "error %v", err)
+	g.Expect(ownedBy(t, live(t, testcluster.WidgetGVK, successor), finalizerManager)).To(BeEmpty(), "the successor is untouched")
+}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	. "github.com/onsi/gomega"
+	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -239,4 +240,39 @@ func TestNew_RollingUpgradeFromAnUpdateControllerLosesNothingAndLeavesNothingStu
 		}
 	}
 	g.Expect(seenWith).To(HaveLen(objects))
+}
+
+// A copy read before the deletion of an object that carries only the finalizer's older name: the
+// add is refused (deletion has started, row 12), but the older name still guards the object, so
+// the step cleans up once and releases it, with no CleanupSkipped event.
+func TestStep_CleansUpAnObjectGuardedByAnOlderNameFromACopyReadBeforeItsDeletion(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "stale-old-name")
+	controllerutil.AddFinalizer(w, "stale-finalizer")
+	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("legacy-operator"))).To(Succeed())
+	stale := w.DeepCopyObject().(*testcluster.Widget)
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+	recorder := events.NewFakeRecorder(10)
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), "stale.ssakit.dev/finalizer", ssareconcile.StepOptions{
+		APIReader: cluster.Client, Recorder: recorder, FinalizerOptions: []ssa.FinalizerOption{ssa.RenamedFrom("stale-finalizer")},
+	})
+	g.Expect(err).NotTo(HaveOccurred())
+	cleanups := 0
+
+	outcome, _, err := step.Handle(t.Context(), stale, func(context.Context) (reconcile.Result, error) {
+		cleanups++
+		return reconcile.Result{}, nil
+	})
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(outcome).To(Equal(ssareconcile.Released))
+	g.Expect(cleanups).To(Equal(1))
+	g.Expect(finalizersOf(t.Context(), w)()).To(Equal([]string{gone}))
+	close(recorder.Events)
+	var reasons []string
+	for e := range recorder.Events {
+		reasons = append(reasons, e)
+	}
+	g.Expect(reasons).NotTo(ContainElement(ContainSubstring(ssareconcile.ReasonCleanupSkipped)))
 }

@@ -80,3 +80,60 @@ func TestStatusApplier_ForcesAConflictOnlyWithANamedLegacyManager(t *testing.T) 
 	g.Expect(w.Status.Phase).To(Equal("Ready"))
 	diff(t, "owners of status.phase", []string{"widgets-v2"}, statusOwners(t, w, "status", "phase"))
 }
+
+// A status that is unchanged, given from a cache that keeps only some managedFields entries, is
+// not taken over from that copy (the patch would drop the entries the cache trimmed): Apply sends
+// the no-op apply and takes over from the server's answer. Every other entry stays.
+func TestStatusApplier_TakesOverFromTheServersAnswerNeverFromATrimmedCopy(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "trimmed-takeover")
+	applier := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.WithTypeConverter(widgetTypes(t)), ssareconcile.TakeOverStatusFrom("widgets-v1"))
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+	applyStatusAs(t, w, "widgets-v1", map[string]any{"phase": "Ready", "selector": map[string]any{"app": "demo"}})
+	cached, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	trimmed, err := ssa.KeepManagedFieldsOf("widgets-v2", "widgets-v1")(cached)
+	g.Expect(err).NotTo(HaveOccurred())
+
+	g.Expect(applier.Apply(t.Context(), trimmed.(*testcluster.Widget), map[string]any{"phase": "Ready"})).To(Succeed())
+
+	diff(t, "owners of status.phase", []string{"widgets-v2"}, statusOwners(t, w, "status", "phase"))
+	live, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	var managers []string
+	for _, e := range live.ManagedFields {
+		managers = append(managers, e.Manager)
+	}
+	g.Expect(managers).To(ContainElement("user"), "the creator's entry, which the cache had trimmed")
+}
+
+// A controller that kept its name wrote status with Status().Update before; naming itself takes
+// the fields from that Update entry, never from its own apply, and a second Apply sends nothing.
+func TestStatusApplier_NamingItselfTakesOverOnlyItsOldUpdateEntry(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "same-name-status")
+	w.Status.Phase = "Ready"
+	g.Expect(cluster.Client.Status().Update(t.Context(), w, client.FieldOwner("widgets"))).To(Succeed())
+	c, rec := cluster.RecordingClient(t)
+	applier := ssareconcile.NewStatusApplier(c, "widgets", ssareconcile.WithTypeConverter(widgetTypes(t)), ssareconcile.TakeOverStatusFrom("widgets"))
+
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+	rec.Reset()
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+
+	g.Expect(rec.Requests()).To(BeEmpty(), "the second Apply proves the status unchanged")
+	live, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	ownership, err := ssa.ParseOwnership(live.ManagedFields)
+	g.Expect(err).NotTo(HaveOccurred())
+	var phaseOwners []string
+	for _, e := range ownership.Entries {
+		if e.Fields.Has(fieldpath.MakePathOrDie("status", "phase")) {
+			phaseOwners = append(phaseOwners, e.Manager+"/"+string(e.Operation))
+		}
+	}
+	// The Update entry may keep the status map itself (".", which no apply lists), nothing more.
+	diff(t, "owners of status.phase", []string{"widgets/Apply"}, phaseOwners)
+}
