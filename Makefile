@@ -65,6 +65,10 @@ $(CONTROLLER_GEN):
 test: controlplane ## Run the unit and integration tests against a real kube-apiserver and etcd (KUBE_VERSION).
 	go test $(GO_TEST_FLAGS) ./...
 
+.PHONY: proof
+proof: controlplane ## The ownership proof at ten times CI's size: 2,000 random sequences of 20 steps (PROOF_SEED replays one).
+	PROOF_SEQUENCES=$${PROOF_SEQUENCES:-2000} go test $(GO_TEST_FLAGS) -timeout 60m -run TestProof -v ./test/integration/proof | grep -E '^(proof:|---|ok|FAIL|PASS)|violation|^\s+[0-9]+\.|replay|shrunk'
+
 .PHONY: test-matrix
 test-matrix: ## Run the integration tests on every release in KUBE_VERSIONS.
 	@failed=""; \

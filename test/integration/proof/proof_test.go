@@ -1,0 +1,370 @@
+package proof
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// run is one sequence being played in a namespace of its own.
+type run struct {
+	ns             string
+	first, second  *ssa.Finalizer
+	status         *ssareconcile.StatusApplier
+	rec            *testcluster.Recorder
+	history        [][]*unstructured.Unstructured // the objects after each step; nil when absent
+	checks         int
+	applierManager string
+}
+
+// TestProof_OwnershipInvariantsHoldOnRandomSequences plays PROOF_SEQUENCES random sequences of
+// PROOF_STEPS actions and checks, after every step:
+//
+//	(a) each finalizer manager owns nothing but its own metadata.finalizers item;
+//	(b) an ssakit call changed no field outside metadata.finalizers and status;
+//	(c) an ssakit call lost or resurrected no other finalizer (another actor's, or the other one
+//	    of the same controller);
+//	(d) an ssakit call never changed metadata.generation;
+//	(e) an ssakit call never recreated a deleted object and never wrote to a same-named successor;
+//	(f) ssakit's managers and the user's own no field in common;
+//	(g) an ssakit call that returned success has its intent on the live object, unless it sent
+//	    nothing because the object it was given showed the intent done (Add is documented to be
+//	    as fresh as that object).
+func TestProof_OwnershipInvariantsHoldOnRandomSequences(t *testing.T) {
+	sequences, steps := envInt(t, "PROOF_SEQUENCES", 200), envInt(t, "PROOF_STEPS", 20)
+	seed := uint64(time.Now().UnixNano())
+	if s := os.Getenv("PROOF_SEED"); s != "" {
+		parsed, err := strconv.ParseUint(s, 10, 64)
+		if err != nil {
+			t.Fatalf("PROOF_SEED=%q: %v", s, err)
+		}
+		seed = parsed
+	}
+	total := summary{}
+	for i := range sequences {
+		sequenceSeed := seed + uint64(i)
+		rng := rand.New(rand.NewPCG(sequenceSeed, 0))
+		sequence := make([]action, steps)
+		for s := range sequence {
+			sequence[s] = randomAction(rng)
+		}
+		checks, at, err := play(t, sequence)
+		total.sequences++
+		total.steps += min(at+1, steps)
+		total.checks += checks
+		if err == nil {
+			continue
+		}
+		total.violations++
+		shrunk, shrunkErr := shrink(t, sequence[:at+1])
+		t.Errorf("violation in the sequence of seed %d, at step %d: %v\nreplay: PROOF_SEQUENCES=1 PROOF_SEED=%d go test ./test/integration/proof\nshrunk to %d steps, which still break with: %v\n%s",
+			sequenceSeed, at+1, err, sequenceSeed, len(shrunk), shrunkErr, numbered(shrunk))
+		break
+	}
+	t.Logf("proof: %d sequences, %d steps, %d invariant checks, %d violations (first seed %d)", total.sequences, total.steps, total.checks, total.violations, seed)
+	fmt.Printf("proof: %d sequences, %d steps, %d invariant checks, %d violations (first seed %d)\n", total.sequences, total.steps, total.checks, total.violations, seed)
+}
+
+type summary struct{ sequences, steps, checks, violations int }
+
+func envInt(t *testing.T, name string, def int) int {
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		t.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+func numbered(sequence []action) string {
+	var b strings.Builder
+	for i, a := range sequence {
+		fmt.Fprintf(&b, "  %2d. %s\n", i+1, a)
+	}
+	return b.String()
+}
+
+// play plays sequence in a new namespace and returns the invariant checks made and, at the first
+// violation, the step and what broke.
+func play(t *testing.T, sequence []action) (checks, at int, err error) {
+	ctx := t.Context()
+	r := newRun(t)
+	for i, a := range sequence {
+		if err := r.step(ctx, a); err != nil {
+			return r.checks, i, err
+		}
+	}
+	return r.checks, len(sequence) - 1, nil
+}
+
+// shrink removes steps from a breaking sequence, one at a time, as long as what is left still
+// breaks, and returns the shortest it found with its error.
+func shrink(t *testing.T, sequence []action) ([]action, error) {
+	_, _, lastErr := play(t, sequence)
+	for changed := true; changed; {
+		changed = false
+		for i := len(sequence) - 1; i >= 0; i-- {
+			candidate := slices.Delete(slices.Clone(sequence), i, i+1)
+			if len(candidate) == 0 {
+				continue
+			}
+			if _, at, err := play(t, candidate); err != nil {
+				sequence, lastErr, changed = candidate[:at+1], err, true
+				break
+			}
+		}
+	}
+	return sequence, lastErr
+}
+
+func newRun(t *testing.T) *run {
+	t.Helper()
+	ns := cluster.Namespace(t)
+	c, rec := cluster.RecordingClient(t)
+	first, err := ssa.NewFinalizer(c, controller, firstFinal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := ssa.NewFinalizer(c, controller, secondFinal)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &run{ns: ns, first: first, second: second, rec: rec, applierManager: controller,
+		status: ssareconcile.NewStatusApplier(c, controller)}
+	for _, o := range objects {
+		if err := cluster.Client.Create(t.Context(), r.userContent(o, "blue", ""), client.FieldOwner(userCreate)); err != nil {
+			t.Fatalf("creating %s: %v", o.name, err)
+		}
+	}
+	r.history = append(r.history, r.readAll(t.Context()))
+	return r
+}
+
+// readAll reads every object live, nil for one that does not exist.
+func (r *run) readAll(ctx context.Context) []*unstructured.Unstructured {
+	all := make([]*unstructured.Unstructured, len(objects))
+	for i := range objects {
+		all[i] = r.read(ctx, i)
+	}
+	return all
+}
+
+func (r *run) read(ctx context.Context, i int) *unstructured.Unstructured {
+	u := &unstructured.Unstructured{}
+	u.SetGroupVersionKind(objects[i].gvk)
+	if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: objects[i].name}, u); err != nil {
+		return nil
+	}
+	return u
+}
+
+// snapshot is object i as it was age steps ago (the oldest recorded when the run is younger).
+func (r *run) snapshot(i, age int) *unstructured.Unstructured {
+	return r.history[max(len(r.history)-1-age, 0)][i]
+}
+
+// step carries out a and checks the invariants.
+func (r *run) step(ctx context.Context, a action) error {
+	before := r.read(ctx, a.Object)
+	var (
+		callErr error
+		intent  func(after *unstructured.Unstructured) bool
+		sent    bool
+		view    *unstructured.Unstructured
+	)
+	if isSSAKit(a.Op) {
+		view = r.viewOf(a, before)
+		if view != nil {
+			r.rec.Reset()
+			callErr, intent = r.ssakit(ctx, a, view)
+			sent = len(r.rec.Writes()) > 0
+		}
+	} else {
+		r.userOrOther(ctx, a, before)
+	}
+	after := r.read(ctx, a.Object)
+	r.history = append(r.history, r.readAll(ctx))
+
+	// (a) and (f), on every object after every step.
+	for i, live := range r.history[len(r.history)-1] {
+		if live == nil {
+			continue
+		}
+		r.checks += 2
+		if err := r.finalizerManagersOwnOnlyTheirItem(live); err != nil {
+			return fmt.Errorf("(a) %s: %w", objects[i].name, err)
+		}
+		if err := disjoint(live); err != nil {
+			return fmt.Errorf("(f) %s: %w", objects[i].name, err)
+		}
+	}
+	if view == nil {
+		return nil
+	}
+	// (e): a call on an object that is gone, or whose name another object holds now.
+	r.checks++
+	switch {
+	case before == nil && after != nil:
+		return fmt.Errorf("(e) %s (%v) recreated %s", a.Op, callErr, objects[a.Object].name)
+	case before != nil && before.GetUID() != view.GetUID():
+		if after == nil || after.GetResourceVersion() != before.GetResourceVersion() {
+			return fmt.Errorf("(e) %s (%v) with an object of uid %s wrote the successor %s", a.Op, callErr, view.GetUID(), before.GetUID())
+		}
+		return nil
+	case before == nil:
+		return nil
+	}
+	if after == nil {
+		// Released the last finalizer of a terminating object, which the server then deleted.
+		return r.intentHeld(a, callErr, intent, sent, nil)
+	}
+	r.checks += 3
+	if d := outsideFinalizersAndStatus(before, after); d != "" {
+		return fmt.Errorf("(b) %s (%v) changed fields outside metadata.finalizers and status: %s", a.Op, callErr, d)
+	}
+	if lost, resurrected := otherFinalizers(a, before, after); len(lost)+len(resurrected) > 0 {
+		return fmt.Errorf("(c) %s (%v): finalizers lost %v, resurrected %v", a.Op, callErr, lost, resurrected)
+	}
+	if before.GetGeneration() != after.GetGeneration() {
+		return fmt.Errorf("(d) %s (%v) changed generation from %d to %d", a.Op, callErr, before.GetGeneration(), after.GetGeneration())
+	}
+	return r.intentHeld(a, callErr, intent, sent, after)
+}
+
+// intentHeld is invariant (g).
+func (r *run) intentHeld(a action, callErr error, intent func(*unstructured.Unstructured) bool, sent bool, after *unstructured.Unstructured) error {
+	r.checks++
+	if callErr != nil || intent == nil || intent(after) || !sent {
+		return nil
+	}
+	return fmt.Errorf("(g) %s returned success, but its intent is not on the live object: finalizers %v", a.Op, finalizersOf(after))
+}
+
+func finalizersOf(u *unstructured.Unstructured) []string {
+	if u == nil {
+		return nil
+	}
+	return u.GetFinalizers()
+}
+
+// ssakit makes a's ssakit call with view, and returns its error and its intent.
+func (r *run) ssakit(ctx context.Context, a action, view *unstructured.Unstructured) (error, func(*unstructured.Unstructured) bool) {
+	carries := func(name string, want bool) func(*unstructured.Unstructured) bool {
+		return func(after *unstructured.Unstructured) bool {
+			return slices.Contains(finalizersOf(after), name) == want
+		}
+	}
+	switch a.Op {
+	case "ssakit adds first":
+		return r.first.Add(ctx, view), carries(firstFinal, true)
+	case "ssakit adds second":
+		return r.second.Add(ctx, view), carries(secondFinal, true)
+	case "ssakit removes first":
+		return r.first.Remove(ctx, view), carries(firstFinal, false)
+	case "ssakit removes second":
+		return r.second.Remove(ctx, view), carries(secondFinal, false)
+	case "ssakit applies status":
+		if !objects[a.Object].isWidget() {
+			return nil, nil
+		}
+		err := r.status.Apply(ctx, view, map[string]any{"phase": a.Value})
+		return err, func(after *unstructured.Unstructured) bool {
+			phase, _, _ := unstructured.NestedString(after.Object, "status", "phase")
+			return after == nil || phase == a.Value
+		}
+	}
+	return fmt.Errorf("unknown ssakit operation %q", a.Op), nil
+}
+
+// finalizerManagersOwnOnlyTheirItem is invariant (a), with the status manager's share: it owns
+// status only, on the status subresource.
+func (r *run) finalizerManagersOwnOnlyTheirItem(live *unstructured.Unstructured) error {
+	ownership, err := ssa.ParseOwnership(live.GetManagedFields())
+	if err != nil {
+		return err
+	}
+	for _, f := range []*ssa.Finalizer{r.first, r.second} {
+		for _, e := range ownership.EntriesOf(f.FieldOwner()) {
+			if paths := ssa.Paths(e.Fields); e.Subresource != "" || len(paths) != 1 || paths[0] != ssa.FinalizerPath(f.Name()).String() {
+				return fmt.Errorf("the manager of %s owns %v (%s)", f.Name(), paths, e)
+			}
+		}
+	}
+	for _, e := range ownership.EntriesOf(r.applierManager) {
+		for _, p := range ssa.Paths(e.Fields) {
+			if e.Subresource != "status" || !strings.HasPrefix(p, ".status") {
+				return fmt.Errorf("the status manager owns %s (%s)", p, e)
+			}
+		}
+	}
+	return nil
+}
+
+// disjoint is invariant (f): no field is owned by one of ssakit's managers and one of the user's.
+func disjoint(live *unstructured.Unstructured) error {
+	ownership, err := ssa.ParseOwnership(live.GetManagedFields())
+	if err != nil {
+		return err
+	}
+	ours := []string{controller, ssa.FinalizerFieldOwner(controller, firstFinal), ssa.FinalizerFieldOwner(controller, secondFinal)}
+	for _, shared := range ownership.Shared() {
+		mine := slices.ContainsFunc(shared.Managers, func(m string) bool { return slices.Contains(ours, m) })
+		users := slices.ContainsFunc(shared.Managers, func(m string) bool { return slices.Contains(userManagers, m) })
+		if mine && users {
+			return fmt.Errorf("%s is owned by %v", shared.Path, shared.Managers)
+		}
+	}
+	return nil
+}
+
+// outsideFinalizersAndStatus describes what differs between before and after besides
+// metadata.finalizers, status, resourceVersion and managedFields (invariant b), or "".
+func outsideFinalizersAndStatus(before, after *unstructured.Unstructured) string {
+	strip := func(u *unstructured.Unstructured) map[string]any {
+		c := u.DeepCopy()
+		unstructured.RemoveNestedField(c.Object, "status")
+		unstructured.RemoveNestedField(c.Object, "metadata", "finalizers")
+		unstructured.RemoveNestedField(c.Object, "metadata", "resourceVersion")
+		unstructured.RemoveNestedField(c.Object, "metadata", "managedFields")
+		return c.Object
+	}
+	b, a := strip(before), strip(after)
+	if equality.Semantic.DeepEqual(b, a) {
+		return ""
+	}
+	return fmt.Sprintf("before %v, after %v", b, a)
+}
+
+// otherFinalizers is invariant (c): the finalizers besides the one a acts on, lost or added.
+func otherFinalizers(a action, before, after *unstructured.Unstructured) (lost, resurrected []string) {
+	own := map[string]string{"ssakit adds first": firstFinal, "ssakit removes first": firstFinal, "ssakit adds second": secondFinal, "ssakit removes second": secondFinal}[a.Op]
+	b, f := before.GetFinalizers(), after.GetFinalizers()
+	for _, name := range b {
+		if name != own && !slices.Contains(f, name) {
+			lost = append(lost, name)
+		}
+	}
+	for _, name := range f {
+		if name != own && !slices.Contains(b, name) {
+			resurrected = append(resurrected, name)
+		}
+	}
+	return lost, resurrected
+}
