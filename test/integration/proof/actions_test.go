@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -76,7 +77,7 @@ func (a action) String() string {
 			s += fmt.Sprintf(" (read %d steps ago)", a.Age)
 		}
 	}
-	if a.Value != "" {
+	if a.Value != "" && (!isSSAKit(a.Op) || a.Op == "ssakit applies status") && !strings.HasPrefix(a.Op, "other") && a.Op != "user deletes" && a.Op != "user replaces dropping every finalizer" {
 		s += " (" + a.Value + ")"
 	}
 	return s
