@@ -120,7 +120,7 @@ func shrink(t *testing.T, sequence []action) ([]action, error) {
 	_, _, lastErr := play(t, sequence)
 	for changed := true; changed; {
 		changed = false
-		for i := len(sequence) - 1; i >= 0; i-- {
+		for i := range slices.Backward(sequence) {
 			candidate := slices.Delete(slices.Clone(sequence), i, i+1)
 			if len(candidate) == 0 {
 				continue
@@ -193,7 +193,7 @@ func (r *run) step(ctx context.Context, a action) error {
 		view = r.viewOf(a, before)
 		if view != nil {
 			r.rec.Reset()
-			callErr, intent = r.ssakit(ctx, a, view)
+			intent, callErr = r.ssakit(ctx, a, view)
 			sent = len(r.rec.Writes()) > 0
 		}
 	} else {
@@ -222,10 +222,10 @@ func (r *run) step(ctx context.Context, a action) error {
 	r.checks++
 	switch {
 	case before == nil && after != nil:
-		return fmt.Errorf("(e) %s (%v) recreated %s", a.Op, callErr, objects[a.Object].name)
+		return fmt.Errorf("(e) %s (%s) recreated %s", a.Op, outcome(callErr), objects[a.Object].name)
 	case before != nil && before.GetUID() != view.GetUID():
 		if after == nil || after.GetResourceVersion() != before.GetResourceVersion() {
-			return fmt.Errorf("(e) %s (%v) with an object of uid %s wrote the successor %s", a.Op, callErr, view.GetUID(), before.GetUID())
+			return fmt.Errorf("(e) %s (%s) with an object of uid %s wrote the successor %s", a.Op, outcome(callErr), view.GetUID(), before.GetUID())
 		}
 		return nil
 	case before == nil:
@@ -237,15 +237,23 @@ func (r *run) step(ctx context.Context, a action) error {
 	}
 	r.checks += 3
 	if d := outsideFinalizersAndStatus(before, after); d != "" {
-		return fmt.Errorf("(b) %s (%v) changed fields outside metadata.finalizers and status: %s", a.Op, callErr, d)
+		return fmt.Errorf("(b) %s (%s) changed fields outside metadata.finalizers and status: %s", a.Op, outcome(callErr), d)
 	}
 	if lost, resurrected := otherFinalizers(a, before, after); len(lost)+len(resurrected) > 0 {
-		return fmt.Errorf("(c) %s (%v): finalizers lost %v, resurrected %v", a.Op, callErr, lost, resurrected)
+		return fmt.Errorf("(c) %s (%s): finalizers lost %v, resurrected %v", a.Op, outcome(callErr), lost, resurrected)
 	}
 	if before.GetGeneration() != after.GetGeneration() {
-		return fmt.Errorf("(d) %s (%v) changed generation from %d to %d", a.Op, callErr, before.GetGeneration(), after.GetGeneration())
+		return fmt.Errorf("(d) %s (%s) changed generation from %d to %d", a.Op, outcome(callErr), before.GetGeneration(), after.GetGeneration())
 	}
 	return r.intentHeld(a, callErr, intent, sent, after)
+}
+
+// outcome renders an ssakit call's result for a violation's message.
+func outcome(err error) string {
+	if err == nil {
+		return "returned success"
+	}
+	return "returned " + err.Error()
 }
 
 // intentHeld is invariant (g).
@@ -265,7 +273,7 @@ func finalizersOf(u *unstructured.Unstructured) []string {
 }
 
 // ssakit makes a's ssakit call with view, and returns its error and its intent.
-func (r *run) ssakit(ctx context.Context, a action, view *unstructured.Unstructured) (error, func(*unstructured.Unstructured) bool) {
+func (r *run) ssakit(ctx context.Context, a action, view *unstructured.Unstructured) (intent func(*unstructured.Unstructured) bool, err error) {
 	carries := func(name string, want bool) func(*unstructured.Unstructured) bool {
 		return func(after *unstructured.Unstructured) bool {
 			return slices.Contains(finalizersOf(after), name) == want
@@ -273,24 +281,26 @@ func (r *run) ssakit(ctx context.Context, a action, view *unstructured.Unstructu
 	}
 	switch a.Op {
 	case "ssakit adds first":
-		return r.first.Add(ctx, view), carries(firstFinal, true)
+		return carries(firstFinal, true), r.first.Add(ctx, view)
 	case "ssakit adds second":
-		return r.second.Add(ctx, view), carries(secondFinal, true)
+		return carries(secondFinal, true), r.second.Add(ctx, view)
 	case "ssakit removes first":
-		return r.first.Remove(ctx, view), carries(firstFinal, false)
+		return carries(firstFinal, false), r.first.Remove(ctx, view)
 	case "ssakit removes second":
-		return r.second.Remove(ctx, view), carries(secondFinal, false)
+		return carries(secondFinal, false), r.second.Remove(ctx, view)
 	case "ssakit applies status":
 		if !objects[a.Object].isWidget() {
 			return nil, nil
 		}
-		err := r.status.Apply(ctx, view, map[string]any{"phase": a.Value})
-		return err, func(after *unstructured.Unstructured) bool {
+		return func(after *unstructured.Unstructured) bool {
+			if after == nil {
+				return true
+			}
 			phase, _, _ := unstructured.NestedString(after.Object, "status", "phase")
-			return after == nil || phase == a.Value
-		}
+			return phase == a.Value
+		}, r.status.Apply(ctx, view, map[string]any{"phase": a.Value})
 	}
-	return fmt.Errorf("unknown ssakit operation %q", a.Op), nil
+	return nil, fmt.Errorf("unknown ssakit operation %q", a.Op)
 }
 
 // finalizerManagersOwnOnlyTheirItem is invariant (a), with the status manager's share: it owns
