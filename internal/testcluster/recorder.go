@@ -16,6 +16,10 @@ type Request struct {
 	Method     string
 	Path       string
 	StatusCode int
+	// Bytes is the size of the request body.
+	Bytes int64
+	// Watch is true for a watch (an informer's long-running GET).
+	Watch bool
 }
 
 // IsWrite reports whether the request could change the object store.
@@ -59,6 +63,15 @@ func (r *Recorder) Warnings() []string {
 	return slices.Clone(r.warnings)
 }
 
+// Take returns every request recorded since the last Take or Reset, and forgets them.
+func (r *Recorder) Take() []Request {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	requests := r.requests
+	r.requests = nil
+	return requests
+}
+
 // Reset forgets everything recorded so far.
 func (r *Recorder) Reset() {
 	r.mu.Lock()
@@ -70,7 +83,7 @@ func (r *Recorder) Reset() {
 func (r *Recorder) roundTripper(next http.RoundTripper) http.RoundTripper {
 	return roundTripperFunc(func(req *http.Request) (*http.Response, error) {
 		resp, err := next.RoundTrip(req)
-		rec := Request{Method: req.Method, Path: req.URL.Path}
+		rec := Request{Method: req.Method, Path: req.URL.Path, Bytes: max(req.ContentLength, 0), Watch: req.URL.Query().Get("watch") == "true"}
 		if resp != nil {
 			rec.StatusCode = resp.StatusCode
 		}

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 )
@@ -115,9 +116,41 @@ func (b *bench) namespace(ctx context.Context) (string, error) {
 	return ns.Name, nil
 }
 
-// client returns a client that reads from the API server and whose requests m records.
-func (b *bench) client(m *meter) (client.Client, error) {
-	return client.New(m.metered(b.cluster.Config), client.Options{Scheme: b.cluster.Scheme, Mapper: b.cluster.Mapper})
+// fixture is what a measurement acts on: fresh Widgets in a namespace of their own, and a
+// client that reads from the API server and whose requests meter records.
+type fixture struct {
+	namespace string
+	widgets   []*testcluster.Widget
+	meter     *meter
+	client    client.Client
+}
+
+func (b *bench) fixture(ctx context.Context, objects int) (fixture, error) {
+	ns, err := b.namespace(ctx)
+	if err != nil {
+		return fixture{}, err
+	}
+	widgets, err := b.widgets(ctx, ns, objects)
+	if err != nil {
+		return fixture{}, err
+	}
+	m := b.newMeter()
+	c, err := client.New(m.cfg, client.Options{Scheme: b.cluster.Scheme, Mapper: b.cluster.Mapper})
+	return fixture{namespace: ns, widgets: widgets, meter: m, client: c}, err
+}
+
+// startManager starts mgr; stop stops it and says how it ended.
+func startManager(ctx context.Context, mgr manager.Manager) (stop func() error) {
+	mgrCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(mgrCtx) }()
+	return func() error {
+		cancel()
+		if err := <-done; err != nil {
+			return fmt.Errorf("the manager stopped with: %w", err)
+		}
+		return nil
+	}
 }
 
 // widgets creates n Widgets in namespace with the admin client, four at a time, and returns the

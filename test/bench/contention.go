@@ -65,20 +65,13 @@ type contentionResult struct {
 }
 
 func (b *bench) contend(ctx context.Context, strategy string, objects int) (contentionResult, error) {
-	ns, err := b.namespace(ctx)
+	fx, err := b.fixture(ctx, objects)
 	if err != nil {
 		return contentionResult{}, err
 	}
-	if _, err := b.widgets(ctx, ns, objects); err != nil {
-		return contentionResult{}, err
-	}
+	ns, m, c := fx.namespace, fx.meter, fx.client
 	list := &testcluster.WidgetList{}
 	if err := b.cluster.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
-		return contentionResult{}, err
-	}
-	m := &meter{}
-	c, err := b.client(m)
-	if err != nil {
 		return contentionResult{}, err
 	}
 	names := make([]string, writers)
@@ -147,7 +140,7 @@ func (b *bench) contend(ctx context.Context, strategy string, objects int) (cont
 		return r, err
 	}
 	calls := m.take()
-	r.conflicts = countCalls(calls, func(c call) bool { return c.status == http.StatusConflict })
+	r.conflicts = countCalls(calls, func(c testcluster.Request) bool { return c.StatusCode == http.StatusConflict })
 	r.retries, r.failures = int(retries.Load()), int(failures.Load())
 	return r, nil
 }

@@ -158,8 +158,8 @@ func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep in
 		return operatorResult{}, err
 	}
 
-	m := &meter{}
-	mgr, err := ctrl.NewManager(m.metered(b.cluster.Config), ctrl.Options{
+	m := b.newMeter()
+	mgr, err := ctrl.NewManager(m.cfg, ctrl.Options{
 		Scheme: b.cluster.Scheme,
 		Cache: cache.Options{
 			DefaultNamespaces: map[string]cache.Config{ns: {}, target: {}},
@@ -195,13 +195,10 @@ func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep in
 		WithOptions(controllerOptions).Complete(counted); err != nil {
 		return operatorResult{}, err
 	}
-	mgrCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
+	stopManager := startManager(ctx, mgr)
 	defer func() {
-		stop()
-		if stopErr := <-done; stopErr != nil && err == nil {
-			err = fmt.Errorf("the manager stopped with: %w", stopErr)
+		if stopErr := stopManager(); err == nil {
+			err = stopErr
 		}
 	}()
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
@@ -239,8 +236,8 @@ func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep in
 	}
 	r0.gone = time.Since(start)
 	calls := m.take()
-	r0.requests = countCalls(calls, func(c call) bool { return c.class() != "events" })
-	r0.events = countCalls(calls, func(c call) bool { return c.class() == "events" && c.isWrite() })
+	r0.requests = countCalls(calls, func(c testcluster.Request) bool { return classOf(c) != "events" })
+	r0.events = countCalls(calls, func(c testcluster.Request) bool { return classOf(c) == "events" && c.IsWrite() })
 	r0.errors = int(reconcileErrors.Load())
 
 	copies := &corev1.ConfigMapList{}

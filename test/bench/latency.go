@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
 )
 
 // latencyFinalizer is the finalizer the single-writer measurements add and remove.
@@ -27,25 +29,17 @@ func (b *bench) latency(ctx context.Context) ([]table, error) {
 				// A first round pays for what a process does once; it is not measured.
 				objects, cycles = min(objects, 5), 1
 			}
-			ns, err := b.namespace(ctx)
+			fx, err := b.fixture(ctx, objects)
 			if err != nil {
 				return nil, err
 			}
-			widgets, err := b.widgets(ctx, ns, objects)
-			if err != nil {
-				return nil, err
-			}
-			m := &meter{}
-			c, err := b.client(m)
-			if err != nil {
-				return nil, err
-			}
-			w, err := newWriter(s, c, c, "bench-latency", latencyFinalizer)
+			widgets, m := fx.widgets, fx.meter
+			w, err := newWriter(s, fx.client, fx.client, "bench-latency", latencyFinalizer)
 			if err != nil {
 				return nil, err
 			}
 			var adds, removes []time.Duration
-			var addCalls, removeCalls []call
+			var addCalls, removeCalls []testcluster.Request
 			for range cycles {
 				for _, obj := range widgets {
 					start := time.Now()
@@ -131,11 +125,11 @@ func slowerNote(add, remove repeated, of func(strategy string) (add, remove repe
 }
 
 // meanBytes is the average request body size of the writes among calls.
-func meanBytes(calls []call) float64 {
+func meanBytes(calls []testcluster.Request) float64 {
 	total, writes := int64(0), 0
 	for _, c := range calls {
-		if c.isWrite() {
-			total += c.bytes
+		if c.IsWrite() {
+			total += c.Bytes
 			writes++
 		}
 	}

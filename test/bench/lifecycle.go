@@ -39,11 +39,11 @@ func (b *bench) lifecycle(ctx context.Context) ([]table, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s, err)
 		}
-		perObject := func(keep func(call) bool) string {
+		perObject := func(keep func(testcluster.Request) bool) string {
 			return fmt.Sprintf("%.1f", float64(countCalls(calls, keep))/float64(objects))
 		}
-		t.rows = append(t.rows, []string{s, perObject(func(call) bool { return true }), perObject(call.isWrite),
-			perObject(func(c call) bool { return !c.isWrite() }), perObject(func(c call) bool { return c.status == http.StatusConflict })})
+		t.rows = append(t.rows, []string{s, perObject(func(testcluster.Request) bool { return true }), perObject(testcluster.Request.IsWrite),
+			perObject(func(c testcluster.Request) bool { return !c.IsWrite() }), perObject(func(c testcluster.Request) bool { return c.StatusCode == http.StatusConflict })})
 	}
 	t.notes = append(t.notes, "ssakit's removal reads the object's metadata from the API server before the cleanup (`Finalizer.Held`): "+
 		"an informer cache can lag behind the controller's own removal, and the read keeps a finished cleanup from running twice. "+
@@ -53,17 +53,8 @@ func (b *bench) lifecycle(ctx context.Context) ([]table, error) {
 }
 
 // lifecycles runs the lifecycle of objects Widgets with strategy and returns the controller's calls.
-func (b *bench) lifecycles(ctx context.Context, strategy string, objects int) ([]call, error) {
-	ns, err := b.namespace(ctx)
-	if err != nil {
-		return nil, err
-	}
-	widgets, err := b.widgets(ctx, ns, objects)
-	if err != nil {
-		return nil, err
-	}
-	m := &meter{}
-	c, err := b.client(m)
+func (b *bench) lifecycles(ctx context.Context, strategy string, objects int) ([]testcluster.Request, error) {
+	fx, err := b.fixture(ctx, objects)
 	if err != nil {
 		return nil, err
 	}
@@ -71,7 +62,7 @@ func (b *bench) lifecycles(ctx context.Context, strategy string, objects int) ([
 	if strategy == strippedCache {
 		writerStrategy = strategySSAKit
 	}
-	w, err := newWriter(writerStrategy, c, c, "bench-lifecycle", "bench.ssakit.dev/lifecycle")
+	w, err := newWriter(writerStrategy, fx.client, fx.client, "bench-lifecycle", "bench.ssakit.dev/lifecycle")
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +72,7 @@ func (b *bench) lifecycles(ctx context.Context, strategy string, objects int) ([
 		}
 		return obj
 	}
-	for _, obj := range widgets {
+	for _, obj := range fx.widgets {
 		for range 1 + resyncs {
 			if err := w.reconcile(ctx, fromCache(obj)); err != nil {
 				return nil, fmt.Errorf("reconciling %s: %w", obj.Name, err)
@@ -101,5 +92,5 @@ func (b *bench) lifecycles(ctx context.Context, strategy string, objects int) ([
 			return nil, fmt.Errorf("%s still exists after its finalizer was removed", obj.Name)
 		}
 	}
-	return m.take(), nil
+	return fx.meter.take(), nil
 }

@@ -58,16 +58,12 @@ func (h *widgetHandler) Cleanup(context.Context, *testcluster.Widget) (reconcile
 // each pass are counted. It also measures (6) the cost of the drift applier's local decision.
 func (b *bench) steadyState(ctx context.Context) (_ []table, err error) {
 	objects := b.n(1000)
-	ns, err := b.namespace(ctx)
+	fx, err := b.fixture(ctx, objects)
 	if err != nil {
 		return nil, err
 	}
-	widgets, err := b.widgets(ctx, ns, objects)
-	if err != nil {
-		return nil, err
-	}
-	m := &meter{}
-	mgr, err := ctrl.NewManager(m.metered(b.cluster.Config), ctrl.Options{
+	ns, widgets, m := fx.namespace, fx.widgets, fx.meter
+	mgr, err := ctrl.NewManager(m.cfg, ctrl.Options{
 		Scheme: b.cluster.Scheme,
 		Cache: cache.Options{
 			DefaultNamespaces: map[string]cache.Config{ns: {}},
@@ -99,13 +95,10 @@ func (b *bench) steadyState(ctx context.Context) (_ []table, err error) {
 			return nil, err
 		}
 	}
-	mgrCtx, stop := context.WithCancel(ctx)
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(mgrCtx) }()
+	stopManager := startManager(ctx, mgr)
 	defer func() {
-		stop()
-		if stopErr := <-done; stopErr != nil && err == nil {
-			err = fmt.Errorf("the manager stopped with: %w", stopErr)
+		if stopErr := stopManager(); err == nil {
+			err = stopErr
 		}
 	}()
 
@@ -124,7 +117,7 @@ func (b *bench) steadyState(ctx context.Context) (_ []table, err error) {
 	for range 30 {
 		err := pass(reconcilers[childrenDrift])
 		calls := m.take()
-		if err == nil && countCalls(calls, call.isWrite) == 0 {
+		if err == nil && countCalls(calls, testcluster.Request.IsWrite) == 0 {
 			settled = true
 			break
 		}
@@ -182,8 +175,8 @@ func (b *bench) steadyState(ctx context.Context) (_ []table, err error) {
 	return []table{steady, decision}, nil
 }
 
-func perObject(calls []call, objects int, class string) float64 {
-	return float64(countCalls(calls, func(c call) bool { return c.class() == class })) / float64(objects)
+func perObject(calls []testcluster.Request, objects int, class string) float64 {
+	return float64(countCalls(calls, func(c testcluster.Request) bool { return classOf(c) == class })) / float64(objects)
 }
 
 // decisionCost measures (6) what the drift applier's local decision costs per object, as a Go
