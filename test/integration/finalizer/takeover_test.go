@@ -253,6 +253,22 @@ func (c *writeBeforeFirstJSONPatch) Patch(ctx context.Context, obj client.Object
 	return c.Client.Patch(ctx, obj, patch, opts...)
 }
 
+// replaceByALegacyWidget deletes obj (its finalizers dropped) and creates a legacyWidget under its
+// name, which it stores in successor.
+func replaceByALegacyWidget(t *testing.T, obj client.Object, successor **testcluster.Widget) func(context.Context) {
+	return func(ctx context.Context) {
+		gone := typedWidget.get(t, obj).(*testcluster.Widget)
+		gone.Finalizers = nil
+		if err := cluster.Client.Update(ctx, gone); err != nil {
+			t.Errorf("dropping the finalizers of %s: %v", obj.GetName(), err)
+		}
+		if err := cluster.Client.Delete(ctx, gone); err != nil {
+			t.Errorf("deleting %s: %v", obj.GetName(), err)
+		}
+		*successor = legacyWidget(t, obj.GetNamespace(), obj.GetName())
+	}
+}
+
 func labelByUser(t *testing.T, obj client.Object) func(context.Context) {
 	return func(ctx context.Context) {
 		patch := client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"labels":{"edited":"meanwhile"}}}`))
@@ -289,13 +305,7 @@ func TestRemove_NeverTakesOverOnASuccessorUnderTheSameName(t *testing.T) {
 	ns := cluster.Namespace(t)
 	obj := legacyWidget(t, ns, "replaced-takeover")
 	var successor *testcluster.Widget
-	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: func(ctx context.Context) {
-		gone := typedWidget.get(t, obj).(*testcluster.Widget)
-		gone.Finalizers = nil
-		g.Expect(cluster.Client.Update(ctx, gone)).To(Succeed())
-		g.Expect(cluster.Client.Delete(ctx, gone)).To(Succeed())
-		successor = legacyWidget(t, ns, "replaced-takeover")
-	}}
+	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: replaceByALegacyWidget(t, obj, &successor)}
 
 	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
 
@@ -332,16 +342,27 @@ func TestAdd_ReportsAnObjectReplacedDuringTheTakeover(t *testing.T) {
 	ns := cluster.Namespace(t)
 	obj := legacyWidget(t, ns, "replaced-during-add")
 	var successor *testcluster.Widget
-	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: func(ctx context.Context) {
-		gone := typedWidget.get(t, obj).(*testcluster.Widget)
-		gone.Finalizers = nil
-		g.Expect(cluster.Client.Update(ctx, gone)).To(Succeed())
-		g.Expect(cluster.Client.Delete(ctx, gone)).To(Succeed())
-		successor = legacyWidget(t, ns, "replaced-during-add")
-	}}
+	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: replaceByALegacyWidget(t, obj, &successor)}
 
 	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Add(t.Context(), obj)
 
 	g.Expect(errors.Is(err, ssa.ErrReplaced)).To(BeTrue(), "error %v", err)
 	g.Expect(ownedBy(t, live(t, testcluster.WidgetGVK, successor), finalizerManager)).To(BeEmpty(), "the successor is untouched")
+}
+
+// A controller's cache may strip managedFields: Remove never works from the object it is given
+// but from the answer to its own apply, so the takeover keeps every other manager's ownership.
+func TestRemove_TakesOverFromAStrippedCachedCopyKeepingEveryOtherEntry(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	obj := legacyWidget(t, ns, "stripped-takeover")
+	stripped := obj.DeepCopyObject().(*testcluster.Widget)
+	stripped.ManagedFields = nil
+
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), stripped)).To(Succeed())
+
+	after := live(t, testcluster.WidgetGVK, obj)
+	g.Expect(after.GetFinalizers()).To(BeEmpty())
+	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElements(legacySpec))
+	g.Expect(ownedBy(t, after, userManager)).NotTo(BeEmpty(), "the creator's entry")
 }
