@@ -34,7 +34,7 @@
 //	CleanupFailed       Warning  the cleanup returned an error; the finalizer stays, retried with backoff
 //	FinalizerBlocked    Warning  the cleanup is done but other field managers own the finalizer too (ssa.CoOwnedError)
 //	CleanupSkipped      Warning  deletion started while the finalizer was missing: the cleanup will not run
-//	FinalizerTakenOver  Normal   the finalizer was taken over from legacy field managers (ssa.TakeOverLegacy); once per object
+//	FinalizerTakenOver  Normal   the finalizer was taken over from legacy field managers (ssa.TakeOverLegacy), or an older name (ssa.RenamedFrom); once per object and rename
 //
 // # Metrics
 //
@@ -43,8 +43,10 @@
 // named "ssakit", once ctrl.SetLogger has been called.
 //
 //	Metric                               Labels and their values
-//	ssakit_finalizer_operations_total    controller; operation: add, remove, takeover (from legacy
-//	                                     field managers: one per migrated object);
+//	ssakit_finalizer_operations_total    controller; operation: add, remove, takeover (one per
+//	                                     managedFields patch that moved the finalizer from legacy
+//	                                     managers or an older name to the step: once per migrated
+//	                                     object, twice when it is also renamed);
 //	                                     result: applied (a request was sent and did what was asked),
 //	                                     noop (nothing to send), gone (the object no longer exists or
 //	                                     was replaced), co_owned (removal blocked by other managers),

@@ -181,7 +181,18 @@ func (a *StatusApplier) sharedWithLegacy(obj client.Object) bool {
 	if len(a.legacy) == 0 {
 		return false
 	}
-	ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
+	// This runs on every Apply that would send nothing: parse only the status entries of the
+	// applier's and the legacy managers.
+	var relevant []metav1.ManagedFieldsEntry
+	for _, e := range obj.GetManagedFields() {
+		if e.Subresource == "status" && (e.Manager == string(a.owner) || slices.Contains(a.legacy, e.Manager)) {
+			relevant = append(relevant, e)
+		}
+	}
+	if len(relevant) < 2 {
+		return false // nothing shared without both an entry of the applier's and a legacy one
+	}
+	ownership, err := ssa.ParseOwnership(relevant)
 	if err != nil {
 		return false
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,8 +43,9 @@ const (
 	// not on every look.
 	ReasonCleanupWaiting = "CleanupWaiting"
 	// ReasonFinalizerTakenOver is Normal: the finalizer was taken over from legacy field
-	// managers (ssa.TakeOverLegacy in the step's FinalizerOptions), so the controller alone owns
-	// it now. Once per migrated object.
+	// managers (ssa.TakeOverLegacy in the step's FinalizerOptions), or an older name of it
+	// (ssa.RenamedFrom) is about to be released, so the controller alone owns it now. Once per
+	// migrated object, and once more for a rename.
 	ReasonFinalizerTakenOver = "FinalizerTakenOver"
 )
 
@@ -139,8 +141,12 @@ func (s *Step) tookOver(ctx context.Context, obj client.Object, t ssa.TakeOver) 
 		owners = strings.Join(t.From, ", ")
 	}
 	log.FromContext(ctx).Info("Took finalizers over from other field managers", "finalizers", t.Finalizers, "from", t.From)
-	s.event(obj, corev1.EventTypeNormal, ReasonFinalizerTakenOver, "TakeOver", "Finalizers %s are now owned by field manager %s alone, taken over from %s; older names are removed next",
-		strings.Join(t.Finalizers, ", "), s.finalizer.FieldOwner(), owners)
+	next := ""
+	if slices.ContainsFunc(t.Finalizers, func(name string) bool { return name != s.finalizer.Name() }) {
+		next = "; its older names are removed next"
+	}
+	s.event(obj, corev1.EventTypeNormal, ReasonFinalizerTakenOver, "TakeOver", "Finalizers %s are now owned by field manager %s alone, taken over from %s%s",
+		strings.Join(t.Finalizers, ", "), s.finalizer.FieldOwner(), owners, next)
 }
 
 // Finalizer returns the step's finalizer.
