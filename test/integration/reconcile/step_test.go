@@ -114,6 +114,23 @@ func TestStep_CleansUpWhenTheAnswerToItsAddShowsDeletionStarted(t *testing.T) {
 	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "deleted-meanwhile")
+	stale := staleCopyOfADeletedWidget(t, step, w)
+	cleanups := 0
+
+	outcome, _, err := step.Handle(t.Context(), stale, func(context.Context) (reconcile.Result, error) { cleanups++; return reconcile.Result{}, nil })
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(outcome).To(Equal(ssareconcile.Released), "the outcome for an object whose deletion the add's answer showed")
+	g.Expect(cleanups).To(Equal(1))
+	g.Expect(finalizersOf(t.Context(), w)()).To(Equal([]string{"other.example.com/keep"}))
+}
+
+// staleCopyOfADeletedWidget lets step add its finalizer to w, has another controller add its
+// own, and deletes w, so that w stays terminating; it returns a stripped copy read before the
+// deletion, as a lagging cache that strips managedFields would hand it over.
+func staleCopyOfADeletedWidget(t *testing.T, step *ssareconcile.Step, w *testcluster.Widget) *testcluster.Widget {
+	t.Helper()
+	g := NewWithT(t)
 	outcome, _, err := step.Handle(t.Context(), w, nil)
 	g.Expect(outcome, err).To(Equal(ssareconcile.Proceed))
 	w.Finalizers = append(w.Finalizers, "other.example.com/keep")
@@ -121,14 +138,7 @@ func TestStep_CleansUpWhenTheAnswerToItsAddShowsDeletionStarted(t *testing.T) {
 	stale := w.DeepCopyObject().(*testcluster.Widget)
 	stale.ManagedFields = nil
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
-	cleanups := 0
-
-	outcome, _, err = step.Handle(t.Context(), stale, func(context.Context) (reconcile.Result, error) { cleanups++; return reconcile.Result{}, nil })
-
-	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(outcome).To(Equal(ssareconcile.Released), "the outcome for an object whose deletion the add's answer showed")
-	g.Expect(cleanups).To(Equal(1))
-	g.Expect(finalizersOf(t.Context(), w)()).To(Equal([]string{"other.example.com/keep"}))
+	return stale
 }
 
 // Row 15: a legacy finalizer name is accepted on custom resources only; on a built-in kind the
@@ -160,16 +170,10 @@ func TestStep_GivesNoWarningForAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client, Recorder: recorder})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "cleaned-once")
-	outcome, _, err := step.Handle(t.Context(), w, nil)
-	g.Expect(outcome, err).To(Equal(ssareconcile.Proceed))
-	w.Finalizers = append(w.Finalizers, "other.example.com/keep")
-	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("other"))).To(Succeed())
-	stale := w.DeepCopyObject().(*testcluster.Widget)
-	stale.ManagedFields = nil
-	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+	stale := staleCopyOfADeletedWidget(t, step, w)
 	cleanups := 0
 	cleanup := func(context.Context) (reconcile.Result, error) { cleanups++; return reconcile.Result{}, nil }
-	outcome, _, err = step.Handle(t.Context(), stale.DeepCopyObject().(*testcluster.Widget), cleanup)
+	outcome, _, err := step.Handle(t.Context(), stale.DeepCopyObject().(*testcluster.Widget), cleanup)
 	g.Expect(outcome, err).To(Equal(ssareconcile.Released))
 
 	outcome, _, err = step.Handle(t.Context(), stale.DeepCopyObject().(*testcluster.Widget), cleanup)
