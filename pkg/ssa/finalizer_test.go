@@ -134,3 +134,18 @@ func TestNewFinalizer_RefusesAFinalizerAnotherOneRetires(t *testing.T) {
 		t.Errorf("want the retired name refused, got %v", err)
 	}
 }
+
+// TakeOverFields sets the whole managedFields list, so it must be guarded by the resourceVersion
+// of the object it was computed from: an object without one is refused before any request.
+func TestTakeOverFields_RefusesAnObjectWithoutResourceVersion(t *testing.T) {
+	c := fake.NewClientBuilder().Build()
+	obj := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings", UID: "4b1d", ManagedFields: []metav1.ManagedFieldsEntry{{
+		Manager: "old", Operation: metav1.ManagedFieldsOperationApply, Subresource: "status", FieldsType: "FieldsV1", FieldsV1: metav1.NewFieldsV1(`{"f:data":{"f:a":{}}}`),
+	}}}}
+
+	_, err := ssa.TakeOverFields(context.Background(), c, obj, "new", "status", "old")
+
+	if err == nil || !strings.Contains(err.Error(), "has no resourceVersion") {
+		t.Errorf("want the object refused for its missing resourceVersion, got %v", err)
+	}
+}

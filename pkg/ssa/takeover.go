@@ -286,6 +286,10 @@ func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, man
 	if err != nil {
 		return false, fmt.Errorf("taking fields over for %q: %w", manager, err)
 	}
+	if obj.GetResourceVersion() == "" {
+		// The patch would then be written whatever the object is now.
+		return false, fmt.Errorf("taking fields of %s over for %q: the object has no resourceVersion; pass the object the API server answered to the apply", ref, manager)
+	}
 	ownership, err := ParseOwnership(obj.GetManagedFields())
 	if err != nil {
 		return false, fmt.Errorf("taking fields of %s over for %q: %w", ref, manager, err)
