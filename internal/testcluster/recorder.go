@@ -7,6 +7,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
@@ -21,6 +22,9 @@ type Request struct {
 	// Watch is true for a watch (an informer's long-running GET).
 	Watch bool
 }
+
+// IgnoreRequestSize makes cmp.Diff compare requests by method, path and status code alone.
+var IgnoreRequestSize = cmpopts.IgnoreFields(Request{}, "Bytes")
 
 // IsWrite reports whether the request could change the object store.
 func (r Request) IsWrite() bool {

@@ -148,9 +148,9 @@ func statusError(t *testing.T, err error) metav1.Status {
 	return statusErr.Status()
 }
 
-func diff(t *testing.T, what string, want, got any) {
+func diff(t *testing.T, what string, want, got any, opts ...cmp.Option) {
 	t.Helper()
-	if d := cmp.Diff(want, got); d != "" {
+	if d := cmp.Diff(want, got, opts...); d != "" {
 		t.Errorf("%s (-want +got):\n%s", what, d)
 	}
 }
