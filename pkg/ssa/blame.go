@@ -11,40 +11,69 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/value"
 )
 
-// Blame renders obj one owned field per line: the path, its value when it is a scalar, and every
-// entry that owns it (`manager (Operation)` or `manager (Operation, subresource)`). Lines are
-// sorted by path. It reads obj's managedFields, so it needs an object that still has them.
-//
-//	.data.key                                 "value"  user (Apply)
-//	.metadata.finalizers[="example.com/fin"]           op/finalizer (Apply)
-func Blame(obj runtime.Object) (string, error) {
+// OwnedField is one field of an object and the managedFields entries that own it.
+type OwnedField struct {
+	Path fieldpath.Path
+	// Value is the JSON rendering of the field's value when it is a scalar, "" otherwise (a map,
+	// a list, or a set item, whose path shows the value already).
+	Value string
+	// Owners are the entries that own the field, in the order of metadata.managedFields.
+	Owners []Entry
+}
+
+// OwnedFields returns every field obj's managedFields name, sorted by path, each with its value
+// and owners: the data behind Blame, for tools that render it their own way (kubectl ssakit
+// blame -o json). It needs an object that still has its managedFields.
+func OwnedFields(obj runtime.Object) ([]OwnedField, error) {
 	accessor, err := meta.Accessor(obj)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	ownership, err := ParseOwnership(accessor.GetManagedFields())
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-
 	all := &fieldpath.Set{}
 	for _, e := range ownership.Entries {
 		all = all.Union(e.Fields)
 	}
-	var b strings.Builder
-	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
-	for _, path := range sortedPaths(all) {
-		var owners []string
+	paths := sortedPaths(all)
+	fields := make([]OwnedField, len(paths))
+	for i, path := range paths {
+		fields[i] = OwnedField{Path: path, Value: scalarAt(content, path)}
 		for _, e := range ownership.Entries {
 			if e.Fields.Has(path) {
-				owners = append(owners, e.String())
+				fields[i].Owners = append(fields[i].Owners, e)
 			}
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", path, scalarAt(content, path), strings.Join(owners, ", "))
+	}
+	return fields, nil
+}
+
+// Blame renders obj one owned field per line (OwnedFields): the path, its value when it is a
+// scalar, and every entry that owns it (`manager (Operation)` or `manager (Operation,
+// subresource)`). Lines are sorted by path. It reads obj's managedFields, so it needs an object
+// that still has them.
+//
+//	.data.key                                 "value"  user (Apply)
+//	.metadata.finalizers[="example.com/fin"]           op/finalizer (Apply)
+func Blame(obj runtime.Object) (string, error) {
+	fields, err := OwnedFields(obj)
+	if err != nil {
+		return "", err
+	}
+	var b strings.Builder
+	w := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, field := range fields {
+		owners := make([]string, len(field.Owners))
+		for i, e := range field.Owners {
+			owners[i] = e.String()
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\n", field.Path, field.Value, strings.Join(owners, ", "))
 	}
 	if err := w.Flush(); err != nil {
 		return "", err

@@ -154,6 +154,20 @@ func ExampleBlame() {
 	// .metadata.labels.app                          "demo"  kubectl (Apply)
 }
 
+func ExampleOwnedFields() {
+	fields, err := ssa.OwnedFields(demoConfigMap())
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range fields {
+		if len(f.Owners) > 1 {
+			fmt.Println(f.Path, "is owned by", f.Owners[0].Manager, "and", f.Owners[1].Manager)
+		}
+	}
+	// Output:
+	// .metadata.finalizers[="example.com/cleanup"] is owned by demo/finalizer and legacy-operator
+}
+
 func ExampleKeepManagedFieldsOf() {
 	// In a controller-runtime manager: cache.Options{DefaultTransform: ...}.
 	_ = cache.Options{DefaultTransform: ssa.KeepManagedFieldsOf("demo/finalizer", "demo")}

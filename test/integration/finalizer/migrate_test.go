@@ -1,0 +1,172 @@
+package finalizer
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/google/go-cmp/cmp/cmpopts"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/internal/testcluster"
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// applyAs applies finalizers to obj as manager, as a controller that moved to ssakit before it
+// took legacy finalizers over would have.
+func applyAs(t *testing.T, obj client.Object, manager string, finalizers ...string) {
+	t.Helper()
+	config := &unstructured.Unstructured{}
+	config.SetGroupVersionKind(testcluster.WidgetGVK)
+	config.SetNamespace(obj.GetNamespace())
+	config.SetName(obj.GetName())
+	config.SetUID(obj.GetUID())
+	config.SetFinalizers(finalizers)
+	if err := cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(config), client.FieldOwner(manager)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A controller that applied its finalizer before it took legacy owners over co-owns it with the
+// legacy Update: Add sees the manager's entry and sends nothing, so only Migrate moves the item,
+// and it moves nothing else (rows 3 and 31).
+func TestMigrate_TakesOverAFinalizerTheManagerAlreadyCoOwns(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	legacyWidget(t, ns, "co-owned")
+	applyAs(t, live(t, testcluster.WidgetGVK, &testcluster.Widget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "co-owned"}}), finalizerManager, cleanup)
+	obj := live(t, testcluster.WidgetGVK, &testcluster.Widget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "co-owned"}})
+	c, rec := cluster.RecordingClient(t)
+	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy())
+	g.Expect(f.Add(t.Context(), obj.DeepCopy())).To(Succeed())
+	g.Expect(rec.Take()).To(BeEmpty(), "Add trusts the manager's entry")
+
+	done, err := f.Migrate(t.Context(), obj)
+
+	g.Expect(err).NotTo(HaveOccurred())
+	diff(t, "migration", ssa.Migration{Object: done.Object, TakeFrom: []string{legacyManager}}, done)
+	after := live(t, testcluster.WidgetGVK, obj)
+	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElements(legacySpec), "the legacy manager keeps its spec")
+	g.Expect(ownedBy(t, after, legacyManager)).NotTo(ContainElement(ContainSubstring("finalizers[")), "the legacy manager no longer owns the finalizer")
+	diff(t, "what the finalizer's manager owns", []string{`.metadata.finalizers[="example.com/cleanup"]`}, ownedBy(t, after, finalizerManager))
+	g.Expect(after.Object["spec"]).To(Equal(legacyWidgetSpec))
+	diff(t, "the object handed back is the live one", after.GetResourceVersion(), obj.GetResourceVersion())
+}
+
+// A rename puts the new name on, then releases the old one, whoever wrote it.
+func TestMigrate_RenamesAndReleasesTheOldName(t *testing.T) {
+	g := NewWithT(t)
+	obj := withOldName(t, cluster.Namespace(t), "rename")
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+
+	done, err := f.Migrate(t.Context(), obj)
+
+	g.Expect(err).NotTo(HaveOccurred())
+	diff(t, "migration", ssa.Migration{Object: done.Object, Apply: true, Release: []string{oldName}}, done)
+	after := live(t, testcluster.WidgetGVK, obj)
+	diff(t, "finalizers", []string{cleanup}, after.GetFinalizers())
+	diff(t, "what the finalizer's manager owns", []string{`.metadata.finalizers[="example.com/cleanup"]`}, ownedBy(t, after, finalizerManager))
+	g.Expect(ownedBy(t, after, legacyManager)).NotTo(ContainElement(ContainSubstring("finalizers[")))
+}
+
+// Migrate moves finalizers; it never protects an object the controller did not protect.
+func TestMigrate_NeverAddsTheFinalizerToAnObjectThatCarriesNeitherName(t *testing.T) {
+	g := NewWithT(t)
+	obj := typedWidget.create(t, cluster.Namespace(t), "unprotected")
+	c, rec := cluster.RecordingClient(t)
+	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+
+	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(done.Changes()).To(BeFalse())
+	g.Expect(done.Kept).To(ConsistOf(ContainSubstring("carries neither")))
+	g.Expect(rec.Take()).To(BeEmpty())
+	g.Expect(live(t, testcluster.WidgetGVK, obj).GetFinalizers()).To(BeEmpty())
+}
+
+// A terminating object cannot take the new name (row 12): it keeps the old one, untouched, for
+// the controller's Remove.
+func TestMigrate_LeavesATerminatingObjectItsOldName(t *testing.T) {
+	g := NewWithT(t)
+	obj := withOldName(t, cluster.Namespace(t), "terminating")
+	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
+	c, rec := cluster.RecordingClient(t)
+	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+
+	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(done.Changes()).To(BeFalse())
+	g.Expect(done.Kept).To(ConsistOf(ContainSubstring("terminating")))
+	g.Expect(rec.Take()).To(BeEmpty())
+	diff(t, "finalizers", []string{oldName}, live(t, testcluster.WidgetGVK, obj).GetFinalizers())
+}
+
+// An Apply owner that TakeOverLegacy does not name declared the finalizer itself (a user's
+// kubectl apply --server-side): the plan says it stays, and Migrate leaves it co-owned.
+func TestMigrate_KeepsAnApplyOwnerItIsNotToldToTakeFrom(t *testing.T) {
+	g := NewWithT(t)
+	obj := legacyWidget(t, cluster.Namespace(t), "user-applied")
+	applyAs(t, obj, "kubectl", cleanup)
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy())
+
+	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(done.TakeFrom).To(BeEmpty())
+	g.Expect(done.Kept).To(ConsistOf(ContainSubstring(`"kubectl (Apply)"`)))
+	after := live(t, testcluster.WidgetGVK, obj)
+	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElement(`.metadata.finalizers[="example.com/cleanup"]`), "nothing was moved")
+	g.Expect(ownedBy(t, after, "kubectl")).To(ContainElement(`.metadata.finalizers[="example.com/cleanup"]`))
+}
+
+// PlanMigration is Migrate's dry run: on a live object it predicts what Migrate does, and sends
+// nothing.
+func TestPlanMigration_PredictsWhatMigrateDoesWithoutARequest(t *testing.T) {
+	ns := cluster.Namespace(t)
+	objects := map[string]client.Object{
+		"update":    legacyWidget(t, ns, "plan-update"),
+		"rename":    withOldName(t, ns, "plan-rename"),
+		"migrated":  legacyWidget(t, ns, "plan-migrated"),
+		"untouched": typedWidget.create(t, ns, "plan-untouched"),
+	}
+	// What each plan does, its Kept notes aside.
+	want := map[string]ssa.Migration{
+		"update":    {Apply: true, TakeFrom: []string{legacyManager}},
+		"rename":    {Apply: true, Release: []string{oldName}},
+		"migrated":  {},
+		"untouched": {},
+	}
+	migrated := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+	if _, err := migrated.Migrate(t.Context(), live(t, testcluster.WidgetGVK, objects["migrated"])); err != nil {
+		t.Fatal(err)
+	}
+	for shape, obj := range objects {
+		t.Run(shape, func(t *testing.T) {
+			c, rec := cluster.RecordingClient(t)
+			f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+
+			plan, err := f.PlanMigration(live(t, testcluster.WidgetGVK, obj))
+			if err != nil {
+				t.Fatal(err)
+			}
+			diff(t, "requests of the plan", []string(nil), methods(rec.Take()))
+			diff(t, "plan", want[shape], plan, cmpopts.IgnoreFields(ssa.Migration{}, "Object", "Kept"))
+			done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			diff(t, "what Migrate did against the plan", plan, done)
+			if plan.Changes() {
+				// One apply, a takeover or a release's takeover and apply: never a read.
+				for _, m := range methods(rec.Take()) {
+					diff(t, "method", http.MethodPatch, m)
+				}
+			}
+		})
+	}
+}
