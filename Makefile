@@ -42,6 +42,10 @@ demo: controlplane ## Run the ConfigMirror operator end to end on a local contro
 run: ## Run the ConfigMirror operator against the cluster of the current kubeconfig (install config/ first).
 	go run ./$(OPERATOR)/cmd/operator
 
+.PHONY: plugin
+plugin: ## Build the kubectl plugin into bin/kubectl-ssakit (put bin/ on PATH, then: kubectl ssakit --help).
+	go build -o $(BIN)/kubectl-ssakit ./cmd/kubectl-ssakit
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate the example operator's deepcopy, apply configurations, CRD and ClusterRole.
 	cd $(OPERATOR) && rm -rf api/v1alpha1/applyconfiguration && \

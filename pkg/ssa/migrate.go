@@ -54,7 +54,7 @@ func (f *Finalizer) PlanMigration(obj client.Object) (Migration, error) {
 		plan.Kept = append(plan.Kept, fmt.Sprintf("it carries neither %q nor an older name of it: there is nothing to migrate, and the controller adds the finalizer to the objects it manages", f.name))
 		return plan, nil
 	case !carries && obj.GetDeletionTimestamp() != nil:
-		plan.Kept = append(plan.Kept, fmt.Sprintf("it is terminating: the server refuses new finalizers (docs/ssa-semantics.md row 12), so %s stay until the cleanup is done and the controller's Remove releases them", quoteAll(older)))
+		plan.Kept = append(plan.Kept, fmt.Sprintf("it is terminating: the server refuses new finalizers (docs/ssa-semantics.md row 12), so it keeps %s until its cleanup is done and the controller's Remove releases it", quoteAll(older)))
 		return plan, nil
 	}
 	if len(obj.GetManagedFields()) == 0 {

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// blameJSON is one object's blame in -o json.
+type blameJSON struct {
+	Object objectJSON       `json:"object"`
+	Fields []ownedFieldJSON `json:"fields"`
+}
+
+type ownedFieldJSON struct {
+	Path string `json:"path"`
+	// Value is the field's value when it is a scalar.
+	Value  json.RawMessage `json:"value,omitempty"`
+	Owners []entryJSON     `json:"owners"`
+}
+
+func newBlameCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	var format output
+	cmd := &cobra.Command{
+		Use:   "blame TYPE NAME",
+		Short: "Show every field of an object with the managers that own it",
+		Long: `Show every field the object's managedFields name, with its value when it is a scalar, and
+every manager that owns it: the manager's name, the operation (Apply or Update) and the
+subresource it wrote through.`,
+		Example: `  kubectl ssakit blame configmap app-config
+  kubectl ssakit blame widgets.example.com my-widget -n prod -o json`,
+		Args: cobra.ExactArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			objects, err := (&selection{}).objects(flags, args)
+			if err != nil {
+				return err
+			}
+			for _, obj := range objects {
+				if len(obj.GetManagedFields()) == 0 {
+					return fmt.Errorf("%s has no managedFields: nothing records who owns its fields (they were reset, or the server does not track them)", objectOf(obj))
+				}
+				if format == "json" {
+					fields, err := ssa.OwnedFields(obj)
+					if err != nil {
+						return err
+					}
+					out := blameJSON{Object: objectOf(obj), Fields: make([]ownedFieldJSON, len(fields))}
+					for i, f := range fields {
+						out.Fields[i] = ownedFieldJSON{Path: f.Path.String(), Owners: entriesOf(f.Owners)}
+						if f.Value != "" {
+							out.Fields[i].Value = json.RawMessage(f.Value)
+						}
+					}
+					if err := writeJSON(streams.Out, out); err != nil {
+						return err
+					}
+					continue
+				}
+				text, err := ssa.Blame(obj)
+				if err != nil {
+					return err
+				}
+				fmt.Fprint(streams.Out, text)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().VarP(&format, "output", "o", "Output format: json, or none for text.")
+	return cmd
+}

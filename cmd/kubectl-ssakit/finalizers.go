@@ -1,0 +1,140 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/util/duration"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/cli-runtime/pkg/printers"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// finalizerJSON is one finalizer on one object in -o json.
+type finalizerJSON struct {
+	Object    objectJSON  `json:"object"`
+	Finalizer string      `json:"finalizer"`
+	Owners    []entryJSON `json:"owners"`
+	// Name is "qualified", "unqualified" (the server accepts it on custom resources with a
+	// warning, and refuses it on built-in types) or "invalid".
+	Name string `json:"name"`
+	// NameProblem says what is wrong with the name, when something is.
+	NameProblem string `json:"nameProblem,omitempty"`
+	// TerminatingFor is how long the object has been terminating, in seconds; absent when it is
+	// not terminating.
+	TerminatingFor *int64 `json:"terminatingSeconds,omitempty"`
+	// Stuck is true when the object has been terminating for longer than --stuck-after.
+	Stuck bool `json:"stuck"`
+}
+
+func newFinalizersCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	var (
+		format     output
+		selected   selection
+		stuckAfter time.Duration
+	)
+	cmd := &cobra.Command{
+		Use:   "finalizers TYPE [NAME...]",
+		Short: "List each finalizer on each object: its owners, whether its name is domain-qualified, whether it is stuck",
+		Long: `List each finalizer on each object with the field managers that own it (an Update owner is a
+controller that added it with Update or a merge patch: a candidate for kubectl ssakit
+migrate), whether its name is domain-qualified (ssa.ValidateFinalizerName: a name without a
+"/" draws a warning on custom resources and is refused on built-in types), and how long the
+object has been terminating: a finalizer on an object terminating for longer than
+--stuck-after is reported stuck.`,
+		Example: `  kubectl ssakit finalizers widgets.example.com -A
+  kubectl ssakit finalizers configmaps -n prod --stuck-after 1h -o json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			objects, err := selected.objects(flags, args)
+			if err != nil {
+				return err
+			}
+			now := time.Now()
+			found := []finalizerJSON{}
+			for _, obj := range objects {
+				ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
+				if err != nil {
+					return fmt.Errorf("%s: %w", objectOf(obj), err)
+				}
+				for _, name := range obj.GetFinalizers() {
+					f := finalizerJSON{Object: objectOf(obj), Finalizer: name, Name: "qualified"}
+					var owners []ssa.Entry
+					for _, e := range ownership.Entries {
+						if e.Fields.Has(ssa.FinalizerPath(name)) {
+							owners = append(owners, e)
+						}
+					}
+					f.Owners = entriesOf(owners)
+					if warnings, err := ssa.ValidateFinalizerName(name, true); err != nil {
+						f.Name = "invalid"
+						if invalid, ok := errors.AsType[*ssa.InvalidNameError](err); ok {
+							f.NameProblem = strings.Join(invalid.Reasons, "; ")
+						} else {
+							f.NameProblem = err.Error()
+						}
+					} else if len(warnings) > 0 {
+						f.Name, f.NameProblem = "unqualified", strings.Join(warnings, "; ")
+					}
+					if deleted := obj.GetDeletionTimestamp(); deleted != nil {
+						seconds := int64(now.Sub(deleted.Time) / time.Second)
+						f.TerminatingFor = &seconds
+						f.Stuck = now.Sub(deleted.Time) > stuckAfter
+					}
+					found = append(found, f)
+				}
+			}
+			if format == "json" {
+				return writeJSON(streams.Out, found)
+			}
+			return printFinalizers(streams, found, len(objects))
+		},
+	}
+	selected.addFlags(cmd)
+	cmd.Flags().DurationVar(&stuckAfter, "stuck-after", 5*time.Minute, "Report a finalizer stuck when its object has been terminating for longer than this.")
+	cmd.Flags().VarP(&format, "output", "o", "Output format: json, or none for text.")
+	return cmd
+}
+
+func printFinalizers(streams genericiooptions.IOStreams, found []finalizerJSON, objects int) error {
+	if len(found) == 0 {
+		fmt.Fprintf(streams.ErrOut, "no finalizer on %d object(s)\n", objects)
+		return nil
+	}
+	w := printers.GetNewTabWriter(streams.Out)
+	fmt.Fprintln(w, "OBJECT\tFINALIZER\tOWNERS\tNAME\tTERMINATING")
+	unqualified, stuck := 0, 0
+	carrying := map[objectJSON]bool{}
+	for _, f := range found {
+		carrying[f.Object] = true
+		owners := make([]string, len(f.Owners))
+		for i, e := range f.Owners {
+			owners[i] = e.String()
+		}
+		if len(owners) == 0 {
+			owners = []string{"<none recorded>"}
+		}
+		terminating := ""
+		if f.TerminatingFor != nil {
+			terminating = duration.HumanDuration(time.Duration(*f.TerminatingFor) * time.Second)
+			if f.Stuck {
+				terminating += " (stuck)"
+				stuck++
+			}
+		}
+		if f.Name != "qualified" {
+			unqualified++
+		}
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Object, f.Finalizer, strings.Join(owners, ", "), f.Name, terminating)
+	}
+	if err := w.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintf(streams.ErrOut, "%d finalizer(s) on %d of %d object(s): %d without a domain-qualified name, %d stuck\n", len(found), len(carrying), objects, unqualified, stuck)
+	return nil
+}

@@ -1,0 +1,176 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// migrateOptions are migrate's flags.
+type migrateOptions struct {
+	selected       selection
+	controller     string
+	finalizer      string
+	fieldOwner     string
+	legacyNames    []string
+	legacyManagers []string
+	dryRun         bool
+	progressEvery  time.Duration
+}
+
+func newMigrateCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
+	o := &migrateOptions{}
+	cmd := &cobra.Command{
+		Use:   "migrate TYPE [NAME...] --controller NAME --finalizer NEW [--legacy-name OLD...] [--legacy-manager M...] [--dry-run]",
+		Short: "Move finalizers to the field manager of an ssakit finalizer, renaming them if asked",
+		Long: `Move the finalizer NEW on each selected object to the field manager the controller's
+ssa.Finalizer uses (<controller>/finalizer/<NEW>, or --field-owner), with ssakit's own
+migration (ssa.Finalizer.Migrate, with TakeOverLegacy and RenamedFrom):
+
+  - the finalizer's item is taken over from every Update owner (controllerutil.AddFinalizer
+    with Update or a merge patch, kubectl edit) and from the Apply managers named with
+    --legacy-manager; every other field those managers own stays theirs;
+  - with --legacy-name, an object that carries an older name gets NEW first, then the older
+    name is released, so it is never without one of them. A terminating object keeps its older
+    name: the server refuses new finalizers on it, and the controller's Remove releases it.
+
+An object that carries neither NEW nor an older name is left alone: migrate never protects an
+object the controller did not. With --dry-run nothing is written, and each object's line says
+what would change (ssa.Finalizer.PlanMigration). Run it with the controller scaled down, or
+after the release that declares the same options has rolled out.`,
+		Example: `  kubectl ssakit migrate widgets.example.com -A --controller widgets --finalizer example.com/cleanup --dry-run
+  kubectl ssakit migrate widgets.example.com -A --controller widgets --finalizer example.com/cleanup --legacy-name widget-finalizer`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return o.run(cmd.Context(), flags, streams, args)
+		},
+	}
+	o.selected.addFlags(cmd)
+	cmd.Flags().StringVar(&o.controller, "controller", "", "The controller name the finalizer is declared with (ssa.NewFinalizer's controller argument).")
+	cmd.Flags().StringVar(&o.finalizer, "finalizer", "", "The finalizer's name, domain-qualified (example.com/cleanup).")
+	cmd.Flags().StringVar(&o.fieldOwner, "field-owner", "", "The finalizer's field manager, when the controller sets one with ssa.WithFieldOwner.")
+	cmd.Flags().StringSliceVar(&o.legacyNames, "legacy-name", nil, "An older name of the finalizer to replace with --finalizer (ssa.RenamedFrom); repeatable.")
+	cmd.Flags().StringSliceVar(&o.legacyManagers, "legacy-manager", nil, "An Apply field manager to take the finalizer from, besides every Update owner (ssa.TakeOverLegacy); repeatable.")
+	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "Change nothing; print what each object would get.")
+	cmd.Flags().DurationVar(&o.progressEvery, "progress-every", 2*time.Second, "How often a progress line goes to stderr on long runs.")
+	return cmd
+}
+
+func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, args []string) error {
+	if o.controller == "" && o.fieldOwner == "" {
+		return fmt.Errorf("say whose finalizer it is: --controller NAME, the controller name the finalizer is declared with (its field manager is <controller>/finalizer/<finalizer>), or --field-owner")
+	}
+	if o.finalizer == "" {
+		return fmt.Errorf("say which finalizer to migrate: --finalizer NAME, its domain-qualified name")
+	}
+	config, err := flags.ToRESTConfig()
+	if err != nil {
+		return err
+	}
+	c, err := client.New(config, client.Options{})
+	if err != nil {
+		return err
+	}
+	opts := []ssa.FinalizerOption{ssa.TakeOverLegacy(o.legacyManagers...)}
+	if len(o.legacyNames) > 0 {
+		opts = append(opts, ssa.RenamedFrom(o.legacyNames...))
+	}
+	if o.fieldOwner != "" {
+		opts = append(opts, ssa.WithFieldOwner(client.FieldOwner(o.fieldOwner)))
+	}
+	controller := o.controller
+	if controller == "" {
+		controller = "kubectl-ssakit" // only names the manager, which --field-owner sets
+	}
+	f, err := ssa.NewFinalizer(c, controller, o.finalizer, opts...)
+	if err != nil {
+		return err
+	}
+	objects, err := o.selected.objects(flags, args)
+	if err != nil {
+		return err
+	}
+	prefix := ""
+	if o.dryRun {
+		prefix = "(dry run) "
+	}
+	fmt.Fprintf(streams.ErrOut, "%smigrating finalizer %q to field manager %q on %d object(s)\n", prefix, f.Name(), f.FieldOwner(), len(objects))
+
+	var changed, unchanged, failed int
+	lastProgress := time.Now()
+	for i, obj := range objects {
+		var m ssa.Migration
+		if o.dryRun {
+			m, err = f.PlanMigration(obj)
+		} else {
+			m, err = f.Migrate(ctx, obj)
+		}
+		name := objectOf(obj)
+		switch {
+		case err != nil:
+			failed++
+			fmt.Fprintf(streams.Out, "%s%s: failed: %v\n", prefix, name, err)
+		case m.Changes():
+			changed++
+			fmt.Fprintf(streams.Out, "%s%s: %s\n", prefix, name, describe(m, f.Name()))
+		default:
+			unchanged++
+			fmt.Fprintf(streams.Out, "%s%s: unchanged\n", prefix, name)
+		}
+		for _, kept := range m.Kept {
+			fmt.Fprintf(streams.Out, "%s%s:   kept: %s\n", prefix, name, kept)
+		}
+		if time.Since(lastProgress) >= o.progressEvery && i+1 < len(objects) {
+			lastProgress = time.Now()
+			progress(streams.ErrOut, prefix, i+1, len(objects), changed, unchanged, failed)
+		}
+	}
+	progress(streams.ErrOut, prefix, len(objects), len(objects), changed, unchanged, failed)
+	if failed > 0 {
+		return fmt.Errorf("%d object(s) failed; their lines say why. Objects that succeeded are migrated; run the command again for the others", failed)
+	}
+	return nil
+}
+
+func progress(w io.Writer, prefix string, done, total, changed, unchanged, failed int) {
+	verb := "changed"
+	if prefix != "" {
+		verb = "would change"
+	}
+	fmt.Fprintf(w, "%s%d/%d objects: %d %s, %d unchanged, %d failed\n", prefix, done, total, changed, verb, unchanged, failed)
+}
+
+// describe says what a migration changes, in the order it happens.
+func describe(m ssa.Migration, finalizer string) string {
+	var steps []string
+	switch {
+	case m.Apply && len(m.Release) > 0:
+		steps = append(steps, fmt.Sprintf("put %q on", finalizer))
+	case m.Apply:
+		steps = append(steps, fmt.Sprintf("apply %q", finalizer))
+	}
+	if len(m.TakeFrom) > 0 {
+		steps = append(steps, fmt.Sprintf("take %q over from %s", finalizer, quoted(m.TakeFrom)))
+	}
+	if len(m.Release) > 0 {
+		steps = append(steps, fmt.Sprintf("release %s", quoted(m.Release)))
+	}
+	return strings.Join(steps, ", ")
+}
+
+func quoted(names []string) string {
+	q := make([]string, len(names))
+	for i, n := range names {
+		q[i] = fmt.Sprintf("%q", n)
+	}
+	return strings.Join(q, ", ")
+}

@@ -1,0 +1,88 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// output is the -o flag: "" for text, "json" for JSON.
+type output string
+
+func (o *output) String() string { return string(*o) }
+func (o *output) Type() string   { return "format" }
+func (o *output) Set(s string) error {
+	if s != "" && s != "json" {
+		return fmt.Errorf("unknown output format %q: use -o json, or no -o for text", s)
+	}
+	*o = output(s)
+	return nil
+}
+
+// writeJSON writes v indented, as kubectl writes JSON.
+func writeJSON(w io.Writer, v any) error {
+	encoder := json.NewEncoder(w)
+	encoder.SetIndent("", "    ")
+	return encoder.Encode(v)
+}
+
+// objectJSON names an object in JSON output.
+type objectJSON struct {
+	APIVersion string `json:"apiVersion"`
+	Kind       string `json:"kind"`
+	Namespace  string `json:"namespace,omitempty"`
+	Name       string `json:"name"`
+	UID        string `json:"uid"`
+}
+
+// String names the object as kubectl does: namespace/kind.group/name, without the namespace for
+// a cluster-scoped object and without the group for the core group.
+func (o objectJSON) String() string {
+	kind := strings.ToLower(o.Kind)
+	if group, _, found := strings.Cut(o.APIVersion, "/"); found {
+		kind += "." + group
+	}
+	if o.Namespace == "" {
+		return kind + "/" + o.Name
+	}
+	return o.Namespace + "/" + kind + "/" + o.Name
+}
+
+func objectOf(obj *unstructured.Unstructured) objectJSON {
+	return objectJSON{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: string(obj.GetUID())}
+}
+
+// entryJSON is one managedFields entry, without its fields.
+type entryJSON struct {
+	Manager     string     `json:"manager"`
+	Operation   string     `json:"operation"`
+	Subresource string     `json:"subresource,omitempty"`
+	APIVersion  string     `json:"apiVersion,omitempty"`
+	Time        *time.Time `json:"time,omitempty"`
+}
+
+// String renders the entry as ssa.Entry does: `manager (Operation)` or `manager (Operation,
+// subresource)`.
+func (e entryJSON) String() string {
+	if e.Subresource != "" {
+		return fmt.Sprintf("%s (%s, %s)", e.Manager, e.Operation, e.Subresource)
+	}
+	return fmt.Sprintf("%s (%s)", e.Manager, e.Operation)
+}
+
+func entriesOf(entries []ssa.Entry) []entryJSON {
+	out := make([]entryJSON, len(entries))
+	for i, e := range entries {
+		out[i] = entryJSON{Manager: e.Manager, Operation: string(e.Operation), Subresource: e.Subresource, APIVersion: e.APIVersion}
+		if e.Time != nil {
+			out[i].Time = &e.Time.Time
+		}
+	}
+	return out
+}

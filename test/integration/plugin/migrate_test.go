@@ -1,0 +1,137 @@
+package plugin
+
+import (
+	"strings"
+	"testing"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// finalizerManager is the field manager of the controller's cleanup finalizer.
+var finalizerManager = ssa.FinalizerFieldOwner("widgets", cleanup)
+
+// migrationFixture is a namespace with one Widget of each kind migrate meets: a finalizer a
+// legacy Update added, a finalizer under the old name, a terminating object under the old name,
+// and an object without a finalizer.
+func migrationFixture(t *testing.T) string {
+	t.Helper()
+	ns := cluster.Namespace(t)
+	legacyFinalizer(t, userWidget(t, ns, "a-update"), cleanup)
+	legacyFinalizer(t, userWidget(t, ns, "b-renamed"), oldName)
+	terminating := legacyFinalizer(t, userWidget(t, ns, "c-terminating"), oldName)
+	if err := cluster.Client.Delete(t.Context(), terminating); err != nil {
+		t.Fatal(err)
+	}
+	userWidget(t, ns, "d-unprotected")
+	return ns
+}
+
+var migrateArgs = []string{"migrate", widgets, "--controller", "widgets", "--finalizer", cleanup, "--legacy-name", oldName}
+
+// The expected lines, each object's, in the order kubectl lists them (by name).
+func migrationLines(ns string) []string {
+	object := func(name string) string { return ns + "/widget.test.ssakit.dev/" + name }
+	return []string{
+		object("a-update") + `: apply "example.com/cleanup", take "example.com/cleanup" over from "legacy-operator"`,
+		object("b-renamed") + `: put "example.com/cleanup" on, release "widget-finalizer"`,
+		object("c-terminating") + ": unchanged",
+		object("c-terminating") + `:   kept: it is terminating: the server refuses new finalizers (docs/ssa-semantics.md row 12), so it keeps "widget-finalizer" until its cleanup is done and the controller's Remove releases it`,
+		object("d-unprotected") + ": unchanged",
+		object("d-unprotected") + `:   kept: it carries neither "example.com/cleanup" nor an older name of it: there is nothing to migrate, and the controller adds the finalizer to the objects it manages`,
+	}
+}
+
+// --dry-run writes nothing, and says per object what the migration would do.
+func TestMigrate_DryRunChangesNothingAndSaysWhatWouldChange(t *testing.T) {
+	ns := migrationFixture(t)
+	before := map[string]string{}
+	for _, name := range []string{"a-update", "b-renamed", "c-terminating", "d-unprotected"} {
+		before[name] = live(t, key(ns, name)).GetResourceVersion()
+	}
+
+	r := plugin(t, ns, append(migrateArgs, "--dry-run")...)
+
+	diff(t, "exit code", 0, r.code)
+	var want []string
+	for _, line := range migrationLines(ns) {
+		want = append(want, "(dry run) "+line)
+	}
+	diff(t, "output", want, strings.Split(strings.TrimSpace(r.stdout), "\n"))
+	diff(t, "stderr", `(dry run) migrating finalizer "example.com/cleanup" to field manager "widgets/finalizer/example.com/cleanup" on 4 object(s)
+(dry run) 4/4 objects: 2 would change, 2 unchanged, 0 failed
+`, r.stderr)
+	for name, version := range before {
+		diff(t, name+"'s resourceVersion", version, live(t, key(ns, name)).GetResourceVersion())
+	}
+}
+
+// The migration does what the dry run said: the finalizer is owned by its manager alone, under
+// its new name; the user's spec, the terminating object's old name and the unprotected object
+// are as they were.
+func TestMigrate_MovesTheFinalizersAsTheDryRunSaid(t *testing.T) {
+	ns := migrationFixture(t)
+
+	r := plugin(t, ns, migrateArgs...)
+
+	diff(t, "exit code", 0, r.code)
+	diff(t, "output", migrationLines(ns), strings.Split(strings.TrimSpace(r.stdout), "\n"))
+	for _, name := range []string{"a-update", "b-renamed"} {
+		obj := live(t, key(ns, name))
+		ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff(t, name+": finalizers", []string{cleanup}, obj.GetFinalizers())
+		diff(t, name+": owners of the finalizer", []string{finalizerManager}, ownership.Owners(ssa.FinalizerPath(cleanup)))
+		diff(t, name+": what the user owns", []string{".spec.color"}, ssa.Paths(ownership.FieldsOf(userManager)))
+		color, _, _ := unstructured.NestedString(obj.Object, "spec", "color")
+		diff(t, name+": spec.color", "green", color)
+	}
+	diff(t, "the terminating object's finalizers", []string{oldName}, live(t, key(ns, "c-terminating")).GetFinalizers())
+	diff(t, "the unprotected object's finalizers", []string(nil), live(t, key(ns, "d-unprotected")).GetFinalizers())
+
+	again := plugin(t, ns, migrateArgs...)
+	diff(t, "a second run's summary", "4/4 objects: 0 changed, 4 unchanged, 0 failed", lastLine(again.stderr))
+}
+
+// Without --controller the command cannot know the finalizer's field manager, and says so.
+func TestMigrate_WithoutAControllerSaysWhatIsMissing(t *testing.T) {
+	r := plugin(t, cluster.Namespace(t), "migrate", widgets, "--finalizer", cleanup)
+
+	diff(t, "exit code", 2, r.code)
+	if !strings.Contains(r.stderr, "--controller NAME") {
+		t.Errorf("stderr does not name the missing flag:\n%s", r.stderr)
+	}
+}
+
+// A finalizer name the server would warn on is refused before anything is read.
+func TestMigrate_RefusesAnUnqualifiedFinalizerName(t *testing.T) {
+	r := plugin(t, cluster.Namespace(t), "migrate", widgets, "--controller", "widgets", "--finalizer", oldName)
+
+	diff(t, "exit code", 2, r.code)
+	if !strings.Contains(r.stderr, "domain-qualified") {
+		t.Errorf("stderr does not say what is wrong with the name:\n%s", r.stderr)
+	}
+}
+
+// On long runs a progress line goes to stderr (here after every object).
+func TestMigrate_PrintsProgressOnStderr(t *testing.T) {
+	ns := migrationFixture(t)
+
+	r := plugin(t, ns, append(migrateArgs, "--progress-every", "0s")...)
+
+	diff(t, "exit code", 0, r.code)
+	diff(t, "progress", []string{
+		"1/4 objects: 1 changed, 0 unchanged, 0 failed",
+		"2/4 objects: 2 changed, 0 unchanged, 0 failed",
+		"3/4 objects: 2 changed, 1 unchanged, 0 failed",
+		"4/4 objects: 2 changed, 2 unchanged, 0 failed",
+	}, strings.Split(strings.TrimSpace(r.stderr), "\n")[1:])
+}
+
+func lastLine(s string) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	return lines[len(lines)-1]
+}

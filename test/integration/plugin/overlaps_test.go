@@ -1,0 +1,59 @@
+package plugin
+
+import (
+	"encoding/json"
+	"testing"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// coOwnedWidget is a Widget whose finalizer a legacy Update and an ssakit finalizer both own: the
+// state of a controller that moved to ssakit without TakeOverLegacy.
+func coOwnedWidget(t *testing.T, namespace, name string) {
+	t.Helper()
+	w := legacyFinalizer(t, userWidget(t, namespace, name), cleanup)
+	f, err := ssa.NewFinalizer(cluster.Client, "widgets", cleanup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A stripped copy makes Add apply.
+	w.SetManagedFields(nil)
+	if err := f.Add(t.Context(), client.Object(w)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A field owned by two managers is listed with both, and the exit code is 1, so that a CI job
+// fails on it.
+func TestOverlaps_ListsSharedFieldsAndExitsOne(t *testing.T) {
+	ns := cluster.Namespace(t)
+	coOwnedWidget(t, ns, "co-owned")
+	userWidget(t, ns, "alone")
+
+	r := plugin(t, ns, "overlaps", widgets)
+
+	diff(t, "exit code", 1, r.code)
+	diff(t, "output", [][]string{
+		{"OBJECT", "FIELD", "MANAGERS"},
+		{ns + "/widget.test.ssakit.dev/co-owned", `.metadata.finalizers[="example.com/cleanup"]`, "legacy-operator,", "widgets/finalizer/example.com/cleanup"},
+	}, table(r.stdout))
+	diff(t, "summary", "1 shared field(s) on 1 of 2 object(s)\n", r.stderr)
+}
+
+// With --manager, only fields those managers share count: the user and the finalizer's manager
+// share nothing, so the exit code is 0.
+func TestOverlaps_AmongNamedManagersOnlyExitsZeroWhenTheyShareNothing(t *testing.T) {
+	ns := cluster.Namespace(t)
+	coOwnedWidget(t, ns, "co-owned")
+
+	r := plugin(t, ns, "overlaps", widgets, "--manager", userManager+",widgets/finalizer/example.com/cleanup", "-o", "json")
+
+	diff(t, "exit code", 0, r.code)
+	var out []any
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v:\n%s", err, r.stdout)
+	}
+	diff(t, "objects with shared fields", []any{}, out)
+}
