@@ -11,8 +11,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
 	"github.com/ssakit/ssakit/example/operator/config"
+	"github.com/ssakit/ssakit/example/operator/controller"
 	"github.com/ssakit/ssakit/example/operator/demo"
+	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 // Finalizers need only patch: the generated ClusterRole must never grant update or create on
@@ -84,4 +87,25 @@ func TestDemoStory_EndsWithDisjointManagers(t *testing.T) {
 	g.Expect(verdict.Overlaps).To(BeEmpty())
 	g.Expect(out.String()).To(ContainSubstring("verdict: PASS"))
 	g.Expect(out.String()).To(ContainSubstring(`.metadata.finalizers[="mirror.ssakit.dev/cleanup"]`))
+}
+
+// The demo's -keep leaves the previous release's finalizer on legacy-mirror, owned by its Update,
+// next to the operator's own, so that kubectl ssakit has something to migrate.
+func TestDemoExplore_LeavesALegacyFinalizerNextToTheOperators(t *testing.T) {
+	g := NewWithT(t)
+	var out strings.Builder
+	prefix := cluster.Namespace(t) + "-"
+	story := &demo.Story{Client: user, Out: &out, Prefix: prefix}
+	_, err := story.Run(t.Context())
+	g.Expect(err).NotTo(HaveOccurred(), "story:\n%s", out.String())
+
+	g.Expect(story.Explore(t.Context())).To(Succeed(), "story:\n%s", out.String())
+
+	legacy := &mirrorv1alpha1.ConfigMirror{}
+	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: prefix + "demo", Name: "legacy-mirror"}, legacy)).To(Succeed())
+	g.Expect(legacy.Finalizers).To(ConsistOf(controller.Finalizer, demo.LegacyFinalizer))
+	ownership, err := ssa.ParseOwnership(legacy.ManagedFields)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(ownership.Owners(ssa.FinalizerPath(demo.LegacyFinalizer))).To(Equal([]string{demo.LegacyManager}))
+	g.Expect(ownership.Owners(ssa.FinalizerPath(controller.Finalizer))).To(ContainElement(controller.FinalizerFieldOwner))
 }

@@ -27,14 +27,16 @@ import (
 
 func main() {
 	verbose := flag.Bool("v", false, "print the operator's logs too")
+	keep := flag.String("keep", "", "after the story, write a kubeconfig to this file and keep the control plane and the operator running, "+
+		"with two ConfigMirrors to look at (try kubectl ssakit), until Ctrl-C")
 	flag.Parse()
-	if err := run(*verbose); err != nil {
+	if err := run(*verbose, *keep); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
 	}
 }
 
-func run(verbose bool) (err error) {
+func run(verbose bool, keep string) (err error) {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ctrl.SetLogger(zap.New(zap.WriteTo(logSink(verbose))))
@@ -86,7 +88,8 @@ func run(verbose bool) (err error) {
 	if err != nil {
 		return err
 	}
-	verdict, err := (&demo.Story{Client: user, Out: os.Stdout}).Run(ctx)
+	story := &demo.Story{Client: user, Out: os.Stdout}
+	verdict, err := story.Run(ctx)
 	if err != nil {
 		return err
 	}
@@ -94,6 +97,19 @@ func run(verbose bool) (err error) {
 		return errors.New("field managers overlapped; see the verdict above")
 	}
 	fmt.Printf("demo finished in %s\n", time.Since(start).Round(100*time.Millisecond))
+	if keep == "" {
+		return nil
+	}
+	if err := story.Explore(ctx); err != nil {
+		return err
+	}
+	if err := controlplane.WriteKubeconfig(cfg, "demo", keep); err != nil {
+		return err
+	}
+	fmt.Printf("the control plane and the operator keep running; in another shell:\n\n"+
+		"    export KUBECONFIG=%s\n    make plugin && export PATH=$PWD/bin:$PATH\n    kubectl ssakit finalizers configmirrors\n\n"+
+		"Ctrl-C stops them and removes their data\n", keep)
+	<-ctx.Done()
 	return nil
 }
 
