@@ -424,6 +424,49 @@ func ExampleTakeOverLegacy() {
 	// <nil> []
 }
 
+func ExampleFinalizer_PlanMigration() {
+	// The demo object: its finalizer is owned by the finalizer's manager and, still, by the
+	// legacy controller's Update. PlanMigration reads the object and sends nothing.
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
+	cleanup, err := ssa.NewFinalizer(c, "demo", "example.com/cleanup", ssa.TakeOverLegacy(),
+		ssa.WithFieldOwner("demo/finalizer"))
+	if err != nil {
+		panic(err)
+	}
+	plan, err := cleanup.PlanMigration(demoConfigMap())
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(plan.Changes(), plan.Apply, plan.TakeFrom)
+	// Output: true false [legacy-operator]
+}
+
+func ExampleFinalizer_Migrate() {
+	ctx := context.Background()
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
+	// A legacy controller added the finalizer under its old name with Update.
+	settings := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
+	if err := c.Create(ctx, settings, client.FieldOwner("user")); err != nil {
+		panic(err)
+	}
+	settings.Finalizers = []string{"cleanup-finalizer"}
+	if err := c.Update(ctx, settings, client.FieldOwner("legacy-operator")); err != nil {
+		panic(err)
+	}
+
+	cleanup, err := ssa.NewFinalizer(c, "demo", "example.com/cleanup", ssa.TakeOverLegacy(), ssa.RenamedFrom("cleanup-finalizer"))
+	if err != nil {
+		panic(err)
+	}
+	// Migrate needs the object's managedFields whole: read it from the API server.
+	if err := c.Get(ctx, client.ObjectKeyFromObject(settings), settings); err != nil {
+		panic(err)
+	}
+	done, err := cleanup.Migrate(ctx, settings)
+	fmt.Println(err, done.Apply, done.Release, settings.Finalizers)
+	// Output: <nil> true [cleanup-finalizer] [example.com/cleanup]
+}
+
 func ExampleOnTakeOver() {
 	// Count and log migrated objects; pkg/reconcile's steps do this with a metric and an event.
 	option := ssa.OnTakeOver(func(ctx context.Context, obj client.Object, took ssa.TakeOver) {

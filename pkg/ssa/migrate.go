@@ -34,9 +34,10 @@ func (m Migration) Changes() bool {
 }
 
 // PlanMigration returns what Migrate would do to obj, sending nothing: it reads obj's finalizers
-// and managedFields only, so the plan is as fresh as obj. It needs obj's managedFields whole (an
-// object read from the API server, not from a cache that strips or trims them): without them
-// nobody seems to own anything.
+// and managedFields only, so the plan is as fresh as obj. Pass an object read from the API server:
+// from a cache that strips or trims managedFields, an owner that is not shown is not planned for
+// (an object whose managedFields were reset has none either, and needs only the apply). Migrate
+// itself does not depend on this: it plans its takeovers again from the server's answer.
 func (f *Finalizer) PlanMigration(obj client.Object) (Migration, error) {
 	ref, err := f.refOf(obj)
 	if err != nil {
@@ -56,9 +57,6 @@ func (f *Finalizer) PlanMigration(obj client.Object) (Migration, error) {
 	case !carries && obj.GetDeletionTimestamp() != nil:
 		plan.Kept = append(plan.Kept, fmt.Sprintf("it is terminating: the server refuses new finalizers (docs/ssa-semantics.md row 12), so it keeps %s until its cleanup is done and the controller's Remove releases it", quoteAll(older)))
 		return plan, nil
-	}
-	if len(obj.GetManagedFields()) == 0 {
-		return plan, fmt.Errorf("finalizer %q on %s: the object has no managedFields, so who owns its finalizers is unknown; pass an object read from the API server", f.name, ref)
 	}
 	ownership, err := ParseOwnership(obj.GetManagedFields())
 	if err != nil {

@@ -170,3 +170,21 @@ func TestPlanMigration_PredictsWhatMigrateDoesWithoutARequest(t *testing.T) {
 		})
 	}
 }
+
+// A copy from a cache that strips managedFields shows no owner, but Migrate plans its takeover
+// from the server's answer to its apply, never from the copy.
+func TestMigrate_OnAStrippedCopyTakesOverFromTheServersAnswer(t *testing.T) {
+	g := NewWithT(t)
+	obj := legacyWidget(t, cluster.Namespace(t), "stripped")
+	stripped := live(t, testcluster.WidgetGVK, obj)
+	stripped.SetManagedFields(nil)
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy())
+
+	done, err := f.Migrate(t.Context(), stripped)
+
+	g.Expect(err).NotTo(HaveOccurred())
+	diff(t, "migration", ssa.Migration{Object: done.Object, Apply: true, TakeFrom: []string{legacyManager}}, done)
+	after := live(t, testcluster.WidgetGVK, obj)
+	diff(t, "what the finalizer's manager owns", []string{`.metadata.finalizers[="example.com/cleanup"]`}, ownedBy(t, after, finalizerManager))
+	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElements(legacySpec), "the legacy manager keeps its spec")
+}
