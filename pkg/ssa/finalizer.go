@@ -292,11 +292,15 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 	return f.dropLegacyNames(ctx, obj, ref)
 }
 
-// dropLegacyNames removes the older names obj carries, now that it carries the finalizer: their
-// items are taken over by the manager, whose next apply, which lists only the finalizer, removes
-// them (rows 3 and 31).
+// dropLegacyNames removes the older names obj carries, now that it carries the finalizer.
 func (f *Finalizer) dropLegacyNames(ctx context.Context, obj client.Object, ref ObjectRef) error {
-	legacy := f.legacyNamesOn(obj)
+	return f.releaseOlderNames(ctx, obj, ref, f.legacyNamesOn(obj))
+}
+
+// releaseOlderNames removes legacy, older names obj carries, now that it carries the finalizer:
+// their items are taken over by the manager, whose next apply, which lists only the finalizer,
+// removes them (rows 3 and 31).
+func (f *Finalizer) releaseOlderNames(ctx context.Context, obj client.Object, ref ObjectRef, legacy []string) error {
 	if len(legacy) == 0 {
 		return nil
 	}
@@ -307,7 +311,7 @@ func (f *Finalizer) dropLegacyNames(ctx context.Context, obj client.Object, ref 
 	if err != nil {
 		return fmt.Errorf("finalizer %q is on %s, but its older names %s are still there: %w", f.name, ref, quoteAll(legacy), err)
 	}
-	if left := f.legacyNamesOn(answered); len(left) > 0 {
+	if left := slices.DeleteFunc(f.legacyNamesOn(answered), func(name string) bool { return !slices.Contains(legacy, name) }); len(left) > 0 {
 		return &CoOwnedError{Object: ref, Finalizer: left[0], Manager: f.manager, CoOwners: f.coOwners(answered, left[0])}
 	}
 	return nil
@@ -349,14 +353,14 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	}
 	if len(names) > 0 {
 		// takeOver keeps obj the latest answer: it applies again when it has to retry.
-		patched, err := f.takeOver(ctx, obj, ref, names, false)
+		took, err := f.takeOver(ctx, obj, ref, names, false)
 		if errors.Is(err, ErrGone) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		if patched {
+		if took != nil {
 			if _, err := f.apply(ctx, obj, ref, false); errors.Is(err, ErrGone) {
 				return nil
 			} else if err != nil {
@@ -450,7 +454,14 @@ func (f *Finalizer) ownedIn(obj client.Object, ref ObjectRef) (bool, error) {
 // apply sends the manager's configuration, with the finalizer or without it, and replaces obj with
 // the server's answer.
 func (f *Finalizer) apply(ctx context.Context, obj client.Object, ref ObjectRef, withFinalizer bool) (*unstructured.Unstructured, error) {
+	return f.applyAt(ctx, obj, ref, withFinalizer, "")
+}
+
+// applyAt is apply with resourceVersion, when it is not empty, as a precondition: the apply is
+// then a 409 (ErrStale) that writes nothing if the object was written since (row 11).
+func (f *Finalizer) applyAt(ctx context.Context, obj client.Object, ref ObjectRef, withFinalizer bool, resourceVersion string) (*unstructured.Unstructured, error) {
 	config := &unstructured.Unstructured{}
+	config.SetResourceVersion(resourceVersion)
 	config.SetGroupVersionKind(ref.GroupVersionKind)
 	config.SetNamespace(ref.Namespace)
 	config.SetName(ref.Name)

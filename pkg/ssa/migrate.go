@@ -13,10 +13,12 @@ import (
 type Migration struct {
 	// Object names the object.
 	Object ObjectRef
-	// Apply is true when the finalizer's manager applies the finalizer: the object carries only
-	// older names (RenamedFrom), so the apply puts the finalizer on, or the manager does not own
-	// the finalizer yet.
+	// Apply is true when the finalizer's manager applies the finalizer because it does not own
+	// it yet, or to put it on (PutOn).
 	Apply bool
+	// PutOn is true when the object carries only older names (RenamedFrom) and the apply puts the
+	// finalizer on, before they are released.
+	PutOn bool
 	// TakeFrom are the legacy owners (TakeOverLegacy) whose ownership of the finalizer's item
 	// moves to the finalizer's manager, sorted.
 	TakeFrom []string
@@ -24,7 +26,7 @@ type Migration struct {
 	Release []string
 	// Kept says, one sentence each, what stays as it is and why: an object that carries neither
 	// the finalizer nor an older name, a terminating one that keeps its older names until its
-	// cleanup, an owner that is not taken from.
+	// cleanup, an owner that is not taken from. Migrate reports what stays after it is done.
 	Kept []string
 }
 
@@ -35,8 +37,9 @@ func (m Migration) Changes() bool {
 
 // PlanMigration returns what Migrate would do to obj, sending nothing: it reads obj's finalizers
 // and managedFields only, so the plan is as fresh as obj. Pass an object read from the API server:
-// from a cache that strips or trims managedFields, an owner that is not shown is not planned for
-// (an object whose managedFields were reset has none either, and needs only the apply). Migrate
+// an object without managedFields is taken to have had them reset, and the server's answer to the
+// first apply to it names every field it has as owned by "before-first-apply" (row 24), which is
+// planned for; a copy from a cache that strips or trims managedFields cannot be planned. Migrate
 // itself does not depend on this: it plans its takeovers again from the server's answer.
 func (f *Finalizer) PlanMigration(obj client.Object) (Migration, error) {
 	ref, err := f.refOf(obj)
@@ -62,9 +65,12 @@ func (f *Finalizer) PlanMigration(obj client.Object) (Migration, error) {
 	if err != nil {
 		return plan, fmt.Errorf("finalizer %q on %s: %w", f.name, ref, err)
 	}
-	plan.Apply = !owned
+	plan.Apply, plan.PutOn = !owned, !carries
 	if carries {
 		var from, kept []string
+		if len(ownership.Entries) == 0 && f.takeOverLegacy {
+			from = append(from, beforeFirstApply)
+		}
 		for _, e := range ownership.Entries {
 			switch {
 			case !e.Fields.Has(FinalizerPath(f.name)) || f.isOwnEntry(e):
@@ -99,42 +105,79 @@ func (f *Finalizer) PlanMigration(obj client.Object) (Migration, error) {
 	return plan, nil
 }
 
+// beforeFirstApply is the Update entry the server records, at the first apply to an object whose
+// managedFields were reset, for every field the object had (docs/ssa-semantics.md row 24).
+const beforeFirstApply = "before-first-apply"
+
 // Migrate leaves the finalizer on obj owned by its manager alone, under its current name, and
 // replaces obj with the server's answer: it is Add without Add's shortcut for an object whose
 // finalizer the manager already owns, for objects a controller has co-owned with its legacy writer
 // for a while, and for tools that migrate many objects ahead of a release (kubectl ssakit
-// migrate). It never puts the finalizer on an object that carries neither it nor an older name.
+// migrate). It never puts the finalizer on an object that carries neither it nor an older name:
+// when it puts the finalizer on, the apply carries obj's resourceVersion, so an object written
+// since obj was read (its older name removed, its deletion begun) is an *ObjectError wrapping
+// ErrStale and nothing is written (row 11).
 //
-// It applies the finalizer (a rename puts it on; the UID guards the apply), takes its item over
-// from the legacy owners the server's answer shows (TakeOverLegacy), and releases the older names
-// (RenamedFrom): the steps of Add and Remove, which it reuses. A terminating object keeps its
-// older names: the server refuses new finalizers on it. It returns what it did, planned from the
-// server's answer to its first apply (PlanMigration), and sends nothing when the plan for obj
-// changes nothing. Errors are Add's.
+// It applies the finalizer (the UID guards the apply), takes its item over from the legacy owners
+// the server's answer shows (TakeOverLegacy), and releases the older names (RenamedFrom) that may
+// be released: the steps of Add and Remove, which it reuses. A terminating object that carries
+// only older names keeps them: the server refuses new finalizers on it. It sends nothing when the
+// plan for obj (PlanMigration) changes nothing, and otherwise returns what it did: the takeover
+// it wrote, the older names that obj carried and the answer no longer does, and, in Kept, what
+// stays and why. Errors are Add's.
 func (f *Finalizer) Migrate(ctx context.Context, obj client.Object) (Migration, error) {
 	plan, err := f.PlanMigration(obj)
 	if err != nil || !plan.Changes() {
 		return plan, err
 	}
 	ref := plan.Object
-	answered, err := f.apply(ctx, obj, ref, true)
-	if err != nil {
-		return plan, err
-	}
-	if !slices.Contains(answered.GetFinalizers(), f.name) {
-		return plan, fmt.Errorf("finalizer %q was applied to %s, but the server's answer does not carry it: "+
-			"an admission webhook or policy probably removes it; exempt field manager %q from it", f.name, ref, f.manager)
-	}
-	// Takeovers are computed from the answer, never from obj, whose managedFields may be older.
-	done, err := f.PlanMigration(obj)
-	if err != nil {
-		return plan, err
-	}
-	done.Apply = plan.Apply
-	if len(done.TakeFrom) > 0 {
-		if _, err := f.takeOver(ctx, obj, ref, []string{f.name}, true); err != nil {
-			return done, err
+	done := Migration{Object: ref, Apply: plan.Apply, PutOn: plan.PutOn}
+	older := f.legacyNamesOn(obj)
+	guard := ""
+	if plan.PutOn {
+		if guard = obj.GetResourceVersion(); guard == "" {
+			return done, fmt.Errorf("finalizer %q: %s carries only older names, and putting the finalizer on needs its resourceVersion, so that an object changed since it was read is not given it; pass an object read from the API server", f.name, ref)
 		}
 	}
-	return done, f.dropLegacyNames(ctx, obj, ref)
+	answered, err := f.applyAt(ctx, obj, ref, true, guard)
+	if err != nil {
+		return done, err
+	}
+	if !slices.Contains(answered.GetFinalizers(), f.name) {
+		return done, fmt.Errorf("finalizer %q was applied to %s, but the server's answer does not carry it: "+
+			"an admission webhook or policy probably removes it; exempt field manager %q from it", f.name, ref, f.manager)
+	}
+	released := func() []string {
+		var gone []string
+		for _, name := range older {
+			if !slices.Contains(obj.GetFinalizers(), name) {
+				gone = append(gone, name)
+			}
+		}
+		return gone
+	}
+	// Takeovers and releases are planned from the answer, never from obj, whose managedFields
+	// may be older (the apply may even have released an older name the manager owned already).
+	next, err := f.PlanMigration(obj)
+	if err != nil {
+		return done, err
+	}
+	if len(next.TakeFrom) > 0 {
+		took, err := f.takeOver(ctx, obj, ref, []string{f.name}, true)
+		if err != nil {
+			done.Release = released()
+			return done, err
+		}
+		if took != nil {
+			done.TakeFrom = took.From
+		}
+	}
+	err = f.releaseOlderNames(ctx, obj, ref, next.Release)
+	done.Release = released()
+	if err != nil {
+		return done, err
+	}
+	after, err := f.PlanMigration(obj)
+	done.Kept = after.Kept
+	return done, err
 }

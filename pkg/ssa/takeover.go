@@ -214,20 +214,21 @@ func fieldsV1(set *fieldpath.Set) (*metav1.FieldsV1, error) {
 // the manager's configuration again, with the finalizer when withFinalizer says so (a no-op write
 // whose answer is the live object, managedFields whole; the UID guards it), and computes the patch
 // again from that answer, up to takeOverAttempts times. It never computes a patch from a read
-// that might have trimmed managedFields. It reports whether a patch was written.
-func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectRef, names []string, withFinalizer bool) (bool, error) {
+// that might have trimmed managedFields. It returns what the patch it wrote moved, or nil when it
+// wrote none.
+func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectRef, names []string, withFinalizer bool) (*TakeOver, error) {
 	for attempt := range takeOverAttempts {
 		if attempt > 0 {
 			if _, err := f.apply(ctx, obj, ref, withFinalizer); err != nil {
-				return false, err
+				return nil, err
 			}
 		}
 		if len(obj.GetManagedFields()) == 0 {
-			return false, fmt.Errorf("finalizer %q on %s: the object has no managedFields, so %s cannot be taken over without dropping other managers' ownership; pass an object the API server answered", f.name, ref, quoteAll(names))
+			return nil, fmt.Errorf("finalizer %q on %s: the object has no managedFields, so %s cannot be taken over without dropping other managers' ownership; pass an object the API server answered", f.name, ref, quoteAll(names))
 		}
 		patch, took, err := f.takeOverPatch(obj, ref, names)
 		if err != nil || patch == nil {
-			return false, err
+			return nil, err
 		}
 		answered := &metav1.PartialObjectMetadata{}
 		err = sendManagedFieldsPatch(ctx, f.client, ref, answered, patch, f.manager, "no finalizer was taken over")
@@ -238,14 +239,14 @@ func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectR
 			if f.onTakeOver != nil {
 				f.onTakeOver(ctx, obj, took)
 			}
-			return true, nil
+			return &took, nil
 		case errors.Is(err, ErrGone):
-			return false, err
+			return nil, err
 		case !errors.Is(err, ErrStale):
-			return false, fmt.Errorf("finalizer %q on %s: taking over %s from %s: %w", f.name, ref, quoteAll(took.Finalizers), quoteAll(took.From), err)
+			return nil, fmt.Errorf("finalizer %q on %s: taking over %s from %s: %w", f.name, ref, quoteAll(took.Finalizers), quoteAll(took.From), err)
 		}
 	}
-	return false, &ObjectError{Object: ref, Reason: ErrStale,
+	return nil, &ObjectError{Object: ref, Reason: ErrStale,
 		Detail: fmt.Sprintf("the object kept changing: finalizer %q was not taken over after %d attempts; retry later", f.name, takeOverAttempts)}
 }
 

@@ -1,6 +1,8 @@
 package finalizer
 
 import (
+	"context"
+	"encoding/json"
 	"net/http"
 	"testing"
 
@@ -8,7 +10,9 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -64,7 +68,7 @@ func TestMigrate_RenamesAndReleasesTheOldName(t *testing.T) {
 	done, err := f.Migrate(t.Context(), obj)
 
 	g.Expect(err).NotTo(HaveOccurred())
-	diff(t, "migration", ssa.Migration{Object: done.Object, Apply: true, Release: []string{oldName}}, done)
+	diff(t, "migration", ssa.Migration{Object: done.Object, Apply: true, PutOn: true, Release: []string{oldName}}, done)
 	after := live(t, testcluster.WidgetGVK, obj)
 	diff(t, "finalizers", []string{cleanup}, after.GetFinalizers())
 	diff(t, "what the finalizer's manager owns", []string{`.metadata.finalizers[="example.com/cleanup"]`}, ownedBy(t, after, finalizerManager))
@@ -136,7 +140,7 @@ func TestPlanMigration_PredictsWhatMigrateDoesWithoutARequest(t *testing.T) {
 	// What each plan does, its Kept notes aside.
 	want := map[string]ssa.Migration{
 		"update":    {Apply: true, TakeFrom: []string{legacyManager}},
-		"rename":    {Apply: true, Release: []string{oldName}},
+		"rename":    {Apply: true, PutOn: true, Release: []string{oldName}},
 		"migrated":  {},
 		"untouched": {},
 	}
@@ -187,4 +191,99 @@ func TestMigrate_OnAStrippedCopyTakesOverFromTheServersAnswer(t *testing.T) {
 	after := live(t, testcluster.WidgetGVK, obj)
 	diff(t, "what the finalizer's manager owns", []string{`.metadata.finalizers[="example.com/cleanup"]`}, ownedBy(t, after, finalizerManager))
 	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElements(legacySpec), "the legacy manager keeps its spec")
+}
+
+// The finalizer is put on only under the resourceVersion of the copy that showed the older name: a
+// copy read before the older name was removed gets ErrStale, and the object nothing (row 11).
+func TestMigrate_NeverPutsTheFinalizerOnAnObjectThatLostItsOlderNameSinceItWasRead(t *testing.T) {
+	g := NewWithT(t)
+	obj := withOldName(t, cluster.Namespace(t), "lost-old-name")
+	stale := live(t, testcluster.WidgetGVK, obj)
+	controllerutil.RemoveFinalizer(obj, oldName)
+	g.Expect(cluster.Client.Update(t.Context(), obj, client.FieldOwner(legacyManager))).To(Succeed())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+
+	_, err := f.Migrate(t.Context(), stale)
+
+	g.Expect(err).To(MatchError(ssa.ErrStale))
+	diff(t, "finalizers", []string(nil), live(t, testcluster.WidgetGVK, obj).GetFinalizers())
+}
+
+// A rename interrupted after the takeover leaves the older name owned by the manager: the first
+// apply releases it, and Migrate says so, as its plan did.
+func TestMigrate_ReportsTheOlderNameItsFirstApplyReleased(t *testing.T) {
+	g := NewWithT(t)
+	obj := typedWidget.create(t, cluster.Namespace(t), "interrupted")
+	applyAs(t, obj, finalizerManager, cleanup, oldName)
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+	plan, err := f.PlanMigration(live(t, testcluster.WidgetGVK, obj))
+	g.Expect(err).NotTo(HaveOccurred())
+
+	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	diff(t, "migration", ssa.Migration{Object: done.Object, Release: []string{oldName}}, done)
+	diff(t, "what Migrate did against the plan", plan, done)
+	diff(t, "finalizers", []string{cleanup}, live(t, testcluster.WidgetGVK, obj).GetFinalizers())
+}
+
+// A takeover that meets an Apply owner which arrived after the first apply writes nothing from
+// it: Migrate reports no takeover, and says in Kept who still owns the finalizer.
+func TestMigrate_ReportsOnlyTheTakeoverItWrote(t *testing.T) {
+	g := NewWithT(t)
+	obj := legacyWidget(t, cluster.Namespace(t), "blocked-takeover")
+	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: func(context.Context) { applyAs(t, obj, "kubectl", cleanup) }}
+	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy())
+
+	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(done.TakeFrom).To(BeEmpty())
+	g.Expect(done.Kept).To(ConsistOf(ContainSubstring(`"kubectl (Apply)"`)))
+	g.Expect(ownedBy(t, live(t, testcluster.WidgetGVK, obj), legacyManager)).To(ContainElement(`.metadata.finalizers[="example.com/cleanup"]`), "nothing was moved")
+}
+
+// After a managedFields reset the server's answer to the first apply names every field as
+// owned by before-first-apply (row 24): the plan expects it, and Migrate takes the finalizer from it.
+func TestPlanMigration_ExpectsBeforeFirstApplyAfterAReset(t *testing.T) {
+	g := NewWithT(t)
+	obj := legacyWidget(t, cluster.Namespace(t), "reset")
+	g.Expect(cluster.Client.Patch(t.Context(), obj, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"managedFields":[{}]}}`)))).To(Succeed())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy())
+
+	plan, err := f.PlanMigration(live(t, testcluster.WidgetGVK, obj))
+	g.Expect(err).NotTo(HaveOccurred())
+	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	diff(t, "plan", ssa.Migration{Object: plan.Object, Apply: true, TakeFrom: []string{"before-first-apply"}}, plan)
+	diff(t, "what Migrate did against the plan", plan, done)
+	g.Expect(live(t, testcluster.WidgetGVK, obj).Object["spec"]).To(Equal(legacyWidgetSpec))
+}
+
+// An older name owned through a subresource cannot be taken over: the finalizer is put on, the
+// older name stays, and Kept says why; nothing fails halfway.
+func TestMigrate_KeepsAnOlderNameOwnedThroughASubresource(t *testing.T) {
+	g := NewWithT(t)
+	obj := withOldName(t, cluster.Namespace(t), "status-owned")
+	entries := live(t, testcluster.WidgetGVK, obj).GetManagedFields()
+	for i := range entries {
+		if entries[i].Manager == legacyManager {
+			entries[i].Subresource = "status"
+		}
+	}
+	patch, err := json.Marshal([]map[string]any{{"op": "replace", "path": "/metadata/managedFields", "value": entries}})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(cluster.Client.Patch(t.Context(), obj, client.RawPatch(types.JSONPatchType, patch))).To(Succeed())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+	plan, err := f.PlanMigration(live(t, testcluster.WidgetGVK, obj))
+	g.Expect(err).NotTo(HaveOccurred())
+
+	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	diff(t, "what Migrate did against the plan", plan, done)
+	diff(t, "migration", ssa.Migration{Object: done.Object, Apply: true, PutOn: true}, done, cmpopts.IgnoreFields(ssa.Migration{}, "Kept"))
+	g.Expect(done.Kept).To(ConsistOf(ContainSubstring("through a subresource")))
+	diff(t, "finalizers", []string{oldName, cleanup}, live(t, testcluster.WidgetGVK, obj).GetFinalizers())
 }
