@@ -38,7 +38,7 @@ subresource it wrote through.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			objects, err := (&selection{}).objects(flags, args)
 			if err != nil {
-				return err
+				return err // blame reads one object
 			}
 			for _, obj := range objects {
 				if len(obj.GetManagedFields()) == 0 {

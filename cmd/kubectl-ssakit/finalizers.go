@@ -51,11 +51,12 @@ object has been terminating: a finalizer on an object terminating for longer tha
   kubectl ssakit finalizers configmaps -n prod --stuck-after 1h -o json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			objects, err := selected.objects(flags, args)
-			if err != nil {
-				return err
+			objects, readErr := selected.objects(flags, args)
+			if objects == nil && readErr != nil {
+				return readErr
 			}
 			now := time.Now()
+			var err error
 			found := []finalizerJSON{}
 			for _, obj := range objects {
 				ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
@@ -82,23 +83,40 @@ object has been terminating: a finalizer on an object terminating for longer tha
 						f.Name, f.NameProblem = "unqualified", strings.Join(warnings, "; ")
 					}
 					if deleted := obj.GetDeletionTimestamp(); deleted != nil {
-						seconds := int64(now.Sub(deleted.Time) / time.Second)
+						terminating := terminatingFor(now, deleted.Time, obj.GetDeletionGracePeriodSeconds())
+						seconds := int64(terminating / time.Second)
 						f.TerminatingFor = &seconds
-						f.Stuck = now.Sub(deleted.Time) > stuckAfter
+						f.Stuck = terminating > stuckAfter
 					}
 					found = append(found, f)
 				}
 			}
 			if format == "json" {
-				return writeJSON(streams.Out, found)
+				err = writeJSON(streams.Out, found)
+			} else {
+				err = printFinalizers(streams, found, len(objects))
 			}
-			return printFinalizers(streams, found, len(objects))
+			if err != nil {
+				return err
+			}
+			return readErr
 		},
 	}
 	selected.addFlags(cmd)
 	cmd.Flags().DurationVar(&stuckAfter, "stuck-after", 5*time.Minute, "Report a finalizer stuck when its object has been terminating for longer than this.")
 	cmd.Flags().VarP(&format, "output", "o", "Output format: json, or none for text.")
 	return cmd
+}
+
+// terminatingFor is how long an object has been terminating. The server sets deletionTimestamp to
+// the end of the grace period (a Pod's, say), which can be in the future: the deletion started
+// that many seconds before it.
+func terminatingFor(now, deletionTimestamp time.Time, gracePeriodSeconds *int64) time.Duration {
+	started := deletionTimestamp
+	if gracePeriodSeconds != nil {
+		started = started.Add(-time.Duration(*gracePeriodSeconds) * time.Second)
+	}
+	return max(now.Sub(started), 0)
 }
 
 func printFinalizers(streams genericiooptions.IOStreams, found []finalizerJSON, objects int) error {

@@ -2,12 +2,18 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	metav1validation "k8s.io/apimachinery/pkg/apis/meta/v1/validation"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -66,11 +72,8 @@ after the release that declares the same options has rolled out.`,
 }
 
 func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams, args []string) error {
-	if o.controller == "" && o.fieldOwner == "" {
-		return fmt.Errorf("say whose finalizer it is: --controller NAME, the controller name the finalizer is declared with (its field manager is <controller>/finalizer/<finalizer>), or --field-owner")
-	}
-	if o.finalizer == "" {
-		return fmt.Errorf("say which finalizer to migrate: --finalizer NAME, its domain-qualified name")
+	if err := o.validate(); err != nil {
+		return err
 	}
 	config, err := flags.ToRESTConfig()
 	if err != nil {
@@ -95,9 +98,9 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 	if err != nil {
 		return err
 	}
-	objects, err := o.selected.objects(flags, args)
-	if err != nil {
-		return err
+	objects, readErr := o.selected.objects(flags, args)
+	if objects == nil && readErr != nil {
+		return readErr
 	}
 	prefix := ""
 	if o.dryRun {
@@ -109,13 +112,22 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 	lastProgress := time.Now()
 	for i, obj := range objects {
 		var m ssa.Migration
+		name := objectOf(obj)
+		gone := false
 		if o.dryRun {
 			m, err = f.PlanMigration(obj)
 		} else {
-			m, err = f.Migrate(ctx, obj)
+			// The list may be minutes old by now: migrate what the server has. Migrate guards
+			// its writes anyway (UID, and resourceVersion when it puts the finalizer on).
+			gone, err = refresh(ctx, c, obj)
+			if err == nil && !gone {
+				m, err = f.Migrate(ctx, obj)
+			}
 		}
-		name := objectOf(obj)
 		switch {
+		case gone:
+			unchanged++
+			fmt.Fprintf(streams.Out, "%s%s: unchanged: deleted since it was listed\n", prefix, name)
 		case err != nil:
 			failed++
 			fmt.Fprintf(streams.Out, "%s%s: failed: %v\n", prefix, name, err)
@@ -136,9 +148,53 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 	}
 	progress(streams.ErrOut, prefix, len(objects), len(objects), changed, unchanged, failed)
 	if failed > 0 {
-		return fmt.Errorf("%d object(s) failed; their lines say why. Objects that succeeded are migrated; run the command again for the others", failed)
+		return errors.Join(fmt.Errorf("%d object(s) failed; their lines say why. Objects that succeeded are migrated; run the command again for the others", failed), readErr)
+	}
+	return readErr
+}
+
+// validate checks the flags before anything is read, in the flags' own terms.
+func (o *migrateOptions) validate() error {
+	switch {
+	case o.controller == "" && o.fieldOwner == "":
+		return fmt.Errorf("say whose finalizer it is: --controller NAME, the controller name the finalizer is declared with (its field manager is <controller>/finalizer/<finalizer>), or --field-owner")
+	case o.controller != "" && o.fieldOwner != "":
+		return fmt.Errorf("give --controller or --field-owner, not both: --field-owner is the whole field manager, for a finalizer declared with ssa.WithFieldOwner")
+	case o.finalizer == "":
+		return fmt.Errorf("say which finalizer to migrate: --finalizer NAME, its domain-qualified name")
+	case slices.Contains(o.legacyNames, o.finalizer):
+		return fmt.Errorf("--legacy-name %q is the --finalizer itself: name the older names objects may still carry", o.finalizer)
+	case o.progressEvery < 0:
+		return fmt.Errorf("--progress-every %s is negative: give how often a progress line is printed, e.g. 5s", o.progressEvery)
+	}
+	for _, m := range append([]string{o.fieldOwner}, o.legacyManagers...) {
+		if m == "" {
+			continue
+		}
+		if errs := metav1validation.ValidateFieldManager(m, field.NewPath("fieldManager")); len(errs) > 0 {
+			return fmt.Errorf("%q is not a field manager name: %v", m, errs.ToAggregate())
+		}
+	}
+	if slices.Contains(o.legacyManagers, "") {
+		return fmt.Errorf("--legacy-manager is empty: name an Apply field manager to take the finalizer from")
+	}
+	own := o.fieldOwner
+	if own == "" {
+		own = ssa.FinalizerFieldOwner(o.controller, o.finalizer)
+	}
+	if slices.Contains(o.legacyManagers, own) {
+		return fmt.Errorf("--legacy-manager %q is the finalizer's own field manager: name the managers to take the finalizer from", own)
 	}
 	return nil
+}
+
+// refresh reads obj again from the server, into obj; gone is true when it no longer exists.
+func refresh(ctx context.Context, c client.Client, obj *unstructured.Unstructured) (gone bool, err error) {
+	err = c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
+	if apierrors.IsNotFound(err) {
+		return true, nil
+	}
+	return false, err
 }
 
 func progress(w io.Writer, prefix string, done, total, changed, unchanged, failed int) {
@@ -153,7 +209,7 @@ func progress(w io.Writer, prefix string, done, total, changed, unchanged, faile
 func describe(m ssa.Migration, finalizer string) string {
 	var steps []string
 	switch {
-	case m.Apply && len(m.Release) > 0:
+	case m.PutOn:
 		steps = append(steps, fmt.Sprintf("put %q on", finalizer))
 	case m.Apply:
 		steps = append(steps, fmt.Sprintf("apply %q", finalizer))

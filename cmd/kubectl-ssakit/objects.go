@@ -21,7 +21,9 @@ func (s *selection) addFlags(cmd *cobra.Command) {
 }
 
 // objects reads the selected objects from the API server, whole: with their managedFields, which
-// kubectl get hides. Lists are read in pages of 500.
+// kubectl get hides. Lists are read in pages of 500. An object that cannot be read (a name that
+// does not exist, say) does not stop the others: the error says which were left out, next to the
+// objects that were read, and the command reports it after doing its work on those.
 func (s *selection) objects(flags *genericclioptions.ConfigFlags, args []string) ([]*unstructured.Unstructured, error) {
 	namespace, _, err := flags.ToRawKubeConfigLoader().Namespace()
 	if err != nil {
@@ -36,9 +38,10 @@ func (s *selection) objects(flags *genericclioptions.ConfigFlags, args []string)
 		ContinueOnError().
 		Flatten().
 		Do().Infos()
-	if err != nil {
+	if len(infos) == 0 {
 		return nil, err
 	}
+	readErr := err
 	objects := make([]*unstructured.Unstructured, 0, len(infos))
 	for _, info := range infos {
 		obj, ok := info.Object.(*unstructured.Unstructured)
@@ -47,5 +50,8 @@ func (s *selection) objects(flags *genericclioptions.ConfigFlags, args []string)
 		}
 		objects = append(objects, obj)
 	}
-	return objects, nil
+	if readErr != nil {
+		readErr = fmt.Errorf("some objects could not be read and were left out: %w", readErr)
+	}
+	return objects, readErr
 }

@@ -2,9 +2,11 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 	"k8s.io/cli-runtime/pkg/printers"
@@ -19,8 +21,9 @@ type overlapJSON struct {
 }
 
 type sharedFieldJSON struct {
-	Path     string   `json:"path"`
-	Managers []string `json:"managers"`
+	Path string `json:"path"`
+	// Owners are the entries that own the field: `manager (Operation[, subresource])`.
+	Owners []string `json:"owners"`
 }
 
 func newOverlapsCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
@@ -32,9 +35,10 @@ func newOverlapsCommand(flags *genericclioptions.ConfigFlags, streams genericioo
 	cmd := &cobra.Command{
 		Use:   "overlaps TYPE [NAME...]",
 		Short: "List the fields owned by more than one manager; exit code 1 when there are any",
-		Long: `List, per object, every field that more than one field manager owns (ssa.Ownership.Shared).
-A shared field is one that either manager may remove or change without a conflict: the place
-to look when a field flips between values, or a finalizer will not go away.
+		Long: `List, per object, every field that more than one managedFields entry owns (ssa.Ownership.Shared
+over entries): two managers, or one manager through both Apply and Update. A shared field is
+one that no single owner can remove alone: the place to look when a field flips between
+values, or a finalizer will not go away.
 
 With --manager, only fields shared among the named managers are listed (ssakit's finalizer
 managers and your user's, say). The exit code is 1 when any shared field is found, so the
@@ -43,23 +47,22 @@ command can guard a CI job; 0 when none is, 2 on an error.`,
   kubectl ssakit overlaps deployment web --manager kubectl --manager my-operator -o json`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			objects, err := selected.objects(flags, args)
-			if err != nil {
-				return err
+			objects, readErr := selected.objects(flags, args)
+			if objects == nil && readErr != nil {
+				return readErr
 			}
 			var found []overlapJSON
 			for _, obj := range objects {
-				ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
+				shared, err := sharedByEntry(obj.GetManagedFields(), managers)
 				if err != nil {
 					return fmt.Errorf("%s: %w", objectOf(obj), err)
 				}
-				shared := ownership.Shared(managers...)
 				if len(shared) == 0 {
 					continue
 				}
 				o := overlapJSON{Object: objectOf(obj)}
 				for _, s := range shared {
-					o.Shared = append(o.Shared, sharedFieldJSON{Path: s.Path.String(), Managers: s.Managers})
+					o.Shared = append(o.Shared, sharedFieldJSON{Path: s.Path.String(), Owners: s.Managers})
 				}
 				found = append(found, o)
 			}
@@ -73,7 +76,10 @@ command can guard a CI job; 0 when none is, 2 on an error.`,
 			} else if err := printOverlaps(streams, found, len(objects)); err != nil {
 				return err
 			}
-			if len(found) > 0 {
+			switch {
+			case readErr != nil:
+				return readErr
+			case len(found) > 0:
 				return errFound
 			}
 			return nil
@@ -83,6 +89,26 @@ command can guard a CI job; 0 when none is, 2 on an error.`,
 	cmd.Flags().StringSliceVar(&managers, "manager", nil, "Only fields shared among these managers (repeat the flag, or separate with commas); all managers when none is given.")
 	cmd.Flags().VarP(&format, "output", "o", "Output format: json, or none for text.")
 	return cmd
+}
+
+// sharedByEntry returns the fields that more than one managedFields entry owns, among the entries
+// of managers (all when none is given). Entries, not managers, are compared: a manager that owns a
+// field through both an Apply and an Update entry (a controller that moved to ssakit under its old
+// name) cannot release it with an apply alone, which is what an overlap is about. Each owner is
+// named as ssa.Entry renders it: `manager (Operation[, subresource])`.
+func sharedByEntry(managedFields []metav1.ManagedFieldsEntry, managers []string) ([]ssa.SharedField, error) {
+	ownership, err := ssa.ParseOwnership(managedFields)
+	if err != nil {
+		return nil, err
+	}
+	byEntry := &ssa.Ownership{}
+	for _, e := range ownership.Entries {
+		if len(managers) == 0 || slices.Contains(managers, e.Manager) {
+			e.Manager = e.String()
+			byEntry.Entries = append(byEntry.Entries, e)
+		}
+	}
+	return byEntry.Shared(), nil
 }
 
 func printOverlaps(streams genericiooptions.IOStreams, found []overlapJSON, objects int) error {
@@ -95,7 +121,7 @@ func printOverlaps(streams genericiooptions.IOStreams, found []overlapJSON, obje
 	fields := 0
 	for _, o := range found {
 		for _, s := range o.Shared {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", o.Object, s.Path, strings.Join(s.Managers, ", "))
+			fmt.Fprintf(w, "%s\t%s\t%s\n", o.Object, s.Path, strings.Join(s.Owners, ", "))
 			fields++
 		}
 	}

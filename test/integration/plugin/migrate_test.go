@@ -135,3 +135,18 @@ func lastLine(s string) string {
 	lines := strings.Split(strings.TrimSpace(s), "\n")
 	return lines[len(lines)-1]
 }
+
+// A name that cannot be read does not stop the others: they are migrated, and the exit code is 2
+// with the error on stderr.
+func TestMigrate_CarriesOnPastAnObjectThatCannotBeRead(t *testing.T) {
+	ns := migrationFixture(t)
+
+	r := plugin(t, ns, "migrate", widgets, "a-update", "missing", "b-renamed", "--controller", "widgets", "--finalizer", cleanup, "--legacy-name", oldName)
+
+	diff(t, "exit code", 2, r.code)
+	diff(t, "output", migrationLines(ns)[:2], strings.Split(strings.TrimSpace(r.stdout), "\n"))
+	if !strings.Contains(r.stderr, `"missing" not found`) {
+		t.Errorf("stderr does not name the object that could not be read:\n%s", r.stderr)
+	}
+	diff(t, "a-update's finalizers", []string{cleanup}, live(t, key(ns, "a-update")).GetFinalizers())
+}

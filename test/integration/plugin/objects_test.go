@@ -42,12 +42,18 @@ func userWidget(t *testing.T, namespace, name string) *unstructured.Unstructured
 // read, controllerutil.AddFinalizer, Update.
 func legacyFinalizer(t *testing.T, obj client.Object, finalizer string) *testcluster.Widget {
 	t.Helper()
+	return legacyFinalizerAs(t, obj, finalizer, legacyManager)
+}
+
+// legacyFinalizerAs is legacyFinalizer with the Update sent as manager.
+func legacyFinalizerAs(t *testing.T, obj client.Object, finalizer, manager string) *testcluster.Widget {
+	t.Helper()
 	w := &testcluster.Widget{}
 	if err := cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(obj), w); err != nil {
 		t.Fatal(err)
 	}
 	controllerutil.AddFinalizer(w, finalizer)
-	if err := cluster.Client.Update(t.Context(), w, client.FieldOwner(legacyManager)); err != nil {
+	if err := cluster.Client.Update(t.Context(), w, client.FieldOwner(manager)); err != nil {
 		t.Fatal(err)
 	}
 	return w
@@ -82,4 +88,18 @@ func table(out string) [][]string {
 		rows = append(rows, strings.Fields(line))
 	}
 	return rows
+}
+
+// applyFinalizers applies finalizers to obj as manager.
+func applyFinalizers(t *testing.T, obj client.Object, manager string, finalizers ...string) {
+	t.Helper()
+	config := &unstructured.Unstructured{}
+	config.SetGroupVersionKind(testcluster.WidgetGVK)
+	config.SetNamespace(obj.GetNamespace())
+	config.SetName(obj.GetName())
+	config.SetUID(obj.GetUID())
+	config.SetFinalizers(finalizers)
+	if err := cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(config), client.FieldOwner(manager)); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -37,7 +37,7 @@ func TestOverlaps_ListsSharedFieldsAndExitsOne(t *testing.T) {
 	diff(t, "exit code", 1, r.code)
 	diff(t, "output", [][]string{
 		{"OBJECT", "FIELD", "MANAGERS"},
-		{ns + "/widget.test.ssakit.dev/co-owned", `.metadata.finalizers[="example.com/cleanup"]`, "legacy-operator,", "widgets/finalizer/example.com/cleanup"},
+		{ns + "/widget.test.ssakit.dev/co-owned", `.metadata.finalizers[="example.com/cleanup"]`, "legacy-operator", "(Update),", "widgets/finalizer/example.com/cleanup", "(Apply)"},
 	}, table(r.stdout))
 	diff(t, "summary", "1 shared field(s) on 1 of 2 object(s)\n", r.stderr)
 }
@@ -56,4 +56,29 @@ func TestOverlaps_AmongNamedManagersOnlyExitsZeroWhenTheyShareNothing(t *testing
 		t.Fatalf("%v:\n%s", err, r.stdout)
 	}
 	diff(t, "objects with shared fields", []any{}, out)
+}
+
+// A manager that owns a field through both an Apply and an Update entry cannot release it with an
+// apply alone (a controller that moved to ssakit under its old name): that is an overlap too.
+func TestOverlaps_FindsOneManagerOwningAFieldThroughApplyAndUpdate(t *testing.T) {
+	ns := cluster.Namespace(t)
+	w := legacyFinalizerAs(t, userWidget(t, ns, "same-name"), cleanup, finalizerManager)
+	applyFinalizers(t, w, finalizerManager, cleanup)
+
+	r := plugin(t, ns, "overlaps", widgets, "-o", "json")
+
+	diff(t, "exit code", 1, r.code)
+	var out []struct {
+		Shared []struct {
+			Path   string
+			Owners []string
+		}
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("%v:\n%s", err, r.stdout)
+	}
+	diff(t, "shared fields", []struct {
+		Path   string
+		Owners []string
+	}{{`.metadata.finalizers[="example.com/cleanup"]`, []string{finalizerManager + " (Apply)", finalizerManager + " (Update)"}}}, out[0].Shared)
 }

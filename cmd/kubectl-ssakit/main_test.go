@@ -1,0 +1,95 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// execute runs the plugin's root command with args, as main does, and returns its exit code and
+// stderr. Nothing here reaches a server: each case fails before anything is read.
+func execute(args ...string) (int, string) {
+	var out, errOut bytes.Buffer
+	streams := genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	root := newRootCommand(streams)
+	root.SetArgs(args)
+	return run(root, streams), errOut.String()
+}
+
+func TestMigrate_RefusesFlagsThatCannotWork(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"no controller":                {[]string{"--finalizer", "example.com/cleanup"}, "--controller NAME"},
+		"both controller and owner":    {[]string{"--controller", "c", "--field-owner", "o", "--finalizer", "example.com/cleanup"}, "not both"},
+		"no finalizer":                 {[]string{"--controller", "c"}, "--finalizer NAME"},
+		"legacy name is the finalizer": {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--legacy-name", "example.com/cleanup"}, `--legacy-name "example.com/cleanup" is the --finalizer itself`},
+		"negative progress":            {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--progress-every", "-1s"}, "negative"},
+		"invalid legacy manager":       {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--legacy-manager", "bad\tname"}, "is not a field manager name"},
+		"own manager as legacy":        {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--legacy-manager", "c/finalizer/example.com/cleanup"}, "the finalizer's own field manager"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, stderr := execute(append([]string{"migrate", "widgets", "--kubeconfig", "/nonexistent"}, tc.args...)...)
+
+			if code != 2 || !strings.Contains(stderr, tc.want) {
+				t.Errorf("exit code %d, stderr %q; want 2 and a message containing %q", code, stderr, tc.want)
+			}
+		})
+	}
+}
+
+func TestOutput_RefusesAnUnknownFormat(t *testing.T) {
+	code, stderr := execute("blame", "widgets", "w", "-o", "yaml")
+
+	if code != 2 || !strings.Contains(stderr, `unknown output format "yaml"`) {
+		t.Errorf("exit code %d, stderr %q", code, stderr)
+	}
+}
+
+// The server sets a Pod's deletionTimestamp to the end of its grace period: its termination
+// started that long before, and is never negative.
+func TestTerminatingFor_CountsFromTheStartOfTheGracePeriod(t *testing.T) {
+	now := time.Date(2026, 11, 22, 12, 0, 0, 0, time.UTC)
+	hour := int64(3600)
+	for name, tc := range map[string]struct {
+		deletion time.Time
+		grace    *int64
+		want     time.Duration
+	}{
+		"no grace period":           {now.Add(-time.Minute), nil, time.Minute},
+		"grace period under way":    {now.Add(59 * time.Minute), &hour, time.Minute},
+		"deletion timestamp future": {now.Add(time.Hour), nil, 0},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, terminatingFor(now, tc.deletion, tc.grace)); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// describe says "put on" only when the migration puts the finalizer on.
+func TestDescribe_NamesTheStepsInTheOrderTheyHappen(t *testing.T) {
+	for name, tc := range map[string]struct {
+		m    ssa.Migration
+		want string
+	}{
+		"rename":           {ssa.Migration{Apply: true, PutOn: true, Release: []string{"old"}}, `put "new" on, release "old"`},
+		"both names":       {ssa.Migration{Apply: true, TakeFrom: []string{"legacy"}, Release: []string{"old"}}, `apply "new", take "new" over from "legacy", release "old"`},
+		"takeover":         {ssa.Migration{TakeFrom: []string{"a", "b"}}, `take "new" over from "a", "b"`},
+		"interrupted name": {ssa.Migration{Release: []string{"old"}}, `release "old"`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, describe(tc.m, "new")); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
