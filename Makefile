@@ -46,6 +46,10 @@ run: ## Run the ConfigMirror operator against the cluster of the current kubecon
 plugin: ## Build the kubectl plugin into bin/kubectl-ssakit (put bin/ on PATH, then: kubectl ssakit --help).
 	go build -o $(BIN)/kubectl-ssakit ./cmd/kubectl-ssakit
 
+.PHONY: vet-tool
+vet-tool: ## Build the analyzer into bin/ssakit-vet (then: go vet -vettool=$(CURDIR)/bin/ssakit-vet ./...).
+	go build -o $(BIN)/ssakit-vet ./cmd/ssakit-vet
+
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Regenerate the example operator's deepcopy, apply configurations, CRD and ClusterRole.
 	cd $(OPERATOR) && rm -rf api/v1alpha1/applyconfiguration && \

@@ -13,7 +13,7 @@ import (
 )
 
 // publicPackages are the packages users import.
-var publicPackages = []string{"../pkg/ssa", "../pkg/reconcile", "../pkg/ssatest"}
+var publicPackages = []string{"../pkg/ssa", "../pkg/reconcile", "../pkg/ssatest", "../pkg/vet"}
 
 // entryMethods are the methods, beyond every exported function, that a user calls to get work
 // done; each needs an Example as the functions do.

@@ -35,7 +35,7 @@ subresource it wrote through.`,
 		Example: `  kubectl ssakit blame configmap app-config
   kubectl ssakit blame widgets.example.com my-widget -n prod -o json`,
 		Args: cobra.ExactArgs(2),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(_ *cobra.Command, args []string) error {
 			objects, err := (&selection{}).objects(flags, args)
 			if err != nil {
 				return err // blame reads one object

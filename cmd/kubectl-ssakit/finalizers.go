@@ -50,7 +50,7 @@ object has been terminating: a finalizer on an object terminating for longer tha
 		Example: `  kubectl ssakit finalizers widgets.example.com -A
   kubectl ssakit finalizers configmaps -n prod --stuck-after 1h -o json`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(_ *cobra.Command, args []string) error {
 			objects, readErr := selected.objects(flags, args)
 			if objects == nil && readErr != nil {
 				return readErr

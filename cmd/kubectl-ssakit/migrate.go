@@ -172,7 +172,7 @@ func (o *migrateOptions) validate() error {
 			continue
 		}
 		if errs := metav1validation.ValidateFieldManager(m, field.NewPath("fieldManager")); len(errs) > 0 {
-			return fmt.Errorf("%q is not a field manager name: %v", m, errs.ToAggregate())
+			return fmt.Errorf("%q is not a field manager name: %w", m, errs.ToAggregate())
 		}
 	}
 	if slices.Contains(o.legacyManagers, "") {

@@ -46,7 +46,7 @@ command can guard a CI job; 0 when none is, 2 on an error.`,
 		Example: `  kubectl ssakit overlaps widgets.example.com -A
   kubectl ssakit overlaps deployment web --manager kubectl --manager my-operator -o json`,
 		Args: cobra.MinimumNArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
+		RunE: func(_ *cobra.Command, args []string) error {
 			objects, readErr := selected.objects(flags, args)
 			if objects == nil && readErr != nil {
 				return readErr

@@ -1,0 +1,215 @@
+package vet
+
+import (
+	"fmt"
+	"go/ast"
+	"go/token"
+	"go/types"
+	"slices"
+
+	"golang.org/x/tools/go/analysis"
+	"golang.org/x/tools/go/analysis/passes/inspect"
+	"golang.org/x/tools/go/ast/inspector"
+	"golang.org/x/tools/go/cfg"
+	"golang.org/x/tools/go/types/typeutil"
+)
+
+// FinalizerUpdate reports controllerutil.AddFinalizer and RemoveFinalizer on an object that the
+// same function then writes with Update, or patches with client.MergeFrom,
+// client.MergeFromWithOptions or client.Merge; and on the object of a
+// controllerutil.CreateOrUpdate or CreateOrPatch whose mutate function they are called in.
+var FinalizerUpdate = &analysis.Analyzer{
+	Name: "finalizerupdate",
+	Doc: `report finalizers added or removed with controllerutil and written with Update or a merge patch
+
+controllerutil.AddFinalizer and RemoveFinalizer change the object in memory; the
+write that follows decides what reaches the server. An Update sends the whole
+object: its field manager takes ownership of every field it sends, the
+finalizer included under an Update entry. A merge patch (client.MergeFrom,
+MergeFromWithOptions, client.Merge, controllerutil.CreateOrPatch) replaces
+the whole finalizer list, so a finalizer another writer added or removed since
+the object was read is lost or comes back. ssa.Finalizer
+(github.com/ssakit/ssakit/pkg/ssa) applies only its own finalizer, with a
+field manager of its own, and ssa.TakeOverLegacy migrates live objects.
+
+An object is followed by variable identity within the function that calls
+AddFinalizer or RemoveFinalizer, closures included, to the writes that can run
+after the call (by the function's control-flow graph); writes of the status or
+another subresource, Apply patches, JSON and strategic merge patches are not
+reported.`,
+	URL:      "https://pkg.go.dev/github.com/ssakit/ssakit/pkg/vet#FinalizerUpdate",
+	Requires: []*analysis.Analyzer{inspect.Analyzer},
+	Run:      runFinalizerUpdate,
+}
+
+// ssaFinalizerAdvice ends every FinalizerUpdate message.
+const ssaFinalizerAdvice = "use ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa), which applies only this finalizer, with a field manager of its own"
+
+func runFinalizerUpdate(pass *analysis.Pass) (any, error) {
+	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
+	vals := valuesOf(pass, insp)
+	for cur := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
+		call := cur.Node().(*ast.CallExpr)
+		fn := typeutil.StaticCallee(pass.TypesInfo, call)
+		if !isFunc(fn, controllerutilPkg, "AddFinalizer") && !isFunc(fn, controllerutilPkg, "RemoveFinalizer") {
+			continue
+		}
+		target := rootVar(pass.TypesInfo, call.Args[0])
+		if target == nil {
+			continue
+		}
+		var body inspector.Cursor
+		for c := range cur.Enclosing((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
+			body = c
+			break
+		}
+		if !body.Valid() {
+			continue
+		}
+		subject := fmt.Sprintf("controllerutil.%s on %s", fn.Name(), target.Name())
+		if w, ok := laterWrite(pass.TypesInfo, vals, body, newFlow(body), call, target); ok {
+			reportWrite(pass, call, subject, w, vals)
+			continue
+		}
+		if helper, ok := mutatedBy(pass.TypesInfo, body, target); ok {
+			hazard := "which updates the whole object and takes ownership of all of it"
+			if isFunc(typeutil.StaticCallee(pass.TypesInfo, helper), controllerutilPkg, "CreateOrPatch") {
+				hazard = "whose merge patch replaces the whole finalizer list, so a finalizer another writer added or removed since the read is lost or comes back"
+			}
+			pass.Report(analysis.Diagnostic{
+				Pos: call.Pos(), End: call.End(),
+				Message: fmt.Sprintf("%s, written by %s (line %d), %s; %s",
+					subject, types.ExprString(helper.Fun), line(pass, helper), hazard, ssaFinalizerAdvice),
+			})
+		}
+	}
+	return nil, nil
+}
+
+// laterWrite finds the first write of target that can run after call in the function at body,
+// closures included (retry.RetryOnConflict(..., func() error { return r.Update(ctx, obj) })):
+// an Update of the object, or a merge patch of it.
+func laterWrite(info *types.Info, vals *values, body inspector.Cursor, flow *flow, call *ast.CallExpr, target *types.Var) (write, bool) {
+	for cur := range body.Preorder((*ast.CallExpr)(nil)) {
+		n := cur.Node()
+		if n.Pos() < call.End() || !flow.after(call, n) {
+			continue
+		}
+		w, ok := writeOf(info, n.(*ast.CallExpr))
+		if !ok || w.subresource || rootVar(info, w.obj) != target {
+			continue
+		}
+		if w.method == "Update" {
+			return w, true
+		}
+		if kind, _ := vals.patchOf(w.patch); kind == mergePatch {
+			return w, true
+		}
+	}
+	return write{}, false
+}
+
+func reportWrite(pass *analysis.Pass, call *ast.CallExpr, subject string, w write, vals *values) {
+	how := types.ExprString(w.call.Fun)
+	hazard := "Update sends the whole object and takes ownership of all of it"
+	if w.method == "Patch" {
+		_, patch := vals.patchOf(w.patch)
+		how += " and " + patch
+		hazard = "a merge patch replaces the whole finalizer list, so a finalizer another writer added or removed since the read is lost or comes back"
+	}
+	pass.Report(analysis.Diagnostic{
+		Pos: call.Pos(), End: call.End(),
+		Message: fmt.Sprintf("%s, written with %s (line %d): %s; %s", subject, how, line(pass, w.call), hazard, ssaFinalizerAdvice),
+	})
+}
+
+// mutatedBy returns the controllerutil.CreateOrUpdate or CreateOrPatch call whose mutate
+// function is the function literal at body and whose object is target: that helper writes what
+// the mutate function changed.
+func mutatedBy(info *types.Info, body inspector.Cursor, target *types.Var) (*ast.CallExpr, bool) {
+	lit, ok := body.Node().(*ast.FuncLit)
+	if !ok {
+		return nil, false
+	}
+	helper, ok := body.Parent().Node().(*ast.CallExpr)
+	if !ok || len(helper.Args) != 4 || ast.Unparen(helper.Args[3]) != lit || rootVar(info, helper.Args[2]) != target {
+		return nil, false
+	}
+	fn := typeutil.StaticCallee(info, helper)
+	if !isFunc(fn, controllerutilPkg, "CreateOrUpdate") && !isFunc(fn, controllerutilPkg, "CreateOrPatch") {
+		return nil, false
+	}
+	return helper, true
+}
+
+// line is the line of n, for messages that point from one call to another in the same function.
+func line(pass *analysis.Pass, n ast.Node) int {
+	return pass.Fset.Position(n.Pos()).Line
+}
+
+// flow is the control-flow graph of a function (go/cfg), to tell whether a write can run after
+// a finalizer change: not when the change is in a branch that returns first.
+type flow struct {
+	graph *cfg.CFG
+}
+
+// newFlow builds the graph of the function at body, taking every call to return: a panic or
+// log.Fatal after a finalizer change only makes a finding less likely to matter.
+func newFlow(body inspector.Cursor) *flow {
+	var block *ast.BlockStmt
+	switch fn := body.Node().(type) {
+	case *ast.FuncDecl:
+		block = fn.Body
+	case *ast.FuncLit:
+		block = fn.Body
+	}
+	if block == nil {
+		return &flow{}
+	}
+	return &flow{graph: cfg.New(block, func(*ast.CallExpr) bool { return true })}
+}
+
+// at returns the block and the index in it of the smallest graph node that holds n: a
+// statement, or a condition; a closure is where it is written.
+func (f *flow) at(n ast.Node) (*cfg.Block, int) {
+	var (
+		block *cfg.Block
+		index int
+		span  token.Pos
+	)
+	for _, b := range f.graph.Blocks {
+		for i, node := range b.Nodes {
+			if node.Pos() <= n.Pos() && n.End() <= node.End() && (block == nil || node.End()-node.Pos() < span) {
+				block, index, span = b, i, node.End()-node.Pos()
+			}
+		}
+	}
+	return block, index
+}
+
+// after reports whether to can run after from: later in from's block, or in a block reachable
+// from it. Where the graph cannot tell, it says yes: the finding then rests on source order.
+func (f *flow) after(from, to ast.Node) bool {
+	if f.graph == nil {
+		return true
+	}
+	fromBlock, fromIndex := f.at(from)
+	toBlock, toIndex := f.at(to)
+	if fromBlock == nil || toBlock == nil || (fromBlock == toBlock && toIndex >= fromIndex) {
+		return true
+	}
+	seen := map[*cfg.Block]bool{}
+	queue := slices.Clone(fromBlock.Succs)
+	for len(queue) > 0 {
+		b := queue[0]
+		queue = queue[1:]
+		if b == toBlock {
+			return true
+		}
+		if !seen[b] {
+			seen[b] = true
+			queue = append(queue, b.Succs...)
+		}
+	}
+	return false
+}

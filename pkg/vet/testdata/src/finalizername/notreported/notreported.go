@@ -1,0 +1,67 @@
+// Package notreported holds finalizer names FinalizerName must not report, one case per
+// function.
+package notreported
+
+import (
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+const cleanup = "example.com/cleanup"
+
+func addDomainQualifiedFinalizer(cm *corev1.ConfigMap) {
+	controllerutil.AddFinalizer(cm, cleanup)
+	controllerutil.RemoveFinalizer(cm, "example.com/cleanup")
+}
+
+func newFinalizerWithDomainQualifiedName(c client.Client) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", cleanup)
+}
+
+// AllowLegacyName is the author's statement that the name is already on live objects.
+func newFinalizerWithoutPathWithAllowLegacyName(c client.Client) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "cleanup", ssa.WithFieldOwner("widgets"), ssa.AllowLegacyName())
+}
+
+func newFinalizerWithoutPathWithFinalizerOptionsAllowLegacyName(c client.Client) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "cleanup", &ssa.FinalizerOptions{AllowLegacyName: true})
+}
+
+// Options that cannot be read may hold AllowLegacyName.
+func newFinalizerWithoutPathWithOptionsSlice(c client.Client, opts []ssa.FinalizerOption) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "cleanup", opts...)
+}
+
+func newFinalizerWithoutPathWithOptionVariable(c client.Client, opt ssa.FinalizerOption) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "cleanup", opt)
+}
+
+// Looking for Kubernetes' own finalizers is how a controller sees a foreground deletion.
+func containsReservedFinalizer(cm *corev1.ConfigMap) bool {
+	return controllerutil.ContainsFinalizer(cm, metav1.FinalizerDeleteDependents)
+}
+
+func addFinalizerNamedByVariable(cm *corev1.ConfigMap, name string) {
+	controllerutil.AddFinalizer(cm, name)
+}
+
+func objectMetaLiteralWithFinalizersVariable(names []string) metav1.ObjectMeta {
+	return metav1.ObjectMeta{Finalizers: names}
+}
+
+func objectMetaLiteralWithQualifiedFinalizers() *corev1.ConfigMap {
+	return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		Name:       "cleanup",
+		Labels:     map[string]string{"cleanup": "cleanup"},
+		Finalizers: []string{cleanup},
+	}}
+}
+
+// Only the finalizer name is checked: the controller name is not one.
+func newFinalizerWithControllerNameWithoutPath(c client.Client) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "cleanup", cleanup)
+}

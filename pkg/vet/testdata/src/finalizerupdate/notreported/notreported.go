@@ -1,0 +1,121 @@
+// Package notreported holds finalizer code FinalizerUpdate must not report, one case per
+// function.
+package notreported
+
+import (
+	"context"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+const finalizer = "example.com/cleanup"
+
+func addFinalizerWithoutWrite(cm *corev1.ConfigMap) bool {
+	return controllerutil.AddFinalizer(cm, finalizer)
+}
+
+func addFinalizerThenUpdateOfAnotherObject(ctx context.Context, c client.Client, cm, other *corev1.ConfigMap) error {
+	controllerutil.AddFinalizer(cm, finalizer)
+	return c.Update(ctx, other)
+}
+
+func updateBeforeAddFinalizer(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	if err := c.Update(ctx, cm); err != nil {
+		return err
+	}
+	controllerutil.AddFinalizer(cm, finalizer)
+	return nil
+}
+
+// The server takes only the status from a status write.
+func addFinalizerThenStatusUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	controllerutil.AddFinalizer(cm, finalizer)
+	return c.Status().Update(ctx, cm)
+}
+
+func addFinalizerThenStatusPatchMergeFrom(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	before := cm.DeepCopyObject().(*corev1.ConfigMap)
+	controllerutil.AddFinalizer(cm, finalizer)
+	return c.Status().Patch(ctx, cm, client.MergeFrom(before))
+}
+
+func addFinalizerThenPatchApply(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	controllerutil.AddFinalizer(cm, finalizer)
+	return c.Patch(ctx, cm, client.Apply, client.FieldOwner("example"))
+}
+
+func addFinalizerThenJSONPatch(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	controllerutil.AddFinalizer(cm, finalizer)
+	return c.Patch(ctx, cm, client.RawPatch(types.JSONPatchType, []byte(`[{"op":"add","path":"/metadata/finalizers/-","value":"example.com/cleanup"}]`)))
+}
+
+// A strategic merge patch merges metadata.finalizers item by item.
+func addFinalizerThenStrategicMergePatch(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	before := cm.DeepCopyObject().(*corev1.ConfigMap)
+	controllerutil.AddFinalizer(cm, finalizer)
+	return c.Patch(ctx, cm, client.StrategicMergeFrom(before))
+}
+
+// A patch variable assigned twice could hold either patch.
+func addFinalizerThenPatchOfReassignedVariable(ctx context.Context, c client.Client, cm *corev1.ConfigMap, raw []byte) error {
+	patch := client.MergeFrom(cm.DeepCopyObject().(*corev1.ConfigMap))
+	if raw != nil {
+		patch = client.RawPatch(types.JSONPatchType, raw)
+	}
+	controllerutil.AddFinalizer(cm, finalizer)
+	return c.Patch(ctx, cm, patch)
+}
+
+// The analyzer looks within one function: the caller's Update is not seen.
+func addFinalizerInHelper(cm *corev1.ConfigMap) {
+	controllerutil.AddFinalizer(cm, finalizer)
+}
+
+func updateAfterHelper(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	addFinalizerInHelper(cm)
+	return c.Update(ctx, cm)
+}
+
+func addFinalizerToOwnerInCreateOrUpdateOfChild(ctx context.Context, c client.Client, owner, child *corev1.ConfigMap) error {
+	_, err := controllerutil.CreateOrUpdate(ctx, c, child, func() error {
+		controllerutil.AddFinalizer(owner, finalizer)
+		return nil
+	})
+	return err
+}
+
+func containsFinalizerThenUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	if controllerutil.ContainsFinalizer(cm, finalizer) {
+		return nil
+	}
+	return c.Update(ctx, cm)
+}
+
+func ssaFinalizerAdd(ctx context.Context, f *ssa.Finalizer, cm *corev1.ConfigMap) error {
+	return f.Add(ctx, cm)
+}
+
+// An Update method of a type that is not a controller-runtime client.
+type cache struct{}
+
+func (cache) Update(ctx context.Context, obj client.Object) error { return nil }
+
+func addFinalizerThenUpdateOfCache(ctx context.Context, c cache, cm *corev1.ConfigMap) error {
+	controllerutil.AddFinalizer(cm, finalizer)
+	return c.Update(ctx, cm)
+}
+
+// The branch that removes the finalizer returns before the Update below can run.
+func removeFinalizerInBranchThatReturnsBeforeUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap, patch []byte) error {
+	if cm.DeletionTimestamp != nil {
+		controllerutil.RemoveFinalizer(cm, finalizer)
+		return c.Patch(ctx, cm, client.RawPatch(types.JSONPatchType, patch))
+	}
+	cm.Data = map[string]string{"key": "value"}
+	return c.Update(ctx, cm)
+}

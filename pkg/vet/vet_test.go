@@ -1,0 +1,58 @@
+package vet_test
+
+import (
+	"testing"
+
+	. "github.com/onsi/gomega"
+	"golang.org/x/tools/go/analysis"
+	"golang.org/x/tools/go/analysis/analysistest"
+
+	"github.com/ssakit/ssakit/pkg/vet"
+)
+
+func TestAnalyzersAreValid(t *testing.T) {
+	g := NewWithT(t)
+	g.Expect(analysis.Validate(vet.Analyzers)).To(Succeed())
+	for _, a := range vet.Analyzers {
+		g.Expect(a.URL).To(HavePrefix("https://pkg.go.dev/github.com/ssakit/ssakit/pkg/vet#"), a.Name)
+	}
+}
+
+// all runs every analyzer of vet.Analyzers in one pass, so that analysistest checks a package
+// whose want comments more than one of them answers.
+var all = &analysis.Analyzer{
+	Name:     "ssakitvet",
+	Doc:      "run all of ssakit-vet's analyzers",
+	Requires: requires(vet.Analyzers),
+	Run: func(pass *analysis.Pass) (any, error) {
+		for _, a := range vet.Analyzers {
+			p := *pass
+			p.Analyzer = a
+			if _, err := a.Run(&p); err != nil {
+				return nil, err
+			}
+		}
+		return nil, nil
+	},
+}
+
+func requires(analyzers []*analysis.Analyzer) []*analysis.Analyzer {
+	var union []*analysis.Analyzer
+	seen := map[*analysis.Analyzer]bool{}
+	for _, a := range analyzers {
+		for _, r := range a.Requires {
+			if !seen[r] {
+				seen[r] = true
+				union = append(union, r)
+			}
+		}
+	}
+	return union
+}
+
+// The controller kubebuilder's book teaches: two FinalizerUpdate findings (AddFinalizer and
+// RemoveFinalizer, each written with r.Update) and four FinalizerName findings (its dotted name
+// without a path, at each use). Its status update is not reported.
+func TestAnalyzersOnKubebuilderController(t *testing.T) {
+	analysistest.Run(t, analysistest.TestData(), all, "kubebuilder")
+}

@@ -1,0 +1,250 @@
+package vet
+
+import (
+	"go/ast"
+	"go/token"
+	"go/types"
+
+	"golang.org/x/tools/go/analysis"
+	"golang.org/x/tools/go/ast/inspector"
+	"golang.org/x/tools/go/types/typeutil"
+)
+
+// Import paths of the APIs the analyzers recognize. Calls are recognized by these paths and the
+// types in signatures, never by the names a file gives its variables or imports.
+const (
+	clientPkg         = "sigs.k8s.io/controller-runtime/pkg/client"
+	controllerutilPkg = "sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	metav1Pkg         = "k8s.io/apimachinery/pkg/apis/meta/v1"
+	unstructuredPkg   = "k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	runtimePkg        = "k8s.io/apimachinery/pkg/runtime"
+	ssaPkg            = "github.com/ssakit/ssakit/pkg/ssa"
+	reconcilePkg      = "github.com/ssakit/ssakit/pkg/reconcile"
+)
+
+// write is a call of a controller-runtime client's Update or Patch.
+type write struct {
+	call *ast.CallExpr
+	// method is "Update" or "Patch".
+	method string
+	// subresource is true for a SubResourceWriter's write (Status(), SubResource(name)): the
+	// server takes only the subresource from it, never metadata.finalizers.
+	subresource bool
+	obj         ast.Expr
+	// patch is the Patch argument; nil for an Update.
+	patch ast.Expr
+}
+
+// writeOf recognizes call as a client's Update or Patch by the method's signature: (ctx,
+// client.Object[, client.Patch], ...option). That covers client.Client, client.Writer and
+// SubResourceWriter, a client in a struct field or embedded in the reconciler, and any type that
+// implements them (a wrapper, the fake client); the option type tells the object's writes from
+// the subresource's.
+func writeOf(info *types.Info, call *ast.CallExpr) (write, bool) {
+	fn, ok := typeutil.Callee(info, call).(*types.Func)
+	if !ok || (fn.Name() != "Update" && fn.Name() != "Patch") {
+		return write{}, false
+	}
+	sig := fn.Signature()
+	params := sig.Params()
+	if sig.Recv() == nil || !sig.Variadic() || params.Len() < 3 || len(call.Args) < params.Len()-1 ||
+		!isNamed(params.At(1).Type(), clientPkg, "Object") {
+		return write{}, false
+	}
+	w := write{call: call, method: fn.Name(), obj: call.Args[1]}
+	options := params.At(params.Len() - 1).Type().(*types.Slice).Elem()
+	switch {
+	case fn.Name() == "Update" && params.Len() == 3 && isNamed(options, clientPkg, "UpdateOption"):
+	case fn.Name() == "Update" && params.Len() == 3 && isNamed(options, clientPkg, "SubResourceUpdateOption"):
+		w.subresource = true
+	case fn.Name() == "Patch" && params.Len() == 4 && isNamed(params.At(2).Type(), clientPkg, "Patch") &&
+		(isNamed(options, clientPkg, "PatchOption") || isNamed(options, clientPkg, "SubResourcePatchOption")):
+		w.subresource = isNamed(options, clientPkg, "SubResourcePatchOption")
+		w.patch = call.Args[2]
+	default:
+		return write{}, false
+	}
+	return w, true
+}
+
+// patchKind is what a client.Patch does to the object's lists.
+type patchKind int
+
+const (
+	// otherPatch is any patch not recognized below: a JSON patch, a strategic merge patch, a raw
+	// patch, or one whose origin cannot be told.
+	otherPatch patchKind = iota
+	// mergePatch is a JSON merge patch of the object (client.MergeFrom, MergeFromWithOptions,
+	// client.Merge): it replaces each list it carries whole, metadata.finalizers included.
+	mergePatch
+	// applyPatch is client.Apply: the object is sent whole as a Server-Side Apply configuration.
+	applyPatch
+)
+
+// patchOf tells what kind of patch expr is, and names it for messages. A variable is followed to
+// its assignments: patch := client.MergeFrom(obj.DeepCopy()) is a merge patch wherever it is used.
+func (v *values) patchOf(expr ast.Expr) (patchKind, string) {
+	return v.patchAfter(expr, 0)
+}
+
+// maxHops bounds how many variables are followed, so that a = b; b = a ends.
+const maxHops = 8
+
+func (v *values) patchAfter(expr ast.Expr, hops int) (patchKind, string) {
+	expr = ast.Unparen(expr)
+	if call, ok := expr.(*ast.CallExpr); ok {
+		fn := typeutil.StaticCallee(v.info, call)
+		for _, name := range []string{"MergeFrom", "MergeFromWithOptions"} {
+			if isFunc(fn, clientPkg, name) {
+				return mergePatch, "client." + name
+			}
+		}
+		return otherPatch, ""
+	}
+	obj := usedObject(v.info, expr)
+	switch {
+	case isPkgVar(obj, clientPkg, "Apply"):
+		return applyPatch, "client.Apply"
+	case isPkgVar(obj, clientPkg, "Merge"):
+		return mergePatch, "client.Merge"
+	}
+	if def, ok := v.only(obj); ok && def.index == 0 && hops < maxHops {
+		return v.patchAfter(def.expr, hops+1)
+	}
+	return otherPatch, ""
+}
+
+// values knows, for each variable of a package, the expressions assigned to it.
+type values struct {
+	info *types.Info
+	defs map[types.Object][]definition
+}
+
+// definition is an expression assigned to a variable: the whole right-hand side, or, for
+// x, err := f(), the call and the index of the result.
+type definition struct {
+	expr  ast.Expr
+	index int
+}
+
+// valuesOf collects every assignment and var declaration in the pass's files.
+func valuesOf(pass *analysis.Pass, insp *inspector.Inspector) *values {
+	v := &values{info: pass.TypesInfo, defs: map[types.Object][]definition{}}
+	record := func(lhs []ast.Expr, rhs []ast.Expr) {
+		for i, l := range lhs {
+			id, ok := ast.Unparen(l).(*ast.Ident)
+			if !ok {
+				continue
+			}
+			obj := pass.TypesInfo.ObjectOf(id)
+			if obj == nil {
+				continue
+			}
+			switch {
+			case len(rhs) == len(lhs):
+				v.defs[obj] = append(v.defs[obj], definition{expr: rhs[i]})
+			case len(rhs) == 1:
+				v.defs[obj] = append(v.defs[obj], definition{expr: rhs[0], index: i})
+			}
+		}
+	}
+	for cur := range insp.Root().Preorder((*ast.AssignStmt)(nil), (*ast.ValueSpec)(nil)) {
+		switch n := cur.Node().(type) {
+		case *ast.AssignStmt:
+			record(n.Lhs, n.Rhs)
+		case *ast.ValueSpec:
+			lhs := make([]ast.Expr, len(n.Names))
+			for i, name := range n.Names {
+				lhs[i] = name
+			}
+			record(lhs, n.Values)
+		}
+	}
+	return v
+}
+
+// only returns the one expression ever assigned to obj; a variable assigned more than once, or
+// never (a parameter), has no value to follow.
+func (v *values) only(obj types.Object) (definition, bool) {
+	if obj == nil || len(v.defs[obj]) != 1 {
+		return definition{}, false
+	}
+	return v.defs[obj][0], true
+}
+
+// rootVar returns the variable expr denotes: obj, (obj) or &obj. Anything else (a field, an
+// index, a call) is nil: the analyzers follow objects by variable identity only.
+func rootVar(info *types.Info, expr ast.Expr) *types.Var {
+	expr = ast.Unparen(expr)
+	if u, ok := expr.(*ast.UnaryExpr); ok && u.Op == token.AND {
+		expr = ast.Unparen(u.X)
+	}
+	id, ok := expr.(*ast.Ident)
+	if !ok {
+		return nil
+	}
+	v, _ := info.ObjectOf(id).(*types.Var)
+	return v
+}
+
+// usedObject returns the object an identifier or a selector (pkg.Name, x.Field) refers to.
+func usedObject(info *types.Info, expr ast.Expr) types.Object {
+	switch e := ast.Unparen(expr).(type) {
+	case *ast.Ident:
+		return info.ObjectOf(e)
+	case *ast.SelectorExpr:
+		return info.ObjectOf(e.Sel)
+	}
+	return nil
+}
+
+// isFunc reports whether obj is the package-level function pkg.name.
+func isFunc(obj types.Object, pkg, name string) bool {
+	// typeutil.StaticCallee's nil *types.Func arrives here as a non-nil types.Object.
+	fn, ok := obj.(*types.Func)
+	return ok && fn != nil && fn.Signature().Recv() == nil && inPackage(fn, pkg) && fn.Name() == name
+}
+
+// isMethod reports whether obj is a method called name declared in pkg, on a type or interface.
+func isMethod(obj types.Object, pkg, name string) bool {
+	fn, ok := obj.(*types.Func)
+	return ok && fn != nil && fn.Signature().Recv() != nil && inPackage(fn, pkg) && fn.Name() == name
+}
+
+// isPkgVar reports whether obj is the package-level variable pkg.name.
+func isPkgVar(obj types.Object, pkg, name string) bool {
+	v, ok := obj.(*types.Var)
+	return ok && !v.IsField() && inPackage(v, pkg) && v.Name() == name && v.Parent() == v.Pkg().Scope()
+}
+
+// isNamed reports whether t is the named type pkg.name, or an alias of that name on the way to
+// its type: controller-runtime v0.25 declares client.Object as an alias of cacheapi.Object.
+func isNamed(t types.Type, pkg, name string) bool {
+	for {
+		switch tt := t.(type) {
+		case *types.Alias:
+			if tt == nil {
+				return false
+			}
+			if inPackage(tt.Obj(), pkg) && tt.Obj().Name() == name {
+				return true
+			}
+			t = tt.Rhs()
+		case *types.Named:
+			// namedOf's nil *types.Named (a type parameter, an unnamed type) arrives typed.
+			return tt != nil && inPackage(tt.Obj(), pkg) && tt.Obj().Name() == name
+		default:
+			return false
+		}
+	}
+}
+
+func inPackage(obj types.Object, pkg string) bool {
+	return obj.Pkg() != nil && obj.Pkg().Path() == pkg
+}
+
+// namedOf returns the named type of t or of what t points to, or nil.
+func namedOf(t types.Type) *types.Named {
+	named, _ := deref(t).(*types.Named)
+	return named
+}
