@@ -46,6 +46,9 @@ type Cluster struct {
 	AssetsDir string
 
 	env *envtest.Environment
+	// certDir holds kube-apiserver's certificates when they outlive a restart (StartRestartable);
+	// empty otherwise.
+	certDir string
 }
 
 // Main is the body of a TestMain: it starts the control plane, stores it in *cluster, runs the
@@ -89,7 +92,30 @@ func Run(m *testing.M, cluster **Cluster, setup func(*Cluster) (stop func(), err
 
 // Start starts kube-apiserver and etcd, installs the test CRDs and those in crdPaths (files or
 // directories, relative to the working directory), and returns the cluster.
-func Start(crdPaths ...string) (*Cluster, error) {
+func Start(crdPaths ...string) (*Cluster, error) { return start("", crdPaths) }
+
+// StartRestartable is Start for a test that stops and starts kube-apiserver itself
+// (StopAPIServer, StartAPIServer), on a control plane of its own so that no other test loses its
+// API server. Stop it with Stop.
+//
+// envtest restarts kube-apiserver on the same port, with the same client CA and etcd, but puts
+// its serving certificates in a temporary directory that it deletes at every stop, so a restart
+// would serve a new CA and no client made before it could connect. Here the directory is the
+// cluster's own and kept until Stop.
+func StartRestartable(crdPaths ...string) (*Cluster, error) {
+	dir, err := os.MkdirTemp("", "ssakit-apiserver-")
+	if err != nil {
+		return nil, err
+	}
+	c, err := start(dir, crdPaths)
+	if err != nil {
+		return nil, errors.Join(err, os.RemoveAll(dir))
+	}
+	return c, nil
+}
+
+// start starts the control plane; a non-empty certDir keeps kube-apiserver's certificates there.
+func start(certDir string, crdPaths []string) (*Cluster, error) {
 	assets, err := controlplane.AssetsDir()
 	if err != nil {
 		return nil, err
@@ -102,6 +128,14 @@ func Start(crdPaths ...string) (*Cluster, error) {
 		return nil, err
 	}
 	env := controlplane.Environment(assets)
+	if certDir != "" {
+		env.ControlPlane.APIServer = &envtest.APIServer{CertDir: certDir}
+		// A graceful stop otherwise waits for the open watches of every informer up to
+		// --request-timeout (60 s), past envtest's stop timeout. With this, kube-apiserver
+		// drains the short requests, answering new ones 429 with Retry-After, and then gives
+		// watches 2 s, as it does behind a load balancer in a rolling restart.
+		env.ControlPlane.APIServer.Configure().Set("shutdown-send-retry-after", "true")
+	}
 	env.CRDs = CRDs()
 	env.CRDDirectoryPaths = crdPaths
 	env.Scheme = scheme
@@ -121,7 +155,7 @@ func Start(crdPaths ...string) (*Cluster, error) {
 	if err != nil {
 		return nil, errors.Join(err, env.Stop())
 	}
-	return &Cluster{Config: cfg, Scheme: scheme, Mapper: mapper, Client: c, AssetsDir: assets, env: env}, nil
+	return &Cluster{Config: cfg, Scheme: scheme, Mapper: mapper, Client: c, AssetsDir: assets, env: env, certDir: certDir}, nil
 }
 
 // AddUser provisions a user the API server authenticates by name and nothing else: what it may
@@ -135,7 +169,32 @@ func (c *Cluster) AddUser(name string) (*rest.Config, error) {
 }
 
 // Stop stops kube-apiserver and etcd.
-func (c *Cluster) Stop() error { return c.env.Stop() }
+func (c *Cluster) Stop() error {
+	err := c.env.Stop()
+	if c.certDir != "" {
+		err = errors.Join(err, os.RemoveAll(c.certDir))
+	}
+	return err
+}
+
+// StopAPIServer stops kube-apiserver gracefully and waits until it has exited; etcd keeps
+// running with every object. Only a cluster from StartRestartable can be stopped this way.
+func (c *Cluster) StopAPIServer() error {
+	if c.certDir == "" {
+		return errors.New("testcluster: only a cluster from StartRestartable can restart its kube-apiserver")
+	}
+	return c.env.ControlPlane.APIServer.Stop()
+}
+
+// StartAPIServer starts kube-apiserver again after StopAPIServer, on the same etcd, port and
+// certificates, and waits until it is healthy: Config and every config made from it (AddUser's
+// included) work again.
+func (c *Cluster) StartAPIServer() error {
+	if c.certDir == "" {
+		return errors.New("testcluster: only a cluster from StartRestartable can restart its kube-apiserver")
+	}
+	return c.env.ControlPlane.APIServer.Start()
+}
 
 // Namespace creates a namespace with a generated name for one test and returns its name. The
 // namespace is deleted when the test ends (envtest runs no namespace controller, so its objects

@@ -8,6 +8,12 @@
 // PROOF_SEQUENCES (default 200) and PROOF_STEPS (default 20) size a run; PROOF_SEED sets the seed
 // of the first sequence (default: the time), so that a reported seed replays with
 // PROOF_SEQUENCES=1 PROOF_SEED=<seed>. `make proof` runs ten times the default.
+//
+// Beside the sequences: concurrent writers of every strategy on shared objects (race_test.go); a
+// running controller's lifecycles through a kube-apiserver restart, on a control plane of the
+// test's own (faults_test.go); and the example operator's real workload, driven by a user, with
+// the invariants that apply to it checked while it works (operator_test.go, whose random steps
+// PROOF_SEED also seeds).
 package proof
 
 import (
@@ -18,4 +24,5 @@ import (
 
 var cluster *testcluster.Cluster
 
-func TestMain(m *testing.M) { testcluster.Main(m, &cluster) }
+// TestMain installs the example operator's CRD too, for the operator's workload.
+func TestMain(m *testing.M) { testcluster.Main(m, &cluster, "../../../example/operator/config/crd") }

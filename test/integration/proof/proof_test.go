@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -306,18 +307,25 @@ func (r *run) ssakit(ctx context.Context, a action, view *unstructured.Unstructu
 // finalizerManagersOwnOnlyTheirItem is invariant (a), with the status manager's share: it owns
 // status only, on the status subresource.
 func (r *run) finalizerManagersOwnOnlyTheirItem(live *unstructured.Unstructured) error {
+	return ownOnlyTheirShare(live, map[string]string{r.first.FieldOwner(): r.first.Name(), r.second.FieldOwner(): r.second.Name()}, r.applierManager)
+}
+
+// ownOnlyTheirShare checks that each manager of finalizers (manager to finalizer name) owns
+// nothing but its finalizer's item on the main resource, and that statusManager owns status only,
+// on the status subresource.
+func ownOnlyTheirShare(live metav1.Object, finalizers map[string]string, statusManager string) error {
 	ownership, err := ssa.ParseOwnership(live.GetManagedFields())
 	if err != nil {
 		return err
 	}
-	for _, f := range []*ssa.Finalizer{r.first, r.second} {
-		for _, e := range ownership.EntriesOf(f.FieldOwner()) {
-			if paths := ssa.Paths(e.Fields); e.Subresource != "" || len(paths) != 1 || paths[0] != ssa.FinalizerPath(f.Name()).String() {
-				return fmt.Errorf("the manager of %s owns %v (%s)", f.Name(), paths, e)
+	for manager, name := range finalizers {
+		for _, e := range ownership.EntriesOf(manager) {
+			if paths := ssa.Paths(e.Fields); e.Subresource != "" || len(paths) != 1 || paths[0] != ssa.FinalizerPath(name).String() {
+				return fmt.Errorf("the manager of %s owns %v (%s)", name, paths, e)
 			}
 		}
 	}
-	for _, e := range ownership.EntriesOf(r.applierManager) {
+	for _, e := range ownership.EntriesOf(statusManager) {
 		for _, p := range ssa.Paths(e.Fields) {
 			if e.Subresource != "status" || !strings.HasPrefix(p, ".status") {
 				return fmt.Errorf("the status manager owns %s (%s)", p, e)
@@ -329,15 +337,19 @@ func (r *run) finalizerManagersOwnOnlyTheirItem(live *unstructured.Unstructured)
 
 // disjoint is invariant (f): no field is owned by one of ssakit's managers and one of the user's.
 func disjoint(live *unstructured.Unstructured) error {
+	return disjointOwners(live, []string{controller, ssa.FinalizerFieldOwner(controller, firstFinal), ssa.FinalizerFieldOwner(controller, secondFinal)}, userManagers)
+}
+
+// disjointOwners checks that no field of live is owned both by one of ours and one of users.
+func disjointOwners(live metav1.Object, ours, users []string) error {
 	ownership, err := ssa.ParseOwnership(live.GetManagedFields())
 	if err != nil {
 		return err
 	}
-	ours := []string{controller, ssa.FinalizerFieldOwner(controller, firstFinal), ssa.FinalizerFieldOwner(controller, secondFinal)}
 	for _, shared := range ownership.Shared() {
 		mine := slices.ContainsFunc(shared.Managers, func(m string) bool { return slices.Contains(ours, m) })
-		users := slices.ContainsFunc(shared.Managers, func(m string) bool { return slices.Contains(userManagers, m) })
-		if mine && users {
+		theirs := slices.ContainsFunc(shared.Managers, func(m string) bool { return slices.Contains(users, m) })
+		if mine && theirs {
 			return fmt.Errorf("%s is owned by %v", shared.Path, shared.Managers)
 		}
 	}
