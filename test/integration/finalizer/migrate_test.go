@@ -9,7 +9,6 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -19,18 +18,10 @@ import (
 )
 
 // applyAs applies finalizers to obj as manager, as a controller that moved to ssakit before it
-// took legacy finalizers over would have.
+// took legacy finalizers over would have, or a user's kubectl apply --server-side.
 func applyAs(t *testing.T, obj client.Object, manager string, finalizers ...string) {
 	t.Helper()
-	config := &unstructured.Unstructured{}
-	config.SetGroupVersionKind(testcluster.WidgetGVK)
-	config.SetNamespace(obj.GetNamespace())
-	config.SetName(obj.GetName())
-	config.SetUID(obj.GetUID())
-	config.SetFinalizers(finalizers)
-	if err := cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(config), client.FieldOwner(manager)); err != nil {
-		t.Fatal(err)
-	}
+	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, obj, manager, finalizers...)
 }
 
 // A controller that applied its finalizer before it took legacy owners over co-owns it with the

@@ -89,17 +89,3 @@ func table(out string) [][]string {
 	}
 	return rows
 }
-
-// applyFinalizers applies finalizers to obj as manager.
-func applyFinalizers(t *testing.T, obj client.Object, manager string, finalizers ...string) {
-	t.Helper()
-	config := &unstructured.Unstructured{}
-	config.SetGroupVersionKind(testcluster.WidgetGVK)
-	config.SetNamespace(obj.GetNamespace())
-	config.SetName(obj.GetName())
-	config.SetUID(obj.GetUID())
-	config.SetFinalizers(finalizers)
-	if err := cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(config), client.FieldOwner(manager)); err != nil {
-		t.Fatal(err)
-	}
-}

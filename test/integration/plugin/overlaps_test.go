@@ -6,6 +6,7 @@ import (
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
+	"github.com/ssakit/ssakit/internal/testcluster"
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
@@ -63,7 +64,7 @@ func TestOverlaps_AmongNamedManagersOnlyExitsZeroWhenTheyShareNothing(t *testing
 func TestOverlaps_FindsOneManagerOwningAFieldThroughApplyAndUpdate(t *testing.T) {
 	ns := cluster.Namespace(t)
 	w := legacyFinalizerAs(t, userWidget(t, ns, "same-name"), cleanup, finalizerManager)
-	applyFinalizers(t, w, finalizerManager, cleanup)
+	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, finalizerManager, cleanup)
 
 	r := plugin(t, ns, "overlaps", widgets, "-o", "json")
 
