@@ -64,13 +64,23 @@ var views = []string{viewFresh, viewStale, viewStripped, viewPartial, viewStaleB
 type action struct {
 	Op     string
 	Object int
-	View   string // ssakit calls only
-	Age    int    // steps ago, for stale views
-	Value  string // a color, a label value
+	View   string // ssakit calls only; for opReconcile, the replica's cache
+	Age    int    // steps ago, for stale views; for opReconcile, how far its cache is behind
+	Value  string // a color, a label value; for opReconcile, what the cleanup answers
 }
 
 func (a action) String() string {
 	s := fmt.Sprintf("%s %s", a.Op, objects[a.Object].name)
+	if a.Op == opReconcile {
+		when := "caught up"
+		switch {
+		case a.Age == 1:
+			when = "1 step behind"
+		case a.Age > 1:
+			when = fmt.Sprintf("%d steps behind", a.Age)
+		}
+		return fmt.Sprintf("%s (the replica with a %s cache, %s; a cleanup answers %s)", s, a.View, when, a.Value)
+	}
 	if a.View != "" {
 		s += " with a " + a.View + " object"
 		if a.View == viewStale || a.View == viewPartial || a.View == viewStaleBar {
@@ -94,16 +104,27 @@ var (
 // isSSAKit reports whether op is an ssakit call, to which the per-call invariants apply.
 func isSSAKit(op string) bool { return slices.Contains(ssakitOps, op) }
 
-// randomAction draws one action; ssakit acts half of the time.
+// randomAction draws one action; ssakit acts half of the time: in a fifth of the steps the
+// running controller reconciles (often enough that it adds its finalizer before a user's delete
+// and reconciles again after it, to clean up), in the rest of them ssakit's calls are made
+// directly.
 func randomAction(rng *rand.Rand) action {
 	a := action{Object: rng.IntN(len(objects))}
 	colors := []string{"red", "green", "blue"}
-	switch r := rng.IntN(10); {
-	case r < 3:
+	switch r := rng.IntN(20); {
+	case r < 6:
 		a.Op = userOps[rng.IntN(len(userOps))]
 		a.Value = colors[rng.IntN(len(colors))]
-	case r < 5:
+	case r < 10:
 		a.Op = otherOps[rng.IntN(len(otherOps))]
+	case r < 14:
+		a.Op = opReconcile
+		a.Object = widgets[rng.IntN(len(widgets))]
+		a.View = caches[rng.IntN(len(caches))]
+		if rng.IntN(2) == 0 {
+			a.Age = 1 + rng.IntN(4)
+		}
+		a.Value = cleanupAnswers[rng.IntN(len(cleanupAnswers))]
 	default:
 		a.Op = ssakitOps[rng.IntN(len(ssakitOps))]
 		a.View = views[rng.IntN(len(views))]

@@ -1,8 +1,8 @@
 // Package proof is the ownership proof: random sequences of actions by a user, another
 // controller and ssakit on a few objects of a real API server, with every ssakit call made on an
 // object of the actor's choosing (fresh, read several steps earlier, or from a cache that strips
-// managedFields or keeps only some entries), and the invariants of the mission checked against
-// the live objects after every step. A violation is reported with its seed and a shrunk sequence
+// managedFields or keeps only some entries), a running controller's reconciles among them, and
+// the invariants of the mission checked against the live objects after every step. A violation is reported with its seed and a shrunk sequence
 // that still breaks.
 //
 // PROOF_SEQUENCES (default 200) and PROOF_STEPS (default 20) size a run; PROOF_SEED sets the seed

@@ -30,6 +30,7 @@ type run struct {
 	history        [][]*unstructured.Unstructured // the objects after each step; nil when absent
 	checks         int
 	applierManager string
+	lc             *lifecycle
 }
 
 // TestProof_OwnershipInvariantsHoldOnRandomSequences plays PROOF_SEQUENCES random sequences of
@@ -45,6 +46,19 @@ type run struct {
 //	(g) an ssakit call that returned success has its intent on the live object, unless it sent
 //	    nothing because the object it was given showed the intent done (Add is documented to be
 //	    as fresh as that object).
+//
+// One of the actors is a running controller built with reconcile.New, whose finalizer
+// (lifecycleFinal) has a field manager of its own: its reconcile of one Widget, from the object
+// its cache holds, is an ssakit call like the others, checked for (b) to (g); its manager is in
+// (a) and (f). Its reconciles also keep:
+//
+//	(h) the cleanup runs only on a terminating object that still carries the finalizer, and
+//	    once it completed for a UID it runs again only if the removal after it failed;
+//	(i) the finalizer is never put on a terminating object, and never removed before a cleanup
+//	    completed for that UID.
+//
+// A second line counts what the controller did (every sequence played, shrinking included), so
+// a run shows that its lifecycle was exercised.
 func TestProof_OwnershipInvariantsHoldOnRandomSequences(t *testing.T) {
 	sequences, steps := envInt(t, "PROOF_SEQUENCES", 200), envInt(t, "PROOF_STEPS", 20)
 	seed := uint64(time.Now().UnixNano())
@@ -55,6 +69,7 @@ func TestProof_OwnershipInvariantsHoldOnRandomSequences(t *testing.T) {
 		}
 		seed = parsed
 	}
+	lc := startLifecycle(t)
 	total := summary{}
 	for i := range sequences {
 		sequenceSeed := seed + uint64(i)
@@ -63,7 +78,7 @@ func TestProof_OwnershipInvariantsHoldOnRandomSequences(t *testing.T) {
 		for s := range sequence {
 			sequence[s] = randomAction(rng)
 		}
-		checks, at, err := play(t, sequence)
+		checks, at, err := play(t, lc, sequence)
 		total.sequences++
 		total.steps += min(at+1, steps)
 		total.checks += checks
@@ -71,13 +86,15 @@ func TestProof_OwnershipInvariantsHoldOnRandomSequences(t *testing.T) {
 			continue
 		}
 		total.violations++
-		shrunk, shrunkErr := shrink(t, sequence[:at+1])
+		shrunk, shrunkErr := shrink(t, lc, sequence[:at+1])
 		t.Errorf("violation in the sequence of seed %d, at step %d: %v\nreplay: PROOF_SEQUENCES=1 PROOF_SEED=%d go test ./test/integration/proof\nshrunk to %d steps, which still break with: %v\n%s",
 			sequenceSeed, at+1, err, sequenceSeed, len(shrunk), shrunkErr, numbered(shrunk))
 		break
 	}
 	t.Logf("proof: %d sequences, %d steps, %d invariant checks, %d violations (first seed %d)", total.sequences, total.steps, total.checks, total.violations, seed)
 	fmt.Printf("proof: %d sequences, %d steps, %d invariant checks, %d violations (first seed %d)\n", total.sequences, total.steps, total.checks, total.violations, seed)
+	t.Logf("proof: %s", lc.tally)
+	fmt.Printf("proof: %s\n", lc.tally)
 }
 
 type summary struct{ sequences, steps, checks, violations int }
@@ -104,9 +121,9 @@ func numbered(sequence []action) string {
 
 // play plays sequence in a new namespace and returns the invariant checks made and, at the first
 // violation, the step and what broke.
-func play(t *testing.T, sequence []action) (checks, at int, err error) {
+func play(t *testing.T, lc *lifecycle, sequence []action) (checks, at int, err error) {
 	ctx := t.Context()
-	r := newRun(t)
+	r := newRun(t, lc)
 	for i, a := range sequence {
 		if err := r.step(ctx, a); err != nil {
 			return r.checks, i, err
@@ -117,8 +134,8 @@ func play(t *testing.T, sequence []action) (checks, at int, err error) {
 
 // shrink removes steps from a breaking sequence, one at a time, as long as what is left still
 // breaks, and returns the shortest it found with its error.
-func shrink(t *testing.T, sequence []action) ([]action, error) {
-	_, _, lastErr := play(t, sequence)
+func shrink(t *testing.T, lc *lifecycle, sequence []action) ([]action, error) {
+	_, _, lastErr := play(t, lc, sequence)
 	for changed := true; changed; {
 		changed = false
 		for i := range slices.Backward(sequence) {
@@ -126,7 +143,7 @@ func shrink(t *testing.T, sequence []action) ([]action, error) {
 			if len(candidate) == 0 {
 				continue
 			}
-			if _, at, err := play(t, candidate); err != nil {
+			if _, at, err := play(t, lc, candidate); err != nil {
 				sequence, lastErr, changed = candidate[:at+1], err, true
 				break
 			}
@@ -135,7 +152,7 @@ func shrink(t *testing.T, sequence []action) ([]action, error) {
 	return sequence, lastErr
 }
 
-func newRun(t *testing.T) *run {
+func newRun(t *testing.T, lc *lifecycle) *run {
 	t.Helper()
 	ns := cluster.Namespace(t)
 	c, rec := cluster.RecordingClient(t)
@@ -147,7 +164,7 @@ func newRun(t *testing.T) *run {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &run{ns: ns, first: first, second: second, rec: rec, applierManager: controller,
+	r := &run{ns: ns, first: first, second: second, rec: rec, applierManager: controller, lc: lc,
 		status: ssareconcile.NewStatusApplier(c, controller)}
 	for _, o := range objects {
 		if err := cluster.Client.Create(t.Context(), r.userContent(o, "blue", ""), client.FieldOwner(userCreate)); err != nil {
@@ -189,15 +206,21 @@ func (r *run) step(ctx context.Context, a action) error {
 		intent  func(after *unstructured.Unstructured) bool
 		sent    bool
 		view    *unstructured.Unstructured
+		// lifecycleHeld is invariants (h) and (i), for the running controller's reconciles.
+		lifecycleHeld func(after *unstructured.Unstructured) error
 	)
-	if isSSAKit(a.Op) {
+	switch {
+	case a.Op == opReconcile:
+		c := r.reconcile(ctx, a, before)
+		view, intent, callErr, sent, lifecycleHeld = c.view, c.intent, c.err, c.sent, c.held
+	case isSSAKit(a.Op):
 		view = r.viewOf(a, before)
 		if view != nil {
 			r.rec.Reset()
 			intent, callErr = r.ssakit(ctx, a, view)
 			sent = len(r.rec.Writes()) > 0
 		}
-	} else {
+	default:
 		r.userOrOther(ctx, a, before)
 	}
 	after := r.read(ctx, a.Object)
@@ -216,6 +239,18 @@ func (r *run) step(ctx context.Context, a action) error {
 			return fmt.Errorf("(f) %s: %w", objects[i].name, err)
 		}
 	}
+	if err := r.callHeld(a, before, after, view, callErr, intent, sent); err != nil {
+		return err
+	}
+	if lifecycleHeld != nil {
+		return lifecycleHeld(after)
+	}
+	return nil
+}
+
+// callHeld is invariants (b) to (e) and (g) for an ssakit call made with view (none when view is
+// nil: the call was not made, or the controller's cache had no such object).
+func (r *run) callHeld(a action, before, after, view *unstructured.Unstructured, callErr error, intent func(*unstructured.Unstructured) bool, sent bool) error {
 	if view == nil {
 		return nil
 	}
@@ -275,20 +310,15 @@ func finalizersOf(u *unstructured.Unstructured) []string {
 
 // ssakit makes a's ssakit call with view, and returns its error and its intent.
 func (r *run) ssakit(ctx context.Context, a action, view *unstructured.Unstructured) (intent func(*unstructured.Unstructured) bool, err error) {
-	carries := func(name string, want bool) func(*unstructured.Unstructured) bool {
-		return func(after *unstructured.Unstructured) bool {
-			return slices.Contains(finalizersOf(after), name) == want
-		}
-	}
 	switch a.Op {
 	case "ssakit adds first":
-		return carries(firstFinal, true), r.first.Add(ctx, view)
+		return carrying(firstFinal, true), r.first.Add(ctx, view)
 	case "ssakit adds second":
-		return carries(secondFinal, true), r.second.Add(ctx, view)
+		return carrying(secondFinal, true), r.second.Add(ctx, view)
 	case "ssakit removes first":
-		return carries(firstFinal, false), r.first.Remove(ctx, view)
+		return carrying(firstFinal, false), r.first.Remove(ctx, view)
 	case "ssakit removes second":
-		return carries(secondFinal, false), r.second.Remove(ctx, view)
+		return carrying(secondFinal, false), r.second.Remove(ctx, view)
 	case "ssakit applies status":
 		if !objects[a.Object].isWidget() {
 			return nil, nil
@@ -307,7 +337,7 @@ func (r *run) ssakit(ctx context.Context, a action, view *unstructured.Unstructu
 // finalizerManagersOwnOnlyTheirItem is invariant (a), with the status manager's share: it owns
 // status only, on the status subresource.
 func (r *run) finalizerManagersOwnOnlyTheirItem(live *unstructured.Unstructured) error {
-	return ownOnlyTheirShare(live, map[string]string{r.first.FieldOwner(): r.first.Name(), r.second.FieldOwner(): r.second.Name()}, r.applierManager)
+	return ownOnlyTheirShare(live, map[string]string{r.first.FieldOwner(): r.first.Name(), r.second.FieldOwner(): r.second.Name(), lifecycleManager: lifecycleFinal}, r.applierManager)
 }
 
 // ownOnlyTheirShare checks that each manager of finalizers (manager to finalizer name) owns
@@ -337,7 +367,7 @@ func ownOnlyTheirShare(live metav1.Object, finalizers map[string]string, statusM
 
 // disjoint is invariant (f): no field is owned by one of ssakit's managers and one of the user's.
 func disjoint(live *unstructured.Unstructured) error {
-	return disjointOwners(live, []string{controller, ssa.FinalizerFieldOwner(controller, firstFinal), ssa.FinalizerFieldOwner(controller, secondFinal)}, userManagers)
+	return disjointOwners(live, []string{controller, ssa.FinalizerFieldOwner(controller, firstFinal), ssa.FinalizerFieldOwner(controller, secondFinal), lifecycleManager}, userManagers)
 }
 
 // disjointOwners checks that no field of live is owned both by one of ours and one of users.
@@ -376,7 +406,7 @@ func outsideFinalizersAndStatus(before, after *unstructured.Unstructured) string
 
 // otherFinalizers is invariant (c): the finalizers besides the one a acts on, lost or added.
 func otherFinalizers(a action, before, after *unstructured.Unstructured) (lost, resurrected []string) {
-	own := map[string]string{"ssakit adds first": firstFinal, "ssakit removes first": firstFinal, "ssakit adds second": secondFinal, "ssakit removes second": secondFinal}[a.Op]
+	own := map[string]string{"ssakit adds first": firstFinal, "ssakit removes first": firstFinal, "ssakit adds second": secondFinal, "ssakit removes second": secondFinal, opReconcile: lifecycleFinal}[a.Op]
 	b, f := before.GetFinalizers(), after.GetFinalizers()
 	for _, name := range b {
 		if name != own && !slices.Contains(f, name) {
