@@ -55,6 +55,22 @@ func TestRow20_SecondUpdateFromTheSameReadIsAConflict(t *testing.T) {
 	diff(t, "finalizers", []string{"first.example.com/fin"}, get(t, widget, ns, "row20").GetFinalizers())
 }
 
+// Row 20: an Update sends every field it read, but its manager comes to own only what it
+// changed (structured-merge-diff's Updater): here the finalizer item and the list, and none of the
+// user's spec, which it sent unchanged.
+func TestRow20_AnUpdatesManagerOwnsWhatItChangedNotEverythingItSent(t *testing.T) {
+	ns := cluster.Namespace(t)
+	createAsUser(t, widget, ns, "row20-owns")
+	read := get(t, widget, ns, "row20-owns")
+	read.SetFinalizers([]string{"legacy.example.com/fin"})
+	if err := cluster.Client.Update(t.Context(), read, client.FieldOwner(legacyManager)); err != nil {
+		t.Fatal(err)
+	}
+
+	diff(t, "what the Update's manager owns", decodeFields(t, `{"f:metadata":{"f:finalizers":{".":{},"v:\"legacy.example.com/fin\"":{}}}}`),
+		fieldsOf(t, get(t, widget, ns, "row20-owns"), legacyManager))
+}
+
 // Row 24: after managedFields were reset, Updates are not tracked, and the next apply gives every
 // field that exists to a "before-first-apply" entry, a legacy finalizer included, so the
 // applier's later release of everything leaves it there.
