@@ -1,7 +1,9 @@
 // Package vet holds the analyzers of ssakit-vet, which find the code a controller needs to change
-// to use ssakit: finalizers written with Update or a merge patch ([FinalizerUpdate]), finalizer
-// names the API server refuses or warns on ([FinalizerName]), and typed objects applied with their
-// zero values ([TypedApply]).
+// to use ssakit: finalizers written with Update or a merge patch ([FinalizerUpdate]), which
+// records them under an Update field-manager entry that no apply can release (ssa-semantics
+// row 3), a merge patch without an optimistic lock also losing another writer's; finalizer names
+// the API server refuses or warns on ([FinalizerName]); and typed objects applied with their zero
+// values, or with the deprecated client.Apply patch ([TypedApply]).
 //
 // They are golang.org/x/tools/go/analysis analyzers, built on its inspect pass (the
 // go/ast/inspector cursor), go/types/typeutil, and go/cfg for whether a write can follow a

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"go/ast"
 	"go/constant"
+	"go/token"
 	"go/types"
 	"strings"
 
@@ -18,6 +19,8 @@ import (
 
 // FinalizerName reports constant finalizer names that ssa.ValidateFinalizerName refuses: names
 // the API server refuses, warns on for custom resources, or that belong to Kubernetes itself.
+// Names given to controllerutil.RemoveFinalizer and ContainsFinalizer, which may already be on
+// objects, are reported only when no object can hold them.
 var FinalizerName = &analysis.Analyzer{
 	Name: "finalizername",
 	Doc: `report finalizer names the API server refuses or warns on
@@ -30,12 +33,14 @@ Each constant finalizer name is checked with ssa.ValidateFinalizerName
   - no "/" path: built-in types refuse it, and custom resources get a warning
     each time it is added to one (since Kubernetes 1.29).
 
-Checked are the names given to controllerutil.AddFinalizer, RemoveFinalizer
-and ContainsFinalizer and to ssa.NewFinalizer, and the constant elements of
-Finalizers: []string{...} in a metav1.ObjectMeta literal and of SetFinalizers.
-ssa.NewFinalizer with ssa.AllowLegacyName() accepts a name without a path, and
-then only names it would still refuse are reported; ContainsFinalizer may
-look for Kubernetes' own finalizers.`,
+Checked are the names given to controllerutil.AddFinalizer and to
+ssa.NewFinalizer, and the constant elements of Finalizers: []string{...} in a
+metav1.ObjectMeta literal and of SetFinalizers. ssa.NewFinalizer with
+ssa.AllowLegacyName() accepts a name without a path, and then only names it
+would still refuse are reported. The names given to RemoveFinalizer and
+ContainsFinalizer are reported only when they are not qualified names: any
+other name can be on an object, and removing an old name or looking for it is
+the migration away from it (and Kubernetes' own may be removed or looked for).`,
 	URL:      "https://pkg.go.dev/github.com/ssakit/ssakit/pkg/vet#FinalizerName",
 	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run:      runFinalizerName,
@@ -46,8 +51,11 @@ type nameUse struct {
 	// kind is the object's type when it is a built-in one (k8s.io/api), which refuses names
 	// without a path; empty when it may be a custom resource.
 	kind string
-	// reads is true for ContainsFinalizer, which writes nothing.
-	reads bool
+	// existing is true for RemoveFinalizer and ContainsFinalizer, which deal with a name already
+	// on objects: removing an old name, or looking for it, is the migration away from it, and
+	// Kubernetes' own names may be looked for (a foreground deletion) or removed (orphaning on
+	// purpose). Only a name that is not a qualified name, which no object can hold, is reported.
+	existing bool
 }
 
 func runFinalizerName(pass *analysis.Pass) (any, error) {
@@ -58,16 +66,16 @@ func runFinalizerName(pass *analysis.Pass) (any, error) {
 		case *ast.CallExpr:
 			fn := typeutil.Callee(info, n)
 			switch {
-			case isFunc(fn, controllerutilPkg, "AddFinalizer"), isFunc(fn, controllerutilPkg, "RemoveFinalizer"):
-				checkFinalizerName(pass, n.Args[1], nameUse{kind: builtinKind(info.TypeOf(n.Args[0]))})
-			case isFunc(fn, controllerutilPkg, "ContainsFinalizer"):
-				checkFinalizerName(pass, n.Args[1], nameUse{kind: builtinKind(info.TypeOf(n.Args[0])), reads: true})
+			case isFunc(fn, controllerutilPkg, "AddFinalizer"):
+				checkFinalizerName(pass, n.Args[1], nameUse{kind: objectKind(info, n.Args[0])})
+			case isFunc(fn, controllerutilPkg, "RemoveFinalizer"), isFunc(fn, controllerutilPkg, "ContainsFinalizer"):
+				checkFinalizerName(pass, n.Args[1], nameUse{existing: true})
 			case isFunc(fn, ssaPkg, "NewFinalizer"):
 				checkNewFinalizer(pass, n)
 			case isMethod(fn, metav1Pkg, "SetFinalizers"), isMethod(fn, unstructuredPkg, "SetFinalizers"):
 				kind := ""
 				if sel, ok := ast.Unparen(n.Fun).(*ast.SelectorExpr); ok {
-					kind = builtinKind(info.TypeOf(sel.X))
+					kind = objectKind(info, sel.X)
 				}
 				checkFinalizerList(pass, n.Args[0], nameUse{kind: kind})
 			}
@@ -107,9 +115,8 @@ func checkFinalizerName(pass *analysis.Pass, arg ast.Expr, use nameUse) {
 	}
 	warnings, err := ssa.ValidateFinalizerName(name, true)
 	switch {
-	case err != nil && use.reads && len(validation.IsQualifiedName(name)) == 0:
-		// A valid name refused only because Kubernetes owns it: looking for it is how a
-		// controller sees, say, a foreground deletion.
+	case use.existing && len(validation.IsQualifiedName(name)) == 0:
+		// A name objects can hold: it may be on them, put there before, or by Kubernetes.
 	case err != nil:
 		pass.Reportf(arg.Pos(), "%s", refusal(name, err))
 	case use.kind != "":
@@ -197,6 +204,25 @@ func objectMetaKind(info *types.Info, cur inspector.Cursor) string {
 		return ""
 	}
 	return builtinKind(info.TypeOf(outer))
+}
+
+// objectKind is builtinKind of the object expr denotes: for an ObjectMeta reached through its
+// object (pod.ObjectMeta, &pod.ObjectMeta), the object's type.
+func objectKind(info *types.Info, expr ast.Expr) string {
+	for {
+		expr = ast.Unparen(expr)
+		if u, ok := expr.(*ast.UnaryExpr); ok && u.Op == token.AND {
+			expr = ast.Unparen(u.X)
+		}
+		sel, ok := expr.(*ast.SelectorExpr)
+		if !ok || !isNamed(namedOf(info.TypeOf(sel)), metav1Pkg, "ObjectMeta") {
+			return builtinKind(info.TypeOf(expr))
+		}
+		if selection := info.Selections[sel]; selection == nil || selection.Kind() != types.FieldVal {
+			return builtinKind(info.TypeOf(expr))
+		}
+		expr = sel.X
+	}
 }
 
 // builtinKind returns the name of t's type, or of what it points to, when it is one of

@@ -16,27 +16,31 @@ import (
 
 // FinalizerUpdate reports controllerutil.AddFinalizer and RemoveFinalizer on an object that the
 // same function then writes with Update, or patches with client.MergeFrom,
-// client.MergeFromWithOptions or client.Merge; and on the object of a
+// client.MergeFromWithOptions or client.Merge, deferred writes included; and on the object of a
 // controllerutil.CreateOrUpdate or CreateOrPatch whose mutate function they are called in.
 var FinalizerUpdate = &analysis.Analyzer{
 	Name: "finalizerupdate",
 	Doc: `report finalizers added or removed with controllerutil and written with Update or a merge patch
 
 controllerutil.AddFinalizer and RemoveFinalizer change the object in memory; the
-write that follows decides what reaches the server. An Update sends the whole
-object: its field manager takes ownership of every field it sends, the
-finalizer included under an Update entry. A merge patch (client.MergeFrom,
-MergeFromWithOptions, client.Merge, controllerutil.CreateOrPatch) replaces
-the whole finalizer list, so a finalizer another writer added or removed since
-the object was read is lost or comes back. ssa.Finalizer
-(github.com/ssakit/ssakit/pkg/ssa) applies only its own finalizer, with a
-field manager of its own, and ssa.TakeOverLegacy migrates live objects.
+write that follows decides what reaches the server. The server records what an
+Update or a merge patch changed under an Update entry of its field manager: a
+finalizer it added stays owned there, and a later apply, of ssa.Finalizer or any
+other manager, cannot release it (ssa-semantics row 3). An Update carries the
+resourceVersion it read, so a concurrent change makes it fail with a conflict
+rather than lose anything; a merge patch does not (client.MergeFrom,
+MergeFromWithOptions without MergeFromWithOptimisticLock, client.Merge,
+controllerutil.CreateOrPatch): it replaces the whole finalizer list, so a
+finalizer another writer added or removed since the object was read is lost or
+comes back. ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa) applies only its
+own finalizer, with a field manager of its own, and ssa.TakeOverLegacy moves
+finalizers of live objects out of Update entries.
 
 An object is followed by variable identity within the function that calls
 AddFinalizer or RemoveFinalizer, closures included, to the writes that can run
-after the call (by the function's control-flow graph); writes of the status or
-another subresource, Apply patches, JSON and strategic merge patches are not
-reported.`,
+after the call (by the function's control-flow graph), and to the writes it
+defers, which run at its return; writes of the status or another subresource,
+Apply patches, JSON and strategic merge patches are not reported.`,
 	URL:      "https://pkg.go.dev/github.com/ssakit/ssakit/pkg/vet#FinalizerUpdate",
 	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run:      runFinalizerUpdate,
@@ -44,6 +48,16 @@ reported.`,
 
 // ssaFinalizerAdvice ends every FinalizerUpdate message.
 const ssaFinalizerAdvice = "use ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa), which applies only this finalizer, with a field manager of its own"
+
+// Hazards, by write. The server records what an Update or a patch other than an apply changed
+// (structured-merge-diff's Updater.Update) under an Update entry of its field manager: the
+// finalizer it added stays owned there, and no apply can release it (ssa-semantics row 3). A
+// merge patch without an optimistic lock also replaces the whole list from what was read.
+const (
+	updateHazard      = "records the finalizer under an Update field-manager entry, which an apply cannot release later (ssa-semantics row 3)"
+	mergePatchHazard  = "a merge patch replaces the whole finalizer list, so a finalizer another writer added or removed since the read is lost or comes back"
+	lockedPatchHazard = "a merge patch " + updateHazard
+)
 
 func runFinalizerUpdate(pass *analysis.Pass) (any, error) {
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
@@ -72,7 +86,7 @@ func runFinalizerUpdate(pass *analysis.Pass) (any, error) {
 			continue
 		}
 		if helper, ok := mutatedBy(pass.TypesInfo, body, target); ok {
-			hazard := "which updates the whole object and takes ownership of all of it"
+			hazard := "whose Update " + updateHazard
 			if isFunc(typeutil.StaticCallee(pass.TypesInfo, helper), controllerutilPkg, "CreateOrPatch") {
 				hazard = "whose merge patch replaces the whole finalizer list, so a finalizer another writer added or removed since the read is lost or comes back"
 			}
@@ -88,38 +102,73 @@ func runFinalizerUpdate(pass *analysis.Pass) (any, error) {
 
 // laterWrite finds the first write of target that can run after call in the function at body,
 // closures included (retry.RetryOnConflict(..., func() error { return r.Update(ctx, obj) })):
-// an Update of the object, or a merge patch of it.
+// an Update of the object, or a merge patch of it. A write deferred by the function itself
+// (defer r.Update(ctx, obj), or in a deferred function literal) runs when the function returns,
+// so after call whenever call and the defer statement are on one path, in either order.
 func laterWrite(info *types.Info, vals *values, body inspector.Cursor, flow *flow, call *ast.CallExpr, target *types.Var) (write, bool) {
 	for cur := range body.Preorder((*ast.CallExpr)(nil)) {
 		n := cur.Node()
-		if n.Pos() < call.End() || !flow.after(call, n) {
+		deferred := deferredBy(cur, body)
+		switch {
+		case deferred != nil:
+			if !flow.after(call, deferred) && !flow.after(deferred, call) {
+				continue
+			}
+		case n.Pos() < call.End() || !flow.after(call, n):
 			continue
 		}
 		w, ok := writeOf(info, n.(*ast.CallExpr))
 		if !ok || w.subresource || rootVar(info, w.obj) != target {
 			continue
 		}
+		w.deferred = deferred != nil
 		if w.method == "Update" {
 			return w, true
 		}
-		if kind, _ := vals.patchOf(w.patch); kind == mergePatch {
+		if kind, _ := vals.patchOf(w.patch); kind == mergePatch || kind == lockedMergePatch {
 			return w, true
 		}
 	}
 	return write{}, false
 }
 
+// deferredBy returns the defer statement of the function at body that defers the call at cur,
+// itself or inside a deferred function literal; nil when there is none. A defer in a closure
+// runs when the closure returns, which the graph already places where the closure is written.
+func deferredBy(cur, body inspector.Cursor) *ast.DeferStmt {
+	var deferred *ast.DeferStmt
+	for c := range cur.Enclosing() {
+		if c == body {
+			return deferred
+		}
+		switch n := c.Node().(type) {
+		case *ast.DeferStmt:
+			deferred = n
+		case *ast.FuncLit:
+			deferred = nil
+		}
+	}
+	return nil
+}
+
 func reportWrite(pass *analysis.Pass, call *ast.CallExpr, subject string, w write, vals *values) {
 	how := types.ExprString(w.call.Fun)
-	hazard := "Update sends the whole object and takes ownership of all of it"
+	hazard := "Update " + updateHazard
 	if w.method == "Patch" {
-		_, patch := vals.patchOf(w.patch)
+		kind, patch := vals.patchOf(w.patch)
 		how += " and " + patch
-		hazard = "a merge patch replaces the whole finalizer list, so a finalizer another writer added or removed since the read is lost or comes back"
+		hazard = mergePatchHazard
+		if kind == lockedMergePatch {
+			hazard = lockedPatchHazard
+		}
+	}
+	where := fmt.Sprintf("line %d", line(pass, w.call))
+	if w.deferred {
+		where += ", deferred"
 	}
 	pass.Report(analysis.Diagnostic{
 		Pos: call.Pos(), End: call.End(),
-		Message: fmt.Sprintf("%s, written with %s (line %d): %s; %s", subject, how, line(pass, w.call), hazard, ssaFinalizerAdvice),
+		Message: fmt.Sprintf("%s, written with %s (%s): %s; %s", subject, how, where, hazard, ssaFinalizerAdvice),
 	})
 }
 

@@ -44,6 +44,8 @@ Reported:
 
 The message names the fields sent even when unset that the types show: those of
 the object itself, and optional ones (omitempty) that list items send anyway.
+A client.Apply patch of a typed object that sends none is still reported, for
+client.Apply as a patch type is deprecated in controller-runtime v0.25.
 metav1.PartialObjectMetadata is not reported: its every field is left out when
 zero. Nor is an object whose type is an interface. Client.Apply itself and
 ssa.Applier take only a runtime.ApplyConfiguration, which no typed object
@@ -52,6 +54,11 @@ implements.`,
 	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run:      runTypedApply,
 }
+
+// applyDeprecated is what is left to say of a client.Apply patch whose typed object sends no
+// zero value: controller-runtime v0.25 deprecates client.Apply as a patch type for Client.Apply
+// and SubResource(...).Apply, which take apply configurations.
+const applyDeprecated = "client.Apply as a patch type is deprecated in controller-runtime v0.25"
 
 // applyAdvice ends the messages about typed objects applied whole.
 const applyAdvice = "apply an apply configuration with Client.Apply instead (generated with +kubebuilder:ac:generate=true, or client-go's), " +
@@ -133,8 +140,13 @@ func checkAppliedObject(pass *analysis.Pass, vals *values, w write) {
 	if !isTyped(t) {
 		return
 	}
+	fields := topFields(zeroSent(t), counts)
+	if len(fields) == 0 {
+		pass.Reportf(w.obj.Pos(), "%s of typed %s: %s; %s", how, typeName(pass, t), applyDeprecated, applyAdvice)
+		return
+	}
 	pass.Reportf(w.obj.Pos(), "%s of typed %s sends every field its JSON encoding keeps, zero values included%s, and the field manager comes to own them (controller-runtime#1669); %s",
-		how, typeName(pass, t), unsetFields(topFields(zeroSent(t), counts)), applyAdvice)
+		how, typeName(pass, t), unsetFields(fields), applyAdvice)
 }
 
 // isTyped reports whether t is a typed object whose JSON encoding can carry values nobody set:
@@ -151,11 +163,19 @@ func isTyped(t types.Type) bool {
 
 // reportConverted reports an apply of an Unstructured that runtime.DefaultUnstructuredConverter
 // made, at the call at, from an object of the typed source type. counts, when not nil, tells the
-// top-level fields that reach the server.
+// top-level fields that reach the server, of a client.Apply patch.
 func reportConverted(pass *analysis.Pass, call *ast.CallExpr, how string, source types.Type, at *ast.CallExpr, counts func(top string) bool) {
 	fields := zeroSent(source)
 	if counts != nil {
 		fields = topFields(fields, counts)
+		if len(fields) == 0 {
+			pass.Report(analysis.Diagnostic{
+				Pos: call.Pos(), End: call.End(),
+				Message: fmt.Sprintf("%s of an Unstructured converted from typed %s (line %d): %s; %s",
+					how, typeName(pass, source), line(pass, at), applyDeprecated, applyAdvice),
+			})
+			return
+		}
 	}
 	pass.Report(analysis.Diagnostic{
 		Pos: call.Pos(), End: call.End(),

@@ -33,6 +33,9 @@ type write struct {
 	obj         ast.Expr
 	// patch is the Patch argument; nil for an Update.
 	patch ast.Expr
+	// deferred is true for a write a defer statement runs at the function's return; writeOf
+	// leaves it false, for the caller to tell.
+	deferred bool
 }
 
 // writeOf recognizes call as a client's Update or Patch by the method's signature: (ctx,
@@ -77,6 +80,11 @@ const (
 	// mergePatch is a JSON merge patch of the object (client.MergeFrom, MergeFromWithOptions,
 	// client.Merge): it replaces each list it carries whole, metadata.finalizers included.
 	mergePatch
+	// lockedMergePatch is client.MergeFromWithOptions with client.MergeFromWithOptimisticLock: it
+	// carries the object's resourceVersion, so the server refuses it (409) when the object changed
+	// since the read, and no concurrent change is lost. Like every patch other than an apply, it
+	// records what it changes under an Update entry of its field manager (ssa-semantics row 3).
+	lockedMergePatch
 	// applyPatch is client.Apply: the object is sent whole as a Server-Side Apply configuration.
 	applyPatch
 )
@@ -94,10 +102,16 @@ func (v *values) patchAfter(expr ast.Expr, hops int) (patchKind, string) {
 	expr = ast.Unparen(expr)
 	if call, ok := expr.(*ast.CallExpr); ok {
 		fn := typeutil.StaticCallee(v.info, call)
-		for _, name := range []string{"MergeFrom", "MergeFromWithOptions"} {
-			if isFunc(fn, clientPkg, name) {
-				return mergePatch, "client." + name
+		switch {
+		case isFunc(fn, clientPkg, "MergeFrom"):
+			return mergePatch, "client.MergeFrom"
+		case isFunc(fn, clientPkg, "MergeFromWithOptions"):
+			for _, opt := range call.Args[1:] {
+				if isNamed(namedOf(v.info.TypeOf(opt)), clientPkg, "MergeFromWithOptimisticLock") {
+					return lockedMergePatch, "client.MergeFromWithOptions"
+				}
 			}
+			return mergePatch, "client.MergeFromWithOptions"
 		}
 		return otherPatch, ""
 	}

@@ -19,7 +19,7 @@ var writesAnalyzer = &analysis.Analyzer{
 	Run: func(pass *analysis.Pass) (any, error) {
 		insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 		vals := valuesOf(pass, insp)
-		kinds := map[patchKind]string{otherPatch: "other", mergePatch: "merge", applyPatch: "apply"}
+		kinds := map[patchKind]string{otherPatch: "other", mergePatch: "merge", lockedMergePatch: "locked merge", applyPatch: "apply"}
 		for cur := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 			w, ok := writeOf(pass.TypesInfo, cur.Node().(*ast.CallExpr))
 			if !ok {

@@ -41,18 +41,18 @@ func (r *GuestbookReconciler) Reconcile(ctx context.Context, req ctrl.Request) (
 	}
 
 	if guestbook.DeletionTimestamp.IsZero() {
-		if !controllerutil.ContainsFinalizer(guestbook, guestbookFinalizer) { // want `finalizer name "storage.finalizers.tutorial.kubebuilder.io" has no path`
+		if !controllerutil.ContainsFinalizer(guestbook, guestbookFinalizer) {
 			controllerutil.AddFinalizer(guestbook, guestbookFinalizer) // want `controllerutil.AddFinalizer on guestbook, written with r.Update \(line 46\)` `finalizer name "storage.finalizers.tutorial.kubebuilder.io" has no path`
 			if err := r.Update(ctx, guestbook); err != nil {
 				return ctrl.Result{}, err
 			}
 		}
 	} else {
-		if controllerutil.ContainsFinalizer(guestbook, guestbookFinalizer) { // want `finalizer name "storage.finalizers.tutorial.kubebuilder.io" has no path`
+		if controllerutil.ContainsFinalizer(guestbook, guestbookFinalizer) {
 			if err := r.deleteExternalResources(ctx, guestbook); err != nil {
 				return ctrl.Result{}, err
 			}
-			controllerutil.RemoveFinalizer(guestbook, guestbookFinalizer) // want `controllerutil.RemoveFinalizer on guestbook, written with r.Update \(line 56\)` `finalizer name "storage.finalizers.tutorial.kubebuilder.io" has no path`
+			controllerutil.RemoveFinalizer(guestbook, guestbookFinalizer) // want `controllerutil.RemoveFinalizer on guestbook, written with r.Update \(line 56\)`
 			if err := r.Update(ctx, guestbook); err != nil {
 				return ctrl.Result{}, err
 			}

@@ -55,7 +55,15 @@ func patchMergeFrom(ctx context.Context, c client.Client, cm *corev1.ConfigMap) 
 }
 
 func patchMergeFromWithOptions(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
-	return c.Patch(ctx, cm, client.MergeFromWithOptions(cm, client.MergeFromWithOptimisticLock{})) // want `^object Patch merge client.MergeFromWithOptions$`
+	return c.Patch(ctx, cm, client.MergeFromWithOptions(cm, client.MergeFromWithOptimisticLock{})) // want `^object Patch locked merge client.MergeFromWithOptions$`
+}
+
+func patchMergeFromWithOptimisticLockPointer(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	return c.Patch(ctx, cm, client.MergeFromWithOptions(cm, &client.MergeFromWithOptimisticLock{})) // want `^object Patch locked merge client.MergeFromWithOptions$`
+}
+
+func patchMergeFromWithoutOptions(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	return c.Patch(ctx, cm, client.MergeFromWithOptions(cm)) // want `^object Patch merge client.MergeFromWithOptions$`
 }
 
 func patchMerge(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {

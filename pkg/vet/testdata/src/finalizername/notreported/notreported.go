@@ -65,3 +65,19 @@ func objectMetaLiteralWithQualifiedFinalizers() *corev1.ConfigMap {
 func newFinalizerWithControllerNameWithoutPath(c client.Client) (*ssa.Finalizer, error) {
 	return ssa.NewFinalizer(c, "cleanup", cleanup)
 }
+
+// Removing an old name, or looking for it, is the migration away from it: only adding one is
+// reported.
+func removeFinalizerWithoutPath(cm *corev1.ConfigMap, obj client.Object) {
+	controllerutil.RemoveFinalizer(cm, "legacy-cleanup")
+	controllerutil.RemoveFinalizer(obj, "legacy-cleanup")
+}
+
+func containsFinalizerWithoutPath(cm *corev1.ConfigMap, obj client.Object) bool {
+	return controllerutil.ContainsFinalizer(cm, "legacy-cleanup") || controllerutil.ContainsFinalizer(obj, "legacy-cleanup")
+}
+
+// Kubernetes' own finalizers may be removed: orphaning dependents on purpose, say.
+func removeReservedFinalizer(obj client.Object) {
+	controllerutil.RemoveFinalizer(obj, metav1.FinalizerOrphanDependents)
+}

@@ -40,12 +40,9 @@ func addDottedFinalizerWithoutPath(w *Widget) {
 	controllerutil.AddFinalizer(w, "cleanup.example.com") // want `finalizer name "cleanup.example.com" has no path: custom resources get a warning each time it is added \(metadata.finalizers: "cleanup.example.com": prefer a domain-qualified finalizer name including a path \(/\)`
 }
 
-func removeFinalizerWithoutPath(w *Widget) {
-	controllerutil.RemoveFinalizer(w, cleanup) // want `finalizer name "cleanup" has no path`
-}
-
-func containsFinalizerWithoutPath(w *Widget) bool {
-	return controllerutil.ContainsFinalizer(w, cleanup) // want `finalizer name "cleanup" has no path`
+// Removing or looking for a name the server refuses everywhere finds nothing: no object has it.
+func removeFinalizerThatIsNotAQualifiedName(w *Widget) {
+	controllerutil.RemoveFinalizer(w, "example.com/clean up") // want `^invalid finalizer name "example.com/clean up": name part must consist of alphanumeric characters.*; the API server refuses it on every kind: use a domain-qualified name such as example.com/cleanup$`
 }
 
 func addFinalizerNamedByConstantExpression(w *Widget) {
@@ -60,8 +57,8 @@ func addReservedFinalizer(w *Widget) {
 	controllerutil.AddFinalizer(w, metav1.FinalizerOrphanDependents) // want `^invalid finalizer name "orphan": it is reserved for Kubernetes itself \(garbage collection and namespace deletion act on it\); use a domain-qualified name such as example.com/cleanup$`
 }
 
-func removeReservedFinalizer(w *Widget) {
-	controllerutil.RemoveFinalizer(w, metav1.FinalizerDeleteDependents) // want `invalid finalizer name "foregroundDeletion": it is reserved for Kubernetes itself`
+func setReservedFinalizer(w *Widget) {
+	w.SetFinalizers([]string{metav1.FinalizerDeleteDependents}) // want `invalid finalizer name "foregroundDeletion": it is reserved for Kubernetes itself`
 }
 
 func containsFinalizerThatIsNotAQualifiedName(w *Widget) bool {
@@ -107,6 +104,15 @@ func objectMetaLiteralOnItsOwn() metav1.ObjectMeta {
 
 func setFinalizersOfBuiltinType(cm *corev1.ConfigMap) {
 	cm.SetFinalizers([]string{cleanup}) // want `the API server refuses it on ConfigMap, a built-in type`
+}
+
+// The built-in type is the object's, not its ObjectMeta's.
+func setFinalizersOfBuiltinTypesObjectMeta(pod *corev1.Pod) {
+	pod.ObjectMeta.SetFinalizers([]string{"pod-fin"}) // want `^finalizer name "pod-fin" has no path: the API server refuses it on Pod, a built-in type`
+}
+
+func setFinalizersOfBuiltinTypesObjectMetaAddress(pod *corev1.Pod) {
+	(&pod.ObjectMeta).SetFinalizers([]string{"pod-fin"}) // want `the API server refuses it on Pod, a built-in type`
 }
 
 func setFinalizersOfUnstructured(u *unstructured.Unstructured) {

@@ -119,3 +119,30 @@ func removeFinalizerInBranchThatReturnsBeforeUpdate(ctx context.Context, c clien
 	cm.Data = map[string]string{"key": "value"}
 	return c.Update(ctx, cm)
 }
+
+// The branch that removes the finalizer returns before the deferred Update is registered.
+func removeFinalizerInBranchThatReturnsBeforeDeferredUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap, patch []byte) error {
+	if cm.DeletionTimestamp != nil {
+		controllerutil.RemoveFinalizer(cm, finalizer)
+		return c.Patch(ctx, cm, client.RawPatch(types.JSONPatchType, patch))
+	}
+	defer c.Update(ctx, cm)
+	cm.Data = map[string]string{"key": "value"}
+	return nil
+}
+
+// A defer in a closure runs when the closure returns: here, before the finalizer change.
+func addFinalizerAfterClosureWithDeferredUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	func() {
+		defer c.Update(ctx, cm)
+	}()
+	controllerutil.AddFinalizer(cm, finalizer)
+	return nil
+}
+
+// A deferred status write takes nothing but the status.
+func addFinalizerAfterDeferredStatusUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	defer c.Status().Update(ctx, cm)
+	controllerutil.AddFinalizer(cm, finalizer)
+	return nil
+}

@@ -13,7 +13,7 @@ import (
 const finalizer = "example.com/cleanup"
 
 func addFinalizerThenUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
-	controllerutil.AddFinalizer(cm, finalizer) // want `^controllerutil.AddFinalizer on cm, written with c.Update \(line 17\): Update sends the whole object and takes ownership of all of it; use ssa.Finalizer \(github.com/ssakit/ssakit/pkg/ssa\), which applies only this finalizer, with a field manager of its own$`
+	controllerutil.AddFinalizer(cm, finalizer) // want `^controllerutil.AddFinalizer on cm, written with c.Update \(line 17\): Update records the finalizer under an Update field-manager entry, which an apply cannot release later \(ssa-semantics row 3\); use ssa.Finalizer \(github.com/ssakit/ssakit/pkg/ssa\), which applies only this finalizer, with a field manager of its own$`
 	return c.Update(ctx, cm)
 }
 
@@ -71,8 +71,22 @@ func addFinalizerThenPatchMergeFrom(ctx context.Context, c client.Client, cm *co
 
 func removeFinalizerThenPatchMergeFromWithOptions(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
 	before := cm.DeepCopyObject().(*corev1.ConfigMap)
-	controllerutil.RemoveFinalizer(cm, finalizer) // want `written with c.Patch and client.MergeFromWithOptions`
+	controllerutil.RemoveFinalizer(cm, finalizer) // want `written with c.Patch and client.MergeFromWithOptions \(line 75\): a merge patch replaces the whole finalizer list`
+	return c.Patch(ctx, cm, client.MergeFromWithOptions(before))
+}
+
+// The optimistic lock puts resourceVersion in the patch: a concurrent change is a 409, not a lost
+// finalizer. The merge patch still records the finalizer under an Update entry.
+func removeFinalizerThenPatchMergeFromWithOptimisticLock(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	before := cm.DeepCopyObject().(*corev1.ConfigMap)
+	controllerutil.RemoveFinalizer(cm, finalizer) // want `^controllerutil.RemoveFinalizer on cm, written with c.Patch and client.MergeFromWithOptions \(line 83\): a merge patch records the finalizer under an Update field-manager entry, which an apply cannot release later \(ssa-semantics row 3\); use ssa.Finalizer`
 	return c.Patch(ctx, cm, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+func addFinalizerThenPatchStoredMergeFromWithOptimisticLock(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	patch := client.MergeFromWithOptions(cm.DeepCopyObject().(*corev1.ConfigMap), client.MergeFromWithOptimisticLock{})
+	controllerutil.AddFinalizer(cm, finalizer) // want `written with c.Patch and client.MergeFromWithOptions \(line 89\): a merge patch records the finalizer under an Update field-manager entry`
+	return c.Patch(ctx, cm, patch)
 }
 
 func addFinalizerThenPatchStoredMergeFrom(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
@@ -100,7 +114,7 @@ func addFinalizerAndUpdateInsideRetryClosure(ctx context.Context, c client.Clien
 
 func addFinalizerInCreateOrUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
 	_, err := controllerutil.CreateOrUpdate(ctx, c, cm, func() error {
-		controllerutil.AddFinalizer(cm, finalizer) // want `^controllerutil.AddFinalizer on cm, written by controllerutil.CreateOrUpdate \(line 102\), which updates the whole object and takes ownership of all of it; use ssa.Finalizer`
+		controllerutil.AddFinalizer(cm, finalizer) // want `^controllerutil.AddFinalizer on cm, written by controllerutil.CreateOrUpdate \(line 116\), whose Update records the finalizer under an Update field-manager entry, which an apply cannot release later \(ssa-semantics row 3\); use ssa.Finalizer`
 		return nil
 	})
 	return err
@@ -108,7 +122,7 @@ func addFinalizerInCreateOrUpdate(ctx context.Context, c client.Client, cm *core
 
 func removeFinalizerInCreateOrPatch(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
 	_, err := controllerutil.CreateOrPatch(ctx, c, cm, func() error {
-		controllerutil.RemoveFinalizer(cm, finalizer) // want `written by controllerutil.CreateOrPatch \(line 110\), whose merge patch replaces the whole finalizer list`
+		controllerutil.RemoveFinalizer(cm, finalizer) // want `written by controllerutil.CreateOrPatch \(line 124\), whose merge patch replaces the whole finalizer list`
 		return nil
 	})
 	return err
@@ -124,4 +138,28 @@ func addFinalizerInLoopThenUpdateAfterIt(ctx context.Context, c client.Client, c
 		controllerutil.AddFinalizer(cm, finalizer) // want `written with c.Update`
 	}
 	return c.Update(ctx, cm)
+}
+
+// A deferred write runs at every return, after a finalizer change anywhere in the function.
+func addFinalizerAfterDeferredUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) (err error) {
+	defer func() { err = c.Update(ctx, cm) }()
+	if cm.DeletionTimestamp == nil {
+		controllerutil.AddFinalizer(cm, finalizer) // want `^controllerutil.AddFinalizer on cm, written with c.Update \(line 145, deferred\): Update records`
+	}
+	return nil
+}
+
+func removeFinalizerAfterDeferredUpdateCall(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	defer c.Update(ctx, cm)
+	controllerutil.RemoveFinalizer(cm, finalizer) // want `written with c.Update \(line 153, deferred\)`
+	return nil
+}
+
+func addFinalizerBeforeDeferredMergePatch(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	before := cm.DeepCopyObject().(*corev1.ConfigMap)
+	controllerutil.AddFinalizer(cm, finalizer) // want `written with c.Patch and client.MergeFrom \(line 162, deferred\)`
+	defer func() {
+		_ = c.Patch(ctx, cm, client.MergeFrom(before))
+	}()
+	return nil
 }

@@ -23,7 +23,7 @@ func patchTypedObjectWhoseListItemsSendOptionalFields(ctx context.Context, c cli
 }
 
 func patchBuiltinTypeWithApply(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
-	return c.Patch(ctx, cm, client.Apply) // want `^c.Patch with client.Apply of typed \*v1.ConfigMap sends every field its JSON encoding keeps, zero values included, and the field manager comes to own them \(controller-runtime#1669\); apply an apply configuration`
+	return c.Patch(ctx, cm, client.Apply) // want `^c.Patch with client.Apply of typed \*v1.ConfigMap: client.Apply as a patch type is deprecated in controller-runtime v0.25; apply an apply configuration with Client.Apply instead \(generated with \+kubebuilder:ac:generate=true, or client-go's\), or client.ApplyConfigurationFromUnstructured of an Unstructured holding only the fields to set$`
 }
 
 func patchTypedObjectWithStoredApplyPatch(ctx context.Context, c client.Client, g *widget.Gadget) error {
@@ -31,9 +31,10 @@ func patchTypedObjectWithStoredApplyPatch(ctx context.Context, c client.Client, 
 	return c.Patch(ctx, g, patch) // want `of typed \*widget.Gadget sends every field`
 }
 
-// The object's own apply counts spec only: the server drops status from it.
+// The object's own apply counts spec only: the server drops status from it. With no zero value
+// sent, the deprecation is the reason left.
 func patchTypedObjectWhoseUnsetFieldsAreStatus(ctx context.Context, c client.Client, s *widget.Sprocket) error {
-	return c.Patch(ctx, s, client.Apply) // want `of typed \*widget.Sprocket sends every field its JSON encoding keeps, zero values included, and`
+	return c.Patch(ctx, s, client.Apply) // want `^c.Patch with client.Apply of typed \*widget.Sprocket: client.Apply as a patch type is deprecated in controller-runtime v0.25; apply an apply configuration`
 }
 
 // The status writer's apply counts status only.
@@ -51,7 +52,7 @@ func applyConfigurationFromConvertedTypedObject(ctx context.Context, c client.Cl
 	if err != nil {
 		return err
 	}
-	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: content})) // want `^client.ApplyConfigurationFromUnstructured of an Unstructured converted from typed \*widget.Widget \(line 50\) sends every field that type's JSON encoding keeps, zero values included \(spec.replicas, spec.paused, spec.storage and 2 more even when unset\), and the field manager comes to own them`
+	return c.Apply(ctx, client.ApplyConfigurationFromUnstructured(&unstructured.Unstructured{Object: content})) // want `^client.ApplyConfigurationFromUnstructured of an Unstructured converted from typed \*widget.Widget \(line 51\) sends every field that type's JSON encoding keeps, zero values included \(spec.replicas, spec.paused, spec.storage and 2 more even when unset\), and the field manager comes to own them`
 }
 
 func applyConfigurationFromConvertedTypedObjectVariable(ctx context.Context, c client.Client, g *widget.Gadget) error {
@@ -60,7 +61,7 @@ func applyConfigurationFromConvertedTypedObjectVariable(ctx context.Context, c c
 		return err
 	}
 	u := &unstructured.Unstructured{Object: content}
-	ac := client.ApplyConfigurationFromUnstructured(u) // want `converted from typed \*widget.Gadget \(line 58\) sends every field that type's JSON encoding keeps, zero values included \(spec.size and spec.ports\[\].targetPort even when unset\)`
+	ac := client.ApplyConfigurationFromUnstructured(u) // want `converted from typed \*widget.Gadget \(line 59\) sends every field that type's JSON encoding keeps, zero values included \(spec.size and spec.ports\[\].targetPort even when unset\)`
 	return c.Apply(ctx, ac)
 }
 
@@ -69,7 +70,15 @@ func patchConvertedTypedObjectWithApply(ctx context.Context, c client.Client, g 
 	if err != nil {
 		return err
 	}
-	return c.Patch(ctx, &unstructured.Unstructured{Object: content}, client.Apply) // want `^c.Patch with client.Apply of an Unstructured converted from typed \*widget.Gadget \(line 68\)`
+	return c.Patch(ctx, &unstructured.Unstructured{Object: content}, client.Apply) // want `^c.Patch with client.Apply of an Unstructured converted from typed \*widget.Gadget \(line 69\)`
+}
+
+func patchConvertedTypedObjectWithoutZeroValuesWithApply(ctx context.Context, c client.Client, s *widget.Sprocket) error {
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(s)
+	if err != nil {
+		return err
+	}
+	return c.Patch(ctx, &unstructured.Unstructured{Object: content}, client.Apply) // want `^c.Patch with client.Apply of an Unstructured converted from typed \*widget.Sprocket \(line 77\): client.Apply as a patch type is deprecated in controller-runtime v0.25; apply an apply configuration`
 }
 
 func statusApplierWithTypedStatus(ctx context.Context, a *reconcile.StatusApplier, s *widget.Sprocket) error {
