@@ -42,19 +42,23 @@ const (
 	// outage is how long kube-apiserver stays stopped, on top of its stop and start.
 	outage = time.Second
 	// outageWithin is how long, once half the Widgets are created, the outage waits for a cleanup
-	// to complete before it starts anyway.
+	// to complete in the middle of the lifecycles before it starts anyway.
 	outageWithin = 15 * time.Second
-	// settleWithin bounds the time, after the restart, for every object to be gone.
-	settleWithin = 45 * time.Second
+	// settleWithin bounds the time, after the restart, for every object to be gone. It is well
+	// above the [30, 60) s that client-go's reflectors may back off before they list again after
+	// the outage; waitUntilAllGone returns as soon as all is gone, so a pass does not wait for it.
+	settleWithin = 120 * time.Second
 )
 
 // A running controller built with pkg/reconcile (New, two workers) drives 100 Widget lifecycles
 // (a user creates each Widget; ssakit adds the finalizer; the user deletes the Widget once a watch
 // shows the finalizer on it; the cleanup runs; ssakit removes the finalizer; the Widget is gone),
 // and kube-apiserver is stopped and started again, on the same etcd, once half of them are
-// created: it stops inside the first cleanup that completes after that, before its finalizer
-// removal is sent, while other Widgets wait for their finalizer and others for their cleanup
-// (the test fails if none do). Afterwards:
+// created: it stops inside the first cleanup that completes after that while other Widgets wait
+// for their finalizer and others (whose delete the server accepted) for their cleanup, before
+// that cleanup's finalizer removal is sent. The test fails if no such completion comes within
+// outageWithin, if the lifecycles were not in that middle once the server had stopped, or if the
+// cut cleanup did not complete a second time after the restart. Afterwards:
 //
 //   - none stuck: every Widget is gone within settleWithin of the restart;
 //   - none lost: no Widget vanished, or was seen terminating without the finalizer, before its
@@ -66,10 +70,10 @@ const (
 //     success, having found the Widget still there with its finalizer) at least once per Widget,
 //     and it runs again after completing only when the finalizer removal that followed was lost
 //     to the outage, as Handler.Cleanup documents (it must be idempotent). "Lost" is checked, not
-//     assumed: between the completion and the next attempt, a request of the controller's about
-//     that Widget failed (no answer, 429 or 5xx). Attempts that the outage interrupted (the
-//     cleanup's live read failed, and it returned the error) do not complete and are retried with
-//     backoff; the summary counts them.
+//     assumed: between the completion and the next attempt, a PATCH of the controller's to that
+//     Widget (the removal's apply) failed (no answer, 429 or 5xx). Attempts that the outage
+//     interrupted (the cleanup's live read failed, and it returned the error) do not complete and
+//     are retried with backoff; the summary counts them.
 func TestFaults_AnAPIServerRestartMidLifecycleLosesNoFinalizerAndCleansUpEachObjectOnce(t *testing.T) {
 	private, err := testcluster.StartRestartable()
 	if err != nil {
@@ -120,25 +124,38 @@ func TestFaults_AnAPIServerRestartMidLifecycleLosesNoFinalizerAndCleansUpEachObj
 	<-half
 	stopped := make(chan error, 1)
 	var (
-		at       outageSnapshot
-		stopOnce sync.Once
+		at        outageSnapshot
+		stopOnce  sync.Once
+		stopBegan time.Time
 	)
-	stop := func(cut string) {
+	stop := func(cut *testcluster.Widget) {
 		stopOnce.Do(func() {
+			stopBegan = time.Now()
 			err := private.StopAPIServer()
-			at = outageSnapshot{cutRemoval: cut, created: user.count(), waitingForFinalizer: user.count() - cleanups.finalizedCount(),
-				waitingForCleanup: watched.deleteRequested() - cleanups.completedCount()}
+			at = outageSnapshot{created: user.count(), waitingForFinalizer: user.count() - cleanups.finalizedCount(),
+				waitingForCleanup: user.deletesAccepted() - cleanups.completedCount()}
+			if cut != nil {
+				at.cutRemoval, at.cutUID = cut.Name, cut.UID
+			}
 			stopped <- err
 		})
 	}
-	cleanups.afterNextCompletion(func(w *testcluster.Widget) { stop(w.Name) })
+	// A completion that finds the lifecycles elsewhere than in the middle (none waiting for its
+	// finalizer, or none deleted and waiting for its cleanup) leaves the hook to the next one.
+	cleanups.afterNextCompletion(func(w *testcluster.Widget) bool {
+		if user.count()-cleanups.finalizedCount() == 0 || user.deletesAccepted()-cleanups.completedCount() == 0 {
+			return false
+		}
+		stop(w)
+		return true
+	})
 	var stopErr error
 	select {
 	case stopErr = <-stopped:
 	case <-time.After(outageWithin):
-		// No cleanup completes (a defect that keeps them all from completing, say): the outage
-		// comes anyway, and the outcome says what went wrong.
-		stop("")
+		// No cleanup completes in the middle (a defect that keeps them all from completing, say):
+		// the outage comes anyway, and the outcome says what went wrong.
+		stop(nil)
 		stopErr = <-stopped
 	}
 	if stopErr != nil {
@@ -148,11 +165,16 @@ func TestFaults_AnAPIServerRestartMidLifecycleLosesNoFinalizerAndCleansUpEachObj
 	if err := private.StartAPIServer(); err != nil {
 		t.Fatalf("starting kube-apiserver again: %v", err)
 	}
+	restarted := time.Now()
 	if at.waitingForFinalizer == 0 || at.waitingForCleanup == 0 {
 		t.Errorf("the outage did not fall in the middle of the lifecycles: %s", at)
 	}
+	if at.cutRemoval == "" {
+		t.Errorf("the outage cut no finalizer removal: %s", at)
+	}
 
 	left, unseen := waitUntilAllGone(ctx, private.Client, ns, user, watched, settleWithin)
+	settled := time.Now()
 	cancel()
 	<-created
 	<-deleted
@@ -164,9 +186,16 @@ func TestFaults_AnAPIServerRestartMidLifecycleLosesNoFinalizerAndCleansUpEachObj
 		t.Errorf("after %d lifecycles and an API server restart (%s) (-want +got):\n%s", faultLifecycles, at, d)
 	}
 	once, again, attempts := cleanups.tally()
-	line := fmt.Sprintf("faults: %d lifecycles, 1 apiserver restart (%s; %d of the controller's requests failed), %d stuck, %d lost, %d recreated, "+
+	if n := cleanups.completions(at.cutUID); at.cutRemoval != "" && n < 2 {
+		t.Errorf("the cleanup of %s, whose finalizer removal the outage cut, completed %d time(s): it did not complete again after the restart", at.cutRemoval, n)
+	}
+	if again < 1 {
+		t.Errorf("no cleanup completed again after a removal lost to the outage (%s): the run did not exercise the one case where a completed cleanup must run again", at)
+	}
+	line := fmt.Sprintf("faults: %d lifecycles, 1 apiserver restart (%s; stop→restart %s, restart→all gone %s; %d of the controller's requests failed), %d stuck, %d lost, %d recreated, "+
 		"%d cleaned up exactly once, %d again after a removal lost to the outage, %d unexplained repeats, %d cleanup attempts",
-		user.count(), at, failedRequests(cleanups.requests.Requests()), len(got.Stuck), len(got.Lost), len(got.Recreated),
+		user.count(), at, restarted.Sub(stopBegan).Round(time.Millisecond), settled.Sub(restarted).Round(time.Millisecond),
+		failedRequests(cleanups.requests.Requests()), len(got.Stuck), len(got.Lost), len(got.Recreated),
 		once, again, len(got.UnexplainedRepeats), attempts)
 	t.Log(line)
 	fmt.Println(line)
@@ -185,14 +214,15 @@ type faultOutcome struct {
 
 // outageSnapshot is where the lifecycles stood when kube-apiserver had stopped.
 type outageSnapshot struct {
-	cutRemoval                                      string // the Widget whose cleanup had completed, its removal not sent
+	cutRemoval                                      string    // the Widget whose cleanup had completed, its removal not sent
+	cutUID                                          types.UID // its UID
 	created, waitingForFinalizer, waitingForCleanup int
 }
 
 func (s outageSnapshot) String() string {
 	cut := "stopped after " + s.cutRemoval + "'s cleanup, before its removal,"
 	if s.cutRemoval == "" {
-		cut = "stopped, no cleanup having completed within " + outageWithin.String() + ","
+		cut = "stopped, no cleanup having completed in the middle of the lifecycles within " + outageWithin.String() + ","
 	}
 	return fmt.Sprintf("%s with %d created, %d waiting for their finalizer, %d for their cleanup", cut, s.created, s.waitingForFinalizer, s.waitingForCleanup)
 }
@@ -255,12 +285,14 @@ type cleanupCounter struct {
 	repeats   []string           // unexplained
 	repeated  map[types.UID]bool // whose cleanup ran again unexplained
 	afterGone []string
-	// afterCompletion, when set, runs once, after the next cleanup completes and before it returns.
-	afterCompletion func(*testcluster.Widget)
+	// afterCompletion, when set, runs after the next cleanup completes and before it returns; it
+	// stays set for the completion after that when it returns false.
+	afterCompletion func(*testcluster.Widget) (done bool)
 }
 
-// afterNextCompletion has hook run in the next cleanup that completes, before it returns.
-func (h *cleanupCounter) afterNextCompletion(hook func(*testcluster.Widget)) {
+// afterNextCompletion has hook run in the next cleanup that completes, before it returns, and in
+// the ones after it until it returns true.
+func (h *cleanupCounter) afterNextCompletion(hook func(*testcluster.Widget) (done bool)) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.afterCompletion = hook
@@ -301,14 +333,14 @@ func (h *cleanupCounter) Cleanup(ctx context.Context, w *testcluster.Widget) (re
 	if err != nil && !apierrors.IsNotFound(err) {
 		return reconcile.Result{}, fmt.Errorf("the cleanup could not confirm the Widget: %w", err)
 	}
-	if hook := h.complete(w, live, err); hook != nil {
-		hook(w)
+	if hook := h.complete(w, live, err); hook != nil && !hook(w) {
+		h.afterNextCompletion(hook)
 	}
 	return reconcile.Result{}, nil
 }
 
 // complete records how a cleanup that read live ended, and returns the hook to run after it.
-func (h *cleanupCounter) complete(w, live *testcluster.Widget, readErr error) (hook func(*testcluster.Widget)) {
+func (h *cleanupCounter) complete(w, live *testcluster.Widget, readErr error) (hook func(*testcluster.Widget) bool) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	switch {
@@ -341,12 +373,13 @@ func failedRequests(requests []testcluster.Request) int {
 	return n
 }
 
-// removalFailedSince reports whether a request of the controller's about w failed since its
-// cleanup last completed; h.mu is held.
+// removalFailedSince reports whether a finalizer removal of the controller's on w (an apply: a
+// PATCH of w) failed since its cleanup last completed; h.mu is held. After the completion, the
+// step sends no other PATCH of w, and its reads (the live read before a cleanup) do not count.
 func (h *cleanupCounter) removalFailedSince(w *testcluster.Widget) bool {
 	path := fmt.Sprintf("/apis/%s/v1/namespaces/%s/widgets/%s", testcluster.TestGroup, w.Namespace, w.Name)
 	return slices.ContainsFunc(h.requests.Requests()[h.mark[w.UID]:], func(r testcluster.Request) bool {
-		return r.Path == path && failedRequest(r)
+		return r.Method == http.MethodPatch && r.Path == path && failedRequest(r)
 	})
 }
 
@@ -404,8 +437,9 @@ type lifecycleUser struct {
 	client client.Client
 	ns     string
 
-	mu   sync.Mutex
-	uids map[string]types.UID // by name, from the create's answer
+	mu      sync.Mutex
+	uids    map[string]types.UID // by name, from the create's answer
+	deletes int                  // deletes the server accepted
 }
 
 func (u *lifecycleUser) create(ctx context.Context, name string) {
@@ -431,10 +465,22 @@ func (u *lifecycleUser) delete(ctx context.Context, w *testcluster.Widget) {
 	for ctx.Err() == nil {
 		err := u.client.Delete(ctx, w.DeepCopyObject().(client.Object), client.Preconditions{UID: &w.UID})
 		if err == nil || apierrors.IsNotFound(err) {
+			// NotFound: an earlier try landed, its answer lost to the outage, and the Widget has
+			// gone since.
+			u.mu.Lock()
+			u.deletes++
+			u.mu.Unlock()
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// deletesAccepted is how many Widgets the server took a delete of.
+func (u *lifecycleUser) deletesAccepted() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return u.deletes
 }
 
 func (u *lifecycleUser) count() int {
@@ -516,12 +562,6 @@ func (w *lifecycleWatch) gone(obj any) {
 	if w.cleanups.completions(widget.UID) == 0 {
 		w.lost = append(w.lost, widget.Name+": vanished before its cleanup completed")
 	}
-}
-
-func (w *lifecycleWatch) deleteRequested() int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.queued)
 }
 
 // notVanished lists the names of created whose UID the watch has not seen vanish.

@@ -404,8 +404,11 @@ func (h *cleanupLog) settle(uid types.UID, completedBefore int, stillCarries boo
 type reconcileCall struct {
 	view   *unstructured.Unstructured // the object the reconcile held; nil when it found none
 	intent func(after *unstructured.Unstructured) bool
-	err    error // what the reconcile returned
-	sent   bool
+	// shown is whether view showed the intent done, as lifecycleIntent of view has it: only
+	// then may the reconcile send nothing.
+	shown bool
+	err   error // what the reconcile returned
+	sent  bool
 	// held checks (h) and (i), once the live object after the reconcile is known.
 	held func(after *unstructured.Unstructured) error
 }
@@ -457,19 +460,22 @@ func (r *run) reconcile(ctx context.Context, a action, before *unstructured.Unst
 		}
 		return nil
 	}
-	return reconcileCall{view: view, intent: lifecycleIntent(before, a.Value), err: got.err, sent: sent, held: held}
+	viewIntent := lifecycleIntent(view, a.Value)
+	shown := viewIntent != nil && viewIntent(view)
+	return reconcileCall{view: view, intent: lifecycleIntent(before, a.Value), shown: shown, err: got.err, sent: sent, held: held}
 }
 
-// lifecycleIntent is what a reconcile that returns success must leave on the live object (g): a
-// live object carries the finalizer; a terminating one that carried it has lost it when the
-// cleanup is done, and keeps it while the cleanup waits.
-func lifecycleIntent(before *unstructured.Unstructured, answer string) func(*unstructured.Unstructured) bool {
+// lifecycleIntent is what a reconcile that returns success must leave on the live object (g), as
+// judged from obj (the live object before it, or the object it read): a live object carries the
+// finalizer; a terminating one that carried it has lost it when the cleanup is done, and keeps it
+// while the cleanup waits.
+func lifecycleIntent(obj *unstructured.Unstructured, answer string) func(*unstructured.Unstructured) bool {
 	switch {
-	case before == nil:
+	case obj == nil:
 		return nil
-	case before.GetDeletionTimestamp().IsZero():
+	case obj.GetDeletionTimestamp().IsZero():
 		return carrying(lifecycleFinal, true)
-	case !slices.Contains(before.GetFinalizers(), lifecycleFinal):
+	case !slices.Contains(obj.GetFinalizers(), lifecycleFinal):
 		return carrying(lifecycleFinal, false)
 	}
 	return carrying(lifecycleFinal, answer != cleanupDone)

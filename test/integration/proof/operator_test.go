@@ -2,26 +2,37 @@ package proof
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
 	mirrorcontroller "github.com/ssakit/ssakit/example/operator/controller"
 	"github.com/ssakit/ssakit/example/operator/setup"
 	"github.com/ssakit/ssakit/internal/testcluster"
+	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 // The operator workload's sizes.
@@ -61,9 +72,16 @@ var (
 //	never adopts or overwrites: the user's ConfigMaps (the sources, and the one that blocks a copy)
 //	    are exactly as the user last wrote them, managedFields and resourceVersion included.
 //
+// And the user's notes on copies stay: each note the user wrote on a copy is there, owned by the
+// user's manager, for as long as that copy (by UID) exists.
+//
 // Once the operator is idle at the end: (g) every live mirror carries the finalizer, with a
 // status of its generation; every deleted one has lost only its finalizer, which the cleanup
 // released; and no copy of a deleted mirror is left.
+//
+// The summary line counts the violations, the user's writes the server accepted, and what the
+// operator did: copies created and deleted (a watch of the test's own), finalizers added, cleanups
+// and releases (the operator's ssakit metrics).
 //
 // The writes are made from fresh reads, as the user and the other controller would; only what
 // the operator does between a user's write and the answer to it (milliseconds) escapes (b).
@@ -71,26 +89,156 @@ func TestOperator_OwnershipInvariantsHoldWhileTheOperatorRunsAUsersWorkload(t *t
 	seed := proofSeed(t)
 	rng := rand.New(rand.NewPCG(seed, 1))
 	w := newWorkload(t)
+	copies := watchCopies(t, w.targets)
+	did := operatorMetrics(t)
 	stopOperator := startOperator(t)
 
+	violations := 0
+	violated := func(when string, err error) {
+		if _, ok := errors.AsType[*readError](err); ok {
+			t.Fatalf("operator workload of seed %d: %s: %v", seed, when, err)
+		}
+		violations++
+		t.Errorf("operator workload of seed %d: %s: %v\nsteps so far:\n%s", seed, when, err, w.played())
+	}
 	for step := range workloadSteps {
 		time.Sleep(time.Duration(rng.Int64N(int64(stepPause))))
 		if err := w.check(t.Context()); err != nil {
-			t.Fatalf("operator workload of seed %d: before step %d: %v\nsteps so far:\n%s", seed, step+1, err, w.played())
+			violated(fmt.Sprintf("before step %d", step+1), err)
+			break // the workload's record of what the user wrote may be off from here on
 		}
-		w.act(t.Context(), rng)
+		if err := w.act(t.Context(), rng); err != nil {
+			t.Fatalf("operator workload of seed %d: step %d: %v\nsteps so far:\n%s", seed, step+1, err, w.played())
+		}
 	}
-	waitOperatorIdle(t)
-	if err := w.check(t.Context()); err != nil {
-		t.Fatalf("operator workload of seed %d: once idle: %v\nsteps:\n%s", seed, err, w.played())
-	}
-	if d := cmp.Diff([]string(nil), w.settled(t.Context())); d != "" {
-		t.Errorf("operator workload of seed %d: what the idle operator left (-want +got):\n%s\nsteps:\n%s", seed, d, w.played())
+	if violations == 0 {
+		waitOperatorIdle(t)
+		if err := w.check(t.Context()); err != nil {
+			violated("once idle", err)
+		}
+		wrong := w.settled(t.Context())
+		violations += len(wrong)
+		if d := cmp.Diff([]string(nil), wrong); d != "" {
+			t.Errorf("operator workload of seed %d: what the idle operator left (-want +got):\n%s\nsteps:\n%s", seed, d, w.played())
+		}
 	}
 	stopOperator()
-	line := fmt.Sprintf("operator: %d steps of a user's workload on %d mirrors, %d invariant checks, 0 violations (seed %d)", workloadSteps, workloadMirrors, w.checks, seed)
+	created, deleted := copies.counts()
+	line := fmt.Sprintf("operator: %d steps (%d writes accepted) of a user's workload on %d mirrors, %d invariant checks, %d violations (seed %d); "+
+		"the operator created %d copies and deleted %d, added its finalizer %d times, completed %d cleanups and released %d finalizers; the user's %d notes on copies checked %d times",
+		len(w.steps), w.writes, workloadMirrors, w.checks, violations, seed,
+		created, deleted, did(finalizerOp("add")), did(cleanupsSucceeded), did(finalizerOp("remove")), w.notesWritten, w.notesChecked)
 	t.Log(line)
 	fmt.Println(line)
+}
+
+// operatorMetric selects series of the operator's ssakit metrics by name and labels besides
+// controller; a histogram counts its samples.
+type operatorMetric struct {
+	name   string
+	labels map[string]string
+}
+
+func finalizerOp(operation string) operatorMetric {
+	return operatorMetric{ssareconcile.FinalizerOperationsMetric, map[string]string{"operation": operation, "result": "applied"}}
+}
+
+var cleanupsSucceeded = operatorMetric{ssareconcile.CleanupDurationMetric, map[string]string{"result": "succeeded"}}
+
+// operatorMetrics returns what the operator did, as counted by a metric, since it was called.
+func operatorMetrics(t *testing.T) func(operatorMetric) int {
+	t.Helper()
+	sum := func(m operatorMetric) float64 {
+		families, err := metrics.Registry.Gather()
+		if err != nil {
+			t.Fatalf("gathering metrics: %v", err)
+		}
+		total := 0.0
+		for _, f := range families {
+			if f.GetName() != m.name {
+				continue
+			}
+			for _, series := range f.GetMetric() {
+				labels := map[string]string{}
+				for _, l := range series.GetLabel() {
+					labels[l.GetName()] = l.GetValue()
+				}
+				if labels["controller"] != mirrorcontroller.Name || !mapContains(labels, m.labels) {
+					continue
+				}
+				total += series.GetCounter().GetValue() + float64(series.GetHistogram().GetSampleCount())
+			}
+		}
+		return total
+	}
+	before := map[string]float64{}
+	for _, m := range []operatorMetric{finalizerOp("add"), finalizerOp("remove"), cleanupsSucceeded} {
+		before[fmt.Sprint(m)] = sum(m)
+	}
+	return func(m operatorMetric) int { return int(sum(m) - before[fmt.Sprint(m)]) }
+}
+
+func mapContains(m, sub map[string]string) bool {
+	for k, v := range sub {
+		if m[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// copyWatch counts the operator's copies in the target namespaces, by UID, as an informer of the
+// test's own sees them created and deleted.
+type copyWatch struct {
+	mu               sync.Mutex
+	created, deleted map[types.UID]bool
+}
+
+func watchCopies(t *testing.T, targets []string) *copyWatch {
+	t.Helper()
+	w := &copyWatch{created: map[types.UID]bool{}, deleted: map[types.UID]bool{}}
+	hasLabel, err := labels.NewRequirement(mirrorcontroller.MirrorUIDLabel, selection.Exists, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	namespaces := map[string]cache.Config{}
+	for _, ns := range targets {
+		namespaces[ns] = cache.Config{}
+	}
+	c, err := cache.New(cluster.Config, cache.Options{Scheme: cluster.Scheme, DefaultNamespaces: namespaces, DefaultLabelSelector: labels.NewSelector().Add(*hasLabel)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	informer, err := c.GetInformer(t.Context(), &corev1.ConfigMap{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func(into map[types.UID]bool) func(any) {
+		return func(obj any) {
+			if tombstone, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = tombstone.Obj
+			}
+			if o, ok := obj.(client.Object); ok {
+				w.mu.Lock()
+				defer w.mu.Unlock()
+				into[o.GetUID()] = true
+			}
+		}
+	}
+	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{AddFunc: record(w.created), DeleteFunc: record(w.deleted)}); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _ = c.Start(t.Context()) }()
+	if !c.WaitForCacheSync(t.Context()) {
+		t.Fatal("the test's watch of the copies never synced")
+	}
+	return w
+}
+
+func (w *copyWatch) counts() (created, deleted int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(w.created), len(w.deleted)
 }
 
 // proofSeed is PROOF_SEED, or the time.
@@ -165,9 +313,14 @@ type workload struct {
 	// usersConfigMaps are the user's ConfigMaps as last written, by namespace/name.
 	usersConfigMaps map[string]*unstructured.Unstructured
 	// gone are the UIDs of mirrors deleted: none of their copies may be left at the end.
-	gone   []types.UID
-	steps  []string
-	checks int
+	gone []types.UID
+	// notes are the user's notes on copies, by the copy's UID.
+	notes        map[types.UID]string
+	steps        []string
+	writes       int // the user's and the other controller's writes the server accepted, setup aside
+	checks       int
+	notesWritten int
+	notesChecked int
 }
 
 // The user's ConfigMaps: two sources, and one in the third target namespace under the first
@@ -176,14 +329,19 @@ var sources = []string{"settings-a", "settings-b"}
 
 func newWorkload(t *testing.T) *workload {
 	t.Helper()
-	w := &workload{home: cluster.Namespace(t), mirrors: map[string]*unstructured.Unstructured{}, usersConfigMaps: map[string]*unstructured.Unstructured{}}
+	w := &workload{home: cluster.Namespace(t), mirrors: map[string]*unstructured.Unstructured{}, usersConfigMaps: map[string]*unstructured.Unstructured{},
+		notes: map[types.UID]string{}}
 	for range 3 {
 		w.targets = append(w.targets, cluster.Namespace(t))
 	}
 	for _, s := range sources {
-		w.applyConfigMap(t.Context(), w.home, s, map[string]any{"mode": "initial"})
+		if err := w.applyConfigMap(t.Context(), w.home, s, map[string]any{"mode": "initial"}); err != nil {
+			t.Fatalf("creating the source %s: %v", s, err)
+		}
 	}
-	w.applyConfigMap(t.Context(), w.targets[2], sources[0], map[string]any{"owner": "the user"})
+	if err := w.applyConfigMap(t.Context(), w.targets[2], sources[0], map[string]any{"owner": "the user"}); err != nil {
+		t.Fatalf("creating the user's ConfigMap that blocks a copy: %v", err)
+	}
 	for i := range workloadMirrors {
 		name := fmt.Sprintf("mirror-%d", i)
 		w.applyMirror(t.Context(), name, "", sources[i%len(sources)], w.targets)
@@ -191,6 +349,7 @@ func newWorkload(t *testing.T) *workload {
 			t.Fatalf("creating %s failed", name)
 		}
 	}
+	w.writes = 0
 	return w
 }
 
@@ -202,10 +361,15 @@ func (w *workload) played() string {
 	return b.String()
 }
 
-// act plays one random step of the user or the other controller, from fresh reads.
-func (w *workload) act(ctx context.Context, rng *rand.Rand) {
+// act plays one random step of the user or the other controller, from fresh reads. The writes
+// the workload's actors may see refused (on a mirror deleted meanwhile, say) are their business;
+// it returns the errors of those that must not fail.
+func (w *workload) act(ctx context.Context, rng *rand.Rand) error {
 	name := fmt.Sprintf("mirror-%d", rng.IntN(workloadMirrors))
-	live := w.read(ctx, mirrorGVK, w.home, name)
+	live, err := w.read(ctx, mirrorGVK, w.home, name)
+	if err != nil {
+		return err
+	}
 	alive := live != nil && live.GetDeletionTimestamp() == nil
 	value := []string{"red", "green", "blue"}[rng.IntN(3)]
 	switch r := rng.IntN(8); {
@@ -224,12 +388,16 @@ func (w *workload) act(ctx context.Context, rng *rand.Rand) {
 		patch := fmt.Sprintf(`{"metadata":{"labels":{"mood":%q}}}`, value)
 		if err := cluster.Client.Patch(ctx, live, client.RawPatch(types.MergePatchType, []byte(patch)), client.FieldOwner(userEdit)); err == nil {
 			w.mirrors[name] = live
+			w.writes++
 		}
 	case r == 2 && alive:
 		w.log("user deletes %s", name)
 		if err := cluster.Client.Delete(ctx, live.DeepCopy(), client.Preconditions{UID: new(live.GetUID())}); err == nil {
+			w.writes++
 			w.gone = append(w.gone, live.GetUID())
-			w.mirrors[name] = w.afterDelete(ctx, live)
+			if w.mirrors[name], err = w.afterDelete(ctx, live); err != nil {
+				return err
+			}
 		}
 	case r == 3 && live == nil:
 		w.log("user creates %s again", name)
@@ -237,7 +405,9 @@ func (w *workload) act(ctx context.Context, rng *rand.Rand) {
 	case r == 4:
 		source := sources[rng.IntN(len(sources))]
 		w.log("user changes source %s to %s", source, value)
-		w.applyConfigMap(ctx, w.home, source, map[string]any{"mode": value})
+		if err := w.applyConfigMap(ctx, w.home, source, map[string]any{"mode": value}); err != nil {
+			return fmt.Errorf("changing the source %s: %w", source, err)
+		}
 	case r == 5 && alive:
 		w.log("other controller applies its finalizer to %s", name)
 		w.applyOthers(ctx, name, live.GetUID(), otherFinal)
@@ -245,10 +415,11 @@ func (w *workload) act(ctx context.Context, rng *rand.Rand) {
 		w.log("other controller releases its finalizer on %s", name)
 		w.applyOthers(ctx, name, live.GetUID())
 	case r == 7:
-		w.noteOnACopy(ctx, rng, value)
+		return w.noteOnACopy(ctx, rng, value)
 	default:
 		w.log("user waits")
 	}
+	return nil
 }
 
 func (w *workload) log(format string, args ...any) {
@@ -262,6 +433,7 @@ func (w *workload) applyMirror(ctx context.Context, name string, uid types.UID, 
 	_ = unstructured.SetNestedStringSlice(u.Object, targets, "spec", "targetNamespaces")
 	if err := cluster.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(userApply), client.ForceOwnership); err == nil {
 		w.mirrors[name] = w.answer(u)
+		w.writes++
 	}
 }
 
@@ -271,6 +443,7 @@ func (w *workload) applyOthers(ctx context.Context, name string, uid types.UID, 
 	if err := cluster.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(other)); err != nil {
 		return
 	}
+	w.writes++
 	w.mirrors[name] = w.answer(u)
 	if u.GetDeletionTimestamp() != nil && len(u.GetFinalizers()) == 0 {
 		w.mirrors[name] = nil // released the last finalizer of a terminating mirror: the server deleted it
@@ -287,69 +460,114 @@ func (w *workload) answer(u *unstructured.Unstructured) *unstructured.Unstructur
 // afterDelete is the mirror as the user's delete left it: terminating, or nil once gone. The delete
 // answers with no object through this client, so it is read, and only the deletion's own marks
 // (deletionTimestamp, and the generation it bumps, row 6) are taken from that read.
-func (w *workload) afterDelete(ctx context.Context, before *unstructured.Unstructured) *unstructured.Unstructured {
-	live := w.read(ctx, mirrorGVK, w.home, before.GetName())
-	if live == nil || live.GetUID() != before.GetUID() {
-		return nil
+func (w *workload) afterDelete(ctx context.Context, before *unstructured.Unstructured) (*unstructured.Unstructured, error) {
+	live, err := w.read(ctx, mirrorGVK, w.home, before.GetName())
+	if err != nil || live == nil || live.GetUID() != before.GetUID() {
+		return nil, err
 	}
 	deleted := before.DeepCopy()
 	deleted.SetDeletionTimestamp(live.GetDeletionTimestamp())
 	deleted.SetDeletionGracePeriodSeconds(live.GetDeletionGracePeriodSeconds())
 	deleted.SetGeneration(before.GetGeneration() + 1)
-	return deleted
+	return deleted, nil
 }
 
-func (w *workload) applyConfigMap(ctx context.Context, namespace, name string, data map[string]any) {
+func (w *workload) applyConfigMap(ctx context.Context, namespace, name string, data map[string]any) error {
 	u := identity(object{name, configMapGVK}, namespace, "")
 	_ = unstructured.SetNestedMap(u.Object, data, "data")
-	if err := cluster.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(userApply), client.ForceOwnership); err == nil {
-		w.usersConfigMaps[namespace+"/"+name] = w.answer(u)
+	if err := cluster.Client.Apply(ctx, client.ApplyConfigurationFromUnstructured(u), client.FieldOwner(userApply), client.ForceOwnership); err != nil {
+		return err
 	}
+	w.writes++
+	w.usersConfigMaps[namespace+"/"+name] = w.answer(u)
+	return nil
 }
 
+// userNote is the key of the user's notes on copies.
+const userNote = "user-note"
+
 // noteOnACopy adds a key of the user's to one of the operator's copies: the operator owns only its
-// own keys, and leaves this one.
-func (w *workload) noteOnACopy(ctx context.Context, rng *rand.Rand, value string) {
-	copies := w.copies(ctx)
+// own keys, and leaves this one. The note is recorded by the UID of the copy the server patched.
+func (w *workload) noteOnACopy(ctx context.Context, rng *rand.Rand, value string) error {
+	copies, err := w.copies(ctx)
+	if err != nil {
+		return err
+	}
 	if len(copies) == 0 {
 		w.log("user finds no copy to note on")
-		return
+		return nil
 	}
 	c := copies[rng.IntN(len(copies))]
 	w.log("user notes %s on the copy %s/%s", value, c.GetNamespace(), c.GetName())
-	patch := fmt.Sprintf(`{"data":{"user-note":%q}}`, value)
-	_ = cluster.Client.Patch(ctx, c, client.RawPatch(types.MergePatchType, []byte(patch)), client.FieldOwner(userEdit))
+	patch := fmt.Sprintf(`{"data":{%q:%q}}`, userNote, value)
+	err = cluster.Client.Patch(ctx, c, client.RawPatch(types.MergePatchType, []byte(patch)), client.FieldOwner(userEdit))
+	switch {
+	case apierrors.IsNotFound(err):
+		w.steps[len(w.steps)-1] += " (gone before the note)"
+		return nil
+	case err != nil:
+		return fmt.Errorf("noting on the copy %s/%s: %w", c.GetNamespace(), c.GetName(), err)
+	}
+	w.writes++
+	w.notesWritten++
+	w.notes[c.GetUID()] = value // c is the server's answer
+	return nil
 }
 
-// copies lists the operator's copies in the target namespaces.
-func (w *workload) copies(ctx context.Context) []*unstructured.Unstructured {
+// copies lists the operator's copies in the target namespaces; a list that keeps failing is a
+// *readError.
+func (w *workload) copies(ctx context.Context) ([]*unstructured.Unstructured, error) {
 	var out []*unstructured.Unstructured
 	for _, ns := range w.targets {
 		list := &unstructured.UnstructuredList{}
 		list.SetGroupVersionKind(configMapGVK.GroupVersion().WithKind("ConfigMapList"))
-		if err := cluster.Client.List(ctx, list, client.InNamespace(ns), client.HasLabels{mirrorcontroller.MirrorUIDLabel}); err != nil {
-			continue
+		err := retryRead(ctx, func() error {
+			return cluster.Client.List(ctx, list, client.InNamespace(ns), client.HasLabels{mirrorcontroller.MirrorUIDLabel})
+		})
+		if err != nil {
+			return nil, &readError{name: "the copies in " + ns, err: err}
 		}
 		for i := range list.Items {
 			out = append(out, &list.Items[i])
 		}
 	}
-	return out
+	return out, nil
 }
 
-func (w *workload) read(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) *unstructured.Unstructured {
+// read reads an object live: nil when it does not exist; a read that keeps failing otherwise is a
+// *readError.
+func (w *workload) read(ctx context.Context, gvk schema.GroupVersionKind, namespace, name string) (*unstructured.Unstructured, error) {
 	u := &unstructured.Unstructured{}
 	u.SetGroupVersionKind(gvk)
-	if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u); err != nil {
-		return nil
+	err := retryRead(ctx, func() error {
+		return cluster.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name}, u)
+	})
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, &readError{name: namespace + "/" + name, err: err}
 	}
-	return u
+	return u, nil
+}
+
+// retryRead calls read until it succeeds or finds nothing, for at most readWithin.
+func retryRead(ctx context.Context, read func() error) error {
+	for deadline := time.Now().Add(readWithin); ; time.Sleep(50 * time.Millisecond) {
+		err := read()
+		if err == nil || apierrors.IsNotFound(err) || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+	}
 }
 
 // check verifies the invariants on every object, live.
 func (w *workload) check(ctx context.Context) error {
 	for name, want := range w.mirrors {
-		live := w.read(ctx, mirrorGVK, w.home, name)
+		live, err := w.read(ctx, mirrorGVK, w.home, name)
+		if err != nil {
+			return err
+		}
 		w.checks++
 		switch {
 		case want == nil && live != nil:
@@ -379,7 +597,10 @@ func (w *workload) check(ctx context.Context) error {
 	for key, want := range w.usersConfigMaps {
 		namespace, name, _ := strings.Cut(key, "/")
 		w.checks++
-		live := w.read(ctx, configMapGVK, namespace, name)
+		live, err := w.read(ctx, configMapGVK, namespace, name)
+		if err != nil {
+			return err
+		}
 		if live == nil {
 			return fmt.Errorf("the user's ConfigMap %s was deleted", key)
 		}
@@ -387,11 +608,41 @@ func (w *workload) check(ctx context.Context) error {
 			return fmt.Errorf("the user's ConfigMap %s changed since the user wrote it (-want +got):\n%s", key, d)
 		}
 	}
-	for _, c := range w.copies(ctx) {
+	copies, err := w.copies(ctx)
+	if err != nil {
+		return err
+	}
+	for _, c := range copies {
 		w.checks++
 		if err := disjointOwners(c, operatorManagers, workloadUsers); err != nil {
 			return fmt.Errorf("(f) the copy %s/%s: %w", c.GetNamespace(), c.GetName(), err)
 		}
+		if err := w.noteKept(c); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// noteKept checks that the user's last note on the copy c, if any, is on it and owned by the
+// user's manager alone.
+func (w *workload) noteKept(c *unstructured.Unstructured) error {
+	want, noted := w.notes[c.GetUID()]
+	if !noted {
+		return nil
+	}
+	w.checks++
+	w.notesChecked++
+	got, found, _ := unstructured.NestedString(c.Object, "data", userNote)
+	if !found || got != want {
+		return fmt.Errorf("the user's note on the copy %s/%s is %q (found: %t), not the %q the user wrote", c.GetNamespace(), c.GetName(), got, found, want)
+	}
+	ownership, err := ssa.ParseOwnership(c.GetManagedFields())
+	if err != nil {
+		return err
+	}
+	if owners := ownership.Owners(fieldpath.MakePathOrDie("data", userNote)); !slices.Equal(owners, []string{userEdit}) {
+		return fmt.Errorf("the user's note on the copy %s/%s is owned by %v, not by the user's %s alone", c.GetNamespace(), c.GetName(), owners, userEdit)
 	}
 	return nil
 }
@@ -401,8 +652,12 @@ func (w *workload) check(ctx context.Context) error {
 func (w *workload) settled(ctx context.Context) []string {
 	var wrong []string
 	for name := range w.mirrors {
-		live := w.read(ctx, mirrorGVK, w.home, name)
+		live, err := w.read(ctx, mirrorGVK, w.home, name)
 		w.checks++
+		if err != nil {
+			wrong = append(wrong, err.Error())
+			continue
+		}
 		if live == nil {
 			continue
 		}
@@ -417,7 +672,11 @@ func (w *workload) settled(ctx context.Context) []string {
 			wrong = append(wrong, fmt.Sprintf("%s has generation %d and a status of generation %d", name, live.GetGeneration(), observed))
 		}
 	}
-	for _, c := range w.copies(ctx) {
+	copies, err := w.copies(ctx)
+	if err != nil {
+		wrong = append(wrong, err.Error())
+	}
+	for _, c := range copies {
 		w.checks++
 		if slices.Contains(w.gone, types.UID(c.GetLabels()[mirrorcontroller.MirrorUIDLabel])) {
 			wrong = append(wrong, fmt.Sprintf("the copy %s/%s of a deleted mirror is left", c.GetNamespace(), c.GetName()))

@@ -2,6 +2,7 @@ package proof
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -45,7 +47,8 @@ type run struct {
 //	(f) ssakit's managers and the user's own no field in common;
 //	(g) an ssakit call that returned success has its intent on the live object, unless it sent
 //	    nothing because the object it was given showed the intent done (Add is documented to be
-//	    as fresh as that object).
+//	    as fresh as that object); for a reconcile, the intent is judged on the object it read, as
+//	    lifecycleIntent of that object, not of the live one.
 //
 // One of the actors is a running controller built with reconcile.New, whose finalizer
 // (lifecycleFinal) has a field manager of its own: its reconcile of one Widget, from the object
@@ -84,6 +87,9 @@ func TestProof_OwnershipInvariantsHoldOnRandomSequences(t *testing.T) {
 		total.checks += checks
 		if err == nil {
 			continue
+		}
+		if _, ok := errors.AsType[*readError](err); ok {
+			t.Fatalf("the sequence of seed %d, at step %d: %v", sequenceSeed, at+1, err)
 		}
 		total.violations++
 		shrunk, shrunkErr := shrink(t, lc, sequence[:at+1])
@@ -171,26 +177,57 @@ func newRun(t *testing.T, lc *lifecycle) *run {
 			t.Fatalf("creating %s: %v", o.name, err)
 		}
 	}
-	r.history = append(r.history, r.readAll(t.Context()))
+	all, err := r.readAll(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.history = append(r.history, all)
 	return r
 }
 
 // readAll reads every object live, nil for one that does not exist.
-func (r *run) readAll(ctx context.Context) []*unstructured.Unstructured {
+func (r *run) readAll(ctx context.Context) ([]*unstructured.Unstructured, error) {
 	all := make([]*unstructured.Unstructured, len(objects))
 	for i := range objects {
-		all[i] = r.read(ctx, i)
+		var err error
+		if all[i], err = r.read(ctx, i); err != nil {
+			return nil, err
+		}
 	}
-	return all
+	return all, nil
 }
 
-func (r *run) read(ctx context.Context, i int) *unstructured.Unstructured {
-	u := &unstructured.Unstructured{}
-	u.SetGroupVersionKind(objects[i].gvk)
-	if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: objects[i].name}, u); err != nil {
-		return nil
+// readWithin bounds the retries of a live read that fails for another reason than NotFound.
+const readWithin = 10 * time.Second
+
+// readError is a live read of the proof's own that failed: the step cannot be judged, and the
+// test stops instead of reporting a violation.
+type readError struct {
+	name string
+	err  error
+}
+
+func (e *readError) Error() string { return fmt.Sprintf("reading %s live: %v", e.name, e.err) }
+
+func (e *readError) Unwrap() error { return e.err }
+
+// read reads object i live: nil when it does not exist. Any other error is retried for readWithin
+// (an object that could not be read is not an object that is gone), then returned as a
+// *readError.
+func (r *run) read(ctx context.Context, i int) (*unstructured.Unstructured, error) {
+	for deadline := time.Now().Add(readWithin); ; time.Sleep(50 * time.Millisecond) {
+		u := &unstructured.Unstructured{}
+		u.SetGroupVersionKind(objects[i].gvk)
+		err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: r.ns, Name: objects[i].name}, u)
+		switch {
+		case err == nil:
+			return u, nil
+		case apierrors.IsNotFound(err):
+			return nil, nil
+		case time.Now().After(deadline) || ctx.Err() != nil:
+			return nil, &readError{name: objects[i].name, err: err}
+		}
 	}
-	return u
 }
 
 // snapshot is object i as it was age steps ago (the oldest recorded when the run is younger).
@@ -200,31 +237,45 @@ func (r *run) snapshot(i, age int) *unstructured.Unstructured {
 
 // step carries out a and checks the invariants.
 func (r *run) step(ctx context.Context, a action) error {
-	before := r.read(ctx, a.Object)
+	before, err := r.read(ctx, a.Object)
+	if err != nil {
+		return err
+	}
 	var (
 		callErr error
 		intent  func(after *unstructured.Unstructured) bool
-		sent    bool
-		view    *unstructured.Unstructured
+		// shown is whether the object the call was given (the reconcile read) showed its intent
+		// done: only then may it send nothing (g).
+		shown bool
+		sent  bool
+		view  *unstructured.Unstructured
 		// lifecycleHeld is invariants (h) and (i), for the running controller's reconciles.
 		lifecycleHeld func(after *unstructured.Unstructured) error
 	)
 	switch {
 	case a.Op == opReconcile:
 		c := r.reconcile(ctx, a, before)
-		view, intent, callErr, sent, lifecycleHeld = c.view, c.intent, c.err, c.sent, c.held
+		view, intent, shown, callErr, sent, lifecycleHeld = c.view, c.intent, c.shown, c.err, c.sent, c.held
 	case isSSAKit(a.Op):
 		view = r.viewOf(a, before)
 		if view != nil {
 			r.rec.Reset()
 			intent, callErr = r.ssakit(ctx, a, view)
 			sent = len(r.rec.Writes()) > 0
+			shown = intent != nil && intent(view)
 		}
 	default:
 		r.userOrOther(ctx, a, before)
 	}
-	after := r.read(ctx, a.Object)
-	r.history = append(r.history, r.readAll(ctx))
+	after, err := r.read(ctx, a.Object)
+	if err != nil {
+		return err
+	}
+	all, err := r.readAll(ctx)
+	if err != nil {
+		return err
+	}
+	r.history = append(r.history, all)
 
 	// (a) and (f), on every object after every step.
 	for i, live := range r.history[len(r.history)-1] {
@@ -239,7 +290,7 @@ func (r *run) step(ctx context.Context, a action) error {
 			return fmt.Errorf("(f) %s: %w", objects[i].name, err)
 		}
 	}
-	if err := r.callHeld(a, before, after, view, callErr, intent, sent); err != nil {
+	if err := r.callHeld(a, before, after, view, callErr, intent, sent, shown); err != nil {
 		return err
 	}
 	if lifecycleHeld != nil {
@@ -250,7 +301,7 @@ func (r *run) step(ctx context.Context, a action) error {
 
 // callHeld is invariants (b) to (e) and (g) for an ssakit call made with view (none when view is
 // nil: the call was not made, or the controller's cache had no such object).
-func (r *run) callHeld(a action, before, after, view *unstructured.Unstructured, callErr error, intent func(*unstructured.Unstructured) bool, sent bool) error {
+func (r *run) callHeld(a action, before, after, view *unstructured.Unstructured, callErr error, intent func(*unstructured.Unstructured) bool, sent, shown bool) error {
 	if view == nil {
 		return nil
 	}
@@ -269,7 +320,7 @@ func (r *run) callHeld(a action, before, after, view *unstructured.Unstructured,
 	}
 	if after == nil {
 		// Released the last finalizer of a terminating object, which the server then deleted.
-		return r.intentHeld(a, callErr, intent, sent, nil)
+		return r.intentHeld(a, callErr, intent, sent, shown, nil)
 	}
 	r.checks += 3
 	if d := outsideFinalizersAndStatus(before, after); d != "" {
@@ -281,7 +332,7 @@ func (r *run) callHeld(a action, before, after, view *unstructured.Unstructured,
 	if before.GetGeneration() != after.GetGeneration() {
 		return fmt.Errorf("(d) %s (%s) changed generation from %d to %d", a.Op, outcome(callErr), before.GetGeneration(), after.GetGeneration())
 	}
-	return r.intentHeld(a, callErr, intent, sent, after)
+	return r.intentHeld(a, callErr, intent, sent, shown, after)
 }
 
 // outcome renders an ssakit call's result for a violation's message.
@@ -292,13 +343,18 @@ func outcome(err error) string {
 	return "returned " + err.Error()
 }
 
-// intentHeld is invariant (g).
-func (r *run) intentHeld(a action, callErr error, intent func(*unstructured.Unstructured) bool, sent bool, after *unstructured.Unstructured) error {
+// intentHeld is invariant (g): a call that sent nothing is excused only when the object it was
+// given showed its intent done (shown).
+func (r *run) intentHeld(a action, callErr error, intent func(*unstructured.Unstructured) bool, sent, shown bool, after *unstructured.Unstructured) error {
 	r.checks++
-	if callErr != nil || intent == nil || intent(after) || !sent {
+	if callErr != nil || intent == nil || intent(after) || (!sent && shown) {
 		return nil
 	}
-	return fmt.Errorf("(g) %s returned success, but its intent is not on the live object: finalizers %v", a.Op, finalizersOf(after))
+	why := ""
+	if !sent {
+		why = "; it sent nothing, though the object it was given did not show its intent done"
+	}
+	return fmt.Errorf("(g) %s returned success, but its intent is not on the live object: finalizers %v%s", a.Op, finalizersOf(after), why)
 }
 
 func finalizersOf(u *unstructured.Unstructured) []string {
