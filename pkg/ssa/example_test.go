@@ -484,7 +484,11 @@ func ExampleRenamedFrom() {
 	if err != nil {
 		panic(err)
 	}
-	old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Finalizers: []string{"flyte-finalizer"}}}
+	// A custom resource: built-in types refuse names without a path.
+	old := &unstructured.Unstructured{}
+	old.SetAPIVersion("flyte.lyft.com/v1alpha1")
+	old.SetKind("FlyteWorkflow")
+	old.SetFinalizers([]string{"flyte-finalizer"})
 	fmt.Println(renamed.Name(), renamed.Carries(old))
 	// Output: flyte.org/finalizer true
 }
