@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -70,10 +71,7 @@ type entryJSON struct {
 // String renders the entry as ssa.Entry does: `manager (Operation)` or `manager (Operation,
 // subresource)`.
 func (e entryJSON) String() string {
-	if e.Subresource != "" {
-		return fmt.Sprintf("%s (%s, %s)", e.Manager, e.Operation, e.Subresource)
-	}
-	return fmt.Sprintf("%s (%s)", e.Manager, e.Operation)
+	return ssa.Entry{Manager: e.Manager, Operation: metav1.ManagedFieldsOperationType(e.Operation), Subresource: e.Subresource}.String()
 }
 
 func entriesOf(entries []ssa.Entry) []entryJSON {

@@ -279,8 +279,7 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 		return err
 	}
 	if !slices.Contains(answered.GetFinalizers(), f.name) {
-		return fmt.Errorf("finalizer %q was applied to %s, but the server's answer does not carry it, so the object is not protected: "+
-			"an admission webhook or policy probably removes it; exempt field manager %q from it", f.name, ref, f.manager)
+		return f.strippedError(ref)
 	}
 	if f.takeOverLegacy {
 		// The finalizer is on obj and the manager owns it: Add has done what it promises. A
@@ -290,6 +289,12 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
 		}
 	}
 	return f.dropLegacyNames(ctx, obj, ref)
+}
+
+// strippedError reports an apply whose answer does not carry the finalizer.
+func (f *Finalizer) strippedError(ref ObjectRef) error {
+	return fmt.Errorf("finalizer %q was applied to %s, but the server's answer does not carry it, so the object is not protected: "+
+		"an admission webhook or policy probably removes it; exempt field manager %q from it", f.name, ref, f.manager)
 }
 
 // dropLegacyNames removes the older names obj carries, now that it carries the finalizer.

@@ -144,8 +144,7 @@ func (f *Finalizer) Migrate(ctx context.Context, obj client.Object) (Migration, 
 		return done, err
 	}
 	if !slices.Contains(answered.GetFinalizers(), f.name) {
-		return done, fmt.Errorf("finalizer %q was applied to %s, but the server's answer does not carry it: "+
-			"an admission webhook or policy probably removes it; exempt field manager %q from it", f.name, ref, f.manager)
+		return done, f.strippedError(ref)
 	}
 	released := func() []string {
 		var gone []string

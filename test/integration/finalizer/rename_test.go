@@ -10,7 +10,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -90,13 +89,7 @@ func TestRenamedFrom_TakesTheOldNameFromAnApplyManagerAndLeavesItsOtherFinalizer
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "rename-applied")
-	old := &unstructured.Unstructured{}
-	old.SetGroupVersionKind(testcluster.WidgetGVK)
-	old.SetNamespace(ns)
-	old.SetName(obj.GetName())
-	old.SetUID(obj.GetUID())
-	old.SetFinalizers([]string{oldName, "example.com/backup"})
-	g.Expect(cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(old), client.FieldOwner("widgets/finalizer"))).To(Succeed())
+	applyAs(t, obj, "widgets/finalizer", oldName, "example.com/backup")
 
 	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.RenamedFrom(oldName)).Add(t.Context(), obj)).To(Succeed())
 

@@ -9,7 +9,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -195,13 +194,7 @@ func TestRemove_TakesOverFromANamedApplyManagerAndLeavesItsOtherFinalizer(t *tes
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "named-legacy")
-	shared := &unstructured.Unstructured{}
-	shared.SetGroupVersionKind(testcluster.WidgetGVK)
-	shared.SetNamespace(ns)
-	shared.SetName(obj.GetName())
-	shared.SetUID(obj.GetUID())
-	shared.SetFinalizers([]string{cleanup, "example.com/backup"})
-	g.Expect(cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(shared), client.FieldOwner("widgets/finalizer"))).To(Succeed())
+	applyAs(t, obj, "widgets/finalizer", cleanup, "example.com/backup")
 
 	err := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
 	_, coOwned := errors.AsType[*ssa.CoOwnedError](err)
@@ -220,12 +213,7 @@ func TestRemove_NeverTakesFromAnApplyManagerThatIsNotNamed(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := legacyWidget(t, ns, "user-applied")
-	applied := &unstructured.Unstructured{}
-	applied.SetGroupVersionKind(testcluster.WidgetGVK)
-	applied.SetNamespace(ns)
-	applied.SetName(obj.GetName())
-	applied.SetFinalizers([]string{cleanup})
-	g.Expect(cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(applied), client.FieldOwner("kubectl"))).To(Succeed())
+	applyAs(t, obj, "kubectl", cleanup)
 	c, rec := cluster.RecordingClient(t)
 
 	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
