@@ -6,9 +6,9 @@ SHELL := /usr/bin/env bash -o pipefail
 
 # The control-plane release the tests run against. Keep DEFAULT_KUBE_VERSION equal to
 # internal/testcluster.DefaultKubeVersion; KUBE_VERSIONS are the releases test-matrix runs.
-DEFAULT_KUBE_VERSION := 1.36.3
+DEFAULT_KUBE_VERSION := 1.37.2
 KUBE_VERSION ?= $(DEFAULT_KUBE_VERSION)
-KUBE_VERSIONS := 1.36.3 1.35.4 1.34.4
+KUBE_VERSIONS := 1.37.2 1.36.3 1.35.4 1.34.4
 export KUBE_VERSION
 
 BIN := $(CURDIR)/bin

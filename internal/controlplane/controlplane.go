@@ -14,7 +14,7 @@ import (
 
 // DefaultKubeVersion is the release used unless KUBE_VERSION says otherwise. It must match
 // DEFAULT_KUBE_VERSION in the Makefile.
-const DefaultKubeVersion = "1.36.3"
+const DefaultKubeVersion = "1.37.2"
 
 // Environment returns an envtest Environment that runs the binaries in assets.
 func Environment(assets string) *envtest.Environment {
