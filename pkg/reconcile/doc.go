@@ -32,7 +32,7 @@
 //	CleanupSucceeded    Normal   the cleanup is done; the finalizer is being removed
 //	CleanupWaiting      Normal   the cleanup asked to be looked at again (RequeueAfter); when a wait starts
 //	CleanupFailed       Warning  the cleanup returned an error; the finalizer stays, retried with backoff
-//	FinalizerBlocked    Warning  the cleanup is done but other field managers own the finalizer too (ssa.CoOwnedError)
+//	FinalizerBlocked    Warning  the cleanup is done but other field managers own the finalizer too (ssa.CoOwnedError), or who does cannot be told (ssa.ErrNoManagedFields)
 //	CleanupSkipped      Warning  deletion started while the finalizer was missing: the cleanup will not run
 //	FinalizerTakenOver  Normal   the finalizer was taken over from legacy field managers (ssa.TakeOverLegacy), or an older name (ssa.RenamedFrom); once per object and rename
 //

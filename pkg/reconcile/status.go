@@ -64,7 +64,8 @@ func (o *StatusOptions) ApplyToStatus(target *StatusOptions) {
 }
 
 // TakeOverStatusFrom makes the applier take over, from the managers named, exactly the status
-// fields it applies: a conflict with them is forced, as one with an Update writer always is, and
+// fields it applies (it always does so from before-first-apply, the server's owner of every field
+// of an object whose managedFields were dropped): a conflict with them is forced, as one with an Update writer always is, and
 // after each Apply the fields of the applier's own entry are removed from their status entries
 // (ssa.TakeOverFields), so that a field both wrote with the same value (shared, row 2) is the
 // applier's alone and goes when the applier stops applying it. Their other fields stay theirs.
@@ -178,14 +179,11 @@ func (a *StatusApplier) onlyLegacy(conflict *ssa.ConflictError) bool {
 // so that the takeover works from the server's answer, never from obj, whose managedFields a
 // cache may have trimmed.
 func (a *StatusApplier) sharedWithLegacy(obj client.Object) bool {
-	if len(a.legacy) == 0 {
-		return false
-	}
 	// This runs on every Apply that would send nothing: parse only the status entries of the
-	// applier's and the legacy managers.
+	// applier's and the managers it takes over from.
 	var relevant []metav1.ManagedFieldsEntry
 	for _, e := range obj.GetManagedFields() {
-		if e.Subresource == "status" && (e.Manager == string(a.owner) || slices.Contains(a.legacy, e.Manager)) {
+		if e.Subresource == "status" && (e.Manager == string(a.owner) || a.takesFrom(e.Manager)) {
 			relevant = append(relevant, e)
 		}
 	}
@@ -204,21 +202,41 @@ func (a *StatusApplier) sharedWithLegacy(obj client.Object) bool {
 	}
 	for _, e := range ownership.Entries {
 		mine := e.Manager == string(a.owner) && e.Operation == metav1.ManagedFieldsOperationApply
-		if !mine && e.Subresource == "status" && slices.Contains(a.legacy, e.Manager) && !e.Fields.Intersection(own).Empty() {
+		if !mine && e.Subresource == "status" && a.takesFrom(e.Manager) && !e.Fields.Intersection(own).Empty() {
 			return true
 		}
 	}
 	return false
 }
 
-// takeOver removes the applier's status fields from the legacy managers' status entries on obj,
-// the server's answer to the apply just sent.
+// beforeFirstApply is the Update entry the server gives every existing field at the first apply to
+// an object whose managedFields were dropped (docs/ssa-semantics.md row 24, kubernetes#136919). It
+// names no writer: the applier always takes its own fields back from it, or a status field it
+// stopped reporting would stay for good.
+const beforeFirstApply = "before-first-apply"
+
+// takesFrom reports whether the applier takes its status fields over from manager's entries.
+func (a *StatusApplier) takesFrom(manager string) bool {
+	return manager == beforeFirstApply || slices.Contains(a.legacy, manager)
+}
+
+// takeOver removes the applier's status fields from the status entries of the legacy managers and
+// of before-first-apply on obj, the server's answer to the apply just sent.
 func (a *StatusApplier) takeOver(ctx context.Context, ref ssa.ObjectRef, obj client.Object) error {
-	if len(a.legacy) == 0 {
+	entries := obj.GetManagedFields()
+	switch {
+	case len(entries) == 0 && len(a.legacy) == 0:
+		// The answer left managedFields out (row 32): no takeover was asked for, and none can
+		// be seen to be needed.
 		return nil
+	case len(entries) > 0 && !slices.ContainsFunc(entries, func(e metav1.ManagedFieldsEntry) bool {
+		return e.Subresource == "status" && a.takesFrom(e.Manager)
+	}):
+		return nil // the usual answer: parse nothing
 	}
-	if _, err := ssa.TakeOverFields(ctx, a.client, obj, string(a.owner), "status", a.legacy...); err != nil {
-		return fmt.Errorf("status of %s was applied, but taking its fields over from %v failed: %w", ref, a.legacy, err)
+	from := append(slices.Clone(a.legacy), beforeFirstApply)
+	if _, err := ssa.TakeOverFields(ctx, a.client, obj, string(a.owner), "status", from...); err != nil {
+		return fmt.Errorf("status of %s was applied, but taking its fields over from %v failed: %w", ref, from, err)
 	}
 	return nil
 }

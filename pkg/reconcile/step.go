@@ -308,6 +308,11 @@ func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
 		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer", "%v", err)
 		return Failed, err
 	}
+	if errors.Is(err, ssa.ErrNoManagedFields) {
+		// The finalizer stays until the controller's client gets managedFields in its answers,
+		// which takes a person: say so where they look.
+		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer", "%v", err)
+	}
 	return s.failed(ctx, "remove", err)
 }
 

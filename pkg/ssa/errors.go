@@ -31,6 +31,13 @@ var (
 	// object was written, or deleted and recreated, since it was read (row 11). Nothing was
 	// written; the write that made the object stale brings a newer copy to a controller's cache.
 	ErrStale = errors.New("object changed since it was read")
+	// ErrNoManagedFields means a step that moves ownership needed the managedFields of the API
+	// server's answer to an apply, and the answer carried none: the client asks the server to
+	// leave them out of its responses (KEP-5958, docs/ssa-semantics.md row 32), or something
+	// between them removes them. An apply's answer always has the applier's entry, or
+	// before-first-apply's (row 24), so an empty list is never the object's own state. Nothing
+	// was taken over; ssakit never computes ownership from an answer that lacks it.
+	ErrNoManagedFields = errors.New("the API server's answer carries no managedFields")
 )
 
 // ObjectRef names the object an error is about.
@@ -60,11 +67,12 @@ func (r ObjectRef) String() string {
 }
 
 // ObjectError is an error about one object: it wraps one of [ErrGone], [ErrReplaced],
-// [ErrTerminating] or [ErrStale], and the API server's answer when there was one.
+// [ErrTerminating], [ErrStale] or [ErrNoManagedFields], and the API server's answer when there
+// was one.
 type ObjectError struct {
 	// Object is the object as the caller observed it.
 	Object ObjectRef
-	// Reason is ErrGone, ErrReplaced, ErrTerminating or ErrStale.
+	// Reason is ErrGone, ErrReplaced, ErrTerminating, ErrStale or ErrNoManagedFields.
 	Reason error
 	// Detail says what happened and what to do.
 	Detail string

@@ -332,8 +332,11 @@ func (f *Finalizer) releaseOlderNames(ctx context.Context, obj client.Object, re
 // The server's answer decides: when the finalizer is still there, other managers also own it (a
 // legacy Update, say; rows 3 and 24), and the result is a *CoOwnedError naming them from that
 // answer. With TakeOverLegacy, when they are all legacy, the finalizer is first taken over from
-// them and released again (two more requests, once per object). Remove never reports success
-// while the finalizer is on the object it answered with.
+// them and released again (two more requests, once per object); so it is from before-first-apply,
+// the server's owner of every field after managedFields were dropped (row 24), without the option. Remove never reports success
+// while the finalizer is on the object it answered with. When that answer carries no
+// managedFields (a client that asks the server to leave them out, docs/ssa-semantics.md row 32),
+// the co-owners cannot be told and nothing is taken over: the error wraps ErrNoManagedFields.
 func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	ref, err := f.refOf(obj)
 	if err != nil {
@@ -353,7 +356,9 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	// from legacy owners, older names from anyone) is moved to the manager, whose next apply
 	// then removes it.
 	names := f.legacyNamesOn(answered)
-	if f.takeOverLegacy && slices.Contains(answered.GetFinalizers(), f.name) {
+	if slices.Contains(answered.GetFinalizers(), f.name) {
+		// takeOverPatch moves it only from owners that may be taken from: legacy ones with
+		// TakeOverLegacy, before-first-apply always.
 		names = append([]string{f.name}, names...)
 	}
 	if len(names) > 0 {
@@ -374,9 +379,15 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 		}
 	}
 	for _, name := range append([]string{f.name}, f.legacyNames...) {
-		if slices.Contains(obj.GetFinalizers(), name) {
-			return &CoOwnedError{Object: ref, Finalizer: name, Manager: f.manager, CoOwners: f.coOwners(obj, name)}
+		if !slices.Contains(obj.GetFinalizers(), name) {
+			continue
 		}
+		if len(obj.GetManagedFields()) == 0 {
+			// An apply's answer always has entries (before-first-apply after a reset, row 24):
+			// these were left out of it, and a CoOwnedError without co-owners would blame a reset.
+			return noManagedFieldsError(ref, fmt.Sprintf("finalizer %q is still on the object after its release; telling who else owns it", name))
+		}
+		return &CoOwnedError{Object: ref, Finalizer: name, Manager: f.manager, CoOwners: f.coOwners(obj, name)}
 	}
 	return nil
 }

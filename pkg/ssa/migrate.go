@@ -68,7 +68,7 @@ func (f *Finalizer) PlanMigration(obj client.Object) (Migration, error) {
 	plan.Apply, plan.PutOn = !owned, !carries
 	if carries {
 		var from, kept []string
-		if len(ownership.Entries) == 0 && f.takeOverLegacy {
+		if len(ownership.Entries) == 0 {
 			from = append(from, beforeFirstApply)
 		}
 		for _, e := range ownership.Entries {

@@ -35,7 +35,9 @@ const takeOverAttempts = 5
 // never works from a read whose managedFields a cache may have trimmed.
 //
 // Remove takes over when its apply left the finalizer on the object and every co-owner is legacy
-// (or none is recorded), then applies again. Add takes over after an apply whose answer shows
+// (or none is recorded), then applies again. Whatever the options, the finalizer's own item is
+// taken from before-first-apply, the entry the server makes up for every field of an object whose
+// managedFields were dropped (a reset, kubernetes#136919): it names no writer. Add takes over after an apply whose answer shows
 // legacy co-owners, so an object is migrated when the controller first adds the finalizer; should
 // that patch fail, Add still succeeds (the finalizer is on the object and the manager owns it) and
 // Remove takes over later, unless the object turned out to be gone or replaced. A co-owner that is neither is never taken from: Remove reports it.
@@ -85,6 +87,10 @@ func (f *Finalizer) mayTakeFrom(e Entry, name string) bool {
 		return false
 	case name != f.name:
 		return true // a retired name of this finalizer, whoever holds it
+	case e.Manager == beforeFirstApply && e.Operation == metav1.ManagedFieldsOperationUpdate:
+		// Not a writer: the server's name for "managedFields were dropped" (row 24), which
+		// kubernetes#136919 does to live objects. It records no intent to keep the finalizer.
+		return true
 	}
 	return f.takeOverLegacy && (e.Operation == metav1.ManagedFieldsOperationUpdate || slices.Contains(f.legacyManagers, e.Manager))
 }
@@ -173,6 +179,14 @@ func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef, names []stri
 	return patch, took, err
 }
 
+// noManagedFieldsError is the *ObjectError wrapping ErrNoManagedFields for the step what, which
+// needed the managedFields of an apply's answer.
+func noManagedFieldsError(ref ObjectRef, what string) error {
+	return &ObjectError{Object: ref, Reason: ErrNoManagedFields, Detail: what + " needs them, and nothing was taken over: " +
+		"the client asks the API server to leave managedFields out of its answers (KEP-5958, feature gate ManagedFieldsOptOutClient), or a proxy removes them; " +
+		"give ssakit a client whose answers carry managedFields (its informer cache may still strip them)"}
+}
+
 // managedFieldsPatch is the JSON patch that sets metadata.managedFields to entries. Replacing
 // resourceVersion too makes it the update's precondition: a write since the object was read is a
 // 409, and nothing is changed (row 31; client-go's csaupgrade patch does the same).
@@ -224,7 +238,8 @@ func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectR
 			}
 		}
 		if len(obj.GetManagedFields()) == 0 {
-			return nil, fmt.Errorf("finalizer %q on %s: the object has no managedFields, so %s cannot be taken over without dropping other managers' ownership; pass an object the API server answered", f.name, ref, quoteAll(names))
+			// obj is an apply's answer, which always has entries: they were left out of it.
+			return nil, noManagedFieldsError(ref, fmt.Sprintf("finalizer %q: taking over %s", f.name, quoteAll(names)))
 		}
 		patch, took, err := f.takeOverPatch(obj, ref, names)
 		if err != nil || patch == nil {
@@ -281,7 +296,8 @@ func (f *Finalizer) legacyNamesOn(obj client.Object) []string {
 // so an entry a cache trimmed away (ssa.KeepManagedFieldsOf, TransformStripManagedFields) would be
 // dropped, and its manager's ownership with it; the resourceVersion guard cannot tell. manager's
 // own Apply entry is never taken from, even when from names manager (an Update entry under the
-// same name is).
+// same name is). An obj without managedFields (an answer they were left out of) is an
+// *ObjectError wrapping ErrNoManagedFields, and nothing is sent.
 func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, manager, subresource string, from ...string) (bool, error) {
 	ref, err := RefOf(obj, c.Scheme())
 	if err != nil {
@@ -290,6 +306,10 @@ func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, man
 	if obj.GetResourceVersion() == "" {
 		// The patch would then be written whatever the object is now.
 		return false, fmt.Errorf("taking fields of %s over for %q: the object has no resourceVersion; pass the object the API server answered to the apply", ref, manager)
+	}
+	if len(obj.GetManagedFields()) == 0 {
+		// Not "nothing to take over": an apply's answer always has the applier's entry.
+		return false, noManagedFieldsError(ref, fmt.Sprintf("taking the fields of %q over from %v", manager, from))
 	}
 	ownership, err := ParseOwnership(obj.GetManagedFields())
 	if err != nil {
