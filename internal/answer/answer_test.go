@@ -63,3 +63,29 @@ func TestInto_ReplacesAnUnstructuredObjectsContent(t *testing.T) {
 		t.Errorf("content (-want +got):\n%s", d)
 	}
 }
+
+// The answer's managedFields reach a typed object with their fields intact, whichever way
+// apimachinery holds FieldsV1: bytes, or a string under the fieldsv1string build tag
+// (docs/ssa-semantics.md row 33; `make test-fieldsv1string` runs this test with the tag).
+func TestInto_KeepsTheFieldsOfManagedFieldsEntries(t *testing.T) {
+	const fields = `{"f:metadata":{"f:finalizers":{"v:\"example.com/cleanup\"":{}}}}`
+	obj := &corev1.ConfigMap{}
+	answer := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "v1", "kind": "ConfigMap",
+		"metadata": map[string]any{"name": "cm", "managedFields": []any{map[string]any{
+			"manager": "op/finalizer", "operation": "Apply", "apiVersion": "v1", "fieldsType": "FieldsV1",
+			"fieldsV1": map[string]any{"f:metadata": map[string]any{"f:finalizers": map[string]any{`v:"example.com/cleanup"`: map[string]any{}}}},
+		}}},
+	}}
+
+	if err := Into(obj, answer); err != nil {
+		t.Fatal(err)
+	}
+
+	if len(obj.ManagedFields) != 1 || obj.ManagedFields[0].FieldsV1 == nil {
+		t.Fatalf("managedFields: %v", obj.ManagedFields)
+	}
+	if d := cmp.Diff(fields, obj.ManagedFields[0].FieldsV1.GetRawString()); d != "" {
+		t.Errorf("fieldsV1 (-want +got):\n%s", d)
+	}
+}
