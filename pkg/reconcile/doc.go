@@ -19,7 +19,7 @@
 // it is, with as many finalizers as the operator guards ([Finalizer]); [Step] is one finalizer's
 // step alone, for an existing reconciler that keeps its own shape. Objects are typed, or
 // unstructured of a kind given in [Options].GroupVersionKind. A controller that filters events
-// with predicate.GenerationChangedPredicate adds [FinalizerLost] with predicate.Or. A controller
+// with predicate.GenerationChangedPredicate adds [Reconciler.FinalizerPredicate] with predicate.Or. A controller
 // that wrote its finalizer with Update or a merge patch before passes ssa.TakeOverLegacy() in
 // [Options].FinalizerOptions: each object is migrated when it is next reconciled (see
 // docs/migration.md).

@@ -117,7 +117,7 @@ func ExampleStep_Handle() {
 // failing or waiting cleanup holds up neither the other nor its finalizer's removal. The
 // predicates let through the events a changed generation shows, and those in which one of the
 // finalizers went missing from a live object.
-func ExampleFinalizerLost() {
+func ExampleReconciler_FinalizerPredicate() {
 	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})
 	if err != nil {
 		panic(err)
@@ -138,7 +138,7 @@ func ExampleFinalizerLost() {
 	err = ctrl.NewControllerManagedBy(mgr).
 		For(&corev1.Service{}, builder.WithPredicates(predicate.Or[client.Object](
 			predicate.GenerationChangedPredicate{},
-			ssareconcile.FinalizerLost(r.Finalizers()...),
+			r.FinalizerPredicate(),
 		))).
 		Complete(r)
 	if err != nil {

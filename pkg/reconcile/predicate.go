@@ -25,6 +25,9 @@ import (
 //		))).
 //		Complete(r)
 //
+// A reconciler whose finalizers have older names (ssa.RenamedFrom) needs FinalizerChanged, which
+// Reconciler.FinalizerPredicate builds from its finalizers: use that.
+//
 // The finalizer's own removal after a cleanup is not let through: the object is terminating by
 // then.
 func FinalizerLost(finalizers ...string) predicate.Predicate {
@@ -44,4 +47,43 @@ func FinalizerLost(finalizers ...string) predicate.Predicate {
 			return false
 		},
 	}
+}
+
+// FinalizerChanged is FinalizerLost that also lets through the update events in which one of
+// olderNames (ssa.RenamedFrom) appeared on a live object: during a rolling upgrade that renames a
+// finalizer, the old release puts its name back with an Update, which bumps no generation
+// either, and only the new release's reconcile removes it again. Without this, such an object
+// keeps both names until the next resync.
+func FinalizerChanged(finalizers, olderNames []string) predicate.Predicate {
+	lost := FinalizerLost(finalizers...)
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			if lost.Update(e) {
+				return true
+			}
+			if e.ObjectOld == nil || e.ObjectNew == nil || !e.ObjectNew.GetDeletionTimestamp().IsZero() {
+				return false
+			}
+			for _, name := range olderNames {
+				if !controllerutil.ContainsFinalizer(e.ObjectOld, name) && controllerutil.ContainsFinalizer(e.ObjectNew, name) {
+					return true
+				}
+			}
+			return false
+		},
+	}
+}
+
+// FinalizerPredicate returns FinalizerChanged for r's finalizers and their older names: the
+// predicate to combine with predicate.GenerationChangedPredicate (with predicate.Or) so that no
+// event that changes what r must do about its finalizers is filtered out.
+func (r *Reconciler[T]) FinalizerPredicate() predicate.Predicate {
+	var older []string
+	for _, f := range r.finalizers {
+		older = append(older, f.step.Finalizer().OlderNames()...)
+	}
+	return FinalizerChanged(r.Finalizers(), older)
 }

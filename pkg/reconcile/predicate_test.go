@@ -55,3 +55,31 @@ func TestFinalizerLost_LetsThroughNoCreateDeleteOrGenericEvent(t *testing.T) {
 		}
 	}
 }
+
+func TestFinalizerChanged_AlsoLetsThroughAnOlderNameAppearingOnALiveObject(t *testing.T) {
+	const mine, older, theirs = "example.com/cleanup", "cleanup-finalizer", "other.example.com/keep"
+	deleting := metav1.Now()
+	cm := func(deletion *metav1.Time, finalizers ...string) *corev1.ConfigMap {
+		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Finalizers: finalizers, DeletionTimestamp: deletion}}
+	}
+	p := FinalizerChanged([]string{mine}, []string{older})
+	for _, tc := range []struct {
+		name     string
+		old, new *corev1.ConfigMap
+		want     bool
+	}{
+		{"the old release put the older name back", cm(nil, mine), cm(nil, mine, older), true},
+		{"the older name appeared on an object without the finalizer", cm(nil), cm(nil, older), true},
+		{"a live object lost the finalizer", cm(nil, mine, older), cm(nil, older), true},
+		{"the older name was released", cm(nil, mine, older), cm(nil, mine), false},
+		{"the older name stayed", cm(nil, mine, older), cm(nil, mine, older), false},
+		{"another controller's finalizer appeared", cm(nil, mine), cm(nil, mine, theirs), false},
+		{"the older name is on a terminating object", cm(&deleting, mine), cm(&deleting, mine, older), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := p.Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.want {
+				t.Errorf("Update(%v -> %v) = %v, want %v", tc.old.Finalizers, tc.new.Finalizers, got, tc.want)
+			}
+		})
+	}
+}

@@ -247,7 +247,7 @@ func (r *Reconciler[T]) Steps() []*Step {
 }
 
 // Finalizers returns the names of the reconciler's finalizers, in the order of Steps: what
-// FinalizerLost needs.
+// FinalizerLost needs (FinalizerPredicate adds their older names).
 func (r *Reconciler[T]) Finalizers() []string {
 	names := make([]string, len(r.finalizers))
 	for i, f := range r.finalizers {

@@ -229,6 +229,9 @@ func (f *Finalizer) Name() string { return f.name }
 // FieldOwner returns the field manager that owns the finalizer.
 func (f *Finalizer) FieldOwner() string { return f.manager }
 
+// OlderNames returns the finalizer's older names, declared with RenamedFrom.
+func (f *Finalizer) OlderNames() []string { return slices.Clone(f.legacyNames) }
+
 // Warnings returns the warnings the API server gives when this name is added to a custom
 // resource: empty for a domain-qualified name with a path.
 func (f *Finalizer) Warnings() []string { return slices.Clone(f.warnings) }

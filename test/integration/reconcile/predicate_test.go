@@ -1,16 +1,19 @@
 package reconcile
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
 	. "github.com/onsi/gomega"
+	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 // Row 6: a finalizer change does not bump generation, so GenerationChangedPredicate alone hides a
@@ -50,4 +53,49 @@ func TestFinalizerLost_WithGenerationChangedPredicateRestoresADroppedFinalizer(t
 	g.Expect(cluster.Client.Delete(t.Context(), manifest)).To(Succeed())
 	g.Eventually(finalizersOf(t.Context(), manifest)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]string{gone}))
 	g.Expect(h.cleanupTimes()).To(HaveLen(1), "cleanups")
+}
+
+// A rolling upgrade that renames the finalizer, with the predicates the README recommends: the old
+// release (controllerutil.AddFinalizer and Update under the old name) and the new one
+// (ssa.RenamedFrom) run side by side for a while, as a Deployment's rolling update has them. The
+// old release puts its name back on objects the new one migrated, which bumps no generation
+// (row 6); FinalizerPredicate lets that event through, so once the old release stops every object
+// carries the new name alone within seconds, with no resync.
+func TestFinalizerPredicate_LetsARollingRenameConvergeOnceTheOldReleaseStops(t *testing.T) {
+	const (
+		objects = 32
+		oldName = "widget-finalizer"
+		overlap = 3 * time.Second
+	)
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	name := controllerName(ns)
+	var widgets []*testcluster.Widget
+	for i := range objects {
+		widgets = append(widgets, createWidget(t, ns, fmt.Sprintf("rolling-%02d", i)))
+	}
+	stopOld := startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return ctrl.NewControllerManagedBy(mgr).For(&testcluster.Widget{}).Named(name + "-old").
+			Complete(&kubebuilderReconciler{Client: mgr.GetClient(), finalizer: oldName})
+	})
+	for _, w := range widgets {
+		g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(eventually).WithPolling(poll).Should(ContainElement(oldName))
+	}
+	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
+		return addWidgetControllerWith(mgr, name, cleanupFinalizer, &widgetHandler{}, widgetControllerOptions{
+			finalizerOptions: []ssa.FinalizerOption{ssa.RenamedFrom(oldName)},
+			predicates: func(r *ssareconcile.Reconciler[*testcluster.Widget]) []predicate.Predicate {
+				return []predicate.Predicate{predicate.Or[client.Object](
+					predicate.GenerationChangedPredicate{},
+					r.FinalizerPredicate(),
+				)}
+			},
+		})
+	})
+	time.Sleep(overlap)
+	stopOld()
+
+	for _, w := range widgets {
+		g.Eventually(finalizersOf(t.Context(), w)).WithTimeout(10*time.Second).WithPolling(poll).Should(Equal([]string{cleanupFinalizer}), "the finalizers of %s", w.Name)
+	}
 }
