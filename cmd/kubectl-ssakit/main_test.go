@@ -2,11 +2,14 @@ package main
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/pflag"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -34,6 +37,9 @@ func TestMigrate_RefusesFlagsThatCannotWork(t *testing.T) {
 		"negative progress":            {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--progress-every", "-1s"}, "negative"},
 		"invalid legacy manager":       {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--legacy-manager", "bad\tname"}, "is not a field manager name"},
 		"own manager as legacy":        {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--legacy-manager", "c/finalizer/example.com/cleanup"}, "the finalizer's own field manager"},
+		"no concurrency":               {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--concurrency", "0"}, "--concurrency 0"},
+		"no rate":                      {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--qps", "0"}, "--qps 0"},
+		"no burst":                     {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--burst", "0"}, "--burst 0"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			code, stderr := execute(append([]string{"migrate", "widgets", "--kubeconfig", "/nonexistent"}, tc.args...)...)
@@ -89,6 +95,48 @@ func TestDescribe_NamesTheStepsInTheOrderTheyHappen(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if d := cmp.Diff(tc.want, describe(tc.m, "new")); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// Every command sends at kubectl's rate (50 requests/s, bursts of 300), not client-go's default
+// (5/s), unless --qps and --burst say otherwise.
+func TestRateLimits_AreKubectlsUnlessSet(t *testing.T) {
+	kubeconfig := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := os.WriteFile(kubeconfig, []byte(`apiVersion: v1
+kind: Config
+clusters: [{name: c, cluster: {server: "https://127.0.0.1:1"}}]
+contexts: [{name: c, context: {cluster: c, user: u}}]
+users: [{name: u, user: {token: t}}]
+current-context: c
+`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		args  []string
+		qps   float32
+		burst int
+	}{
+		"defaults": {nil, 50, 300},
+		"set":      {[]string{"--qps", "500", "--burst", "1000"}, 500, 1000},
+	} {
+		t.Run(name, func(t *testing.T) {
+			flags, rate := configFlags()
+			fs := pflag.NewFlagSet("kubectl-ssakit", pflag.ContinueOnError)
+			flags.AddFlags(fs)
+			rate.addTo(fs)
+			if err := fs.Parse(append([]string{"--kubeconfig", kubeconfig}, tc.args...)); err != nil {
+				t.Fatal(err)
+			}
+
+			config, err := flags.ToRESTConfig()
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			if d := cmp.Diff([]any{tc.qps, tc.burst}, []any{config.QPS, config.Burst}); d != "" {
+				t.Errorf("QPS and burst (-want +got):\n%s", d)
 			}
 		})
 	}

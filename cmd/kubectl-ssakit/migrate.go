@@ -31,6 +31,14 @@ type migrateOptions struct {
 	legacyManagers []string
 	dryRun         bool
 	progressEvery  time.Duration
+	concurrency    int
+}
+
+// migrated is what became of one object.
+type migrated struct {
+	m    ssa.Migration
+	gone bool
+	err  error
 }
 
 func newMigrateCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
@@ -68,6 +76,7 @@ after the release that declares the same options has rolled out.`,
 	cmd.Flags().StringSliceVar(&o.legacyManagers, "legacy-manager", nil, "An Apply field manager to take the finalizer from, besides every Update owner (ssa.TakeOverLegacy); repeatable.")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "Change nothing; print what each object would get.")
 	cmd.Flags().DurationVar(&o.progressEvery, "progress-every", 2*time.Second, "How often a progress line goes to stderr on long runs.")
+	cmd.Flags().IntVar(&o.concurrency, "concurrency", 8, "How many objects are migrated at once; the output keeps the listed order.")
 	return cmd
 }
 
@@ -110,22 +119,12 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 
 	var changed, unchanged, failed int
 	lastProgress := time.Now()
-	for i, obj := range objects {
-		var m ssa.Migration
-		name := objectOf(obj)
-		gone := false
-		if o.dryRun {
-			m, err = f.PlanMigration(obj)
-		} else {
-			// The list may be minutes old by now: migrate what the server has. Migrate guards
-			// its writes anyway (UID, and resourceVersion when it puts the finalizer on).
-			gone, err = refresh(ctx, c, obj)
-			if err == nil && !gone {
-				m, err = f.Migrate(ctx, obj)
-			}
-		}
+	for i, done := range o.migrateAll(ctx, c, f, objects) {
+		result := <-done
+		m, err := result.m, result.err
+		name := objectOf(objects[i])
 		switch {
-		case gone:
+		case result.gone:
 			unchanged++
 			fmt.Fprintf(streams.Out, "%s%s: unchanged: deleted since it was listed\n", prefix, name)
 		case err != nil:
@@ -153,6 +152,47 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 	return readErr
 }
 
+// migrateAll migrates (or plans, with --dry-run) objects, o.concurrency at a time, and returns one
+// channel per object, in the order given, that delivers its result: the caller prints them in the
+// listed order while later objects are still on their way.
+func (o *migrateOptions) migrateAll(ctx context.Context, c client.Client, f *ssa.Finalizer, objects []*unstructured.Unstructured) []chan migrated {
+	results := make([]chan migrated, len(objects))
+	for i := range results {
+		results[i] = make(chan migrated, 1)
+	}
+	next := make(chan int)
+	go func() {
+		defer close(next)
+		for i := range objects {
+			next <- i
+		}
+	}()
+	for range min(o.concurrency, len(objects)) {
+		go func() {
+			for i := range next {
+				results[i] <- o.migrateOne(ctx, c, f, objects[i])
+			}
+		}()
+	}
+	return results
+}
+
+// migrateOne migrates obj, read again first, or plans its migration with --dry-run.
+func (o *migrateOptions) migrateOne(ctx context.Context, c client.Client, f *ssa.Finalizer, obj *unstructured.Unstructured) migrated {
+	if o.dryRun {
+		m, err := f.PlanMigration(obj)
+		return migrated{m: m, err: err}
+	}
+	// The list may be minutes old by now: migrate what the server has. Migrate guards its
+	// writes anyway (UID, and resourceVersion when it puts the finalizer on).
+	gone, err := refresh(ctx, c, obj)
+	if err != nil || gone {
+		return migrated{gone: gone, err: err}
+	}
+	m, err := f.Migrate(ctx, obj)
+	return migrated{m: m, err: err}
+}
+
 // validate checks the flags before anything is read, in the flags' own terms.
 func (o *migrateOptions) validate() error {
 	switch {
@@ -166,6 +206,8 @@ func (o *migrateOptions) validate() error {
 		return fmt.Errorf("--legacy-name %q is the --finalizer itself: name the older names objects may still carry", o.finalizer)
 	case o.progressEvery < 0:
 		return fmt.Errorf("--progress-every %s is negative: give how often a progress line is printed, e.g. 5s", o.progressEvery)
+	case o.concurrency < 1:
+		return fmt.Errorf("--concurrency %d: give how many objects to migrate at once, at least 1", o.concurrency)
 	}
 	for _, m := range append([]string{o.fieldOwner}, o.legacyManagers...) {
 		if m == "" {
