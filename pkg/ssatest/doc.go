@@ -7,7 +7,7 @@
 //		WithStatusSubresource(&v1alpha1.ConfigMirror{}).
 //		WithObjects(mirror, source).
 //		Build()
-//	_, r, err := controller.NewReconciler(ssatest.Cluster{Client: c}, events.NewFakeRecorder(100))
+//	_, r, err := controller.NewReconciler(ssatest.Cluster{Client: c}, controller.Options{Recorder: events.NewFakeRecorder(100)})
 //	_, err = r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(mirror)})
 //
 // [NewClientBuilder] returns the fake's own ClientBuilder with what ssakit needs from the server

@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -152,6 +153,11 @@ func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep in
 	if err != nil {
 		return operatorResult{}, err
 	}
+	// The target namespace accepts copies from the mirrors' namespace.
+	accept := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, controller.AcceptFromAnnotation, ns)
+	if err := b.cluster.Client.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}}, client.RawPatch(types.MergePatchType, accept)); err != nil {
+		return operatorResult{}, fmt.Errorf("annotating the target namespace: %w", err)
+	}
 	if err := parallel(4, mirrors, func(i int) error {
 		return b.cluster.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("source-%04d", i)}, Data: map[string]string{"key": "value"}})
 	}); err != nil {
@@ -175,7 +181,7 @@ func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep in
 	if err != nil {
 		return operatorResult{}, err
 	}
-	mirror, ssakitReconciler, err := controller.NewReconciler(mgr, nil)
+	mirror, ssakitReconciler, err := controller.NewReconciler(mgr, controller.Options{})
 	if err != nil {
 		return operatorResult{}, err
 	}

@@ -1,5 +1,6 @@
 // Package config embeds the operator's manifests, so the demo and the tests install exactly what
-// is checked in: the CRD and ClusterRole that controller-gen generates, and the deployment files.
+// is checked in: the CRD and ClusterRole that controller-gen generates, the deployment files, and
+// the admission policy that lets a ConfigMirror write only where its author could.
 package config
 
 import (
@@ -18,7 +19,7 @@ import (
 
 // Files are the manifests under config/, by path relative to it.
 //
-//go:embed crd/*.yaml rbac/*.yaml manager/*.yaml kustomization.yaml
+//go:embed crd/*.yaml rbac/*.yaml manager/*.yaml admission/*.yaml kustomization.yaml
 var Files embed.FS
 
 // CRD is the ConfigMirror CustomResourceDefinition.

@@ -5,6 +5,12 @@
 // carries MirrorUIDLabel with the mirror's UID. A copy is created with a plain create, which the
 // API server refuses when the name is taken, so a ConfigMap someone else made is never adopted:
 // the mirror reports it (reason TargetConflict) and leaves it as it is.
+//
+// It holds cluster-wide rights on ConfigMaps, so it never lends them to whoever writes a
+// ConfigMirror: it writes only into a namespace that accepts copies from the mirror's namespace
+// (AcceptFromAnnotation, which only those who may edit the Namespace can set), and deletes its
+// copies from one that withdrew. The admission policy of config/admission adds the check of the
+// requesting user's own rights, which only the API server knows.
 package controller
 
 import (
@@ -86,12 +92,27 @@ type Mirror struct {
 	// copies applies the copies, and sends nothing for a copy its cached copy proves unchanged.
 	copies   *ssa.Applier
 	recorder events.EventRecorder
+	// operatorNamespace is Options.OperatorNamespace.
+	operatorNamespace string
+}
+
+// Options are the ConfigMirror controller's settings.
+type Options struct {
+	// Recorder receives the controller's events. Nil: with a manager, the manager's recorder;
+	// otherwise no events.
+	Recorder events.EventRecorder
+	// OperatorNamespace is the namespace the operator runs in (its Pod's: POD_NAMESPACE in
+	// config/manager/deployment.yaml). Like the kube-* namespaces, it accepts copies only from
+	// the source namespaces its AcceptFromAnnotation names: * does not cover it. Empty: the
+	// operator runs outside the cluster (from a kubeconfig, say), and only the kube-* namespaces
+	// are guarded that way.
+	OperatorNamespace string
 }
 
 // NewReconciler returns the ConfigMirror reconciler on c: a manager, or an ssatest.Cluster over a
-// fake client in a unit test. recorder may be nil: with a manager, nil means the manager's
-// recorder; otherwise no events.
-func NewReconciler(c ssareconcile.Cluster, recorder events.EventRecorder) (*Mirror, *ssareconcile.Reconciler[*mirrorv1alpha1.ConfigMirror], error) {
+// fake client in a unit test.
+func NewReconciler(c ssareconcile.Cluster, opts Options) (*Mirror, *ssareconcile.Reconciler[*mirrorv1alpha1.ConfigMirror], error) {
+	recorder := opts.Recorder
 	if provider, ok := c.(eventRecorderProvider); ok && recorder == nil {
 		recorder = provider.GetEventRecorder(Name)
 	}
@@ -100,9 +121,10 @@ func NewReconciler(c ssareconcile.Cluster, recorder events.EventRecorder) (*Mirr
 		client:    c.GetClient(),
 		apiReader: c.GetAPIReader(),
 		// The generated schema lets the status applier prove a status unchanged without a request.
-		status:   ssareconcile.NewStatusApplier(c.GetClient(), Name, ssareconcile.WithTypeConverter(mirrorapplyconfiguration.NewTypeConverter(scheme))),
-		copies:   ssa.NewApplier(c.GetClient(), Name),
-		recorder: recorder,
+		status:            ssareconcile.NewStatusApplier(c.GetClient(), Name, ssareconcile.WithTypeConverter(mirrorapplyconfiguration.NewTypeConverter(scheme))),
+		copies:            ssa.NewApplier(c.GetClient(), Name),
+		recorder:          recorder,
+		operatorNamespace: opts.OperatorNamespace,
 	}
 	r, err := ssareconcile.New[*mirrorv1alpha1.ConfigMirror](c, m, ssareconcile.Options{Controller: Name, Finalizer: Finalizer, Recorder: recorder})
 	if err != nil {
@@ -117,7 +139,7 @@ type eventRecorderProvider interface {
 }
 
 // SetupWithManager registers the ConfigMirror controller with mgr.
-func SetupWithManager(mgr ctrl.Manager) error {
+func SetupWithManager(mgr ctrl.Manager, opts Options) error {
 	indexes := map[string]func(*mirrorv1alpha1.ConfigMirror) []string{
 		sourceIndex:    func(m *mirrorv1alpha1.ConfigMirror) []string { return []string{m.Spec.Source} },
 		namespaceIndex: func(m *mirrorv1alpha1.ConfigMirror) []string { return m.Spec.TargetNamespaces },
@@ -135,7 +157,7 @@ func SetupWithManager(mgr ctrl.Manager) error {
 			return fmt.Errorf("indexing ConfigMirrors by %s: %w", field, err)
 		}
 	}
-	m, r, err := NewReconciler(mgr, nil)
+	m, r, err := NewReconciler(mgr, opts)
 	if err != nil {
 		return err
 	}
@@ -158,7 +180,8 @@ func (m *Mirror) mirrorsOfConfigMap(ctx context.Context, cm client.Object) []rec
 	return append(requests, m.mirrorsWith(ctx, targetIndex, cm.GetNamespace()+"/"+cm.GetName())...)
 }
 
-// mirrorsOfNamespace maps a Namespace to the ConfigMirrors that target it.
+// mirrorsOfNamespace maps a Namespace to the ConfigMirrors that target it: its creation, and a
+// change of its AcceptFromAnnotation, concern them.
 func (m *Mirror) mirrorsOfNamespace(ctx context.Context, ns client.Object) []reconcile.Request {
 	return m.mirrorsWith(ctx, namespaceIndex, ns.GetName())
 }
@@ -222,7 +245,7 @@ func (m *Mirror) Reconcile(ctx context.Context, mirror *mirrorv1alpha1.ConfigMir
 	if err := m.report(ctx, mirror, targets, ready, reason, message); err != nil {
 		return reconcile.Result{}, err
 	}
-	m.announceConflicts(mirror, before, targets)
+	m.announce(mirror, before, targets)
 	// A refused write or delete is retried with backoff; conflicts and missing namespaces wait
 	// for the watch events that resolve them.
 	return reconcile.Result{}, errors.Join(append(writeErrs, deleteErr)...)
@@ -259,6 +282,11 @@ func (m *Mirror) syncTarget(ctx context.Context, mirror *mirrorv1alpha1.ConfigMi
 		// when a namespace of that name is created again.
 		return notSynced(target, mirrorv1alpha1.ReasonNamespaceTerminating,
 			"namespace %s is being deleted; the copy is not kept there", namespace), nil
+	}
+	if ok, why := m.accepts(ns, mirror.Namespace); !ok {
+		// Nothing there is read or written; a copy made before the namespace withdrew its
+		// consent is deleted with the copies spec no longer asks for.
+		return notSynced(target, mirrorv1alpha1.ReasonNamespaceNotConsenting, "%s", why), nil
 	}
 
 	key := client.ObjectKey{Namespace: namespace, Name: source.Name}
@@ -449,29 +477,37 @@ func (m *Mirror) conflict(mirror *mirrorv1alpha1.ConfigMirror, target mirrorv1al
 		existing.Namespace, existing.Name, existing.Namespace)
 }
 
-// announceConflicts emits a Warning event for each target whose conflict the status, just
+// announced are the target reasons worth a Warning event: someone else's ConfigMap in the way,
+// and a namespace that does not accept the copy.
+var announced = []string{mirrorv1alpha1.ReasonTargetConflict, mirrorv1alpha1.ReasonNamespaceNotConsenting}
+
+// announce emits a Warning event for each target whose conflict or refusal the status, just
 // written, records for the first time. The status records it from then on, and a steady-state
 // reconcile sends nothing.
-func (m *Mirror) announceConflicts(mirror *mirrorv1alpha1.ConfigMirror, before, after []mirrorv1alpha1.TargetStatus) {
+func (m *Mirror) announce(mirror *mirrorv1alpha1.ConfigMirror, before, after []mirrorv1alpha1.TargetStatus) {
 	if m.recorder == nil {
 		return
 	}
 	for _, t := range after {
-		if t.Reason != mirrorv1alpha1.ReasonTargetConflict || slices.ContainsFunc(before, func(b mirrorv1alpha1.TargetStatus) bool {
+		if !slices.Contains(announced, t.Reason) || slices.ContainsFunc(before, func(b mirrorv1alpha1.TargetStatus) bool {
 			return b.Namespace == t.Namespace && b.Reason == t.Reason
 		}) {
 			continue
 		}
-		m.recorder.Eventf(mirror, nil, corev1.EventTypeWarning, mirrorv1alpha1.ReasonTargetConflict, "SyncCopy", "%s", t.Message)
+		// The target namespace as the related object keeps the events of two targets apart: the
+		// recorder folds events of one object, reason and action into one series.
+		target := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: t.Namespace}}
+		m.recorder.Eventf(mirror, target, corev1.EventTypeWarning, t.Reason, "SyncCopy", "%s", t.Message)
 	}
 }
 
 // deleteUnwantedCopies deletes every copy of mirror, as reader lists them, that spec no longer
-// asks for: in a namespace no longer listed, or, unless keepOtherNames, under a source name no
-// longer used. Each is read again from the API server and deleted only if it is a copy made for
-// mirror (isCopyOf), on the condition that its UID and resourceVersion are still those read (row
-// 29): a ConfigMap changed since (its label removed to keep it, say) is not deleted; in a
-// reconcile the watch event of that change brings the mirror back, a cleanup fails and is
+// asks for (in a namespace no longer listed, or, unless keepOtherNames, under a source name no
+// longer used), or that its namespace no longer accepts (AcceptFromAnnotation, as the cache
+// shows the namespace). Each is read again from the API server and deleted only if it is a copy
+// made for mirror (isCopyOf), on the condition that its UID and resourceVersion are still those
+// read (row 29): a ConfigMap changed since (its label removed to keep it, say) is not deleted; in
+// a reconcile the watch event of that change brings the mirror back, a cleanup fails and is
 // retried. Nothing in the mirror's own namespace is ever deleted: the operator never writes
 // there. It goes through every copy, and returns the deletes that failed.
 func (m *Mirror) deleteUnwantedCopies(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, reader client.Reader, keepOtherNames bool) error {
@@ -484,8 +520,17 @@ func (m *Mirror) deleteUnwantedCopies(ctx context.Context, mirror *mirrorv1alpha
 	for i := range copies.Items {
 		listed := &copies.Items[i]
 		wanted := slices.Contains(mirror.Spec.TargetNamespaces, listed.Namespace) && (keepOtherNames || listed.Name == mirror.Spec.Source)
-		if wanted || listed.Namespace == mirror.Namespace {
+		if listed.Namespace == mirror.Namespace {
 			continue
+		}
+		if wanted {
+			withdrawn, err := m.withdrawn(ctx, mirror, listed.Namespace)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("reading the namespace of the copy %s/%s: %w", listed.Namespace, listed.Name, err))
+			}
+			if !withdrawn {
+				continue
+			}
 		}
 		stale := &corev1.ConfigMap{}
 		err := m.apiReader.Get(ctx, client.ObjectKeyFromObject(listed), stale)
@@ -516,6 +561,17 @@ func (m *Mirror) deleteUnwantedCopies(ctx context.Context, mirror *mirrorv1alpha
 		log.FromContext(ctx).Info("Deleted copy", "namespace", stale.Namespace, "name", stale.Name)
 	}
 	return errors.Join(errs...)
+}
+
+// withdrawn reports whether namespace, as the cache shows it, no longer accepts copies from the
+// mirror's namespace. A namespace the cache has not seen has withdrawn nothing.
+func (m *Mirror) withdrawn(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, namespace string) (bool, error) {
+	ns := &corev1.Namespace{}
+	if err := m.client.Get(ctx, client.ObjectKey{Name: namespace}, ns); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	ok, _ := m.accepts(ns, mirror.Namespace)
+	return !ok, nil
 }
 
 // report applies status: each target's state and the Ready condition.

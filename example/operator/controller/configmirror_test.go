@@ -11,6 +11,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
@@ -41,15 +42,16 @@ func newFakeClientBuilder(t *testing.T) *fake.ClientBuilder {
 // newReconciler returns the ConfigMirror reconciler over c, without a manager.
 func newReconciler(t *testing.T, c client.Client) reconcile.Reconciler {
 	t.Helper()
-	_, r, err := controller.NewReconciler(ssatest.Cluster{Client: c}, events.NewFakeRecorder(100))
+	_, r, err := controller.NewReconciler(ssatest.Cluster{Client: c}, controller.Options{Recorder: events.NewFakeRecorder(100)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return r
 }
 
+// namespace returns a namespace that accepts copies from the mirrors' namespace, team.
 func namespace(name string) *corev1.Namespace {
-	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	return &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: map[string]string{controller.AcceptFromAnnotation: "team"}}}
 }
 
 func source() *corev1.ConfigMap {
@@ -173,6 +175,46 @@ func TestReconcile_DeletedMirrorLosesItsCopiesAndThenItsFinalizer(t *testing.T) 
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the ConfigMirror is still there: %v", err)
 }
 
+func TestReconcile_TargetThatHasNotConsentedGetsNoCopyAndAWarning(t *testing.T) {
+	g := NewWithT(t)
+	m := mirror("prod", "platform")
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "platform"}}, source(), m).Build()
+	recorder := events.NewFakeRecorder(10)
+	_, r, err := controller.NewReconciler(ssatest.Cluster{Client: c}, controller.Options{Recorder: recorder})
+	g.Expect(err).NotTo(HaveOccurred())
+
+	_, err = r.Reconcile(t.Context(), requestFor(m))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	err = c.Get(t.Context(), client.ObjectKey{Namespace: "platform", Name: "settings"}, &corev1.ConfigMap{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "a copy in platform: %v", err)
+	got := &mirrorv1alpha1.ConfigMirror{}
+	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), got)).To(Succeed())
+	g.Expect(got.Status.Targets).To(HaveExactElements(
+		HaveField("Reason", mirrorv1alpha1.ReasonSynced),
+		HaveField("Reason", mirrorv1alpha1.ReasonNamespaceNotConsenting),
+	))
+	g.Expect(recorder.Events).To(Receive(HavePrefix("Warning NamespaceNotConsenting namespace platform has not agreed to receive copies")))
+}
+
+func TestReconcile_WithdrawnConsentDeletesTheCopy(t *testing.T) {
+	g := NewWithT(t)
+	m := mirror("prod")
+	prod := namespace("prod")
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), prod, source(), m).Build()
+	r := newReconciler(t, c)
+	_, err := r.Reconcile(t.Context(), requestFor(m))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(c.Get(t.Context(), client.ObjectKey{Namespace: "prod", Name: "settings"}, &corev1.ConfigMap{})).To(Succeed())
+	g.Expect(c.Patch(t.Context(), prod, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"annotations":null}}`)))).To(Succeed())
+
+	_, err = r.Reconcile(t.Context(), requestFor(m))
+
+	g.Expect(err).NotTo(HaveOccurred())
+	err = c.Get(t.Context(), client.ObjectKey{Namespace: "prod", Name: "settings"}, &corev1.ConfigMap{})
+	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the copy is still there: %v", err)
+}
+
 func TestReconcile_MissingSourceReportsSourceNotFound(t *testing.T) {
 	g := NewWithT(t)
 	m := mirror("prod")
@@ -232,7 +274,7 @@ func TestReconcile_ConfigMapTheCacheHasNotSeenIsNotAdopted(t *testing.T) {
 	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), source(), m, users).Build()
 	before := &corev1.ConfigMap{}
 	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(users), before)).To(Succeed())
-	_, r, err := controller.NewReconciler(splitCluster{cached: lagging(c, "prod"), apiReader: c}, events.NewFakeRecorder(10))
+	_, r, err := controller.NewReconciler(splitCluster{cached: lagging(c, "prod"), apiReader: c}, controller.Options{Recorder: events.NewFakeRecorder(10)})
 	g.Expect(err).NotTo(HaveOccurred())
 
 	_, err = r.Reconcile(t.Context(), requestFor(m))
@@ -255,7 +297,7 @@ func TestCleanup_DeletesACopyTheCacheHasNotSeen(t *testing.T) {
 	m := mirror("prod")
 	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), source(), m).Build()
 	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), m)).To(Succeed())
-	mirrorOf, _, err := controller.NewReconciler(splitCluster{cached: lagging(c, "prod"), apiReader: c}, nil)
+	mirrorOf, _, err := controller.NewReconciler(splitCluster{cached: lagging(c, "prod"), apiReader: c}, controller.Options{})
 	g.Expect(err).NotTo(HaveOccurred())
 	copied := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "settings",
 		Labels: map[string]string{controller.MirrorUIDLabel: string(m.UID)}}}

@@ -26,6 +26,9 @@ import (
 const (
 	// userManager is the field manager of the user's applies, as kubectl apply --server-side.
 	userManager = "kubectl"
+	// namespaceAdmin is the field manager of whoever administers the target namespaces and
+	// annotates them to accept copies.
+	namespaceAdmin = "namespace-admin"
 	// otherManager is another controller that adds and removes its own finalizer with JSON
 	// merge patches, the way many controllers still do.
 	otherManager   = "backup-controller"
@@ -72,8 +75,17 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 	}
 	var verdict Verdict
 	home, teamA, teamB, teamC, teamD := s.Prefix+"demo", s.Prefix+"team-a", s.Prefix+"team-b", s.Prefix+"team-c", s.Prefix+"team-d"
-	for _, ns := range []string{home, teamA, teamB, teamC, teamD} {
+	platform := s.Prefix + "platform"
+	for _, ns := range []string{home, platform} {
 		if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); client.IgnoreAlreadyExists(err) != nil {
+			return verdict, err
+		}
+	}
+	s.step(0, "a cluster admin lets %s to %s accept copies from %s (annotation %s=%s); %s accepts none",
+		teamA, teamD, home, controller.AcceptFromAnnotation, home, platform)
+	for _, ns := range []string{teamA, teamB, teamC, teamD} {
+		accept := corev1ac.Namespace(ns).WithAnnotations(map[string]string{controller.AcceptFromAnnotation: home})
+		if err := s.Client.Apply(ctx, accept, client.FieldOwner(namespaceAdmin)); err != nil {
 			return verdict, err
 		}
 	}
@@ -148,7 +160,27 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 		return verdict, err
 	}
 
-	s.step(5, "%s adds its own finalizer %s with a JSON merge patch", otherManager, otherFinalizer)
+	s.step(5, "the user adds %s, whose admins have not agreed to receive copies, to the targets", platform)
+	if err := s.applyMirror(ctx, home, teamA, teamC, platform); err != nil {
+		return verdict, err
+	}
+	message, err = s.waitReady(ctx, mirror, metav1.ConditionFalse, mirrorv1alpha1.ReasonNamespaceNotConsenting)
+	if err != nil {
+		return verdict, err
+	}
+	if err := s.waitCopies(ctx, "safe", []string{teamA, teamC}, []string{platform}); err != nil {
+		return verdict, err
+	}
+	s.say("Ready=False, reason NamespaceNotConsenting: %s", message)
+	s.say("nothing is written in %s; the user takes %s back out of the targets", platform, platform)
+	if err := s.applyMirror(ctx, home, teamA, teamC); err != nil {
+		return verdict, err
+	}
+	if _, err := s.waitReady(ctx, mirror, metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced); err != nil {
+		return verdict, err
+	}
+
+	s.step(6, "%s adds its own finalizer %s with a JSON merge patch", otherManager, otherFinalizer)
 	if err := s.patchFinalizers(ctx, mirror, func(f []string) []string { return append(f, otherFinalizer) }); err != nil {
 		return verdict, err
 	}
@@ -156,7 +188,7 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 		return verdict, err
 	}
 
-	s.step(6, "%s removes its finalizer with a JSON merge patch", otherManager)
+	s.step(7, "%s removes its finalizer with a JSON merge patch", otherManager)
 	if err := s.patchFinalizers(ctx, mirror, func(f []string) []string {
 		return slices.DeleteFunc(f, func(name string) bool { return name == otherFinalizer })
 	}); err != nil {
@@ -166,7 +198,7 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 		return verdict, err
 	}
 
-	s.step(7, "the user deletes the ConfigMirror")
+	s.step(8, "the user deletes the ConfigMirror")
 	if err := s.Client.Delete(ctx, mirror); err != nil {
 		return verdict, err
 	}

@@ -29,6 +29,10 @@ type Options struct {
 	LeaderElection bool
 	// LeaderElectionNamespace holds the Lease; empty means the Pod's namespace.
 	LeaderElectionNamespace string
+	// Namespace is the namespace the operator runs in, which accepts copies only from the
+	// source namespaces it names (controller.Options.OperatorNamespace); empty when it runs
+	// outside the cluster.
+	Namespace string
 }
 
 // Scheme returns a scheme with the built-in types and ConfigMirror.
@@ -69,7 +73,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := controller.SetupWithManager(mgr); err != nil {
+	if err := controller.SetupWithManager(mgr, controller.Options{OperatorNamespace: opts.Namespace}); err != nil {
 		return nil, fmt.Errorf("setting up the ConfigMirror controller: %w", err)
 	}
 	return mgr, nil

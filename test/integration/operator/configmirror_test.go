@@ -15,6 +15,7 @@ import (
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
 	mirrorac "github.com/ssakit/ssakit/example/operator/api/v1alpha1/applyconfiguration/api/v1alpha1"
+	"github.com/ssakit/ssakit/example/operator/controller"
 )
 
 const (
@@ -128,7 +129,8 @@ func deleteMirror(t *testing.T, mirror *mirrorv1alpha1.ConfigMirror) {
 
 func TestConfigMirror_EndToEnd(t *testing.T) {
 	g := NewWithT(t)
-	home, first, second := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	first, second := accepting(t, home), accepting(t, home)
 	applySource(t, home, map[string]string{"mode": "fast"})
 
 	mirror := applyMirror(t, home, first, second)
@@ -152,7 +154,8 @@ func TestConfigMirror_EndToEnd(t *testing.T) {
 
 func TestConfigMirror_MissingSourceIsAConditionUntilItAppears(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 
 	mirror := applyMirror(t, home, target)
 
@@ -163,7 +166,8 @@ func TestConfigMirror_MissingSourceIsAConditionUntilItAppears(t *testing.T) {
 
 func TestConfigMirror_MissingTargetNamespaceIsACondition(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 	applySource(t, home, map[string]string{"mode": "fast"})
 
 	mirror := applyMirror(t, home, target, home+"-missing")
@@ -184,7 +188,7 @@ func TestConfigMirror_TargetNamespaceCreatedLaterGetsItsCopy(t *testing.T) {
 	g.Eventually(readiness(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).
 		Should(Equal([]string{later + " NamespaceNotFound", "Ready False NamespaceNotFound"}))
 
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: later}}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: later, Annotations: map[string]string{controller.AcceptFromAnnotation: home}}}
 	g.Expect(user.Create(t.Context(), ns)).To(Succeed())
 	t.Cleanup(func() { _ = user.Delete(context.Background(), ns) })
 

@@ -9,6 +9,7 @@ import (
 	"os"
 	"testing"
 
+	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -19,8 +20,13 @@ import (
 	"github.com/ssakit/ssakit/internal/testcluster"
 )
 
-// operatorUser is the identity the operator runs as: bound to the generated ClusterRole only.
-const operatorUser = "configmirror-operator"
+const (
+	// operatorUser is the identity the operator runs as: bound to the generated ClusterRole only.
+	operatorUser = "configmirror-operator"
+	// operatorNamespace is the namespace the operator is told it runs in, that of
+	// config/manager: like kube-system, it accepts copies only from namespaces it names.
+	operatorNamespace = "configmirror-system"
+)
 
 var (
 	cluster *testcluster.Cluster
@@ -62,6 +68,9 @@ func startOperator(c *testcluster.Cluster) (func(), error) {
 	if err := user.Create(ctx, binding); err != nil {
 		return nil, err
 	}
+	if err := user.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: operatorNamespace}}); err != nil {
+		return nil, err
+	}
 	restricted, err := c.AddUser(operatorUser)
 	if err != nil {
 		return nil, err
@@ -70,7 +79,7 @@ func startOperator(c *testcluster.Cluster) (func(), error) {
 	// many mirrors wait on the client, not on the operator.
 	restricted.QPS, restricted.Burst = 500, 1000
 	restricted, operatorRequests = testcluster.Recording(restricted)
-	mgr, err := setup.NewManager(restricted, setup.Options{MetricsAddr: "0", HealthAddr: "0"})
+	mgr, err := setup.NewManager(restricted, setup.Options{MetricsAddr: "0", HealthAddr: "0", Namespace: operatorNamespace})
 	if err != nil {
 		return nil, err
 	}

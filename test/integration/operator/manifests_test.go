@@ -41,6 +41,23 @@ func TestRole_GrantsNoUpdateOrCreateOnConfigMirrors(t *testing.T) {
 	}))
 }
 
+// A namespace's consent is an annotation on the Namespace: the generated ClusterRole must never
+// let the operator write one, and so grant itself a consent.
+func TestRole_CannotGrantItselfANamespacesConsent(t *testing.T) {
+	role, err := generatedRole()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var granted []string
+	for _, rule := range role.Rules {
+		if slices.Contains(rule.APIGroups, "") && slices.ContainsFunc(rule.Resources, func(r string) bool { return strings.HasPrefix(r, "namespaces") || r == "*" }) {
+			granted = append(granted, rule.Verbs...)
+		}
+	}
+	slices.Sort(granted)
+	NewWithT(t).Expect(granted).To(Equal([]string{"get", "list", "watch"}))
+}
+
 // Every manifest under config/ is accepted by the API server (server-side dry-run apply).
 func TestManifests_PassAServerSideDryRunApply(t *testing.T) {
 	objects, err := config.Objects()
@@ -65,6 +82,8 @@ func TestManifests_PassAServerSideDryRunApply(t *testing.T) {
 		}
 	}
 	NewWithT(t).Expect(files).To(Equal([]string{
+		"admission/policy.yaml",
+		"admission/policy_binding.yaml",
 		"crd/mirror.ssakit.dev_configmirrors.yaml",
 		"manager/deployment.yaml",
 		"manager/namespace.yaml",
@@ -87,6 +106,7 @@ func TestDemoStory_EndsWithDisjointManagers(t *testing.T) {
 	g.Expect(verdict.Overlaps).To(BeEmpty())
 	g.Expect(out.String()).To(ContainSubstring("verdict: PASS"))
 	g.Expect(out.String()).To(ContainSubstring(`.metadata.finalizers[="mirror.ssakit.dev/cleanup"]`))
+	g.Expect(out.String()).To(ContainSubstring("Ready=False, reason NamespaceNotConsenting: 1 of 3 targets not synced: namespace " + prefix + "platform has not agreed"))
 }
 
 // The demo's -keep leaves the previous release's finalizer on legacy-mirror, owned by its Update,

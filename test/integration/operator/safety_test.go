@@ -83,7 +83,8 @@ func warnings(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror) func() [
 
 func TestNever_WritesOrDeletesAConfigMapItDidNotCreate(t *testing.T) {
 	g := NewWithT(t)
-	home, taken, free := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	taken, free := accepting(t, home), accepting(t, home)
 	users := usersConfigMap(t, taken, "settings")
 	applySource(t, home, map[string]string{"mode": "fast"})
 
@@ -106,7 +107,8 @@ func TestNever_WritesOrDeletesAConfigMapItDidNotCreate(t *testing.T) {
 
 func TestNever_WritesOrDeletesItsSource(t *testing.T) {
 	g := NewWithT(t)
-	home, other := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	other := accepting(t, home)
 	applySource(t, home, map[string]string{"mode": "fast"})
 	source := &corev1.ConfigMap{}
 	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: home, Name: "settings"}, source)).To(Succeed())
@@ -128,7 +130,8 @@ func TestNever_WritesOrDeletesItsSource(t *testing.T) {
 // other's copy.
 func TestNever_SharesACopyBetweenTwoMirrors(t *testing.T) {
 	g := NewWithT(t)
-	homeA, homeB, target := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	homeA, homeB := cluster.Namespace(t), cluster.Namespace(t)
+	target := accepting(t, homeA, homeB)
 	applySource(t, homeA, map[string]string{"from": "a"})
 	applySource(t, homeB, map[string]string{"from": "b"})
 	first := applyMirror(t, homeA, target)
@@ -151,7 +154,8 @@ func TestNever_SharesACopyBetweenTwoMirrors(t *testing.T) {
 
 func TestNever_KeepsACopyOfASourceNoLongerNamed(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 	applySourceNamed(t, home, "first", map[string]string{"n": "1"})
 	applySourceNamed(t, home, "second", map[string]string{"n": "2"})
 	mirror := applyMirrorNamed(t, home, "mirror", "first", target)
@@ -168,7 +172,8 @@ func TestNever_KeepsACopyOfASourceNoLongerNamed(t *testing.T) {
 // Four targets fail in four ways and one works: the one works, and status says which is which.
 func TestNever_LetsOneFailingTargetStopTheOthers(t *testing.T) {
 	g := NewWithT(t)
-	home, quota, taken, good := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	quota, taken, good := accepting(t, home), accepting(t, home), accepting(t, home)
 	missing := home + "-missing"
 	noConfigMaps(t, quota)
 	usersConfigMap(t, taken, "settings")
@@ -206,7 +211,8 @@ func noConfigMaps(t *testing.T, namespace string) {
 // A ConfigMirror name may have 253 characters; a label value only 63.
 func TestNever_FailsOnALongMirrorName(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 	name := "mirror-" + strings.Repeat("x", 246)
 	g.Expect(name).To(HaveLen(253))
 	applySource(t, home, map[string]string{"mode": "fast"})
@@ -224,7 +230,7 @@ func TestNever_FailsOnALongMirrorName(t *testing.T) {
 func TestNever_LeavesAnOrphanWhenAMirrorIsDeletedRightAfterItsCreation(t *testing.T) {
 	g := NewWithT(t)
 	home := cluster.Namespace(t)
-	targets := []string{cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)}
+	targets := []string{accepting(t, home), accepting(t, home), accepting(t, home)}
 	applySource(t, home, map[string]string{"mode": "fast"})
 	for i := range 5 {
 		mirror := applyMirrorNamed(t, home, fmt.Sprintf("mirror-%d", i), "settings", targets...)
@@ -245,7 +251,8 @@ func TestNever_LeavesAnOrphanWhenAMirrorIsDeletedRightAfterItsCreation(t *testin
 // A copy a user deleted comes back; one whose label the user removed is theirs from then on.
 func TestNever_DeletesACopyTheUserTookOver(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 	copied := &corev1.ConfigMap{}
 	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, copied)).To(Succeed())
@@ -268,7 +275,8 @@ func TestNever_DeletesACopyTheUserTookOver(t *testing.T) {
 // the source drops must still leave every copy.
 func TestNever_KeepsAKeyTheSourceDropped(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 	applySource(t, home, map[string]string{"a": "1", "b": "2"})
 	mirror := applyMirror(t, home, target)
 	g.Eventually(copies(t.Context(), target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{{"a": "1", "b": "2"}}))
@@ -284,7 +292,8 @@ func TestNever_KeepsAKeyTheSourceDropped(t *testing.T) {
 // clone is not a copy and is never written or deleted.
 func TestNever_WritesOrDeletesAClonedCopy(t *testing.T) {
 	g := NewWithT(t)
-	home, target, elsewhere := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target, elsewhere := accepting(t, home), accepting(t, home)
 	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 	original := &corev1.ConfigMap{}
 	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, original)).To(Succeed())
@@ -315,7 +324,8 @@ func TestNever_WritesOrDeletesAClonedCopy(t *testing.T) {
 // retry a write that can never succeed; deleting the copy lets the operator make it again.
 func TestNever_RetriesAWriteToAnImmutableCopy(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 	frozen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: "settings"}}
 	g.Expect(user.Patch(t.Context(), frozen, client.RawPatch(types.MergePatchType, []byte(`{"immutable":true}`)), client.FieldOwner("kubectl-patch"))).To(Succeed())
@@ -333,7 +343,8 @@ func TestNever_RetriesAWriteToAnImmutableCopy(t *testing.T) {
 // source of the new name exists.
 func TestNever_DeletesCopiesBecauseOfAMissingSource(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 
 	applyMirrorNamed(t, home, "mirror", "setings", target)
@@ -349,7 +360,8 @@ func TestNever_DeletesCopiesBecauseOfAMissingSource(t *testing.T) {
 // that namespace, still syncs its new target, and says which copy it could not delete.
 func TestNever_LetsACopyThatCannotBeDeletedHoldUpTheOthers(t *testing.T) {
 	g := NewWithT(t)
-	home, frozen, later := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	frozen, later := accepting(t, home), accepting(t, home)
 	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, frozen)
 	unbind := denyConfigMapDeletes(t, frozen)
 
@@ -415,7 +427,8 @@ func denyConfigMapDeletes(t *testing.T, namespace string) func() {
 // (docs/ssa-semantics.md row 3), and status says the copy differs instead of claiming it synced.
 func TestNever_CallsACopyWithSomeoneElsesKeysSynced(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 	mirror := syncedMirror(t, home, map[string]string{"a": "1", "b": "2"}, target)
 	g.Expect(user.Apply(t.Context(), corev1ac.ConfigMap("settings", target).WithData(map[string]string{"b": "2"}), client.FieldOwner("gitops"))).To(Succeed())
 
@@ -430,7 +443,8 @@ func TestNever_CallsACopyWithSomeoneElsesKeysSynced(t *testing.T) {
 // so it stops writing and deleting it, and says so, naming the other owner.
 func TestNever_WritesOrDeletesACopyWhoseLabelSomeoneElseOwnsToo(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 	copied := &corev1.ConfigMap{}
 	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: target, Name: "settings"}, copied)).To(Succeed())
@@ -453,7 +467,8 @@ func TestNever_WritesOrDeletesACopyWhoseLabelSomeoneElseOwnsToo(t *testing.T) {
 // gets its other fields back and stays synced.
 func TestNever_CallsAnImmutableCopyThatMatchesTheSourceImmutable(t *testing.T) {
 	g := NewWithT(t)
-	home, target := cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
 	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
 	frozen := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: target, Name: "settings"}}
 	patch := fmt.Appendf(nil, `{"immutable":true,"metadata":{"annotations":{%q:"edited"}}}`, controller.MirrorAnnotation)

@@ -24,7 +24,8 @@ const steadyMirrors = 50
 // (likewise), and no event. Counted at the operator's HTTP transport.
 func TestSteadyState_ReconcilingUnchangedMirrorsSendsNoWrite(t *testing.T) {
 	g := NewWithT(t)
-	home, first, second := cluster.Namespace(t), cluster.Namespace(t), cluster.Namespace(t)
+	home := cluster.Namespace(t)
+	first, second := accepting(t, home), accepting(t, home)
 	var mirrors []*mirrorv1alpha1.ConfigMirror
 	for i := range steadyMirrors {
 		source := fmt.Sprintf("settings-%02d", i)

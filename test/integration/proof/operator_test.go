@@ -332,7 +332,15 @@ func newWorkload(t *testing.T) *workload {
 	w := &workload{home: cluster.Namespace(t), mirrors: map[string]*unstructured.Unstructured{}, usersConfigMaps: map[string]*unstructured.Unstructured{},
 		notes: map[types.UID]string{}}
 	for range 3 {
-		w.targets = append(w.targets, cluster.Namespace(t))
+		target := cluster.Namespace(t)
+		// The target namespaces accept copies from the user's (mirrorcontroller.AcceptFromAnnotation).
+		accept := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, mirrorcontroller.AcceptFromAnnotation, w.home)
+		ns := &corev1.Namespace{}
+		ns.Name = target
+		if err := cluster.Client.Patch(t.Context(), ns, client.RawPatch(types.MergePatchType, accept)); err != nil {
+			t.Fatalf("annotating the target namespace %s: %v", target, err)
+		}
+		w.targets = append(w.targets, target)
 	}
 	for _, s := range sources {
 		if err := w.applyConfigMap(t.Context(), w.home, s, map[string]any{"mode": "initial"}); err != nil {

@@ -23,6 +23,13 @@ const (
 	// ReasonSourceNamespace: the target is the mirror's own namespace, where the source lives. A
 	// copy there would be the source itself, so the operator never writes it.
 	ReasonSourceNamespace = "SourceNamespace"
+	// ReasonNamespaceNotConsenting: the target namespace has not agreed to receive copies from
+	// the mirror's namespace. A namespace agrees with the annotation mirror.ssakit.dev/accept-from
+	// on it, which lists the source namespaces it accepts (comma-separated), or * for any; the
+	// kube-* namespaces and the operator's own accept only source namespaces named there. Only
+	// whoever may edit the Namespace object can set it. The operator writes nothing there, and
+	// deletes the copy it made there before the namespace withdrew its consent.
+	ReasonNamespaceNotConsenting = "NamespaceNotConsenting"
 	// ReasonTargetConflict: the target namespace already has a ConfigMap of the source's name
 	// that is not a copy made for this mirror. The operator leaves it untouched.
 	ReasonTargetConflict = "TargetConflict"
@@ -57,7 +64,9 @@ type ConfigMirrorSpec struct {
 
 	// TargetNamespaces are the namespaces to copy the source into. The mirror's own namespace
 	// is refused (reason SourceNamespace): CRD validation cannot see metadata.namespace, so the
-	// controller checks it.
+	// controller checks it. A target namespace receives a copy only if it accepts copies from
+	// the mirror's namespace (reason NamespaceNotConsenting), and, where the admission policy of
+	// config/admission is installed, only if whoever writes the spec may create ConfigMaps there.
 	// +listType=set
 	// +kubebuilder:validation:items:MaxLength=63
 	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
@@ -91,7 +100,8 @@ type TargetStatus struct {
 	// Synced says whether the namespace has a copy that matches the source.
 	Synced bool `json:"synced"`
 	// Reason says why in one word: Synced, NamespaceNotFound, NamespaceTerminating,
-	// SourceNamespace, TargetConflict, CopyNotOwned, CopyDiffers, CopyImmutable or WriteFailed.
+	// SourceNamespace, NamespaceNotConsenting, TargetConflict, CopyNotOwned, CopyDiffers,
+	// CopyImmutable or WriteFailed.
 	Reason string `json:"reason"`
 	// Message says what is wrong and what to do about it.
 	// +optional

@@ -11,7 +11,9 @@ type ConfigMirrorSpecApplyConfiguration struct {
 	Source *string `json:"source,omitempty"`
 	// TargetNamespaces are the namespaces to copy the source into. The mirror's own namespace
 	// is refused (reason SourceNamespace): CRD validation cannot see metadata.namespace, so the
-	// controller checks it.
+	// controller checks it. A target namespace receives a copy only if it accepts copies from
+	// the mirror's namespace (reason NamespaceNotConsenting), and, where the admission policy of
+	// config/admission is installed, only if whoever writes the spec may create ConfigMaps there.
 	TargetNamespaces []string `json:"targetNamespaces,omitempty"`
 }
 

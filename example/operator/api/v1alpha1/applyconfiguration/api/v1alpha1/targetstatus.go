@@ -12,7 +12,8 @@ type TargetStatusApplyConfiguration struct {
 	// Synced says whether the namespace has a copy that matches the source.
 	Synced *bool `json:"synced,omitempty"`
 	// Reason says why in one word: Synced, NamespaceNotFound, NamespaceTerminating,
-	// SourceNamespace, TargetConflict, CopyNotOwned, CopyDiffers, CopyImmutable or WriteFailed.
+	// SourceNamespace, NamespaceNotConsenting, TargetConflict, CopyNotOwned, CopyDiffers,
+	// CopyImmutable or WriteFailed.
 	Reason *string `json:"reason,omitempty"`
 	// Message says what is wrong and what to do about it.
 	Message *string `json:"message,omitempty"`
