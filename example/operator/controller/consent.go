@@ -52,8 +52,10 @@ func (m *Mirror) accepts(ns *corev1.Namespace, source string) (ok bool, why stri
 		return false, fmt.Sprintf("namespace %s is %s, where * in the annotation %s does not count; the operator writes nothing there: an admin of %s must name %s in the annotation",
 			ns.Name, guarded, AcceptFromAnnotation, ns.Name, source)
 	case annotated:
-		return false, fmt.Sprintf("namespace %s accepts copies only from %q (annotation %s), not from %s; the operator writes nothing there: an admin of %s must add %s to the annotation",
-			ns.Name, value, AcceptFromAnnotation, source, ns.Name, source)
+		// The list is not repeated: it is the namespace's business, and the status and events
+		// are read in the mirror's namespace.
+		return false, fmt.Sprintf("namespace %s does not accept copies from %s: its annotation %s does not name %s; the operator writes nothing there: an admin of %s must add %s to the annotation",
+			ns.Name, source, AcceptFromAnnotation, source, ns.Name, source)
 	}
 	return false, fmt.Sprintf("namespace %s has not agreed to receive copies; the operator writes nothing there: an admin of %s must annotate it %s=%s (source namespaces, comma-separated)",
 		ns.Name, ns.Name, AcceptFromAnnotation, source)
