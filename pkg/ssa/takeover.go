@@ -26,7 +26,8 @@ const takeOverAttempts = 5
 // rows 3 and 24).
 //
 // The takeover moves the finalizer's item, and nothing else, from those entries to the manager's
-// Apply entry, with a JSON patch of metadata.managedFields guarded by the object's
+// Apply entry (an entry also lets go of the finalizer list when it owned the list only as the
+// item's parent, as an Update that created the list does), with a JSON patch of metadata.managedFields guarded by the object's
 // resourceVersion (row 31): every other field a legacy writer owns stays its own, so no later
 // apply can remove a spec field it wrote (which is what client-go's csaupgrade would do: row 26).
 // The finalizer list's value is not touched by the patch. When the object changed since the
@@ -150,7 +151,7 @@ func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef, names []stri
 		case e.Subresource == "" && !e.Fields.Intersection(moving).Empty():
 			// Only items that may be taken are in moving, and only from entries that may
 			// lose them: an entry holding one it may not lose blocked that name above.
-			fields = e.Fields.Difference(moving)
+			fields = withoutEmptiedParents(e.Fields.Difference(moving), moving)
 			if fields.Empty() {
 				continue // an empty entry is dropped, as the server drops them
 			}
@@ -177,6 +178,38 @@ func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef, names []stri
 	}
 	patch, err := managedFieldsPatch(moved, obj.GetResourceVersion())
 	return patch, took, err
+}
+
+// withoutEmptiedParents returns remaining, an entry's fields after those in moved were taken from
+// it, without the containers it owned only as the parents of what moved: the finalizer list an
+// Update created with the item (`".":{}`), a status struct a Status().Update created with its
+// fields. Nothing then names the old writer as an owner of a list or struct it no longer has any
+// part in. A container that still holds one of the entry's own fields stays.
+func withoutEmptiedParents(remaining, moved *fieldpath.Set) *fieldpath.Set {
+	for {
+		emptied := &fieldpath.Set{}
+		for p := range remaining.All() {
+			if hasUnder(moved, p) && !hasUnder(remaining, p) {
+				emptied.Insert(p.Copy())
+			}
+		}
+		if emptied.Empty() {
+			return remaining
+		}
+		remaining = remaining.Difference(emptied)
+	}
+}
+
+// hasUnder reports whether set holds a path below p.
+func hasUnder(set *fieldpath.Set, p fieldpath.Path) bool {
+	for _, pe := range p {
+		child, ok := set.Children.Get(pe)
+		if !ok {
+			return false
+		}
+		set = child
+	}
+	return !set.Empty()
 }
 
 // noManagedFieldsError is the *ObjectError wrapping ErrNoManagedFields for the step what, which
@@ -287,7 +320,8 @@ func (f *Finalizer) legacyNamesOn(obj client.Object) []string {
 // on obj: it removes them from the entries the from managers hold on that subresource, whatever
 // their operation, with one JSON patch of metadata.managedFields guarded by obj's resourceVersion
 // (row 31), and sets obj's managedFields and resourceVersion to the server's answer. Every other
-// field stays with its owner. Call it after an apply, with the object the server answered: a
+// field stays with its owner, but for a container (the status struct a Status().Update created)
+// that an entry owned only as the parent of fields taken from it. Call it after an apply, with the object the server answered: a
 // manager that took over a legacy writer's fields with equal values only shares them (row 2), and
 // would leave them behind if it later stopped applying them. It reports whether a patch was sent;
 // a write since obj was read is an *ObjectError wrapping ErrStale.
@@ -332,7 +366,7 @@ func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, man
 			continue
 		}
 		changed = true
-		rest := e.Fields.Difference(own)
+		rest := withoutEmptiedParents(e.Fields.Difference(own), own)
 		if rest.Empty() {
 			continue
 		}

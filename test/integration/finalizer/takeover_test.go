@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"slices"
 	"sync"
 	"testing"
 
@@ -353,4 +354,38 @@ func TestRemove_TakesOverFromAStrippedCachedCopyKeepingEveryOtherEntry(t *testin
 	g.Expect(after.GetFinalizers()).To(BeEmpty())
 	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElements(legacySpec))
 	g.Expect(ownedBy(t, after, userManager)).NotTo(BeEmpty(), "the creator's entry")
+}
+
+// Once its finalizer item is taken over, a legacy Update no longer owns the finalizer list
+// either: it owned the list only because it created it with the item. What else it wrote stays
+// its own; a controller that wrote nothing but the finalizer is named nowhere any more.
+func TestTakeOver_LeavesTheLegacyManagerNoFinalizerListItOwnedOnlyForTheItem(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	spec := legacyWidget(t, ns, "with-spec")
+	only := typedWidget.create(t, ns, "finalizer-only")
+	addByUpdate(t.Context(), t, only, legacyManager, cleanup)
+	g.Expect(ownedBy(t, only, legacyManager)).To(Equal([]string{".metadata.finalizers", `.metadata.finalizers[="example.com/cleanup"]`}))
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy())
+
+	g.Expect(f.Add(t.Context(), spec)).To(Succeed())
+	g.Expect(f.Add(t.Context(), only)).To(Succeed())
+
+	withSpec := live(t, testcluster.WidgetGVK, spec)
+	g.Expect(ownedBy(t, withSpec, legacyManager)).NotTo(ContainElement(HavePrefix(".metadata.finalizers")), "the legacy manager's finalizer list")
+	g.Expect(ownedBy(t, withSpec, legacyManager)).To(ContainElements(legacySpec), "the legacy manager's spec")
+	blame, err := ssa.Blame(live(t, testcluster.WidgetGVK, only))
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(blame).NotTo(ContainSubstring(legacyManager), "blame of the object whose legacy writer wrote only the finalizer")
+	diff(t, "managers", []string{userManager, finalizerManager}, managersOf(live(t, testcluster.WidgetGVK, only)))
+}
+
+// managersOf returns the managers of obj's managedFields entries, sorted.
+func managersOf(obj client.Object) []string {
+	var managers []string
+	for _, e := range obj.GetManagedFields() {
+		managers = append(managers, e.Manager)
+	}
+	slices.Sort(managers)
+	return managers
 }

@@ -94,6 +94,14 @@ func TestMigrate_MovesTheFinalizersAsTheDryRunSaid(t *testing.T) {
 
 	again := plugin(t, ns, migrateArgs...)
 	diff(t, "a second run's summary", "4/4 objects: 0 changed, 4 unchanged, 0 failed", lastLine(again.stderr))
+	// The legacy controller wrote nothing but the finalizer: once migrated, blame names it nowhere.
+	for _, name := range []string{"a-update", "b-renamed"} {
+		blame := plugin(t, ns, "blame", widgets, name)
+		diff(t, name+": blame's exit code", 0, blame.code)
+		if strings.Contains(blame.stdout, legacyManager) {
+			t.Errorf("blame of the migrated %s names %s:\n%s", name, legacyManager, blame.stdout)
+		}
+	}
 }
 
 // Without --controller the command cannot know the finalizer's field manager, and says so.

@@ -137,3 +137,40 @@ func TestStatusApplier_NamingItselfTakesOverOnlyItsOldUpdateEntry(t *testing.T) 
 	// The Update entry may keep the status map itself (".", which no apply lists), nothing more.
 	diff(t, "owners of status.phase", []string{"widgets/Apply"}, phaseOwners)
 }
+
+// A Status().Update writer owns the status struct it created with its fields; once the applier
+// has taken over every field it wrote, it owns nothing any more, and no entry names it.
+func TestStatusApplier_LeavesAStatusUpdateWriterNoStatusStructItOwnedOnlyForItsFields(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "status-update-writer")
+	w.Status.Phase = "Ready"
+	g.Expect(cluster.Client.Status().Update(t.Context(), w, client.FieldOwner("widgets-v1"))).To(Succeed())
+	g.Expect(statusEntryPaths(t, w, "widgets-v1")).To(Equal([]string{".status", ".status.phase"}))
+	applier := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.WithTypeConverter(widgetTypes(t)), ssareconcile.TakeOverStatusFrom("widgets-v1"))
+
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+
+	diff(t, "what widgets-v1 owns of the status", []string{}, statusEntryPaths(t, w, "widgets-v1"))
+	diff(t, "owners of status.phase", []string{"widgets-v2"}, statusOwners(t, w, "status", "phase"))
+}
+
+// statusEntryPaths returns the paths manager's status entries own on the live widget.
+func statusEntryPaths(t *testing.T, w *testcluster.Widget, manager string) []string {
+	t.Helper()
+	live, _, err := getWidget(t.Context(), w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ownership, err := ssa.ParseOwnership(live.GetManagedFields())
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := &fieldpath.Set{}
+	for _, e := range ownership.Entries {
+		if e.Manager == manager && e.Subresource == "status" {
+			set = set.Union(e.Fields)
+		}
+	}
+	return ssa.Paths(set)
+}
