@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -263,4 +264,32 @@ func ExampleTakeOverStatusFrom() {
 	// apply; as "lb-provisioner" it takes over exactly the status fields it applies from it.
 	var c client.Client // a manager's client
 	_ = ssareconcile.NewStatusApplier(c, "lb-provisioner", ssareconcile.TakeOverStatusFrom("lb-controller"))
+}
+
+// FinalizerLost lets through the update in which a live object lost one of the finalizers, and
+// nothing else: combine it with predicate.GenerationChangedPredicate through predicate.Or.
+func ExampleFinalizerLost() {
+	p := ssareconcile.FinalizerLost("example.com/cleanup")
+	carrying := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Finalizers: []string{"example.com/cleanup"}}}
+	dropped := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}}
+
+	fmt.Println(p.Update(event.UpdateEvent{ObjectOld: carrying, ObjectNew: dropped}))
+	fmt.Println(p.Update(event.UpdateEvent{ObjectOld: dropped, ObjectNew: carrying}))
+	// Output:
+	// true
+	// false
+}
+
+// FinalizerChanged also lets through an older name put back on a live object, as the previous
+// release does during a rolling upgrade that renames the finalizer.
+func ExampleFinalizerChanged() {
+	p := ssareconcile.FinalizerChanged([]string{"example.com/cleanup"}, []string{"cleanup-finalizer"})
+	renamed := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Finalizers: []string{"example.com/cleanup"}}}
+	putBack := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Finalizers: []string{"example.com/cleanup", "cleanup-finalizer"}}}
+
+	fmt.Println(p.Update(event.UpdateEvent{ObjectOld: renamed, ObjectNew: putBack}))
+	fmt.Println(p.Update(event.UpdateEvent{ObjectOld: putBack, ObjectNew: renamed}))
+	// Output:
+	// true
+	// false
 }
