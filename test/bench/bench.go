@@ -101,6 +101,7 @@ func (b *bench) measurements() []measurement {
 		{"contention", b.contention},
 		{"steady", b.steadyState},
 		{"e2e", b.endToEnd},
+		{"migrate", b.migrate},
 	}
 }
 

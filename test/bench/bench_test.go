@@ -42,6 +42,7 @@ func TestRun_AtTinyScaleReportsEveryTableAndWritesTheFile(t *testing.T) {
 		"Steady state: requests per resync":             childrenNames,
 		"Cost of the local decision per object":         {"ssa.Applier.WouldChange (drift applier)", "SHA-256 of the request (lower bound of a TTL cache key)"},
 		"End to end: the example operator's throughput": {operatorSSAKit, operatorUpdate},
+		"kubectl ssakit migrate":                        {"20", "20", "200", "200"},
 	} {
 		if diff := cmp.Diff(rows, firstColumn(tableRows(report, title))); diff != "" {
 			t.Errorf("rows of %q (-want +got):\n%s", title, diff)

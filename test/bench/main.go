@@ -32,7 +32,7 @@ func main() {
 	flag.Float64Var(&opts.scale, "scale", 1, "multiply every object count by this factor")
 	flag.IntVar(&opts.repeat, "repeat", 3, "measure every timing this many times and report the median and range")
 	flag.StringVar(&opts.out, "out", "docs/bench.md", "write the markdown tables to this file too; empty writes none")
-	only := flag.String("only", "", "run only these measurements, comma-separated: latency, lifecycle, contention, steady, e2e")
+	only := flag.String("only", "", "run only these measurements, comma-separated: latency, lifecycle, contention, steady, e2e, migrate")
 	flag.Parse()
 	if *only != "" {
 		opts.only = strings.Split(*only, ",")
@@ -75,7 +75,7 @@ func run(ctx context.Context, opts options, out, progress io.Writer) error {
 	}
 	b := &bench{cluster: cluster, scale: opts.scale, repeat: opts.repeat, only: opts.only, progress: progress}
 	if unknown := b.unknownMeasurements(); len(unknown) > 0 {
-		return fmt.Errorf("-only names no measurement %q; the measurements are latency, lifecycle, contention, steady and e2e", unknown)
+		return fmt.Errorf("-only names no measurement %q; the measurements are latency, lifecycle, contention, steady, e2e and migrate", unknown)
 	}
 	report, err := b.run(ctx)
 	if err != nil {
