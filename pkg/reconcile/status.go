@@ -65,8 +65,8 @@ func (o *StatusOptions) ApplyToStatus(target *StatusOptions) {
 
 // TakeOverStatusFrom makes the applier take over, from the managers named, exactly the status
 // fields it applies (it always does so from before-first-apply, the server's owner of every field
-// of an object whose managedFields were dropped): a conflict with them is forced, as one with an Update writer always is, and
-// after each Apply the fields of the applier's own entry are removed from their status entries
+// of an object whose managedFields were dropped): a conflict with them is forced, as one with an
+// Update writer always is, and after each Apply the fields of the applier's own entry are removed from their status entries
 // (ssa.TakeOverFields), so that a field both wrote with the same value (shared, row 2) is the
 // applier's alone and goes when the applier stops applying it. Their other fields stay theirs.
 // The takeover works from the server's answer to an apply. When the status is unchanged, Apply

@@ -336,8 +336,9 @@ func (f *Finalizer) releaseOlderNames(ctx context.Context, obj client.Object, re
 // legacy Update, say; rows 3 and 24), and the result is a *CoOwnedError naming them from that
 // answer. With TakeOverLegacy, when they are all legacy, the finalizer is first taken over from
 // them and released again (two more requests, once per object); so it is from before-first-apply,
-// the server's owner of every field after managedFields were dropped (row 24), without the option. Remove never reports success
-// while the finalizer is on the object it answered with. When that answer carries no
+// the server's owner of every field after managedFields were dropped (row 24), without the
+// option. Remove never reports success while the finalizer is on the object it answered with.
+// When that answer carries no
 // managedFields (a client that asks the server to leave them out, docs/ssa-semantics.md row 32),
 // the co-owners cannot be told and nothing is taken over: the error wraps ErrNoManagedFields.
 func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {

@@ -27,8 +27,8 @@ const takeOverAttempts = 5
 //
 // The takeover moves the finalizer's item, and nothing else, from those entries to the manager's
 // Apply entry (an entry also lets go of the finalizer list when it owned the list only as the
-// item's parent, as an Update that created the list does), with a JSON patch of metadata.managedFields guarded by the object's
-// resourceVersion (row 31): every other field a legacy writer owns stays its own, so no later
+// item's parent, as an Update that created the list does), with a JSON patch of
+// metadata.managedFields guarded by the object's resourceVersion (row 31): every other field a legacy writer owns stays its own, so no later
 // apply can remove a spec field it wrote (which is what client-go's csaupgrade would do: row 26).
 // The finalizer list's value is not touched by the patch. When the object changed since the
 // answer the patch was computed from, the patch is refused; the takeover applies the manager's
@@ -38,8 +38,8 @@ const takeOverAttempts = 5
 // Remove takes over when its apply left the finalizer on the object and every co-owner is legacy
 // (or none is recorded), then applies again. Whatever the options, the finalizer's own item is
 // taken from before-first-apply, the entry the server makes up for every field of an object whose
-// managedFields were dropped (a reset, kubernetes#136919): it names no writer. Add takes over after an apply whose answer shows
-// legacy co-owners, so an object is migrated when the controller first adds the finalizer; should
+// managedFields were dropped (a reset, kubernetes#136919): it names no writer. Add takes over after
+// an apply whose answer shows legacy co-owners, so an object is migrated when the controller first adds the finalizer; should
 // that patch fail, Add still succeeds (the finalizer is on the object and the manager owns it) and
 // Remove takes over later, unless the object turned out to be gone or replaced. A co-owner that is neither is never taken from: Remove reports it.
 func TakeOverLegacy(managers ...string) FinalizerOption {
@@ -321,8 +321,8 @@ func (f *Finalizer) legacyNamesOn(obj client.Object) []string {
 // their operation, with one JSON patch of metadata.managedFields guarded by obj's resourceVersion
 // (row 31), and sets obj's managedFields and resourceVersion to the server's answer. Every other
 // field stays with its owner, but for a container (the status struct a Status().Update created)
-// that an entry owned only as the parent of fields taken from it. Call it after an apply, with the object the server answered: a
-// manager that took over a legacy writer's fields with equal values only shares them (row 2), and
+// that an entry owned only as the parent of fields taken from it. Call it after an apply, with the
+// object the server answered: a manager that took over a legacy writer's fields with equal values only shares them (row 2), and
 // would leave them behind if it later stopped applying them. It reports whether a patch was sent;
 // a write since obj was read is an *ObjectError wrapping ErrStale.
 //
