@@ -19,6 +19,12 @@ GOLANGCI_LINT := $(BIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 
 CONTROLLER_GEN_VERSION := v0.23.0
 CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
+
+# The helm CLI test/integration/helm drives, built from the pinned module hack/helm (kept out of
+# the root go.mod). Keep HELM_VERSION equal to the helm.sh/helm/v4 version in hack/helm/go.mod.
+HELM_VERSION := v4.3.2
+HELM := $(BIN)/helm-$(HELM_VERSION)
+
 OPERATOR := example/operator
 GENERATED := $(OPERATOR)/api/v1alpha1/zz_generated.deepcopy.go $(OPERATOR)/api/v1alpha1/applyconfiguration \
 	$(OPERATOR)/config/crd $(OPERATOR)/config/rbac/role.yaml
@@ -69,8 +75,15 @@ $(CONTROLLER_GEN):
 	GOBIN=$(BIN)/.controller-gen go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(BIN)/.controller-gen/controller-gen $@
 
+.PHONY: helm
+helm: $(HELM) ## Build the helm CLI (HELM_VERSION, from hack/helm) into bin/ for test/integration/helm (nothing to do when present).
+
+$(HELM):
+	@echo "building helm $(HELM_VERSION) from its Go module (a few minutes the first time)"
+	cd hack/helm && go build -o $@ -ldflags "-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v4/cmd/helm
+
 .PHONY: test
-test: controlplane test-fieldsv1string ## Run the unit and integration tests against a real kube-apiserver and etcd (KUBE_VERSION).
+test: controlplane test-fieldsv1string helm ## Run the unit and integration tests against a real kube-apiserver and etcd (KUBE_VERSION).
 	go test $(GO_TEST_FLAGS) ./...
 
 # The packages whose tests need no control plane.
