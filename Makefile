@@ -99,7 +99,7 @@ proof: controlplane ## The ownership proof at ten times CI's size: 2,000 random 
 	PROOF_SEQUENCES=$${PROOF_SEQUENCES:-2000} go test $(GO_TEST_FLAGS) -timeout 60m -run TestProof -v ./test/integration/proof | grep -E '^(proof:|---|ok|FAIL|PASS)|violation|^\s+[0-9]+\.|replay|shrunk'
 
 .PHONY: test-matrix
-test-matrix: ## Run the integration tests on every release in KUBE_VERSIONS.
+test-matrix: helm ## Run the integration tests on every release in KUBE_VERSIONS.
 	@failed=""; \
 	for v in $(KUBE_VERSIONS); do \
 		echo "=== control plane $$v"; \
