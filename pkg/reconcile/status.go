@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +21,7 @@ import (
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/answer"
@@ -35,6 +37,10 @@ type StatusApplier struct {
 	controller string
 	types      managedfields.TypeConverter
 	legacy     []string
+	// recoveryForbidden is set once the API server refused a takeover from before-first-apply
+	// because the applier's client may not patch the main resource: the applier then stops
+	// trying, so a status-only controller neither fails nor sends a request per reconcile.
+	recoveryForbidden atomic.Bool
 }
 
 // StatusOptions configure a StatusApplier.
@@ -183,7 +189,7 @@ func (a *StatusApplier) sharedWithLegacy(obj client.Object) bool {
 	// applier's and the managers it takes over from.
 	var relevant []metav1.ManagedFieldsEntry
 	for _, e := range obj.GetManagedFields() {
-		if e.Subresource == "status" && (e.Manager == string(a.owner) || a.takesFrom(e.Manager)) {
+		if e.Subresource == "status" && (e.Manager == string(a.owner) || a.takesFrom(e.Manager, e.Operation)) {
 			relevant = append(relevant, e)
 		}
 	}
@@ -202,7 +208,7 @@ func (a *StatusApplier) sharedWithLegacy(obj client.Object) bool {
 	}
 	for _, e := range ownership.Entries {
 		mine := e.Manager == string(a.owner) && e.Operation == metav1.ManagedFieldsOperationApply
-		if !mine && e.Subresource == "status" && a.takesFrom(e.Manager) && !e.Fields.Intersection(own).Empty() {
+		if !mine && e.Subresource == "status" && a.takesFrom(e.Manager, e.Operation) && !e.Fields.Intersection(own).Empty() {
 			return true
 		}
 	}
@@ -212,30 +218,51 @@ func (a *StatusApplier) sharedWithLegacy(obj client.Object) bool {
 // beforeFirstApply is the Update entry the server gives every existing field at the first apply to
 // an object whose managedFields were dropped (docs/ssa-semantics.md row 24, kubernetes#136919). It
 // names no writer: the applier always takes its own fields back from it, or a status field it
-// stopped reporting would stay for good.
+// stopped reporting would stay for good. Only an Update entry of that name is taken for the
+// server's: an Apply entry is someone's declared intent. (Any client may name its Update
+// "before-first-apply"; it then gives up its claim on the applier's fields.)
 const beforeFirstApply = "before-first-apply"
 
-// takesFrom reports whether the applier takes its status fields over from manager's entries.
-func (a *StatusApplier) takesFrom(manager string) bool {
-	return manager == beforeFirstApply || slices.Contains(a.legacy, manager)
+// takesFrom reports whether the applier takes its status fields over from an entry of manager with
+// operation.
+func (a *StatusApplier) takesFrom(manager string, operation metav1.ManagedFieldsOperationType) bool {
+	if slices.Contains(a.legacy, manager) {
+		return true
+	}
+	return manager == beforeFirstApply && operation == metav1.ManagedFieldsOperationUpdate && !a.recoveryForbidden.Load()
 }
 
 // takeOver removes the applier's status fields from the status entries of the legacy managers and
 // of before-first-apply on obj, the server's answer to the apply just sent.
+//
+// The managedFields patch goes to the main resource (on /status the server ignores it), so the
+// recovery from dropped managedFields needs patch on the main resource, which a controller that
+// adds finalizers has anyway. Without it, the applier says so once in the log and stops trying:
+// nothing is lost but that recovery. A takeover from the legacy managers named with
+// TakeOverStatusFrom was asked for, and its failure is an error.
 func (a *StatusApplier) takeOver(ctx context.Context, ref ssa.ObjectRef, obj client.Object) error {
 	entries := obj.GetManagedFields()
+	statusEntryOf := func(e metav1.ManagedFieldsEntry) bool { return e.Subresource == "status" && a.takesFrom(e.Manager, e.Operation) }
 	switch {
 	case len(entries) == 0 && len(a.legacy) == 0:
 		// The answer left managedFields out (row 32): no takeover was asked for, and none can
 		// be seen to be needed.
 		return nil
-	case len(entries) > 0 && !slices.ContainsFunc(entries, func(e metav1.ManagedFieldsEntry) bool {
-		return e.Subresource == "status" && a.takesFrom(e.Manager)
-	}):
+	case len(entries) > 0 && !slices.ContainsFunc(entries, statusEntryOf):
 		return nil // the usual answer: parse nothing
 	}
-	from := append(slices.Clone(a.legacy), beforeFirstApply)
-	if _, err := ssa.TakeOverFields(ctx, a.client, obj, string(a.owner), "status", from...); err != nil {
+	from := slices.Clone(a.legacy)
+	if slices.ContainsFunc(entries, func(e metav1.ManagedFieldsEntry) bool { return e.Manager == beforeFirstApply && statusEntryOf(e) }) {
+		from = append(from, beforeFirstApply)
+	}
+	_, err := ssa.TakeOverFields(ctx, a.client, obj, string(a.owner), "status", from...)
+	if apierrors.IsForbidden(err) && len(a.legacy) == 0 {
+		a.recoveryForbidden.Store(true)
+		log.FromContext(ctx).Info("Status fields stay shared with before-first-apply: taking them back needs patch on the main resource, which this client may not do; not trying again",
+			"reason", err.Error())
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("status of %s was applied, but taking its fields over from %v failed: %w", ref, from, err)
 	}
 	return nil
@@ -252,6 +279,9 @@ func (a *StatusApplier) reportedByOthers(obj client.Object) bool {
 	for _, e := range obj.GetManagedFields() {
 		if e.Manager == string(a.owner) || e.FieldsV1 == nil || !bytes.Contains(e.FieldsV1.GetRawBytes(), []byte(`"f:observedGeneration"`)) {
 			continue
+		}
+		if e.Manager == beforeFirstApply && e.Operation == metav1.ManagedFieldsOperationUpdate {
+			continue // reports nothing: it is where the applier's own field went when managedFields were dropped
 		}
 		ownership, err := ssa.ParseOwnership([]metav1.ManagedFieldsEntry{e})
 		if err == nil && ownership.Entries[0].Fields.Has(path) {

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	. "github.com/onsi/gomega"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -117,4 +119,63 @@ func methodsOf(requests []testcluster.Request) []string {
 		methods = append(methods, r.Method)
 	}
 	return methods
+}
+
+// The managedFields patch of the recovery goes to the main resource. A controller that may patch
+// only /status still applies status after managedFields were dropped: the recovery is skipped,
+// said once in the log, and the steady state sends nothing.
+func TestStatusApplier_AfterManagedFieldsWereDroppedWithStatusRightsOnlyAppliesAndStopsTrying(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "status-only")
+	name := "status-only-" + ns
+	g.Expect(cluster.Client.Create(t.Context(), &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Rules: []rbacv1.PolicyRule{
+		{APIGroups: []string{testcluster.TestGroup}, Resources: []string{"widgets"}, Verbs: []string{"get", "list", "watch"}},
+		{APIGroups: []string{testcluster.TestGroup}, Resources: []string{"widgets/status"}, Verbs: []string{"patch"}},
+	}})).To(Succeed())
+	g.Expect(cluster.Client.Create(t.Context(), &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: name}},
+	})).To(Succeed())
+	user, err := cluster.AddUser(name)
+	g.Expect(err).NotTo(HaveOccurred())
+	cfg, rec := testcluster.Recording(user)
+	c, err := client.New(cfg, client.Options{Scheme: cluster.Scheme, Mapper: cluster.Mapper})
+	g.Expect(err).NotTo(HaveOccurred())
+	read := func() *testcluster.Widget {
+		obj := &testcluster.Widget{}
+		g.Eventually(func() error { return c.Get(t.Context(), client.ObjectKeyFromObject(w), obj) }).WithTimeout(eventually).Should(Succeed())
+		return obj
+	}
+	applier := newWidgetStatusApplier(t, c, "widgets")
+	g.Expect(applier.Apply(t.Context(), read(), map[string]any{"phase": "Ready"})).To(Succeed(), "before managedFields were dropped")
+	resetManagedFields(t, w)
+
+	g.Expect(applier.Apply(t.Context(), read(), map[string]any{"phase": "Ready"})).To(Succeed(), "the first Apply after")
+	steady := read()
+	rec.Reset()
+	g.Expect(applier.Apply(t.Context(), steady, map[string]any{"phase": "Ready"})).To(Succeed(), "the next Apply")
+
+	g.Expect(rec.Requests()).To(BeEmpty(), "requests of the steady state")
+	diff(t, "owners of status.phase: shared, as the first Apply left it", []string{"widgets", "before-first-apply"}, statusOwners(t, w, "status", "phase"))
+}
+
+// Only the server's before-first-apply is taken from: an Apply entry of that name is a controller's
+// declared status, and stays its own.
+func TestStatusApplier_NeverTakesFromAnApplyEntryNamedBeforeFirstApply(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	w := createWidget(t, ns, "applied-as-before-first-apply")
+	applyStatusAs(t, w, "before-first-apply", map[string]any{"phase": "Ready"})
+	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(w), w)).To(Succeed())
+	applier := newWidgetStatusApplier(t, cluster.Client, "widgets")
+
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{})).To(Succeed())
+
+	live, _, err := getWidget(t.Context(), w)
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(live.Status.Phase).To(Equal("Ready"), "the other controller's phase")
+	diff(t, "owners of status.phase", []string{"before-first-apply"}, statusOwners(t, w, "status", "phase"))
 }
