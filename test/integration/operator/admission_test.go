@@ -77,30 +77,31 @@ func TestAdmission_RefusesAMirrorIntoNamespacesItsAuthorCannotWriteTo(t *testing
 
 	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a Forbidden answer: %v", err)
 	g.Expect(err).To(MatchError(ContainSubstring("tenant-of-" + home + " may not create ConfigMaps in namespace " + platform +
-		", so a ConfigMirror written by them may not copy settings there: remove it from spec.targetNamespaces")))
+		", so a ConfigMirror written by them may not copy settings there (the operator creates, patches and deletes its copy there): remove it from spec.targetNamespaces")))
 	err = tenantApplies(t, tenantA, home, "settings", metav1.NamespaceSystem)
 	g.Expect(err).To(MatchError(ContainSubstring("tenant-of-" + home + " may not create ConfigMaps in namespace kube-system, so")))
 	g.Expect(apierrors.IsNotFound(user.Get(t.Context(), client.ObjectKey{Namespace: home, Name: "mirror"}, &mirrorv1alpha1.ConfigMirror{}))).To(BeTrue(), "the mirror does not exist")
 }
 
-// The API server lets one policy make about 28 authorization checks: the policy checks each of
-// up to 16 new targets, naming the one refused, and refuses a change that adds more.
-func TestAdmission_ChecksUpToSixteenNewTargetsAtOnce(t *testing.T) {
+// The API server lets one policy make about 28 authorization checks: the policy checks the three
+// rights of each of up to 8 new targets, naming the one refused, and refuses a change that adds
+// more.
+func TestAdmission_ChecksUpToEightNewTargetsAtOnce(t *testing.T) {
 	g := NewWithT(t)
 	home, platform := cluster.Namespace(t), cluster.Namespace(t)
 	var own []string
-	for range 16 {
+	for range 8 {
 		own = append(own, accepting(t, home))
 	}
 	tenantA := tenant(t, slices.Concat([]string{home}, own)...)
 	admissionPolicy(t, tenantA, home)
 	applySource(t, home, map[string]string{"mode": "fast"})
 
-	err := tenantApplies(t, tenantA, home, "settings", slices.Concat(own[:15], []string{platform})...)
-	g.Expect(err).To(MatchError(ContainSubstring("tenant-of-"+home+" may not create ConfigMaps in namespace "+platform+", so")), "the 16th refused")
+	err := tenantApplies(t, tenantA, home, "settings", slices.Concat(own[:7], []string{platform})...)
+	g.Expect(err).To(MatchError(ContainSubstring("tenant-of-"+home+" may not create ConfigMaps in namespace "+platform+", so")), "the 8th refused")
 	err = tenantApplies(t, tenantA, home, "settings", slices.Concat(own, []string{platform})...)
-	g.Expect(err).To(MatchError(ContainSubstring("a change to a ConfigMirror may add at most 16 target namespaces at once")), "17 targets")
-	g.Expect(tenantApplies(t, tenantA, home, "settings", own...)).To(Succeed(), "16 targets the tenant may write to")
+	g.Expect(err).To(MatchError(ContainSubstring("a change to a ConfigMirror may add at most 8 target namespaces at once")), "9 targets")
+	g.Expect(tenantApplies(t, tenantA, home, "settings", own...)).To(Succeed(), "8 targets the tenant may write to")
 
 	mirror := &mirrorv1alpha1.ConfigMirror{ObjectMeta: metav1.ObjectMeta{Namespace: home, Name: "mirror"}}
 	t.Cleanup(func() { _ = client.IgnoreNotFound(user.Delete(context.Background(), mirror.DeepCopy())) })
@@ -209,4 +210,36 @@ func TestAdmission_RefusesAMirrorOfASourceItsAuthorCannotRead(t *testing.T) {
 	t.Cleanup(func() {
 		_ = client.IgnoreNotFound(user.Delete(context.Background(), &mirrorv1alpha1.ConfigMirror{ObjectMeta: metav1.ObjectMeta{Namespace: home, Name: "mirror"}}))
 	})
+}
+
+// The operator does more than create its copy: it applies every change of the source to it, and
+// deletes it when the target goes. An author who may only create ConfigMaps in a namespace could
+// otherwise rewrite and delete, through the operator, a copy they may not touch themselves.
+func TestAdmission_RefusesATargetWhereItsAuthorMayCreateButNotPatchOrDeleteConfigMaps(t *testing.T) {
+	g := NewWithT(t)
+	home := cluster.Namespace(t)
+	dropbox := accepting(t, "*")
+	tenantA := tenant(t, home)
+	createOnly := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: dropbox, Name: "create-only"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}}},
+	}
+	g.Expect(user.Create(t.Context(), createOnly)).To(Succeed())
+	g.Expect(user.Create(t.Context(), &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: dropbox, Name: "create-only"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: createOnly.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "tenant-of-" + home}},
+	})).To(Succeed())
+	admissionPolicy(t, tenantA, home)
+	applySource(t, home, map[string]string{"mode": "fast"})
+	g.Eventually(func() error {
+		return tenantA.Create(t.Context(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: dropbox, Name: "probe"}}, client.DryRunAll)
+	}).WithTimeout(eventually).WithPolling(poll).Should(Succeed(), "the tenant may create ConfigMaps in the drop box")
+
+	err := tenantApplies(t, tenantA, home, "settings", dropbox)
+
+	g.Expect(apierrors.IsForbidden(err)).To(BeTrue(), "a Forbidden answer: %v", err)
+	g.Expect(err).To(MatchError(ContainSubstring("tenant-of-" + home + " may not patch ConfigMaps in namespace " + dropbox +
+		", so a ConfigMirror written by them may not copy settings there (the operator creates, patches and deletes its copy there)")))
+	g.Expect(copies(t.Context(), dropbox)()).To(Equal([]map[string]string{nil}), "no copy in the drop box")
 }
