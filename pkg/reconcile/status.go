@@ -242,7 +242,9 @@ func (a *StatusApplier) takesFrom(manager string, operation metav1.ManagedFields
 // TakeOverStatusFrom was asked for, and its failure is an error.
 func (a *StatusApplier) takeOver(ctx context.Context, ref ssa.ObjectRef, obj client.Object) error {
 	entries := obj.GetManagedFields()
-	statusEntryOf := func(e metav1.ManagedFieldsEntry) bool { return e.Subresource == "status" && a.takesFrom(e.Manager, e.Operation) }
+	statusEntryOf := func(e metav1.ManagedFieldsEntry) bool {
+		return e.Subresource == "status" && a.takesFrom(e.Manager, e.Operation)
+	}
 	switch {
 	case len(entries) == 0 && len(a.legacy) == 0:
 		// The answer left managedFields out (row 32): no takeover was asked for, and none can
