@@ -44,7 +44,7 @@ func (b *bench) migrate(ctx context.Context) ([]table, error) {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	plugin := filepath.Join(dir, "kubectl-ssakit")
-	if out, err := exec.CommandContext(ctx, "go", "build", "-o", plugin, "./cmd/kubectl-ssakit").CombinedOutput(); err != nil {
+	if out, err := exec.CommandContext(ctx, "go", "build", "-o", plugin, "github.com/ssakit/ssakit/cmd/kubectl-ssakit").CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("building kubectl-ssakit: %w\n%s", err, out)
 	}
 	t := table{
