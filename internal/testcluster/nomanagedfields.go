@@ -9,11 +9,9 @@ import (
 	"mime"
 	"net/http"
 	"strings"
-	"testing"
 
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // DropManagedFieldsParameter is the Accept parameter with which a client asks the API server to
@@ -57,22 +55,6 @@ func WithoutManagedFields(cfg *rest.Config) *rest.Config {
 		})
 	})
 	return cfg
-}
-
-// ClientWithoutManagedFields returns an admin client made with WithoutManagedFields: no answer it
-// hands back carries managedFields. It reads straight from the API server.
-func (c *Cluster) ClientWithoutManagedFields(t testing.TB) client.Client {
-	t.Helper()
-	cfg := WithoutManagedFields(c.Config)
-	httpClient, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		t.Fatalf("creating an HTTP client without managedFields: %v", err)
-	}
-	cl, err := client.New(cfg, client.Options{Scheme: c.Scheme, HTTPClient: httpClient, Mapper: c.Mapper})
-	if err != nil {
-		t.Fatalf("creating a client without managedFields: %v", err)
-	}
-	return cl
 }
 
 // dropParameter adds DropManagedFieldsParameter to every media type of an Accept header.

@@ -131,13 +131,20 @@ func Recording(cfg *rest.Config) (*rest.Config, *Recorder) {
 func (c *Cluster) RecordingClient(t testing.TB) (client.Client, *Recorder) {
 	t.Helper()
 	cfg, rec := c.RecordingConfig()
+	return c.ClientFor(t, cfg), rec
+}
+
+// ClientFor returns a client on cfg (a copy of Config, or a user's, wrapped as a test needs) with
+// the cluster's scheme and mapper. It reads straight from the API server.
+func (c *Cluster) ClientFor(t testing.TB, cfg *rest.Config) client.Client {
+	t.Helper()
 	httpClient, err := rest.HTTPClientFor(cfg)
 	if err != nil {
-		t.Fatalf("creating a recording HTTP client: %v", err)
+		t.Fatalf("creating an HTTP client: %v", err)
 	}
 	cl, err := client.New(cfg, client.Options{Scheme: c.Scheme, HTTPClient: httpClient, Mapper: c.Mapper})
 	if err != nil {
-		t.Fatalf("creating a recording client: %v", err)
+		t.Fatalf("creating a client: %v", err)
 	}
-	return cl, rec
+	return cl
 }

@@ -7,7 +7,6 @@ import (
 	"github.com/google/go-cmp/cmp"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
@@ -22,10 +21,7 @@ func TestApplier_WithoutManagedFieldsInAnswersSendsEveryApplyAndStaysDeclarative
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	cfg, rec := testcluster.Recording(testcluster.WithoutManagedFields(cluster.Config))
-	httpClient, err := rest.HTTPClientFor(cfg)
-	g.Expect(err).NotTo(HaveOccurred())
-	c, err := client.New(cfg, client.Options{Scheme: cluster.Scheme, HTTPClient: httpClient, Mapper: cluster.Mapper})
-	g.Expect(err).NotTo(HaveOccurred())
+	c := cluster.ClientFor(t, cfg)
 	applier := ssa.NewApplier(c, manager)
 	sent, err := applier.Apply(t.Context(), nil, settings(ns, map[string]string{"color": "blue", "size": "L"}))
 	g.Expect(sent, err).To(BeTrue(), "the first Apply")

@@ -7,7 +7,6 @@ import (
 
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
@@ -18,26 +17,12 @@ import (
 // API server to leave them out gets objects, and answers to its applies, with none. ssakit proves
 // what it can from the finalizer list, and never moves ownership it cannot see.
 
-// clientOn returns an admin client on cfg, reading straight from the API server.
-func clientOn(t *testing.T, cfg *rest.Config) client.Client {
-	t.Helper()
-	httpClient, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: cluster.Scheme, HTTPClient: httpClient, Mapper: cluster.Mapper})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
 // withoutManagedFields returns a client whose answers carry no managedFields and that records its
 // requests, and obj read through it.
 func withoutManagedFields(t *testing.T, obj client.Object) (client.Client, *testcluster.Recorder, *testcluster.Widget) {
 	t.Helper()
 	cfg, rec := testcluster.Recording(testcluster.WithoutManagedFields(cluster.Config))
-	c := clientOn(t, cfg)
+	c := cluster.ClientFor(t, cfg)
 	read := &testcluster.Widget{}
 	if err := c.Get(t.Context(), client.ObjectKeyFromObject(obj), read); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
@@ -25,14 +24,7 @@ import (
 func clientWithoutManagedFields(t *testing.T, w *testcluster.Widget) (client.Client, *testcluster.Recorder, *testcluster.Widget) {
 	t.Helper()
 	cfg, rec := testcluster.Recording(testcluster.WithoutManagedFields(cluster.Config))
-	httpClient, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg, client.Options{Scheme: cluster.Scheme, HTTPClient: httpClient, Mapper: cluster.Mapper})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := cluster.ClientFor(t, cfg)
 	read := &testcluster.Widget{}
 	if err := c.Get(t.Context(), client.ObjectKeyFromObject(w), read); err != nil {
 		t.Fatal(err)
@@ -141,8 +133,7 @@ func TestStatusApplier_AfterManagedFieldsWereDroppedWithStatusRightsOnlyAppliesA
 	user, err := cluster.AddUser(name)
 	g.Expect(err).NotTo(HaveOccurred())
 	cfg, rec := testcluster.Recording(user)
-	c, err := client.New(cfg, client.Options{Scheme: cluster.Scheme, Mapper: cluster.Mapper})
-	g.Expect(err).NotTo(HaveOccurred())
+	c := cluster.ClientFor(t, cfg)
 	read := func() *testcluster.Widget {
 		obj := &testcluster.Widget{}
 		g.Eventually(func() error { return c.Get(t.Context(), client.ObjectKeyFromObject(w), obj) }).WithTimeout(eventually).Should(Succeed())

@@ -8,7 +8,6 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
@@ -21,11 +20,7 @@ import (
 func TestRow32_AnswersCarryManagedFieldsThoughTheClientAsksToDropThem(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	cfg := testcluster.AskingToDropManagedFields(cluster.Config)
-	httpClient, err := rest.HTTPClientFor(cfg)
-	g.Expect(err).NotTo(HaveOccurred())
-	c, err := client.New(cfg, client.Options{Scheme: cluster.Scheme, HTTPClient: httpClient, Mapper: cluster.Mapper})
-	g.Expect(err).NotTo(HaveOccurred())
+	c := cluster.ClientFor(t, testcluster.AskingToDropManagedFields(cluster.Config))
 
 	for _, k := range bothKinds {
 		obj := createAsUser(t, k, ns, "row32")
