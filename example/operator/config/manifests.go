@@ -1,6 +1,7 @@
 // Package config embeds the operator's manifests, so the demo and the tests install exactly what
 // is checked in: the CRD and ClusterRole that controller-gen generates, the deployment files, and
-// the admission policy that lets a ConfigMirror write only where its author could.
+// the admission policies that let a ConfigMirror write only where its author could and keep its
+// finalizer while it lives.
 package config
 
 import (

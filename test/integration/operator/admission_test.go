@@ -29,15 +29,7 @@ import (
 func admissionPolicy(t *testing.T, tenant client.Client, home string) {
 	t.Helper()
 	g := NewWithT(t)
-	objects, err := config.Objects()
-	g.Expect(err).NotTo(HaveOccurred())
-	var installed []*unstructured.Unstructured
-	for _, path := range []string{"admission/policy.yaml", "admission/policy_binding.yaml"} {
-		g.Expect(objects[path]).To(HaveLen(1), "config/%s", path)
-		obj := objects[path][0].DeepCopy()
-		g.Expect(user.Create(t.Context(), obj)).To(Succeed(), "installing config/%s", path)
-		installed = append(installed, obj)
-	}
+	installed := install(t, "admission/policy.yaml", "admission/policy_binding.yaml")
 	probe := func() error {
 		mirror := &mirrorv1alpha1.ConfigMirror{
 			ObjectMeta: metav1.ObjectMeta{Namespace: home, Name: "policy-probe"},
@@ -46,14 +38,36 @@ func admissionPolicy(t *testing.T, tenant client.Client, home string) {
 		return tenant.Create(context.Background(), mirror, client.DryRunAll)
 	}
 	t.Cleanup(func() {
-		for _, obj := range installed {
-			_ = user.Delete(context.Background(), obj)
-		}
+		uninstall(installed)
 		// The next test may count on a cluster without the policy.
 		NewWithT(t).Eventually(probe).WithTimeout(eventually).WithPolling(poll).Should(Succeed(), "the policy is lifted")
 	})
 	g.Eventually(probe).WithTimeout(eventually).WithPolling(poll).
 		Should(MatchError(ContainSubstring("may not create ConfigMaps in namespace kube-system")), "the policy is in force")
+}
+
+// install creates the objects of the files under config/, as checked in, and returns them.
+func install(t *testing.T, paths ...string) []*unstructured.Unstructured {
+	t.Helper()
+	objects, err := config.Objects()
+	NewWithT(t).Expect(err).NotTo(HaveOccurred())
+	var installed []*unstructured.Unstructured
+	for _, path := range paths {
+		NewWithT(t).Expect(objects[path]).NotTo(BeEmpty(), "config/%s", path)
+		for _, obj := range objects[path] {
+			obj = obj.DeepCopy()
+			NewWithT(t).Expect(user.Create(t.Context(), obj)).To(Succeed(), "installing config/%s", path)
+			installed = append(installed, obj)
+		}
+	}
+	return installed
+}
+
+// uninstall deletes what install created.
+func uninstall(installed []*unstructured.Unstructured) {
+	for _, obj := range installed {
+		_ = user.Delete(context.Background(), obj)
+	}
 }
 
 // tenantApplies applies ConfigMirror "mirror" in namespace with source and targets as the tenant c.
@@ -242,4 +256,34 @@ func TestAdmission_RefusesATargetWhereItsAuthorMayCreateButNotPatchOrDeleteConfi
 	g.Expect(err).To(MatchError(ContainSubstring("tenant-of-" + home + " may not patch ConfigMaps in namespace " + dropbox +
 		", so a ConfigMirror written by them may not copy settings there (the operator creates, patches and deletes its copy there)")))
 	g.Expect(copies(t.Context(), dropbox)()).To(Equal([]map[string]string{nil}), "no copy in the drop box")
+}
+
+// A tenant who strips the operator's finalizer from a live mirror and deletes it before the
+// operator puts the finalizer back would leave its copies behind for good, out of reach of the
+// namespaces' consent. With config/admission installed the API server refuses the strip; deleting
+// the mirror then runs the cleanup.
+func TestAdmission_RefusesToStripTheFinalizerFromALiveMirror(t *testing.T) {
+	g := NewWithT(t)
+	home := cluster.Namespace(t)
+	target := accepting(t, home)
+	tenantA := tenant(t, home, target)
+	installed := install(t, "admission/finalizer_policy.yaml")
+	t.Cleanup(func() { uninstall(installed) })
+	mirror := syncedMirror(t, home, map[string]string{"mode": "fast"}, target)
+	strip := func() error {
+		live := &mirrorv1alpha1.ConfigMirror{}
+		if err := tenantA.Get(t.Context(), client.ObjectKeyFromObject(mirror), live); err != nil {
+			return err
+		}
+		live.Finalizers = nil
+		return tenantA.Update(t.Context(), live, client.DryRunAll)
+	}
+
+	g.Eventually(strip).WithTimeout(eventually).WithPolling(poll).
+		Should(MatchError(ContainSubstring("the finalizer mirror.ssakit.dev/cleanup leaves a ConfigMirror only after its deletion has started")), "the policy is in force")
+
+	g.Expect(apierrors.IsForbidden(strip())).To(BeTrue())
+	g.Expect(tenantA.Delete(t.Context(), mirror.DeepCopy())).To(Succeed())
+	g.Eventually(copies(t.Context(), target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{nil}), "the copy is cleaned up")
+	g.Eventually(gone(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(BeTrue(), "the operator removed its finalizer from the terminating mirror")
 }

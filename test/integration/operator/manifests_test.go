@@ -82,6 +82,7 @@ func TestManifests_PassAServerSideDryRunApply(t *testing.T) {
 		}
 	}
 	NewWithT(t).Expect(files).To(Equal([]string{
+		"admission/finalizer_policy.yaml",
 		"admission/policy.yaml",
 		"admission/policy_binding.yaml",
 		"crd/mirror.ssakit.dev_configmirrors.yaml",
