@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -157,4 +158,30 @@ func TestMigrate_CarriesOnPastAnObjectThatCannotBeRead(t *testing.T) {
 		t.Errorf("stderr does not name the object that could not be read:\n%s", r.stderr)
 	}
 	diff(t, "a-update's finalizers", []string{cleanup}, live(t, key(ns, "a-update")).GetFinalizers())
+}
+
+// --concurrency migrates several objects at once and still prints one line per object in the
+// order kubectl lists them; --qps and --burst are taken. Every object ends up migrated.
+func TestMigrate_ConcurrentlyKeepsTheListedOrder(t *testing.T) {
+	ns := cluster.Namespace(t)
+	var want []string
+	for i := range 24 {
+		name := fmt.Sprintf("w-%02d", i)
+		legacyFinalizer(t, userWidget(t, ns, name), cleanup)
+		want = append(want, ns+"/widget.test.ssakit.dev/"+name+`: apply "example.com/cleanup", take "example.com/cleanup" over from "legacy-operator"`)
+	}
+
+	r := plugin(t, ns, "migrate", widgets, "--controller", "widgets", "--finalizer", cleanup, "--concurrency", "6", "--qps", "200", "--burst", "200")
+
+	diff(t, "exit code", 0, r.code)
+	diff(t, "output", want, strings.Split(strings.TrimSpace(r.stdout), "\n"))
+	diff(t, "summary", "24/24 objects: 24 changed, 0 unchanged, 0 failed", lastLine(r.stderr))
+	for i := range 24 {
+		obj := live(t, key(ns, fmt.Sprintf("w-%02d", i)))
+		ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
+		if err != nil {
+			t.Fatal(err)
+		}
+		diff(t, obj.GetName()+": owners of the finalizer", []string{finalizerManager}, ownership.Owners(ssa.FinalizerPath(cleanup)))
+	}
 }
