@@ -22,9 +22,9 @@
 // fieldpath.Set), answers which managers own a path and whether managers overlap, and renders a
 // blame view of an object.
 //
-// Errors are typed: match them with errors.Is against [ErrGone], [ErrReplaced], [ErrTerminating]
-// and [ErrStale], or with errors.As against [*CoOwnedError], [*ConflictError] and
-// [*InvalidNameError].
+// Errors are typed: match them with errors.Is against [ErrGone], [ErrReplaced], [ErrTerminating],
+// [ErrStale] and [ErrNoManagedFields], or with errors.As against [*CoOwnedError], [*ConflictError]
+// and [*InvalidNameError].
 //
 // For unit tests with controller-runtime's fake client, package ssatest builds a fake client set
 // up the way these calls need (UIDs, managedFields, schemas).
