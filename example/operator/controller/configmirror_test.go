@@ -194,7 +194,7 @@ func TestReconcile_TargetThatHasNotConsentedGetsNoCopyAndAWarning(t *testing.T) 
 		HaveField("Reason", mirrorv1alpha1.ReasonSynced),
 		HaveField("Reason", mirrorv1alpha1.ReasonNamespaceNotConsenting),
 	))
-	g.Expect(recorder.Events).To(Receive(HavePrefix("Warning NamespaceNotConsenting namespace platform has not agreed to receive copies")))
+	g.Expect(recorder.Events).To(Receive(HavePrefix("Warning NamespaceNotConsenting namespace platform does not accept copies from team; the operator writes nothing there")))
 }
 
 func TestReconcile_WithdrawnConsentDeletesTheCopy(t *testing.T) {

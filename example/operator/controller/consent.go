@@ -27,36 +27,21 @@ const AcceptFromAnnotation = "mirror.ssakit.dev/accept-from"
 const systemNamespacePrefix = "kube-"
 
 // accepts reports whether namespace ns accepts copies from ConfigMirrors in the namespace source;
-// when it does not, why says so for a target's status, and what a namespace admin would set.
+// when it does not, why says so for a target's status, and what a namespace admin would set. why is
+// the same whatever the annotation holds: the status and events are read in the mirror's
+// namespace, and the namespace's list is its own business.
 func (m *Mirror) accepts(ns *corev1.Namespace, source string) (ok bool, why string) {
-	value, annotated := ns.Annotations[AcceptFromAnnotation]
 	var accepted []string
-	for name := range strings.SplitSeq(value, ",") {
+	for name := range strings.SplitSeq(ns.Annotations[AcceptFromAnnotation], ",") {
 		if name = strings.TrimSpace(name); name != "" {
 			accepted = append(accepted, name)
 		}
 	}
-	guarded := ""
-	switch {
-	case strings.HasPrefix(ns.Name, systemNamespacePrefix):
-		guarded = "a namespace of Kubernetes' own"
-	case m.operatorNamespace != "" && ns.Name == m.operatorNamespace:
-		guarded = "the operator's own namespace"
-	}
-	switch {
-	case slices.Contains(accepted, source):
+	guarded := strings.HasPrefix(ns.Name, systemNamespacePrefix) || (m.operatorNamespace != "" && ns.Name == m.operatorNamespace)
+	if slices.Contains(accepted, source) || (slices.Contains(accepted, "*") && !guarded) {
 		return true, ""
-	case slices.Contains(accepted, "*") && guarded == "":
-		return true, ""
-	case slices.Contains(accepted, "*"):
-		return false, fmt.Sprintf("namespace %s is %s, where * in the annotation %s does not count; the operator writes nothing there: an admin of %s must name %s in the annotation",
-			ns.Name, guarded, AcceptFromAnnotation, ns.Name, source)
-	case annotated:
-		// The list is not repeated: it is the namespace's business, and the status and events
-		// are read in the mirror's namespace.
-		return false, fmt.Sprintf("namespace %s does not accept copies from %s: its annotation %s does not name %s; the operator writes nothing there: an admin of %s must add %s to the annotation",
-			ns.Name, source, AcceptFromAnnotation, source, ns.Name, source)
 	}
-	return false, fmt.Sprintf("namespace %s has not agreed to receive copies; the operator writes nothing there: an admin of %s must annotate it %s=%s (source namespaces, comma-separated)",
-		ns.Name, ns.Name, AcceptFromAnnotation, source)
+	return false, fmt.Sprintf("namespace %s does not accept copies from %s; the operator writes nothing there: an admin of %s must name %s in its annotation %s "+
+		"(source namespaces, comma-separated; * does not cover the kube-* namespaces or the operator's own)",
+		ns.Name, source, ns.Name, source, AcceptFromAnnotation)
 }

@@ -107,7 +107,7 @@ func TestDemoStory_EndsWithDisjointManagers(t *testing.T) {
 	g.Expect(verdict.Overlaps).To(BeEmpty())
 	g.Expect(out.String()).To(ContainSubstring("verdict: PASS"))
 	g.Expect(out.String()).To(ContainSubstring(`.metadata.finalizers[="mirror.ssakit.dev/cleanup"]`))
-	g.Expect(out.String()).To(ContainSubstring("Ready=False, reason NamespaceNotConsenting: 1 of 3 targets not synced: namespace " + prefix + "platform has not agreed"))
+	g.Expect(out.String()).To(ContainSubstring("Ready=False, reason NamespaceNotConsenting: 1 of 3 targets not synced: namespace " + prefix + "platform does not accept copies from"))
 }
 
 // The demo's -keep leaves the previous release's finalizer on legacy-mirror, owned by its Update,
