@@ -196,19 +196,9 @@ func TestAdmission_RefusesAMirrorOfASourceItsAuthorCannotRead(t *testing.T) {
 	home := cluster.Namespace(t)
 	own := accepting(t, home)
 	tenantA := tenant(t, own)
-	readsSettingsOnly := &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Namespace: home, Name: "mirror-author"},
-		Rules: []rbacv1.PolicyRule{
-			{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"settings"}, Verbs: []string{"get"}},
-			{APIGroups: []string{"mirror.ssakit.dev"}, Resources: []string{"configmirrors"}, Verbs: []string{rbacv1.VerbAll}},
-		},
-	}
-	g.Expect(user.Create(t.Context(), readsSettingsOnly)).To(Succeed())
-	g.Expect(user.Create(t.Context(), &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: home, Name: "mirror-author"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: readsSettingsOnly.Name},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "tenant-of-" + own}},
-	})).To(Succeed())
+	grant(t, home, "mirror-author", "tenant-of-"+own,
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, ResourceNames: []string{"settings"}, Verbs: []string{"get"}},
+		rbacv1.PolicyRule{APIGroups: []string{"mirror.ssakit.dev"}, Resources: []string{"configmirrors"}, Verbs: []string{rbacv1.VerbAll}})
 	applySourceNamed(t, home, "private", map[string]string{"password": "hunter2"})
 	applySource(t, home, map[string]string{"mode": "fast"})
 	g.Eventually(func() error {
@@ -234,16 +224,8 @@ func TestAdmission_RefusesATargetWhereItsAuthorMayCreateButNotPatchOrDeleteConfi
 	home := cluster.Namespace(t)
 	dropbox := accepting(t, "*")
 	tenantA := tenant(t, home)
-	createOnly := &rbacv1.Role{
-		ObjectMeta: metav1.ObjectMeta{Namespace: dropbox, Name: "create-only"},
-		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}}},
-	}
-	g.Expect(user.Create(t.Context(), createOnly)).To(Succeed())
-	g.Expect(user.Create(t.Context(), &rbacv1.RoleBinding{
-		ObjectMeta: metav1.ObjectMeta{Namespace: dropbox, Name: "create-only"},
-		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: createOnly.Name},
-		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: "tenant-of-" + home}},
-	})).To(Succeed())
+	grant(t, dropbox, "create-only", "tenant-of-"+home,
+		rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"configmaps"}, Verbs: []string{"create"}})
 	admissionPolicy(t, tenantA, home)
 	applySource(t, home, map[string]string{"mode": "fast"})
 	g.Eventually(func() error {
@@ -286,4 +268,16 @@ func TestAdmission_RefusesToStripTheFinalizerFromALiveMirror(t *testing.T) {
 	g.Expect(tenantA.Delete(t.Context(), mirror.DeepCopy())).To(Succeed())
 	g.Eventually(copies(t.Context(), target)).WithTimeout(eventually).WithPolling(poll).Should(Equal([]map[string]string{nil}), "the copy is cleaned up")
 	g.Eventually(gone(t.Context(), mirror)).WithTimeout(eventually).WithPolling(poll).Should(BeTrue(), "the operator removed its finalizer from the terminating mirror")
+}
+
+// grant binds a Role named name in namespace, holding rules, to the user username.
+func grant(t *testing.T, namespace, name, username string, rules ...rbacv1.PolicyRule) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Expect(user.Create(t.Context(), &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name}, Rules: rules})).To(Succeed())
+	g.Expect(user.Create(t.Context(), &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: name},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: username}},
+	})).To(Succeed())
 }

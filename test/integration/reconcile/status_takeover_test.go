@@ -26,8 +26,8 @@ func applyStatusAs(t *testing.T, w *testcluster.Widget, manager string, status m
 	}
 }
 
-// statusOwners returns the managers that own path through a status entry of the live widget.
-func statusOwners(t *testing.T, w *testcluster.Widget, path ...any) []string {
+// liveOwnership parses the managedFields of the live widget.
+func liveOwnership(t *testing.T, w *testcluster.Widget) *ssa.Ownership {
 	t.Helper()
 	live, _, err := getWidget(t.Context(), w)
 	if err != nil {
@@ -37,8 +37,14 @@ func statusOwners(t *testing.T, w *testcluster.Widget, path ...any) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return ownership
+}
+
+// statusOwners returns the managers that own path through a status entry of the live widget.
+func statusOwners(t *testing.T, w *testcluster.Widget, path ...any) []string {
+	t.Helper()
 	var owners []string
-	for _, e := range ownership.Entries {
+	for _, e := range liveOwnership(t, w).Entries {
 		if e.Subresource == "status" && e.Fields.Has(fieldpath.MakePathOrDie(path...)) {
 			owners = append(owners, e.Manager)
 		}
@@ -158,16 +164,8 @@ func TestStatusApplier_LeavesAStatusUpdateWriterNoStatusStructItOwnedOnlyForItsF
 // statusEntryPaths returns the paths manager's status entries own on the live widget.
 func statusEntryPaths(t *testing.T, w *testcluster.Widget, manager string) []string {
 	t.Helper()
-	live, _, err := getWidget(t.Context(), w)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ownership, err := ssa.ParseOwnership(live.GetManagedFields())
-	if err != nil {
-		t.Fatal(err)
-	}
 	set := &fieldpath.Set{}
-	for _, e := range ownership.Entries {
+	for _, e := range liveOwnership(t, w).Entries {
 		if e.Manager == manager && e.Subresource == "status" {
 			set = set.Union(e.Fields)
 		}
