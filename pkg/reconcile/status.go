@@ -25,6 +25,7 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/answer"
+	"github.com/ssakit/ssakit/internal/typeconverters"
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
@@ -96,7 +97,7 @@ func NewStatusApplier(c client.Client, controller string, opts ...StatusOption) 
 	for _, opt := range opts {
 		opt.ApplyToStatus(o)
 	}
-	types := ssa.TypeConverters(append(o.TypeConverters, clientgoac.NewTypeConverter(c.Scheme()))...)
+	types := typeconverters.First(append(o.TypeConverters, clientgoac.NewTypeConverter(c.Scheme()))...)
 	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller, types: types, legacy: slices.Clone(o.LegacyManagers)}
 }
 

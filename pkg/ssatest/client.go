@@ -11,7 +11,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
 
-	"github.com/ssakit/ssakit/pkg/ssa"
+	"github.com/ssakit/ssakit/internal/typeconverters"
 )
 
 // NewClientBuilder returns controller-runtime's fake.ClientBuilder set up for Server-Side Apply
@@ -79,7 +79,7 @@ type typeConverter struct {
 }
 
 func newTypeConverter(converters []managedfields.TypeConverter) typeConverter {
-	return typeConverter{ssa.TypeConverters(converters...)}
+	return typeConverter{typeconverters.First(converters...)}
 }
 
 // ObjectToTyped implements managedfields.TypeConverter.
