@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -62,7 +63,7 @@ func ExampleNew() {
 	if err != nil {
 		panic(err)
 	}
-	h := &serviceHandler{status: ssareconcile.NewStatusApplier(mgr.GetClient(), "lb-provisioner")}
+	h := &serviceHandler{status: ssareconcile.NewStatusApplier(mgr.GetClient(), "lb-provisioner", ssareconcile.StatusApplierOptions{})}
 	r, err := ssareconcile.New[*corev1.Service](mgr, h, ssareconcile.Options{
 		Controller: "lb-provisioner",
 		Finalizer:  "lb.example.com/release",
@@ -123,7 +124,7 @@ func ExampleReconciler_FinalizerPredicate() {
 	if err != nil {
 		panic(err)
 	}
-	h := &serviceHandler{status: ssareconcile.NewStatusApplier(mgr.GetClient(), "lb-provisioner")}
+	h := &serviceHandler{status: ssareconcile.NewStatusApplier(mgr.GetClient(), "lb-provisioner", ssareconcile.StatusApplierOptions{})}
 	r, err := ssareconcile.New[*corev1.Service](mgr, h, ssareconcile.Options{
 		Controller: "lb-provisioner",
 		Finalizer:  "lb.example.com/release",
@@ -215,7 +216,7 @@ func ExampleNewStatusApplier() {
 	ctx := context.Background()
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web", Generation: 3}}
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(svc).WithStatusSubresource(svc).Build()
-	status := ssareconcile.NewStatusApplier(c, "lb-provisioner")
+	status := ssareconcile.NewStatusApplier(c, "lb-provisioner", ssareconcile.StatusApplierOptions{})
 
 	err := status.Apply(ctx, svc, corev1ac.ServiceStatus().WithConditions(ssareconcile.Condition(svc.Status.Conditions,
 		metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Provisioned", ObservedGeneration: svc.Generation})))
@@ -230,7 +231,7 @@ func ExampleStatusApplier_Apply() {
 	ctx := context.Background()
 	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web"}}
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(svc).WithStatusSubresource(svc).Build()
-	status := ssareconcile.NewStatusApplier(c, "lb-provisioner")
+	status := ssareconcile.NewStatusApplier(c, "lb-provisioner", ssareconcile.StatusApplierOptions{})
 	ingress := func() *corev1ac.ServiceStatusApplyConfiguration {
 		return corev1ac.ServiceStatus().WithLoadBalancer(corev1ac.LoadBalancerStatus().
 			WithIngress(corev1ac.LoadBalancerIngress().WithIP("192.0.2.10")))
@@ -250,26 +251,30 @@ func ExampleStatusApplier_Apply() {
 	// 192.0.2.10 true
 }
 
-func ExampleWithTypeConverter() {
-	// For a custom resource, the converter generated with its apply configurations lets the
-	// applier prove a status unchanged without a request; client-go's built-in types are always
-	// known. Here the converter of the built-in types stands in for a generated one.
+// For a custom resource, the converter generated with its apply configurations lets the applier
+// prove a status unchanged without a request; client-go's built-in types are always known.
+func ExampleNewStatusApplier_typeConverters() {
 	var c client.Client // a manager's client
+	// Here the converter of the built-in types stands in for a generated one.
 	generated := clientgoac.NewTypeConverter(clientgoscheme.Scheme)
-	_ = ssareconcile.NewStatusApplier(c, "configmirror", ssareconcile.WithTypeConverter(generated))
+	_ = ssareconcile.NewStatusApplier(c, "configmirror", ssareconcile.StatusApplierOptions{
+		TypeConverters: []managedfields.TypeConverter{generated},
+	})
 }
 
-func ExampleTakeOverStatusFrom() {
-	// The controller was called "lb-controller" and wrote status with Status().Update or its own
-	// apply; as "lb-provisioner" it takes over exactly the status fields it applies from it.
+// The controller was called "lb-controller" and wrote status with Status().Update or its own
+// apply; as "lb-provisioner" it takes over exactly the status fields it applies from it.
+func ExampleNewStatusApplier_legacyManagers() {
 	var c client.Client // a manager's client
-	_ = ssareconcile.NewStatusApplier(c, "lb-provisioner", ssareconcile.TakeOverStatusFrom("lb-controller"))
+	_ = ssareconcile.NewStatusApplier(c, "lb-provisioner", ssareconcile.StatusApplierOptions{
+		LegacyManagers: []string{"lb-controller"},
+	})
 }
 
-// FinalizerLost lets through the update in which a live object lost one of the finalizers, and
+// FinalizerChanged lets through the update in which a live object lost one of the finalizers, and
 // nothing else: combine it with predicate.GenerationChangedPredicate through predicate.Or.
-func ExampleFinalizerLost() {
-	p := ssareconcile.FinalizerLost("example.com/cleanup")
+func ExampleFinalizerChanged() {
+	p := ssareconcile.FinalizerChanged([]string{"example.com/cleanup"}, nil)
 	carrying := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Finalizers: []string{"example.com/cleanup"}}}
 	dropped := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings"}}
 
@@ -280,9 +285,9 @@ func ExampleFinalizerLost() {
 	// false
 }
 
-// FinalizerChanged also lets through an older name put back on a live object, as the previous
-// release does during a rolling upgrade that renames the finalizer.
-func ExampleFinalizerChanged() {
+// With former names, FinalizerChanged also lets through a former name put back on a live object,
+// as the previous release does during a rolling upgrade that renames the finalizer.
+func ExampleFinalizerChanged_formerNames() {
 	p := ssareconcile.FinalizerChanged([]string{"example.com/cleanup"}, []string{"cleanup-finalizer"})
 	renamed := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Finalizers: []string{"example.com/cleanup"}}}
 	putBack := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "settings", Finalizers: []string{"example.com/cleanup", "cleanup-finalizer"}}}

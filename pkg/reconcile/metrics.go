@@ -9,26 +9,28 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 )
 
-// Metric names, in controller-runtime's registry (served on the manager's metrics endpoint).
+// Metric names, in controller-runtime's registry (served on the manager's metrics endpoint). The
+// package doc lists them for dashboards and alerts: the names, not Go identifiers, are what users
+// depend on.
 const (
-	// FinalizerOperationsMetric counts finalizer operations by controller, operation (add,
+	// finalizerOperationsMetric counts finalizer operations by controller, operation (add,
 	// remove) and result.
-	FinalizerOperationsMetric = "ssakit_finalizer_operations_total"
-	// CleanupDurationMetric observes how long cleanups took, by controller and result.
-	CleanupDurationMetric = "ssakit_cleanup_duration_seconds"
-	// ApplyRequestsMetric counts the apply requests sent, by controller and target (finalizer,
+	finalizerOperationsMetric = "ssakit_finalizer_operations_total"
+	// cleanupDurationMetric observes how long cleanups took, by controller and result.
+	cleanupDurationMetric = "ssakit_cleanup_duration_seconds"
+	// applyRequestsMetric counts the apply requests sent, by controller and target (finalizer,
 	// status).
-	ApplyRequestsMetric = "ssakit_apply_requests_total"
-	// CleanupsSkippedMetric counts objects whose deletion started without the controller's
+	applyRequestsMetric = "ssakit_apply_requests_total"
+	// cleanupsSkippedMetric counts objects whose deletion started without the controller's
 	// finalizer on them, so that their cleanup did not run, by controller. Alert on any increase.
-	CleanupsSkippedMetric = "ssakit_cleanups_skipped_total"
+	cleanupsSkippedMetric = "ssakit_cleanups_skipped_total"
 )
 
-// operationTakeOver is the "operation" label of FinalizerOperationsMetric for a takeover from
+// operationTakeOver is the "operation" label of finalizerOperationsMetric for a takeover from
 // legacy field managers (ssa.TakeOverLegacy); add and remove are the others.
 const operationTakeOver = "takeover"
 
-// Results of a finalizer operation, the "result" label of FinalizerOperationsMetric.
+// Results of a finalizer operation, the "result" label of finalizerOperationsMetric.
 const (
 	resultApplied     = "applied"     // an apply was sent and did what was asked
 	resultNoop        = "noop"        // nothing to send: already as wanted
@@ -44,21 +46,21 @@ const (
 
 var (
 	finalizerOperations = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: FinalizerOperationsMetric,
+		Name: finalizerOperationsMetric,
 		Help: "Finalizer operations by controller, operation (add, remove) and result.",
 	}, []string{"controller", "operation", "result"})
 	cleanupDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
-		Name:    CleanupDurationMetric,
+		Name:    cleanupDurationMetric,
 		Help:    "Duration of cleanups run before a finalizer is removed, by controller and result.",
 		Buckets: prometheus.ExponentialBuckets(0.005, 4, 8),
 	}, []string{"controller", "result"})
 	applyRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: ApplyRequestsMetric,
+		Name: applyRequestsMetric,
 		Help: "Server-Side Apply requests sent, by controller and target (finalizer, status).",
 	}, []string{"controller", "target"})
 
 	cleanupsSkipped = prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: CleanupsSkippedMetric,
+		Name: cleanupsSkippedMetric,
 		Help: "Objects whose deletion started without the controller's finalizer, so that their cleanup did not run, by controller.",
 	}, []string{"controller"})
 	registerOnce sync.Once

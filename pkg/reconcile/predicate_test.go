@@ -8,13 +8,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/event"
 )
 
-func TestFinalizerLost_LetsThroughExactlyTheUpdatesThatDropAFinalizerFromALiveObject(t *testing.T) {
+func TestFinalizerChanged_LetsThroughExactlyTheUpdatesThatDropAFinalizerFromALiveObject(t *testing.T) {
 	const mine, mineToo, theirs = "example.com/cleanup", "example.com/dns", "other.example.com/keep"
 	deleting := metav1.Now()
 	cm := func(deletion *metav1.Time, finalizers ...string) *corev1.ConfigMap {
 		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Finalizers: finalizers, DeletionTimestamp: deletion}}
 	}
-	p := FinalizerLost(mine, mineToo)
+	p := FinalizerChanged([]string{mine, mineToo}, nil)
 	for _, tc := range []struct {
 		name     string
 		old, new *corev1.ConfigMap
@@ -37,11 +37,11 @@ func TestFinalizerLost_LetsThroughExactlyTheUpdatesThatDropAFinalizerFromALiveOb
 	}
 }
 
-// FinalizerLost is meant to be combined with predicate.Or: it lets through nothing but the updates
-// that drop a finalizer, so that it adds no other event to what it is combined with.
-func TestFinalizerLost_LetsThroughNoCreateDeleteOrGenericEvent(t *testing.T) {
-	obj := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c"}}
-	p := FinalizerLost("example.com/cleanup")
+// FinalizerChanged is meant to be combined with predicate.Or: it lets through nothing but the
+// updates that change the finalizers, so that it adds no other event to what it is combined with.
+func TestFinalizerChanged_LetsThroughNoCreateDeleteOrGenericEvent(t *testing.T) {
+	obj := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Finalizers: []string{"cleanup-finalizer"}}}
+	p := FinalizerChanged([]string{"example.com/cleanup"}, []string{"cleanup-finalizer"})
 
 	got := []bool{
 		p.Create(event.CreateEvent{Object: obj}),
@@ -56,25 +56,25 @@ func TestFinalizerLost_LetsThroughNoCreateDeleteOrGenericEvent(t *testing.T) {
 	}
 }
 
-func TestFinalizerChanged_AlsoLetsThroughAnOlderNameAppearingOnALiveObject(t *testing.T) {
-	const mine, older, theirs = "example.com/cleanup", "cleanup-finalizer", "other.example.com/keep"
+func TestFinalizerChanged_AlsoLetsThroughAFormerNameAppearingOnALiveObject(t *testing.T) {
+	const mine, former, theirs = "example.com/cleanup", "cleanup-finalizer", "other.example.com/keep"
 	deleting := metav1.Now()
 	cm := func(deletion *metav1.Time, finalizers ...string) *corev1.ConfigMap {
 		return &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "c", Finalizers: finalizers, DeletionTimestamp: deletion}}
 	}
-	p := FinalizerChanged([]string{mine}, []string{older})
+	p := FinalizerChanged([]string{mine}, []string{former})
 	for _, tc := range []struct {
 		name     string
 		old, new *corev1.ConfigMap
 		want     bool
 	}{
-		{"the old release put the older name back", cm(nil, mine), cm(nil, mine, older), true},
-		{"the older name appeared on an object without the finalizer", cm(nil), cm(nil, older), true},
-		{"a live object lost the finalizer", cm(nil, mine, older), cm(nil, older), true},
-		{"the older name was released", cm(nil, mine, older), cm(nil, mine), false},
-		{"the older name stayed", cm(nil, mine, older), cm(nil, mine, older), false},
+		{"the old release put the former name back", cm(nil, mine), cm(nil, mine, former), true},
+		{"the former name appeared on an object without the finalizer", cm(nil), cm(nil, former), true},
+		{"a live object lost the finalizer", cm(nil, mine, former), cm(nil, former), true},
+		{"the former name was released", cm(nil, mine, former), cm(nil, mine), false},
+		{"the former name stayed", cm(nil, mine, former), cm(nil, mine, former), false},
 		{"another controller's finalizer appeared", cm(nil, mine), cm(nil, mine, theirs), false},
-		{"the older name is on a terminating object", cm(&deleting, mine), cm(&deleting, mine, older), false},
+		{"the former name is on a terminating object", cm(&deleting, mine), cm(&deleting, mine, former), false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if got := p.Update(event.UpdateEvent{ObjectOld: tc.old, ObjectNew: tc.new}); got != tc.want {

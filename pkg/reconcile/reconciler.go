@@ -246,8 +246,7 @@ func (r *Reconciler[T]) Steps() []*Step {
 	return steps
 }
 
-// Finalizers returns the names of the reconciler's finalizers, in the order of Steps: what
-// FinalizerLost needs (FinalizerPredicate adds their older names).
+// Finalizers returns the names of the reconciler's finalizers, in the order of Steps.
 func (r *Reconciler[T]) Finalizers() []string {
 	names := make([]string, len(r.finalizers))
 	for i, f := range r.finalizers {

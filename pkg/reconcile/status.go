@@ -44,8 +44,8 @@ type StatusApplier struct {
 	recoveryForbidden atomic.Bool
 }
 
-// StatusOptions configure a StatusApplier.
-type StatusOptions struct {
+// StatusApplierOptions configure a StatusApplier.
+type StatusApplierOptions struct {
 	// TypeConverters know the schemas of the objects whose status is applied, so that Apply can
 	// prove locally that an apply would change nothing (ssa.WouldChange). They are tried in order,
 	// then client-go's built-in types (applyconfigurations.NewTypeConverter). For a custom
@@ -54,51 +54,28 @@ type StatusOptions struct {
 	// status is applied on every call: always correct, one request each.
 	TypeConverters []managedfields.TypeConverter
 	// LegacyManagers are field managers that wrote the status before this applier did (the
-	// controller's earlier name, or its Status().Update writer); see TakeOverStatusFrom.
+	// controller's earlier name, or its Status().Update writer). The applier takes over from them
+	// exactly the status fields it applies (it always does so from before-first-apply, the
+	// server's owner of every field of an object whose managedFields were dropped): a conflict
+	// with them is forced, as one with an Update writer always is, and after each Apply the fields
+	// of the applier's own entry are removed from their status entries (ssa.TakeOverFields), so
+	// that a field both wrote with the same value (shared, row 2) is the applier's alone and goes
+	// when the applier stops applying it. Their other fields stay theirs.
+	//
+	// The takeover works from the server's answer to an apply. When the status is unchanged,
+	// Apply sends that apply (a no-op for the server) only if the object given shows a legacy
+	// entry sharing a field: with a cache that keeps only some managedFields
+	// (ssa.KeepManagedFieldsOf), keep theirs too, or the takeover waits for the next status that
+	// changes. Naming the applier's own manager takes over from its Update entry (a
+	// Status().Update under the same name), never from its apply.
 	LegacyManagers []string
 }
 
-// StatusOption is an option of NewStatusApplier.
-type StatusOption interface {
-	// ApplyToStatus sets the option on o.
-	ApplyToStatus(o *StatusOptions)
-}
-
-// ApplyToStatus implements StatusOption: o's type converters are added to target's.
-func (o *StatusOptions) ApplyToStatus(target *StatusOptions) {
-	target.TypeConverters = append(target.TypeConverters, o.TypeConverters...)
-	target.LegacyManagers = append(target.LegacyManagers, o.LegacyManagers...)
-}
-
-// TakeOverStatusFrom makes the applier take over, from the managers named, exactly the status
-// fields it applies (it always does so from before-first-apply, the server's owner of every field
-// of an object whose managedFields were dropped): a conflict with them is forced, as one with an
-// Update writer always is, and after each Apply the fields of the applier's own entry are removed from their status entries
-// (ssa.TakeOverFields), so that a field both wrote with the same value (shared, row 2) is the
-// applier's alone and goes when the applier stops applying it. Their other fields stay theirs.
-// The takeover works from the server's answer to an apply. When the status is unchanged, Apply
-// sends that apply (a no-op for the server) only if the object given shows a legacy entry sharing
-// a field: with a cache that keeps only some managedFields (ssa.KeepManagedFieldsOf), keep theirs
-// too, or the takeover waits for the next status that changes. Naming the applier's own manager
-// takes over from its Update entry (a Status().Update under the same name), never from its apply.
-func TakeOverStatusFrom(managers ...string) StatusOption {
-	return &StatusOptions{LegacyManagers: managers}
-}
-
-// WithTypeConverter adds a type converter to StatusOptions.TypeConverters.
-func WithTypeConverter(tc managedfields.TypeConverter) StatusOption {
-	return &StatusOptions{TypeConverters: []managedfields.TypeConverter{tc}}
-}
-
 // NewStatusApplier returns a StatusApplier whose field manager is the controller's name.
-func NewStatusApplier(c client.Client, controller string, opts ...StatusOption) *StatusApplier {
+func NewStatusApplier(c client.Client, controller string, opts StatusApplierOptions) *StatusApplier {
 	registerMetrics()
-	o := &StatusOptions{}
-	for _, opt := range opts {
-		opt.ApplyToStatus(o)
-	}
-	types := typeconverters.First(append(o.TypeConverters, clientgoac.NewTypeConverter(c.Scheme()))...)
-	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller, types: types, legacy: slices.Clone(o.LegacyManagers)}
+	types := typeconverters.First(append(slices.Clone(opts.TypeConverters), clientgoac.NewTypeConverter(c.Scheme()))...)
+	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller, types: types, legacy: slices.Clone(opts.LegacyManagers)}
 }
 
 // Apply applies status to obj's /status subresource and replaces obj with the server's answer.
@@ -153,19 +130,34 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 	if !ssa.WouldChange(a.types, obj, a.config(ref, obj, desired), string(a.owner), "status") && !a.sharedWithLegacy(obj) {
 		return nil
 	}
-	err = a.send(ctx, ref, obj, desired, false)
-	if conflict, ok := errors.AsType[*ssa.ConflictError](err); ok && defaulted && conflict.Has(observedGenerationPath) {
-		// Another manager reports observedGeneration; the default yields to it.
-		delete(desired, "observedGeneration")
-		err = a.send(ctx, ref, obj, desired, false)
-	}
-	if conflict, ok := errors.AsType[*ssa.ConflictError](err); ok && (conflict.OnlyByUpdates() || a.onlyLegacy(conflict)) {
-		err = a.send(ctx, ref, obj, desired, true)
-	}
-	if err != nil {
+	if err := a.apply(ctx, ref, obj, desired, defaulted); err != nil {
 		return fmt.Errorf("status of %s: %w", ref, err)
 	}
 	return a.takeOver(ctx, ref, obj)
+}
+
+// apply sends desired and settles the two conflicts it resolves itself: an observedGeneration
+// the applier only defaulted (defaulted) yields to another manager that reports it, and fields
+// owned only by Update writers or the applier's legacy managers are taken with force. Any other
+// conflict is returned: those fields are another controller's.
+func (a *StatusApplier) apply(ctx context.Context, ref ssa.ObjectRef, obj client.Object, desired map[string]any, defaulted bool) error {
+	err := a.send(ctx, ref, obj, desired, false)
+	conflict, ok := errors.AsType[*ssa.ConflictError](err)
+	if !ok {
+		return err
+	}
+	if defaulted && conflict.Has(observedGenerationPath) {
+		// Another manager reports observedGeneration; the default yields to it.
+		delete(desired, "observedGeneration")
+		err = a.send(ctx, ref, obj, desired, false)
+		if conflict, ok = errors.AsType[*ssa.ConflictError](err); !ok {
+			return err
+		}
+	}
+	if !conflict.OnlyByUpdates() && !a.onlyLegacy(conflict) {
+		return err
+	}
+	return a.send(ctx, ref, obj, desired, true)
 }
 
 // onlyLegacy reports whether every manager in conflict is one of the applier's legacy managers.
@@ -239,8 +231,8 @@ func (a *StatusApplier) takesFrom(manager string, operation metav1.ManagedFields
 // The managedFields patch goes to the main resource (on /status the server ignores it), so the
 // recovery from dropped managedFields needs patch on the main resource, which a controller that
 // adds finalizers has anyway. Without it, the applier says so once in the log and stops trying:
-// nothing is lost but that recovery. A takeover from the legacy managers named with
-// TakeOverStatusFrom was asked for, and its failure is an error.
+// nothing is lost but that recovery. A takeover from the legacy managers
+// (StatusApplierOptions.LegacyManagers) was asked for, and its failure is an error.
 func (a *StatusApplier) takeOver(ctx context.Context, ref ssa.ObjectRef, obj client.Object) error {
 	entries := obj.GetManagedFields()
 	statusEntryOf := func(e metav1.ManagedFieldsEntry) bool {

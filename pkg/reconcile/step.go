@@ -196,11 +196,21 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 		return Released, reconcile.Result{}, nil
 	}
 	if obj.GetDeletionTimestamp().IsZero() {
-		outcome, err := s.add(ctx, obj)
-		// An add that applied replaced obj with the server's answer, which may show deletion
-		// under way: then this reconcile must clean up, not build more. So must one refused
-		// because deletion started while an older name of the finalizer guards obj.
-		if outcome != cleanUpInstead && (outcome != Proceed || obj.GetDeletionTimestamp().IsZero()) {
+		err := s.add(ctx, obj)
+		switch {
+		case err == nil && obj.GetDeletionTimestamp().IsZero():
+			return Proceed, reconcile.Result{}, nil
+		case err == nil:
+			// The add replaced obj with the server's answer, which shows deletion under way: this
+			// reconcile must clean up, not build more. On to the cleanup below.
+		case errors.Is(err, ssa.ErrTerminating) && s.finalizer.Carries(obj):
+			// Deletion started after obj was read, and obj carries a former name of the finalizer
+			// (ssa.RenamedFrom), which still guards the object. On to the cleanup below.
+		case errors.Is(err, ssa.ErrTerminating):
+			s.cleanupSkipped(ctx, obj, err)
+			return NotHeld, reconcile.Result{}, nil
+		default:
+			outcome, err := s.failed(ctx, "add", err)
 			return outcome, reconcile.Result{}, err
 		}
 	}
@@ -249,40 +259,32 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 	return outcome, reconcile.Result{}, err
 }
 
-// cleanUpInstead is what add says when deletion turned out to have started while an older name of
-// the finalizer guards the object: Handle goes on as for a terminating object. Handle never
-// returns it.
-const cleanUpInstead Outcome = -1
-
 // waitingFor is how long after its last look a waiting cleanup is remembered, so that its waiting
 // is announced once: longer than the longest backoff of controller-runtime's default rate limiter
 // (1000s), which schedules the looks when another finalizer's cleanup fails meanwhile.
 const waitingFor = time.Hour
 
-func (s *Step) add(ctx context.Context, obj client.Object) (Outcome, error) {
+// add adds the finalizer to obj, which Handle saw live, and counts an add that succeeded; Handle
+// decides what its errors mean.
+func (s *Step) add(ctx context.Context, obj client.Object) error {
 	ctx, sent := withApplyMarker(ctx)
-	err := s.finalizer.Add(ctx, obj)
-	switch {
-	case err == nil:
-		s.count("add", appliedOrNoop(*sent))
-		return Proceed, nil
-	case errors.Is(err, ssa.ErrTerminating) && s.finalizer.Carries(obj):
-		// obj, a copy from before the deletion, carries an older name of the finalizer
-		// (RenamedFrom), which still guards the object: the cleanup runs after the live read.
-		return cleanUpInstead, nil
-	case errors.Is(err, ssa.ErrTerminating):
-		// The server refused to add the finalizer because deletion has started and the finalizer
-		// is not on the object. Either the object was deleted before this controller first saw
-		// it, or someone stripped the finalizer after Reconcile had created things for it: the
-		// cleanup can no longer run, and a person must hear of it.
-		s.count("add", resultTerminating)
-		cleanupsSkipped.WithLabelValues(s.controller).Inc()
-		log.FromContext(ctx).Info("Object is being deleted without the finalizer; its cleanup will not run", "reason", err.Error())
-		s.event(obj, corev1.EventTypeWarning, ReasonCleanupSkipped, "AddFinalizer",
-			"Deletion started while finalizer %s was not on the object, so its cleanup will not run; if this controller created anything for the object, release it by hand", s.finalizer.Name())
-		return NotHeld, nil
+	if err := s.finalizer.Add(ctx, obj); err != nil {
+		return err
 	}
-	return s.failed(ctx, "add", err)
+	s.count("add", appliedOrNoop(*sent))
+	return nil
+}
+
+// cleanupSkipped reports an add the server refused because deletion has started and the
+// finalizer is not on the object. Either the object was deleted before this controller first saw
+// it, or someone stripped the finalizer after Reconcile had created things for it: the cleanup can
+// no longer run, and a person must hear of it.
+func (s *Step) cleanupSkipped(ctx context.Context, obj client.Object, err error) {
+	s.count("add", resultTerminating)
+	cleanupsSkipped.WithLabelValues(s.controller).Inc()
+	log.FromContext(ctx).Info("Object is being deleted without the finalizer; its cleanup will not run", "reason", err.Error())
+	s.event(obj, corev1.EventTypeWarning, ReasonCleanupSkipped, "AddFinalizer",
+		"Deletion started while finalizer %s was not on the object, so its cleanup will not run; if this controller created anything for the object, release it by hand", s.finalizer.Name())
 }
 
 func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
