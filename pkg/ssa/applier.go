@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"slices"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/internal/answer"
+	"github.com/ssakit/ssakit/internal/typeconverters"
 )
 
 // Applier applies configurations as one field manager and sends only those that could change
@@ -35,19 +37,26 @@ type Applier struct {
 	types   managedfields.TypeConverter
 }
 
-// NewApplier returns an Applier that applies through c as manager. types know the schemas of the
-// kinds applied, tried in order, then client-go's built-in types: for a custom resource pass the
-// converter generated with its apply configurations, or ServerTypeConverter; without one, its
-// applies are always sent.
-func NewApplier(c client.Client, manager string, types ...managedfields.TypeConverter) *Applier {
-	return &Applier{client: c, manager: manager, types: TypeConverters(append(types, clientgoac.NewTypeConverter(c.Scheme()))...)}
+// ApplierOptions configure NewApplier. The zero value knows client-go's built-in types only.
+type ApplierOptions struct {
+	// TypeConverters know the schemas of the kinds applied, tried in order, then client-go's
+	// built-in types (applyconfigurations.NewTypeConverter). For a custom resource give the
+	// converter generated with its apply configurations (applyconfiguration.NewTypeConverter(scheme))
+	// or ServerTypeConverter; without one, its applies are always sent.
+	TypeConverters []managedfields.TypeConverter
+}
+
+// NewApplier returns an Applier that applies through c as manager.
+func NewApplier(c client.Client, manager string, opts ApplierOptions) *Applier {
+	types := append(slices.Clone(opts.TypeConverters), clientgoac.NewTypeConverter(c.Scheme()))
+	return &Applier{client: c, manager: manager, types: typeconverters.First(types...)}
 }
 
 // FieldOwner returns the Applier's field manager.
 func (a *Applier) FieldOwner() string { return a.manager }
 
 // WouldChange reports whether applying config to live, as the Applier's manager, could change
-// live's values or the manager's managedFields entry: WouldChange, for an apply configuration
+// live's values or the manager's managedFields entry: MayChange, for an apply configuration
 // (generated, or controller-runtime's ApplyConfigurationFromUnstructured). live is nil when the
 // caller holds no copy of the object: then it could. config must name live: its kind, namespace
 // and name; another object is an error, since comparing with it would prove nothing.
@@ -75,7 +84,7 @@ func (a *Applier) wouldChange(live client.Object, desired *unstructured.Unstruct
 	if rv := desired.GetResourceVersion(); rv != "" && rv != live.GetResourceVersion() {
 		return true
 	}
-	return WouldChange(a.types, live, desired, a.manager, "")
+	return mayChange(a.types, live, desired, a.manager, "")
 }
 
 // Apply applies config as the Applier's manager unless WouldChange proves, from live, that it
@@ -129,7 +138,7 @@ func (a *Applier) content(live client.Object, config runtime.ApplyConfiguration)
 	if isNil(live) {
 		return desired, nil
 	}
-	liveRef, err := RefOf(live, a.client.Scheme())
+	liveRef, err := refOf(live, a.client.Scheme())
 	if err != nil {
 		return nil, err
 	}

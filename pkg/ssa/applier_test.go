@@ -37,7 +37,7 @@ func countingApplierAs(t *testing.T, manager string) (*ssa.Applier, *int) {
 			return nil
 		},
 	}).Build()
-	return ssa.NewApplier(c, manager), applies
+	return ssa.NewApplier(c, manager, ssa.ApplierOptions{}), applies
 }
 
 // copyOf is a live ConfigMap with data, whose managedFields say copier applied ownedFields.

@@ -87,7 +87,7 @@ func scalarAt(content map[string]any, path fieldpath.Path) string {
 	if len(path) > 0 && path[len(path)-1].Value != nil {
 		return "" // the path shows the item already
 	}
-	v, ok := ValueAt(content, path)
+	v, ok := valueAt(content, path)
 	if !ok || v == nil {
 		return ""
 	}
@@ -98,10 +98,10 @@ func scalarAt(content map[string]any, path fieldpath.Path) string {
 	return value.ToString(value.NewValueInterface(v))
 }
 
-// ValueAt returns what path (as managedFields name it) leads to in unstructured content: a
+// valueAt returns what path (as managedFields name it) leads to in unstructured content: a
 // field's value, the item of a keyed list, the item at an index, or, for a set item, the item
 // itself. ok is false when content has nothing there.
-func ValueAt(content map[string]any, path fieldpath.Path) (v any, ok bool) {
+func valueAt(content map[string]any, path fieldpath.Path) (v any, ok bool) {
 	var current any = content
 	for _, pe := range path {
 		switch {

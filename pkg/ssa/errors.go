@@ -48,9 +48,9 @@ type ObjectRef struct {
 	UID              types.UID
 }
 
-// RefOf names obj, with its kind from obj itself (unstructured, metadata-only) or from scheme
+// refOf names obj, with its kind from obj itself (unstructured, metadata-only) or from scheme
 // (typed objects), through controller-runtime's apiutil.GVKForObject.
-func RefOf(obj client.Object, scheme *runtime.Scheme) (ObjectRef, error) {
+func refOf(obj client.Object, scheme *runtime.Scheme) (ObjectRef, error) {
 	gvk, err := apiutil.GVKForObject(obj, scheme)
 	if err != nil {
 		return ObjectRef{}, fmt.Errorf("cannot tell the kind of %T %s/%s: %w; register its type in the client's scheme", obj, obj.GetNamespace(), obj.GetName(), err)
@@ -120,7 +120,7 @@ func (e *CoOwnedError) Error() string {
 		owners += fmt.Sprintf(" (%q through an Update entry, not its apply)", e.Manager)
 	}
 	return fmt.Sprintf("finalizer %q is still on %s: %s, so field manager %q cannot remove it alone; "+
-		"if those are earlier writers of this same finalizer, declare it with ssa.TakeOverLegacy (naming any Apply managers among them) to move their claims to %q; "+
+		"if those are earlier writers of this same finalizer, declare it with ssa.FinalizerOptions{TakeOverLegacy: true} (naming any Apply managers among them in LegacyManagers) to move their claims to %q; "+
 		"otherwise have the other writers remove it",
 		e.Finalizer, e.Object, owners, e.Manager, e.Manager)
 }
@@ -129,6 +129,9 @@ func (e *CoOwnedError) Error() string {
 // refused for an object's kind.
 type InvalidNameError struct {
 	Name string
+	// Class is the name's class: NameUnqualified when the server refused a name without a path
+	// for an object's kind.
+	Class NameClass
 	// Reasons are the broken rules, in the words of the API server's validation where it has
 	// them.
 	Reasons []string
@@ -224,8 +227,8 @@ func FromApplyError(obj ObjectRef, err error) error {
 		return &ObjectError{Object: obj, Reason: ErrTerminating, Err: err,
 			Detail: "the API server refuses new finalizers once deletion has started; run the cleanup instead"}
 	case s.Code == http.StatusUnprocessableEntity && strings.Contains(s.Message, legacyNameRefused):
-		return &InvalidNameError{Name: refusedName(s), Err: err, Reasons: []string{
-			"the API server refuses a finalizer name without a path on " + obj.GroupVersionKind.Kind + " (built-in types accept only domain-qualified names such as example.com/cleanup; AllowLegacyName is for custom resources)",
+		return &InvalidNameError{Name: refusedName(s), Class: NameUnqualified, Err: err, Reasons: []string{
+			"the API server refuses a finalizer name without a path on " + obj.GroupVersionKind.Kind + " (built-in types accept only domain-qualified names such as example.com/cleanup; AllowUnqualifiedName is for custom resources)",
 		}}
 	}
 	return err

@@ -121,7 +121,7 @@ func TestErrorMessagesSayWhatToDo(t *testing.T) {
 		want string
 	}{{
 		err:  &ssa.CoOwnedError{Object: configMapRef, Finalizer: "example.com/x", Manager: "op/finalizer", CoOwners: []string{"legacy-operator"}},
-		want: `finalizer "example.com/x" is still on ConfigMap demo/settings: it is also owned by "legacy-operator", so field manager "op/finalizer" cannot remove it alone; if those are earlier writers of this same finalizer, declare it with ssa.TakeOverLegacy (naming any Apply managers among them) to move their claims to "op/finalizer"; otherwise have the other writers remove it`,
+		want: `finalizer "example.com/x" is still on ConfigMap demo/settings: it is also owned by "legacy-operator", so field manager "op/finalizer" cannot remove it alone; if those are earlier writers of this same finalizer, declare it with ssa.FinalizerOptions{TakeOverLegacy: true} (naming any Apply managers among them in LegacyManagers) to move their claims to "op/finalizer"; otherwise have the other writers remove it`,
 	}, {
 		err:  &ssa.ConflictError{Conflicts: []ssa.Conflict{{Manager: "user", Path: ".spec.color"}}},
 		want: `apply conflict: .spec.color is owned by "user"; leave those fields out of the apply, or take them over with client.ForceOwnership if this manager is meant to own them`,

@@ -8,8 +8,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
@@ -53,9 +53,8 @@ func ExampleNewFinalizer() {
 	}
 	// The finalizer is owned by a field manager of its own,
 	// "configmirror/finalizer/mirror.ssakit.dev/cleanup". Add and Remove never read; the API
-	// reader serves Held, which must not answer from the manager's cache.
-	cleanup, err := ssa.NewFinalizer(mgr.GetClient(), "configmirror", "mirror.ssakit.dev/cleanup",
-		ssa.WithAPIReader(mgr.GetAPIReader()))
+	// reader serves IsOnLive, which must not answer from the manager's cache.
+	cleanup, err := ssa.NewFinalizer(mgr.GetClient(), "configmirror", "mirror.ssakit.dev/cleanup", ssa.FinalizerOptions{APIReader: mgr.GetAPIReader()})
 	if err != nil {
 		panic(err) // an *ssa.InvalidNameError says which rule the name breaks
 	}
@@ -78,8 +77,8 @@ func ExampleFinalizer_Add() {
 		mirror  *corev1.ConfigMap // as read by a reconciler
 		cleanup *ssa.Finalizer
 	)
-	cleanup, _ = ssa.NewFinalizer(c, "configmirror", "mirror.ssakit.dev/cleanup")
-	switch err := cleanup.Add(ctx, mirror); {
+	cleanup, _ = ssa.NewFinalizer(c, "configmirror", "mirror.ssakit.dev/cleanup", ssa.FinalizerOptions{})
+	switch _, err := cleanup.Add(ctx, mirror); {
 	case errors.Is(err, ssa.ErrTerminating):
 		// Deletion started before the finalizer was added: clean up now.
 	case errors.Is(err, ssa.ErrGone), errors.Is(err, ssa.ErrReplaced):
@@ -96,23 +95,23 @@ func ExampleFinalizer_Remove() {
 		cleanup *ssa.Finalizer
 	)
 	var coOwned *ssa.CoOwnedError
-	if err := cleanup.Remove(ctx, mirror); errors.As(err, &coOwned) {
+	if _, err := cleanup.Remove(ctx, mirror); errors.As(err, &coOwned) {
 		// Still there: other managers own it too. coOwned.CoOwners names them.
 		fmt.Println(coOwned.CoOwners)
 	}
 }
 
-func ExampleValidateFinalizerName() {
-	for _, name := range []string{"example.com/cleanup", "legacy-finalizer", "orphan"} {
-		_, err := ssa.ValidateFinalizerName(name, false)
-		fmt.Printf("%s: ok=%v\n", name, err == nil)
+func ExampleCheckFinalizerName() {
+	for _, name := range []string{"example.com/cleanup", "legacy-finalizer", "Foo_bar!", "orphan"} {
+		check := ssa.CheckFinalizerName(name)
+		fmt.Printf("%s: %s, NewFinalizer accepts it: %v\n", name, check.Class, check.Err == nil)
 	}
-	warnings, _ := ssa.ValidateFinalizerName("legacy-finalizer", true)
-	fmt.Println(warnings[0])
+	fmt.Println(ssa.CheckFinalizerName("legacy-finalizer").Warning)
 	// Output:
-	// example.com/cleanup: ok=true
-	// legacy-finalizer: ok=false
-	// orphan: ok=false
+	// example.com/cleanup: qualified, NewFinalizer accepts it: true
+	// legacy-finalizer: unqualified, NewFinalizer accepts it: false
+	// Foo_bar!: invalid, NewFinalizer accepts it: false
+	// orphan: reserved, NewFinalizer accepts it: false
 	// metadata.finalizers: "legacy-finalizer": prefer a domain-qualified finalizer name to avoid accidental conflicts with other finalizer writers
 }
 
@@ -121,21 +120,26 @@ func ExampleParseOwnership() {
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(ownership.Managers())
+	for _, e := range ownership.Entries {
+		fmt.Println(e)
+	}
 	fmt.Println(ownership.Owners(fieldpath.MakePathOrDie("data", "mode")))
 	fmt.Println(ownership.Owners(ssa.FinalizerPath("example.com/cleanup")))
-	fmt.Println(ssa.Paths(ownership.FieldsOf("kubectl")))
+	fmt.Print(ownership.FieldsOf("kubectl").Leaves())
 	// Output:
-	// [demo/finalizer kubectl legacy-operator]
+	// kubectl (Apply)
+	// demo/finalizer (Apply)
+	// legacy-operator (Update)
 	// [kubectl]
 	// [demo/finalizer legacy-operator]
-	// [.data.mode .metadata.labels.app]
+	// .data.mode
+	// .metadata.labels.app
 }
 
-func ExampleOwnership_Disjoint() {
+func ExampleOwnership_CheckNoOverlap() {
 	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
-	fmt.Println(ownership.Disjoint("kubectl", "demo/finalizer"))
-	fmt.Println(ownership.Disjoint("demo/finalizer", "legacy-operator"))
+	fmt.Println(ownership.CheckNoOverlap("kubectl", "demo/finalizer"))
+	fmt.Println(ownership.CheckNoOverlap("demo/finalizer", "legacy-operator"))
 	// Output:
 	// <nil>
 	// field managers overlap on 1 field(s): .metadata.finalizers[="example.com/cleanup"]: "demo/finalizer", "legacy-operator"
@@ -196,10 +200,10 @@ func ExampleFromApplyError() {
 	}
 }
 
-func ExampleOwnership_Shared() {
+func ExampleOwnership_Overlaps() {
 	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
-	for _, shared := range ownership.Shared() {
-		fmt.Println(shared)
+	for _, overlap := range ownership.Overlaps() {
+		fmt.Println(overlap)
 	}
 	// Output:
 	// .metadata.finalizers[="example.com/cleanup"]: "demo/finalizer", "legacy-operator"
@@ -211,16 +215,6 @@ func ExampleFinalizerPath() {
 	// .metadata.finalizers[="example.com/cleanup"]
 }
 
-func ExampleRefOf() {
-	ref, err := ssa.RefOf(demoConfigMap(), clientgoscheme.Scheme)
-	if err != nil {
-		panic(err)
-	}
-	fmt.Println(ref, ref.GroupVersionKind.Version, ref.UID)
-	// Output:
-	// ConfigMap demo/settings v1 4b1d
-}
-
 func ExampleOwnership_Owners() {
 	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
 	fmt.Println(ownership.Owners(ssa.FinalizerPath("example.com/cleanup")))
@@ -230,33 +224,12 @@ func ExampleOwnership_Owners() {
 	// [kubectl]
 }
 
-func ExamplePaths() {
-	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
-	for _, path := range ssa.Paths(ownership.FieldsOf("legacy-operator")) {
-		fmt.Println(path)
-	}
-	// Output:
-	// .metadata.finalizers
-	// .metadata.finalizers[="example.com/cleanup"]
-}
-
-func ExampleValueAt() {
-	content, _ := runtime.DefaultUnstructuredConverter.ToUnstructured(demoConfigMap())
-	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
-	// What each field kubectl owns holds now.
-	ownership.FieldsOf("kubectl").Leaves().Iterate(func(path fieldpath.Path) {
-		value, _ := ssa.ValueAt(content, path)
-		fmt.Println(path, value)
-	})
-	// Output:
-	// .data.mode fast
-	// .metadata.labels.app demo
-}
-
-func ExampleWouldChange() {
-	// live is the ConfigMap as the cache holds it: kubectl's Apply entry owns .data.mode.
+func ExampleMayChange() {
+	// live is the ConfigMap as the cache holds it: kubectl's Apply entry owns .data.mode. The
+	// first converter that knows a kind decides: for a custom resource, put the one generated
+	// with its apply configurations (applyconfiguration.NewTypeConverter(scheme)) first.
 	live := demoConfigMap()
-	types := clientgoac.NewTypeConverter(clientgoscheme.Scheme)
+	types := []managedfields.TypeConverter{clientgoac.NewTypeConverter(clientgoscheme.Scheme)}
 	config := func(mode string) *unstructured.Unstructured {
 		u := &unstructured.Unstructured{Object: map[string]any{"data": map[string]any{"mode": mode}}}
 		u.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
@@ -265,23 +238,13 @@ func ExampleWouldChange() {
 		u.SetLabels(map[string]string{"app": "demo"})
 		return u
 	}
-	fmt.Println(ssa.WouldChange(types, live, config("fast"), "kubectl", ""))      // same fields, same values
-	fmt.Println(ssa.WouldChange(types, live, config("slow"), "kubectl", ""))      // a value changes
-	fmt.Println(ssa.WouldChange(types, live, config("fast"), "someone-else", "")) // ownership changes
+	fmt.Println(ssa.MayChange(types, live, config("fast"), "kubectl", ""))      // same fields, same values
+	fmt.Println(ssa.MayChange(types, live, config("slow"), "kubectl", ""))      // a value changes
+	fmt.Println(ssa.MayChange(types, live, config("fast"), "someone-else", "")) // ownership changes
 	// Output:
 	// false
 	// true
 	// true
-}
-
-func ExampleTypeConverters() {
-	// The first converter that knows a kind decides: a CRD's generated converter
-	// (applyconfiguration.NewTypeConverter(scheme)) before client-go's built-in types.
-	generated := clientgoac.NewTypeConverter(clientgoscheme.Scheme)
-	types := ssa.TypeConverters(generated, clientgoac.NewTypeConverter(clientgoscheme.Scheme))
-	fmt.Println(ssa.WouldChange(types, demoConfigMap(), demoConfigMapConfig(), "kubectl", ""))
-	// Output:
-	// false
 }
 
 // demoConfigMapConfig is what kubectl applied to demoConfigMap.
@@ -294,46 +257,37 @@ func demoConfigMapConfig() *unstructured.Unstructured {
 	return u
 }
 
-func ExampleFinalizer_Held() {
+func ExampleFinalizer_IsOnLive() {
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
-	// In a manager, the API reader is mgr.GetAPIReader(): Held must not answer from the cache.
-	cleanup, _ := ssa.NewFinalizer(c, "example", "example.com/cleanup", ssa.WithAPIReader(c))
+	// In a manager, the API reader is mgr.GetAPIReader(): IsOnLive must not answer from the cache.
+	cleanup, _ := ssa.NewFinalizer(c, "example", "example.com/cleanup", ssa.FinalizerOptions{APIReader: c})
 	stale := cm.DeepCopy() // read before the finalizer was added
 
-	if err := cleanup.Add(ctx, cm); err != nil {
+	if _, err := cleanup.Add(ctx, cm); err != nil {
 		panic(err)
 	}
-	held, err := cleanup.Held(ctx, stale)
-	fmt.Println(held, err, stale.Finalizers)
+	live, err := cleanup.IsOnLive(ctx, stale)
+	fmt.Println(live, err, cleanup.IsOn(stale))
 	// Output:
-	// true <nil> []
+	// true <nil> false
 }
 
-func ExampleWithAPIReader() {
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})
-	if err != nil {
-		panic(err)
-	}
-	// Held reads through the API reader; without one it returns an error.
-	_, _ = ssa.NewFinalizer(mgr.GetClient(), "example", "example.com/cleanup", ssa.WithAPIReader(mgr.GetAPIReader()))
-}
-
-func ExampleWithFieldOwner() {
+func ExampleFinalizerOptions_fieldOwner() {
 	// A controller that used to apply its finalizer as "legacy-operator" keeps that manager, so
 	// the finalizers it applied before stay owned by the Finalizer.
-	cleanup, err := ssa.NewFinalizer(nil, "example", "example.com/cleanup", ssa.WithFieldOwner("legacy-operator"))
+	cleanup, err := ssa.NewFinalizer(nil, "example", "example.com/cleanup", ssa.FinalizerOptions{FieldOwner: "legacy-operator"})
 	fmt.Println(cleanup.FieldOwner(), err)
 	// Output:
 	// legacy-operator <nil>
 }
 
-func ExampleAllowLegacyName() {
+func ExampleFinalizerOptions_allowUnqualifiedName() {
 	// A name without a "/" only works on custom resources, and the server warns on each add.
-	_, err := ssa.NewFinalizer(nil, "example", "example-cleanup")
+	_, err := ssa.NewFinalizer(nil, "example", "example-cleanup", ssa.FinalizerOptions{})
 	fmt.Println(err != nil)
-	cleanup, err := ssa.NewFinalizer(nil, "example", "example-cleanup", ssa.AllowLegacyName())
+	cleanup, err := ssa.NewFinalizer(nil, "example", "example-cleanup", ssa.FinalizerOptions{AllowUnqualifiedName: true})
 	fmt.Println(cleanup.Name(), err)
 	// Output:
 	// true
@@ -341,10 +295,10 @@ func ExampleAllowLegacyName() {
 }
 
 func ExampleNewApplier() {
-	// In a controller: ssa.NewApplier(mgr.GetClient(), "configmirror", generatedTypeConverter)
+	// In a controller: ssa.NewApplier(mgr.GetClient(), "configmirror", ssa.ApplierOptions{TypeConverters: []managedfields.TypeConverter{generatedTypeConverter}})
 	// for custom resources; client-go's built-in types are always known.
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
-	copies := ssa.NewApplier(c, "configmirror")
+	copies := ssa.NewApplier(c, "configmirror", ssa.ApplierOptions{})
 	fmt.Println(copies.FieldOwner())
 	// Output: configmirror
 }
@@ -352,7 +306,7 @@ func ExampleNewApplier() {
 func ExampleApplier_Apply() {
 	ctx := context.Background()
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
-	copies := ssa.NewApplier(c, "configmirror")
+	copies := ssa.NewApplier(c, "configmirror", ssa.ApplierOptions{})
 	config := func(color string) *corev1ac.ConfigMapApplyConfiguration {
 		return corev1ac.ConfigMap("settings", "team-a").WithData(map[string]string{"color": color})
 	}
@@ -386,7 +340,7 @@ func ExampleApplier_WouldChange() {
 		}}},
 		Data: map[string]string{"color": "blue", "size": "L"},
 	}
-	copies := ssa.NewApplier(ssatest.NewClientBuilder(clientgoscheme.Scheme).Build(), "configmirror")
+	copies := ssa.NewApplier(ssatest.NewClientBuilder(clientgoscheme.Scheme).Build(), "configmirror", ssa.ApplierOptions{})
 
 	same, _ := copies.WouldChange(live, corev1ac.ConfigMap("settings", "team-a").WithData(map[string]string{"color": "blue", "size": "L"}))
 	// The manager owns size, which this configuration drops: the apply would delete it.
@@ -396,7 +350,7 @@ func ExampleApplier_WouldChange() {
 	// Output: false true
 }
 
-func ExampleTakeOverLegacy() {
+func ExampleFinalizerOptions_takeOverLegacy() {
 	ctx := context.Background()
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
 	// A legacy controller added the finalizer with controllerutil.AddFinalizer and Update.
@@ -411,25 +365,28 @@ func ExampleTakeOverLegacy() {
 
 	// Its successor takes the finalizer over from Update entries (and from the Apply managers
 	// named, here the shared manager of an earlier release) when it removes it.
-	cleanup, err := ssa.NewFinalizer(c, "demo", "example.com/cleanup", ssa.TakeOverLegacy("demo/finalizer"),
-		ssa.OnTakeOver(func(_ context.Context, obj client.Object, took ssa.TakeOver) {
+	cleanup, err := ssa.NewFinalizer(c, "demo", "example.com/cleanup", ssa.FinalizerOptions{
+		TakeOverLegacy: true,
+		LegacyManagers: []string{"demo/finalizer"},
+		OnTakeOver: func(_ context.Context, obj client.Object, took ssa.TakeOver) {
 			fmt.Printf("took %v on %s over from %d legacy entries\n", took.Finalizers, obj.GetName(), len(took.From))
-		}))
+		},
+	})
 	if err != nil {
 		panic(err)
 	}
-	fmt.Println(cleanup.Remove(ctx, settings), settings.Finalizers)
+	sent, err := cleanup.Remove(ctx, settings)
+	fmt.Println(sent, err, settings.Finalizers)
 	// Output:
 	// took [example.com/cleanup] on settings over from 1 legacy entries
-	// <nil> []
+	// true <nil> []
 }
 
 func ExampleFinalizer_PlanMigration() {
 	// The demo object: its finalizer is owned by the finalizer's manager and, still, by the
 	// legacy controller's Update. PlanMigration reads the object and sends nothing.
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
-	cleanup, err := ssa.NewFinalizer(c, "demo", "example.com/cleanup", ssa.TakeOverLegacy(),
-		ssa.WithFieldOwner("demo/finalizer"))
+	cleanup, err := ssa.NewFinalizer(c, "demo", "example.com/cleanup", ssa.FinalizerOptions{TakeOverLegacy: true, FieldOwner: "demo/finalizer"})
 	if err != nil {
 		panic(err)
 	}
@@ -454,7 +411,7 @@ func ExampleFinalizer_Migrate() {
 		panic(err)
 	}
 
-	cleanup, err := ssa.NewFinalizer(c, "demo", "example.com/cleanup", ssa.TakeOverLegacy(), ssa.RenamedFrom("cleanup-finalizer"))
+	cleanup, err := ssa.NewFinalizer(c, "demo", "example.com/cleanup", ssa.FinalizerOptions{TakeOverLegacy: true, FormerNames: []string{"cleanup-finalizer"}})
 	if err != nil {
 		panic(err)
 	}
@@ -467,20 +424,22 @@ func ExampleFinalizer_Migrate() {
 	// Output: <nil> true [cleanup-finalizer] [example.com/cleanup]
 }
 
-func ExampleOnTakeOver() {
+func ExampleFinalizerOptions_onTakeOver() {
 	// Count and log migrated objects; pkg/reconcile's steps do this with a metric and an event.
-	option := ssa.OnTakeOver(func(ctx context.Context, obj client.Object, took ssa.TakeOver) {
-		ctrl.LoggerFrom(ctx).Info("Took finalizers over", "object", client.ObjectKeyFromObject(obj), "finalizers", took.Finalizers, "from", took.From)
+	_, err := ssa.NewFinalizer(nil, "demo", "example.com/audit", ssa.FinalizerOptions{
+		TakeOverLegacy: true,
+		OnTakeOver: func(ctx context.Context, obj client.Object, took ssa.TakeOver) {
+			ctrl.LoggerFrom(ctx).Info("Took finalizers over", "object", client.ObjectKeyFromObject(obj), "finalizers", took.Finalizers, "from", took.From)
+		},
 	})
-	_, err := ssa.NewFinalizer(nil, "demo", "example.com/audit", ssa.TakeOverLegacy(), option)
 	fmt.Println(err)
 	// Output: <nil>
 }
 
-func ExampleRenamedFrom() {
+func ExampleFinalizerOptions_formerNames() {
 	// Objects still carry the old, unqualified name; Add puts the new one on first, then removes
-	// the old one. Held and Remove treat the old name as the finalizer.
-	renamed, err := ssa.NewFinalizer(nil, "flyte", "flyte.org/finalizer", ssa.RenamedFrom("flyte-finalizer"))
+	// the old one. IsOn, IsOnLive and Remove treat the old name as the finalizer.
+	renamed, err := ssa.NewFinalizer(nil, "flyte", "flyte.org/finalizer", ssa.FinalizerOptions{FormerNames: []string{"flyte-finalizer"}})
 	if err != nil {
 		panic(err)
 	}
@@ -489,7 +448,7 @@ func ExampleRenamedFrom() {
 	old.SetAPIVersion("flyte.lyft.com/v1alpha1")
 	old.SetKind("FlyteWorkflow")
 	old.SetFinalizers([]string{"flyte-finalizer"})
-	fmt.Println(renamed.Name(), renamed.Carries(old))
+	fmt.Println(renamed.Name(), renamed.IsOn(old))
 	// Output: flyte.org/finalizer true
 }
 
@@ -500,7 +459,8 @@ func ExampleUpgradeManagers() {
 		copied *corev1.ConfigMap // read from the API server, managedFields whole
 	)
 	// The copier used to write its copies with Update as "copier-legacy"; from now on it applies
-	// the same content as "copier". Never do this for a finalizer's manager: see TakeOverLegacy.
+	// the same content as "copier". Never do this for a finalizer's manager: see
+	// FinalizerOptions.TakeOverLegacy.
 	if _, err := ssa.UpgradeManagers(ctx, c, copied, "copier", "copier-legacy"); errors.Is(err, ssa.ErrStale) {
 		// Read the copy again and retry.
 		return

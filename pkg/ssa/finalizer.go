@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -40,90 +39,51 @@ type Finalizer struct {
 	manager   string
 	client    client.Client
 	apiReader client.Reader
-	warnings  []string
 
 	takeOverLegacy bool
 	legacyManagers []string
-	legacyNames    []string
+	formerNames    []string
 	onTakeOver     func(ctx context.Context, obj client.Object, t TakeOver)
 }
 
-// FinalizerOptions configure a Finalizer.
+// FinalizerOptions configure NewFinalizer. The zero value declares a domain-qualified finalizer
+// owned by FinalizerFieldOwner(controller, name), with no API reader and no migration.
 type FinalizerOptions struct {
 	// FieldOwner is the field manager that owns the finalizer. Default:
 	// FinalizerFieldOwner(controller, name). Give it to this finalizer and nothing else: an apply
 	// is declarative for its manager, so another finalizer or field applied by the same manager
-	// would be removed by this one's applies. NewFinalizer refuses a manager already declared for
-	// another finalizer in the process.
+	// would be removed by this one's applies (reconcile.New refuses two of its finalizers on one
+	// manager).
 	FieldOwner client.FieldOwner
-	// APIReader reads an object straight from the API server, for Held. Default: none, and Held
-	// returns an error. Add and Remove never read. With a controller-runtime manager pass
+	// APIReader reads an object straight from the API server, for IsOnLive. Default: none, and
+	// IsOnLive returns an error. Add and Remove never read. With a controller-runtime manager pass
 	// mgr.GetAPIReader(); the manager's client would read from its cache and start an informer.
 	APIReader client.Reader
-	// AllowLegacyName accepts a name without a "/" path (docs/ssa-semantics.md row 15), for finalizers
-	// that already are on existing custom resources. Default: false, such a name is an error.
-	AllowLegacyName bool
-	// TakeOverLegacy lets the finalizer's manager take the finalizer over from Update entries and
-	// from LegacyManagers; see the TakeOverLegacy option. Default: false.
+	// AllowUnqualifiedName accepts a name without a "/" path (NameUnqualified,
+	// docs/ssa-semantics.md row 15), for a finalizer that already is on existing custom
+	// resources. Default: false, such a name is an *InvalidNameError. Plan to move to a qualified
+	// name with FormerNames.
+	AllowUnqualifiedName bool
+	// TakeOverLegacy makes the finalizer's manager take the finalizer over from its legacy
+	// writers: every Update entry that owns it (controllerutil.AddFinalizer with Update or a merge
+	// patch, kubectl edit, kubectl-client-side-apply, ancient-changes) and the Apply managers in
+	// LegacyManagers. Default: false; a co-owner then keeps the finalizer on the object after
+	// Remove, which returns a *CoOwnedError (rows 3 and 24). See the package documentation,
+	// "Taking over from legacy writers".
 	TakeOverLegacy bool
-	// LegacyManagers are Apply managers the finalizer may be taken over from, besides every
-	// Update entry, when TakeOverLegacy is set.
+	// LegacyManagers are Apply managers the finalizer is taken over from, besides every Update
+	// entry, when TakeOverLegacy is set: an earlier field manager of the same finalizer, such as
+	// a shared "<controller>/finalizer".
 	LegacyManagers []string
-	// LegacyNames are older names of the finalizer; see RenamedFrom.
-	LegacyNames []string
+	// FormerNames are earlier names of the finalizer, which objects may still carry: Add puts the
+	// finalizer on an object first, then removes its former names; Remove, IsOn and IsOnLive treat
+	// a former name as the finalizer. See the package documentation, "Renaming a finalizer".
+	// Unqualified names are accepted here; the finalizer's own name is not.
+	FormerNames []string
 	// OnTakeOver is called after each takeover patch, with the object (its managedFields as the
-	// server answered, when it was the object given) and what was moved. For a log line, a metric
-	// or an event.
+	// server answered, when it was the object given) and what was moved: for a log line, a
+	// metric or an event.
 	OnTakeOver func(ctx context.Context, obj client.Object, t TakeOver)
-}
-
-// FinalizerOption is an option of NewFinalizer.
-type FinalizerOption interface {
-	// ApplyToFinalizer sets the option on o.
-	ApplyToFinalizer(o *FinalizerOptions)
-}
-
-// ApplyToFinalizer implements FinalizerOption: every field that is set in o is set in target.
-func (o *FinalizerOptions) ApplyToFinalizer(target *FinalizerOptions) {
-	if o.FieldOwner != "" {
-		target.FieldOwner = o.FieldOwner
-	}
-	if o.APIReader != nil {
-		target.APIReader = o.APIReader
-	}
-	if o.AllowLegacyName {
-		target.AllowLegacyName = true
-	}
-	if o.TakeOverLegacy {
-		target.TakeOverLegacy = true
-	}
-	target.LegacyManagers = append(target.LegacyManagers, o.LegacyManagers...)
-	target.LegacyNames = append(target.LegacyNames, o.LegacyNames...)
-	if hook := o.OnTakeOver; hook != nil {
-		if earlier := target.OnTakeOver; earlier != nil {
-			target.OnTakeOver = func(ctx context.Context, obj client.Object, t TakeOver) {
-				earlier(ctx, obj, t)
-				hook(ctx, obj, t)
-			}
-		} else {
-			target.OnTakeOver = hook
-		}
-	}
-}
-
-// WithFieldOwner sets FinalizerOptions.FieldOwner.
-func WithFieldOwner(owner client.FieldOwner) FinalizerOption {
-	return &FinalizerOptions{FieldOwner: owner}
-}
-
-// WithAPIReader sets FinalizerOptions.APIReader.
-func WithAPIReader(reader client.Reader) FinalizerOption {
-	return &FinalizerOptions{APIReader: reader}
-}
-
-// AllowLegacyName sets FinalizerOptions.AllowLegacyName.
-func AllowLegacyName() FinalizerOption {
-	return &FinalizerOptions{AllowLegacyName: true}
 }
 
 // fieldOwnerHashLength is how many hex digits of a SHA-256 end a shortened field manager name.
@@ -144,83 +104,43 @@ func FinalizerFieldOwner(controller, name string) string {
 	return owner[:maxLength-fieldOwnerHashLength-1] + "~" + hex.EncodeToString(sum[:])[:fieldOwnerHashLength]
 }
 
-// declaredOwners maps each field manager declared by NewFinalizer in this process to its
-// finalizer name: two finalizers on one manager would remove each other (see Finalizer).
-var declaredOwners = struct {
-	sync.Mutex
-	finalizerOf map[string]string
-	// renamedTo maps each older name declared with RenamedFrom to the finalizer that retires it.
-	renamedTo map[string]string
-}{finalizerOf: map[string]string{}, renamedTo: map[string]string{}}
-
-// declareOwner binds manager to finalizer name for the life of the process.
-func declareOwner(manager, name string, olderNames []string) error {
-	declaredOwners.Lock()
-	defer declaredOwners.Unlock()
-	if retiring, ok := declaredOwners.renamedTo[name]; ok && retiring != name {
-		return fmt.Errorf("finalizer %q: finalizer %q is declared RenamedFrom it, and would remove it from every object it adds itself to; "+
-			"declare one of them, not both", name, retiring)
-	}
-	for _, older := range olderNames {
-		for otherManager, other := range declaredOwners.finalizerOf {
-			if other == older {
-				return fmt.Errorf("finalizer %q: RenamedFrom(%q) names a finalizer declared in this process (field manager %q), which Add would remove from live objects; "+
-					"only a name no controller uses any more can be renamed from", name, older, otherManager)
-			}
-		}
-		if other, ok := declaredOwners.renamedTo[older]; ok && other != name {
-			return fmt.Errorf("finalizer %q: %q is already renamed to finalizer %q in this process", name, older, other)
-		}
-	}
-	if other, ok := declaredOwners.finalizerOf[manager]; ok && other != name {
-		return fmt.Errorf("finalizer %q: field manager %q is already declared for finalizer %q; "+
-			"an apply is declarative for its manager, so two finalizers on one manager would remove each other: "+
-			"give each finalizer its own WithFieldOwner, or leave it out to get FinalizerFieldOwner(controller, name)", name, manager, other)
-	}
-	declaredOwners.finalizerOf[manager] = name
-	for _, older := range olderNames {
-		declaredOwners.renamedTo[older] = name
-	}
-	return nil
-}
-
 // NewFinalizer declares the finalizer name for controller, owned by the field manager
-// FinalizerFieldOwner(controller, name) unless WithFieldOwner says otherwise. The name is checked
-// with ValidateFinalizerName; an invalid one is an *InvalidNameError. A field manager the API
-// server would refuse (over 128 characters, unprintable characters) or one already declared in
-// this process for another finalizer is an error.
-func NewFinalizer(c client.Client, controller, name string, opts ...FinalizerOption) (*Finalizer, error) {
-	o := &FinalizerOptions{}
-	for _, opt := range opts {
-		opt.ApplyToFinalizer(o)
+// FinalizerFieldOwner(controller, name) unless opts.FieldOwner says otherwise. The name is
+// checked with CheckFinalizerName: an invalid, reserved or (without AllowUnqualifiedName)
+// unqualified one is an *InvalidNameError. A field manager the API server would refuse (over 128
+// characters, unprintable characters) is an error, and so are former names that include the name
+// itself or that the server refuses.
+//
+// Nothing is registered: declaring the same finalizer twice gives two equal Finalizers. Keeping
+// one field manager per finalizer is checked where finalizers are declared together
+// (reconcile.New); two controllers in one process that reuse a field manager for different
+// finalizers would remove each other's, so give each its own.
+func NewFinalizer(c client.Client, controller, name string, opts FinalizerOptions) (*Finalizer, error) {
+	check := CheckFinalizerName(name)
+	if check.Err != nil && !(check.Class == NameUnqualified && opts.AllowUnqualifiedName) {
+		return nil, check.Err
 	}
-	warnings, err := ValidateFinalizerName(name, o.AllowLegacyName)
-	if err != nil {
-		return nil, err
-	}
-	manager := string(o.FieldOwner)
+	manager := string(opts.FieldOwner)
 	if manager == "" {
 		if controller == "" {
-			return nil, fmt.Errorf("finalizer %q: a controller name or WithFieldOwner is required to name its field manager", name)
+			return nil, fmt.Errorf("finalizer %q: a controller name or FinalizerOptions.FieldOwner is required to name its field manager", name)
 		}
 		manager = FinalizerFieldOwner(controller, name)
 	}
 	if errs := metav1validation.ValidateFieldManager(manager, field.NewPath("fieldManager")); len(errs) > 0 {
 		return nil, fmt.Errorf("finalizer %q: the API server would refuse its field manager: %w", name, errs.ToAggregate())
 	}
-	for _, legacy := range o.LegacyNames {
-		if legacy == name {
-			return nil, fmt.Errorf("finalizer %q: RenamedFrom names the finalizer itself", name)
+	for _, former := range opts.FormerNames {
+		if former == name {
+			return nil, fmt.Errorf("finalizer %q: FinalizerOptions.FormerNames names the finalizer itself", name)
 		}
-		if _, err := ValidateFinalizerName(legacy, true); err != nil {
-			return nil, fmt.Errorf("finalizer %q: older name: %w", name, err)
+		if c := CheckFinalizerName(former); c.Class == NameInvalid || c.Class == NameReserved {
+			return nil, fmt.Errorf("finalizer %q: former name: %w", name, c.Err)
 		}
 	}
-	if err := declareOwner(manager, name, o.LegacyNames); err != nil {
-		return nil, err
-	}
-	return &Finalizer{name: name, manager: manager, client: c, apiReader: o.APIReader, warnings: warnings,
-		takeOverLegacy: o.TakeOverLegacy, legacyManagers: slices.Clone(o.LegacyManagers), legacyNames: slices.Clone(o.LegacyNames), onTakeOver: o.OnTakeOver}, nil
+	return &Finalizer{name: name, manager: manager, client: c, apiReader: opts.APIReader,
+		takeOverLegacy: opts.TakeOverLegacy, legacyManagers: slices.Clone(opts.LegacyManagers), formerNames: slices.Clone(opts.FormerNames),
+		onTakeOver: opts.OnTakeOver}, nil
 }
 
 // Name returns the finalizer's name.
@@ -229,15 +149,11 @@ func (f *Finalizer) Name() string { return f.name }
 // FieldOwner returns the field manager that owns the finalizer.
 func (f *Finalizer) FieldOwner() string { return f.manager }
 
-// OlderNames returns the finalizer's older names, declared with RenamedFrom.
-func (f *Finalizer) OlderNames() []string { return slices.Clone(f.legacyNames) }
-
-// Warnings returns the warnings the API server gives when this name is added to a custom
-// resource: empty for a domain-qualified name with a path.
-func (f *Finalizer) Warnings() []string { return slices.Clone(f.warnings) }
+// FormerNames returns the finalizer's former names (FinalizerOptions.FormerNames).
+func (f *Finalizer) FormerNames() []string { return slices.Clone(f.formerNames) }
 
 // Add makes the finalizer's manager own the finalizer on obj, with one apply that lists only this
-// finalizer, and replaces obj with the server's answer.
+// finalizer, and replaces obj with the server's answer. sent reports whether a request was sent.
 //
 // It sends nothing when obj shows the finalizer owned by the manager: obj carries it and its
 // managedFields hold the manager's Apply entry for it. Such a skip is as fresh as obj; an object
@@ -246,52 +162,53 @@ func (f *Finalizer) Warnings() []string { return slices.Clone(f.warnings) }
 // applies, and the server decides; keep the manager's entries with KeepManagedFieldsOf to make
 // the steady state free.
 //
-// A terminating object that does not show the finalizer owned is refused without a request
-// (docs/ssa-semantics.md row 12); one that shows it owned is not an error, and neither is an answer that
-// shows deletion under way: check obj.GetDeletionTimestamp() after Add. Add never reports
+// A terminating object that does not carry the finalizer is refused without a request
+// (docs/ssa-semantics.md row 12); one that carries it is not an error, and neither is an answer
+// that shows deletion under way: check obj.GetDeletionTimestamp() after Add. Add never reports
 // success unless obj showed the finalizer owned or the server's answer carries it (an admission
 // policy could strip it). Errors: *ObjectError wrapping ErrTerminating, ErrGone or ErrReplaced; an
 // *InvalidNameError when the server refuses the name for the kind (row 15); API errors otherwise.
 // obj is unchanged on an error from the server.
 //
-// With TakeOverLegacy, an apply whose answer shows legacy co-owners of the finalizer is followed by
-// the takeover, so the object is migrated when the controller first adds the finalizer.
-func (f *Finalizer) Add(ctx context.Context, obj client.Object) error {
+// With TakeOverLegacy, an apply whose answer shows legacy co-owners of the finalizer is followed
+// by the takeover, so the object is migrated when the controller first adds the finalizer. With
+// FormerNames, the former names obj carries are removed once the finalizer is on it.
+func (f *Finalizer) Add(ctx context.Context, obj client.Object) (sent bool, err error) {
 	ref, err := f.refOf(obj)
 	if err != nil {
-		return err
+		return false, err
 	}
 	owned, err := f.ownedIn(obj, ref)
 	if err != nil {
-		return err
+		return false, err
 	}
-	if owned && (len(f.legacyNamesOn(obj)) == 0 || obj.GetDeletionTimestamp() != nil) {
-		return nil
-	}
-	if obj.GetDeletionTimestamp() != nil && slices.Contains(obj.GetFinalizers(), f.name) {
+	terminating := obj.GetDeletionTimestamp() != nil
+	switch {
+	case owned && (terminating || len(f.formerNamesOn(obj)) == 0):
+		return false, nil
+	case terminating && slices.Contains(obj.GetFinalizers(), f.name):
 		// On the object, though co-owned or owned by others (a legacy writer): it protects the
 		// object, and Remove takes it over when the cleanup is done.
-		return nil
-	}
-	if !owned && obj.GetDeletionTimestamp() != nil {
-		return &ObjectError{Object: ref, Reason: ErrTerminating,
+		return false, nil
+	case terminating:
+		return false, &ObjectError{Object: ref, Reason: ErrTerminating,
 			Detail: fmt.Sprintf("finalizer %q cannot be added: the API server refuses new finalizers once deletion has started; run the cleanup instead", f.name)}
 	}
 	answered, err := f.apply(ctx, obj, ref, true)
 	if err != nil {
-		return err
+		return true, err
 	}
 	if !slices.Contains(answered.GetFinalizers(), f.name) {
-		return f.strippedError(ref)
+		return true, f.strippedError(ref)
 	}
 	if f.takeOverLegacy {
 		// The finalizer is on obj and the manager owns it: Add has done what it promises. A
 		// takeover that fails now is done by Remove, which needs it.
 		if _, err := f.takeOver(ctx, obj, ref, []string{f.name}, true); errors.Is(err, ErrReplaced) || errors.Is(err, ErrGone) {
-			return err // a retry found the object gone: the finalizer protects nothing
+			return true, err // a retry found the object gone: the finalizer protects nothing
 		}
 	}
-	return f.dropLegacyNames(ctx, obj, ref)
+	return true, f.releaseFormerNames(ctx, obj, ref, f.formerNamesOn(obj))
 }
 
 // strippedError reports an apply whose answer does not carry the finalizer.
@@ -300,89 +217,87 @@ func (f *Finalizer) strippedError(ref ObjectRef) error {
 		"an admission webhook or policy probably removes it; exempt field manager %q from it", f.name, ref, f.manager)
 }
 
-// dropLegacyNames removes the older names obj carries, now that it carries the finalizer.
-func (f *Finalizer) dropLegacyNames(ctx context.Context, obj client.Object, ref ObjectRef) error {
-	return f.releaseOlderNames(ctx, obj, ref, f.legacyNamesOn(obj))
-}
-
-// releaseOlderNames removes legacy, older names obj carries, now that it carries the finalizer:
+// releaseFormerNames removes former, former names obj carries, now that it carries the finalizer:
 // their items are taken over by the manager, whose next apply, which lists only the finalizer,
 // removes them (rows 3 and 31).
-func (f *Finalizer) releaseOlderNames(ctx context.Context, obj client.Object, ref ObjectRef, legacy []string) error {
-	if len(legacy) == 0 {
+func (f *Finalizer) releaseFormerNames(ctx context.Context, obj client.Object, ref ObjectRef, former []string) error {
+	if len(former) == 0 {
 		return nil
 	}
-	if _, err := f.takeOver(ctx, obj, ref, legacy, true); err != nil {
-		return fmt.Errorf("finalizer %q is on %s, but its older names %s are still there: %w", f.name, ref, quoteAll(legacy), err)
+	if _, err := f.takeOver(ctx, obj, ref, former, true); err != nil {
+		return fmt.Errorf("finalizer %q is on %s, but its former names %s are still there: %w", f.name, ref, quoteAll(former), err)
 	}
 	answered, err := f.apply(ctx, obj, ref, true)
 	if err != nil {
-		return fmt.Errorf("finalizer %q is on %s, but its older names %s are still there: %w", f.name, ref, quoteAll(legacy), err)
+		return fmt.Errorf("finalizer %q is on %s, but its former names %s are still there: %w", f.name, ref, quoteAll(former), err)
 	}
-	if left := slices.DeleteFunc(f.legacyNamesOn(answered), func(name string) bool { return !slices.Contains(legacy, name) }); len(left) > 0 {
+	if left := slices.DeleteFunc(f.formerNamesOn(answered), func(name string) bool { return !slices.Contains(former, name) }); len(left) > 0 {
 		return &CoOwnedError{Object: ref, Finalizer: left[0], Manager: f.manager, CoOwners: f.coOwners(answered, left[0])}
 	}
 	return nil
 }
 
 // Remove lets the finalizer's manager release the finalizer on obj, with one apply that lists no
-// finalizer, and replaces obj with the server's answer. It always sends that apply, even when obj
-// does not show the finalizer: obj may be older than the finalizer, and a removal is rare enough
-// that proof is worth a request (the server writes nothing when there is nothing to release). An
-// object that no longer exists is not an error (docs/ssa-semantics.md row 9): the work is done and
-// nothing is recreated.
+// finalizer, and replaces obj with the server's answer. sent reports whether a request was sent:
+// Remove always sends that apply, even when obj does not show the finalizer, because obj may be
+// older than the finalizer, and a removal is rare enough that proof is worth a request (the
+// server writes nothing when there is nothing to release). An object that no longer exists is not
+// an error (docs/ssa-semantics.md row 9): the work is done and nothing is recreated.
 //
 // The server's answer decides: when the finalizer is still there, other managers also own it (a
 // legacy Update, say; rows 3 and 24), and the result is a *CoOwnedError naming them from that
 // answer. With TakeOverLegacy, when they are all legacy, the finalizer is first taken over from
-// them and released again (two more requests, once per object); so it is from before-first-apply,
-// the server's owner of every field after managedFields were dropped (row 24), without the
-// option. Remove never reports success while the finalizer is on the object it answered with.
-// When that answer carries no
-// managedFields (a client that asks the server to leave them out, docs/ssa-semantics.md row 32),
-// the co-owners cannot be told and nothing is taken over: the error wraps ErrNoManagedFields.
-func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
+// them and released again (two more requests, once per object); so it is from
+// before-first-apply, the server's owner of every field after managedFields were dropped (row
+// 24), without the option. Former names still on the answer are taken over and released the same
+// way. Remove never reports success while the finalizer or a former name is on the object it
+// answered with. When that answer carries no managedFields (a client that asks the server to
+// leave them out, row 32), the co-owners cannot be told and nothing is taken over: the error
+// wraps ErrNoManagedFields.
+func (f *Finalizer) Remove(ctx context.Context, obj client.Object) (sent bool, err error) {
 	ref, err := f.refOf(obj)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if _, err := f.ownedIn(obj, ref); err != nil {
-		return err
+		return false, err
 	}
+	if err := f.release(ctx, obj, ref); errors.Is(err, ErrGone) {
+		return true, nil
+	} else if err != nil {
+		return true, err
+	}
+	return true, f.stillOn(obj, ref)
+}
+
+// release applies the manager's configuration without the finalizer. When the answer still
+// carries what may be taken over (the finalizer, from legacy owners or before-first-apply; former
+// names, from anyone), it moves that to the manager (takeOverPatch decides from whom) and applies
+// again, which then removes it. obj is the latest answer throughout.
+func (f *Finalizer) release(ctx context.Context, obj client.Object, ref ObjectRef) error {
 	answered, err := f.apply(ctx, obj, ref, false)
-	if errors.Is(err, ErrGone) {
-		return nil
-	}
 	if err != nil {
 		return err
 	}
-	// obj is the answer now. What the apply left on it that may be taken over (the finalizer
-	// from legacy owners, older names from anyone) is moved to the manager, whose next apply
-	// then removes it.
-	names := f.legacyNamesOn(answered)
+	names := f.formerNamesOn(answered)
 	if slices.Contains(answered.GetFinalizers(), f.name) {
-		// takeOverPatch moves it only from owners that may be taken from: legacy ones with
-		// TakeOverLegacy, before-first-apply always.
 		names = append([]string{f.name}, names...)
 	}
-	if len(names) > 0 {
-		// takeOver keeps obj the latest answer: it applies again when it has to retry.
-		took, err := f.takeOver(ctx, obj, ref, names, false)
-		if errors.Is(err, ErrGone) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		if took != nil {
-			if _, err := f.apply(ctx, obj, ref, false); errors.Is(err, ErrGone) {
-				return nil
-			} else if err != nil {
-				return err
-			}
-		}
+	if len(names) == 0 {
+		return nil
 	}
-	for _, name := range append([]string{f.name}, f.legacyNames...) {
+	took, err := f.takeOver(ctx, obj, ref, names, false)
+	if err != nil || took == nil {
+		return err
+	}
+	_, err = f.apply(ctx, obj, ref, false)
+	return err
+}
+
+// stillOn returns the error for the first of the finalizer's names that obj, the answer to its
+// release, still carries, or nil.
+func (f *Finalizer) stillOn(obj client.Object, ref ObjectRef) error {
+	for _, name := range append([]string{f.name}, f.formerNames...) {
 		if !slices.Contains(obj.GetFinalizers(), name) {
 			continue
 		}
@@ -396,18 +311,24 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error {
 	return nil
 }
 
-// Held reports whether the object, as the API server has it now, still carries the finalizer. It
-// reads metadata only, through the API reader (WithAPIReader), so a cache that lags behind a
-// removal just made cannot make a caller run its cleanup twice. obj is not changed: mixing fresh
-// metadata into a stale object would hand the caller a lost update. An object that is gone, or
-// was replaced under its name, does not hold it.
-func (f *Finalizer) Held(ctx context.Context, obj client.Object) (bool, error) {
-	ref, err := RefOf(obj, f.client.Scheme())
+// IsOn reports whether obj, the object in hand, carries the finalizer or one of its former names.
+// It reads nothing: to know what the API server has now, use IsOnLive.
+func (f *Finalizer) IsOn(obj client.Object) bool {
+	return slices.Contains(obj.GetFinalizers(), f.name) || len(f.formerNamesOn(obj)) > 0
+}
+
+// IsOnLive reports whether the object, as the API server has it now, carries the finalizer or
+// one of its former names. It reads metadata only, through FinalizerOptions.APIReader, so a cache
+// that lags behind a removal just made cannot make a caller run its cleanup twice. obj is not
+// changed: mixing fresh metadata into a stale object would hand the caller a lost update. An
+// object that is gone, or was replaced under its name, does not carry it.
+func (f *Finalizer) IsOnLive(ctx context.Context, obj client.Object) (bool, error) {
+	ref, err := refOf(obj, f.client.Scheme())
 	if err != nil {
 		return false, fmt.Errorf("finalizer %q: %w", f.name, err)
 	}
 	if f.apiReader == nil {
-		return false, fmt.Errorf("finalizer %q: Held reads the live object and needs an uncached reader: declare the finalizer with WithAPIReader(mgr.GetAPIReader())", f.name)
+		return false, fmt.Errorf("finalizer %q: IsOnLive reads the live object and needs an uncached reader: declare the finalizer with FinalizerOptions.APIReader set to mgr.GetAPIReader()", f.name)
 	}
 	live := &metav1.PartialObjectMetadata{}
 	live.SetGroupVersionKind(ref.GroupVersionKind)
@@ -420,12 +341,12 @@ func (f *Finalizer) Held(ctx context.Context, obj client.Object) (bool, error) {
 	if ref.UID != "" && live.GetUID() != ref.UID {
 		return false, nil // replaced: the object that carried the finalizer is gone
 	}
-	return f.Carries(live), nil
+	return f.IsOn(live), nil
 }
 
 // refOf names obj and insists on its UID, the precondition of every apply.
 func (f *Finalizer) refOf(obj client.Object) (ObjectRef, error) {
-	ref, err := RefOf(obj, f.client.Scheme())
+	ref, err := refOf(obj, f.client.Scheme())
 	if err != nil {
 		return ObjectRef{}, fmt.Errorf("finalizer %q: %w", f.name, err)
 	}
@@ -443,7 +364,7 @@ func (f *Finalizer) refOf(obj client.Object) (ObjectRef, error) {
 // would remove what it owns, so that is an error and nothing is sent.
 func (f *Finalizer) ownedIn(obj client.Object, ref ObjectRef) (bool, error) {
 	for _, e := range obj.GetManagedFields() {
-		if e.Manager != f.manager || e.Operation != metav1.ManagedFieldsOperationApply || e.Subresource != "" {
+		if !f.isOwnEntry(identity(e)) {
 			continue
 		}
 		ownership, err := ParseOwnership([]metav1.ManagedFieldsEntry{e})
@@ -456,15 +377,15 @@ func (f *Finalizer) ownedIn(obj client.Object, ref ObjectRef) (bool, error) {
 		if fields.Size() == 1 && owns {
 			return slices.Contains(obj.GetFinalizers(), f.name), nil
 		}
-		// Older names (RenamedFrom) are the manager's own while a rename is under way, or after
-		// one was interrupted between the takeover and the release: the next apply releases them.
+		// Former names are the manager's own while a rename is under way, or after one was
+		// interrupted between the takeover and the release: the next apply releases them.
 		mine := fieldpath.NewSet(FinalizerPath(f.name))
-		for _, older := range f.legacyNames {
-			mine.Insert(FinalizerPath(older))
+		for _, former := range f.formerNames {
+			mine.Insert(FinalizerPath(former))
 		}
 		if others := fields.Difference(mine); !others.Empty() {
 			return false, fmt.Errorf("finalizer %q on %s: its field manager %q also owns %s there, which its applies would remove; "+
-				"another writer uses the same field manager: give this finalizer a manager of its own", f.name, ref, f.manager, strings.Join(Paths(others), ", "))
+				"another writer uses the same field manager: give this finalizer a manager of its own", f.name, ref, f.manager, strings.Join(paths(others), ", "))
 		}
 		return owns && slices.Contains(obj.GetFinalizers(), f.name), nil
 	}
@@ -513,8 +434,7 @@ func (f *Finalizer) coOwners(obj client.Object, name string) []string {
 	}
 	var owners []string
 	for _, e := range ownership.Entries {
-		own := e.Manager == f.manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == ""
-		if !own && e.Fields.Has(FinalizerPath(name)) && !slices.Contains(owners, e.Manager) {
+		if !f.isOwnEntry(e) && e.Fields.Has(FinalizerPath(name)) && !slices.Contains(owners, e.Manager) {
 			owners = append(owners, e.Manager)
 		}
 	}

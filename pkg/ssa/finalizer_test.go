@@ -13,7 +13,10 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/ssakit/ssakit/pkg/ssa"
+	"github.com/ssakit/ssakit/pkg/ssatest"
 )
 
 func TestFinalizerFieldOwner_FitsTheServersLimitAndStaysUnique(t *testing.T) {
@@ -37,23 +40,10 @@ func TestFinalizerFieldOwner_FitsTheServersLimitAndStaysUnique(t *testing.T) {
 	}
 }
 
-func TestNewFinalizer_RefusesAnExplicitFieldOwnerDeclaredForAnotherFinalizer(t *testing.T) {
-	c := fake.NewClientBuilder().Build()
-	if _, err := ssa.NewFinalizer(c, "op", "example.com/first", ssa.WithFieldOwner("op/shared")); err != nil {
-		t.Fatal(err)
-	}
-
-	_, err := ssa.NewFinalizer(c, "op", "example.com/second", ssa.WithFieldOwner("op/shared"))
-
-	if err == nil || !strings.Contains(err.Error(), `field manager "op/shared" is already declared for finalizer "example.com/first"`) {
-		t.Errorf("err = %v, want a refusal naming the finalizer that has the manager", err)
-	}
-}
-
 func TestNewFinalizer_AcceptsTheSameFinalizerDeclaredAgain(t *testing.T) {
 	c := fake.NewClientBuilder().Build()
 	for range 2 {
-		if _, err := ssa.NewFinalizer(c, "op", "example.com/again", ssa.WithFieldOwner(client.FieldOwner("op/again"))); err != nil {
+		if _, err := ssa.NewFinalizer(c, "op", "example.com/again", ssa.FinalizerOptions{FieldOwner: client.FieldOwner("op/again")}); err != nil {
 			t.Fatalf("declaring the same finalizer on the same manager again: %v", err)
 		}
 	}
@@ -62,21 +52,21 @@ func TestNewFinalizer_AcceptsTheSameFinalizerDeclaredAgain(t *testing.T) {
 func TestNewFinalizer_RefusesAFieldOwnerTheServerWouldRefuse(t *testing.T) {
 	c := fake.NewClientBuilder().Build()
 	for _, owner := range []string{strings.Repeat("o", 129), "op\tfinalizer"} {
-		if _, err := ssa.NewFinalizer(c, "op", "example.com/refused", ssa.WithFieldOwner(client.FieldOwner(owner))); err == nil {
+		if _, err := ssa.NewFinalizer(c, "op", "example.com/refused", ssa.FinalizerOptions{FieldOwner: client.FieldOwner(owner)}); err == nil {
 			t.Errorf("field manager %q was accepted", owner)
 		}
 	}
 }
 
-func TestFinalizer_HeldWithoutAnAPIReaderSaysWhatToPass(t *testing.T) {
-	f, err := ssa.NewFinalizer(fake.NewClientBuilder().Build(), "op", "example.com/held")
+func TestFinalizer_IsOnLiveWithoutAnAPIReaderSaysWhatToPass(t *testing.T) {
+	f, err := ssa.NewFinalizer(fake.NewClientBuilder().Build(), "op", "example.com/held", ssa.FinalizerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	_, err = f.Held(t.Context(), demoConfigMap())
+	_, err = f.IsOnLive(t.Context(), demoConfigMap())
 
-	if err == nil || !strings.Contains(err.Error(), "WithAPIReader(mgr.GetAPIReader())") {
+	if err == nil || !strings.Contains(err.Error(), "FinalizerOptions.APIReader set to mgr.GetAPIReader()") {
 		t.Errorf("err = %v, want one that says to pass an API reader", err)
 	}
 	if errors.Is(err, ssa.ErrGone) {
@@ -96,42 +86,15 @@ func TestFinalizer_AddFailsWhenTheAnswerDoesNotCarryTheFinalizer(t *testing.T) {
 			return nil
 		},
 	}).Build()
-	f, err := ssa.NewFinalizer(c, "op", "example.com/stripped")
+	f, err := ssa.NewFinalizer(c, "op", "example.com/stripped", ssa.FinalizerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 
-	err = f.Add(t.Context(), obj)
+	_, err = f.Add(t.Context(), obj)
 
 	if err == nil || !strings.Contains(err.Error(), "does not carry it") {
 		t.Errorf("err = %v, want one that says the answer lacks the finalizer", err)
-	}
-}
-
-// RenamedFrom retires a name: one that another finalizer of the process still uses would be
-// removed from every live object the renamed finalizer is added to.
-func TestNewFinalizer_RefusesToRenameFromAFinalizerStillDeclared(t *testing.T) {
-	if _, err := ssa.NewFinalizer(nil, "refuse-rename", "example.com/still-used"); err != nil {
-		t.Fatal(err)
-	}
-
-	_, err := ssa.NewFinalizer(nil, "refuse-rename", "example.com/renamed", ssa.RenamedFrom("example.com/still-used"))
-
-	if err == nil || !strings.Contains(err.Error(), `RenamedFrom("example.com/still-used") names a finalizer declared in this process`) {
-		t.Errorf("want the still-declared name refused, got %v", err)
-	}
-}
-
-// The other way round: a finalizer whose name another one retires is refused too.
-func TestNewFinalizer_RefusesAFinalizerAnotherOneRetires(t *testing.T) {
-	if _, err := ssa.NewFinalizer(nil, "refuse-retired", "example.com/new-name", ssa.RenamedFrom("retired-name")); err != nil {
-		t.Fatal(err)
-	}
-
-	_, err := ssa.NewFinalizer(nil, "refuse-retired", "retired-name", ssa.AllowLegacyName())
-
-	if err == nil || !strings.Contains(err.Error(), `finalizer "example.com/new-name" is declared RenamedFrom it`) {
-		t.Errorf("want the retired name refused, got %v", err)
 	}
 }
 
@@ -147,5 +110,52 @@ func TestTakeOverFields_RefusesAnObjectWithoutResourceVersion(t *testing.T) {
 
 	if err == nil || !strings.Contains(err.Error(), "has no resourceVersion") {
 		t.Errorf("want the object refused for its missing resourceVersion, got %v", err)
+	}
+}
+
+// Add and Remove say whether they sent a request, as Applier.Apply does: a caller counts its
+// requests, or tells an applied change from a no-op, from what they return.
+func TestFinalizer_AddAndRemoveSayWhetherTheySentARequest(t *testing.T) {
+	applies := 0
+	c := ssatest.NewClientBuilder(nil).WithInterceptorFuncs(interceptor.Funcs{
+		Apply: func(ctx context.Context, c client.WithWatch, config runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+			applies++
+			return c.Apply(ctx, config, opts...)
+		},
+	}).Build()
+	obj := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
+	if err := c.Create(t.Context(), obj); err != nil {
+		t.Fatal(err)
+	}
+	f, err := ssa.NewFinalizer(c, "op", "example.com/cleanup", ssa.FinalizerOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type call struct {
+		Sent     bool
+		Requests int
+	}
+	var got []call
+	for _, op := range []func(context.Context, client.Object) (bool, error){f.Add, f.Add, f.Remove} {
+		before := applies
+		sent, err := op(t.Context(), obj)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, call{sent, applies - before})
+	}
+
+	// The second Add finds the finalizer owned on the answer the first one left in obj.
+	want := []call{{true, 1}, {false, 0}, {true, 1}}
+	if d := cmp.Diff(want, got); d != "" {
+		t.Errorf("Add, Add, Remove (-want +got):\n%s", d)
+	}
+}
+
+func TestNewFinalizer_RefusesItsOwnNameAsAFormerName(t *testing.T) {
+	_, err := ssa.NewFinalizer(nil, "op", "example.com/cleanup", ssa.FinalizerOptions{FormerNames: []string{"example.com/cleanup"}})
+
+	if err == nil || !strings.Contains(err.Error(), "FormerNames names the finalizer itself") {
+		t.Errorf("err = %v, want the finalizer's own name refused as a former name", err)
 	}
 }

@@ -16,16 +16,16 @@ type Migration struct {
 	// Apply is true when the finalizer's manager applies the finalizer because it does not own
 	// it yet, or to put it on (PutOn).
 	Apply bool
-	// PutOn is true when the object carries only older names (RenamedFrom) and the apply puts the
-	// finalizer on, before they are released.
+	// PutOn is true when the object carries only former names (FinalizerOptions.FormerNames)
+	// and the apply puts the finalizer on, before they are released.
 	PutOn bool
-	// TakeFrom are the legacy owners (TakeOverLegacy) whose ownership of the finalizer's item
-	// moves to the finalizer's manager, sorted.
+	// TakeFrom are the legacy owners (FinalizerOptions.TakeOverLegacy) whose ownership of the
+	// finalizer's item moves to the finalizer's manager, sorted.
 	TakeFrom []string
-	// Release are the older names the object carries that are removed from it.
+	// Release are the former names the object carries that are removed from it.
 	Release []string
 	// Kept says, one sentence each, what stays as it is and why: an object that carries neither
-	// the finalizer nor an older name, a terminating one that keeps its older names until its
+	// the finalizer nor a former name, a terminating one that keeps its former names until its
 	// cleanup, an owner that is not taken from. Migrate reports what stays after it is done.
 	Kept []string
 }
@@ -51,14 +51,14 @@ func (f *Finalizer) PlanMigration(obj client.Object) (Migration, error) {
 	if err != nil {
 		return plan, err
 	}
-	older := f.legacyNamesOn(obj)
+	former := f.formerNamesOn(obj)
 	carries := slices.Contains(obj.GetFinalizers(), f.name)
 	switch {
-	case !carries && len(older) == 0:
-		plan.Kept = append(plan.Kept, fmt.Sprintf("it carries neither %q nor an older name of it: there is nothing to migrate, and the controller adds the finalizer to the objects it manages", f.name))
+	case !carries && len(former) == 0:
+		plan.Kept = append(plan.Kept, fmt.Sprintf("it carries neither %q nor a former name of it: there is nothing to migrate, and the controller adds the finalizer to the objects it manages", f.name))
 		return plan, nil
 	case !carries && obj.GetDeletionTimestamp() != nil:
-		plan.Kept = append(plan.Kept, fmt.Sprintf("it is terminating: the server refuses new finalizers (docs/ssa-semantics.md row 12), so it keeps %s until its cleanup is done and the controller's Remove releases it", quoteAll(older)))
+		plan.Kept = append(plan.Kept, fmt.Sprintf("it is terminating: the server refuses new finalizers (docs/ssa-semantics.md row 12), so it keeps %s until its cleanup is done and the controller's Remove releases it", quoteAll(former)))
 		return plan, nil
 	}
 	ownership, err := ParseOwnership(obj.GetManagedFields())
@@ -67,42 +67,56 @@ func (f *Finalizer) PlanMigration(obj client.Object) (Migration, error) {
 	}
 	plan.Apply, plan.PutOn = !owned, !carries
 	if carries {
-		var from, kept []string
-		if len(ownership.Entries) == 0 {
-			from = append(from, beforeFirstApply)
-		}
-		for _, e := range ownership.Entries {
-			switch {
-			case !e.Fields.Has(FinalizerPath(f.name)) || f.isOwnEntry(e):
-			case f.mayTakeFrom(e, f.name):
-				from = append(from, e.Manager)
-			default:
-				kept = append(kept, e.String())
-			}
-		}
-		if len(kept) > 0 {
-			// takeOverPatch moves no item that an owner it may not take from also holds.
-			plan.Kept = append(plan.Kept, fmt.Sprintf("%q stays co-owned by %s, which are not taken from: an Update owner is taken from only with TakeOverLegacy, an Apply owner only when TakeOverLegacy names it (do so when it is an earlier manager of this finalizer), a subresource's never",
-				f.name, quoteAll(kept)))
-		} else {
-			slices.Sort(from)
-			plan.TakeFrom = slices.Compact(from)
+		plan.TakeFrom, plan.Kept = f.planTakeOver(ownership)
+	}
+	release, kept := f.planRelease(ownership, former)
+	plan.Release, plan.Kept = release, append(plan.Kept, kept...)
+	return plan, nil
+}
+
+// planTakeOver returns the owners the finalizer's item is taken from, or, when an owner that may
+// not be taken from also holds it, none and the sentence that says so: takeOverPatch moves no
+// item such an owner holds. An object without entries had them reset; the first apply's answer
+// shows before-first-apply, which is taken from.
+func (f *Finalizer) planTakeOver(ownership *Ownership) (from, kept []string) {
+	if len(ownership.Entries) == 0 {
+		return []string{beforeFirstApply}, nil
+	}
+	var blocking []string
+	for _, e := range ownership.Entries {
+		switch {
+		case !e.Fields.Has(FinalizerPath(f.name)) || f.isOwnEntry(e):
+		case f.mayTakeFrom(e, f.name):
+			from = append(from, e.Manager)
+		default:
+			blocking = append(blocking, e.String())
 		}
 	}
-	for _, name := range older {
-		var kept []string
+	if len(blocking) > 0 {
+		return nil, []string{fmt.Sprintf("%q stays co-owned by %s, which are not taken from: an Update owner is taken from only with TakeOverLegacy, an Apply owner only when LegacyManagers names it (do so when it is an earlier manager of this finalizer), a subresource's never",
+			f.name, quoteAll(blocking))}
+	}
+	slices.Sort(from)
+	return slices.Compact(from), nil
+}
+
+// planRelease returns the former names that are released, and a sentence for each that stays
+// because a subresource's entry owns it.
+func (f *Finalizer) planRelease(ownership *Ownership, former []string) (release, kept []string) {
+	for _, name := range former {
+		var blocking []string
 		for _, e := range ownership.Entries {
 			if e.Fields.Has(FinalizerPath(name)) && !f.isOwnEntry(e) && !f.mayTakeFrom(e, name) {
-				kept = append(kept, e.String())
+				blocking = append(blocking, e.String())
 			}
 		}
-		if len(kept) > 0 {
-			plan.Kept = append(plan.Kept, fmt.Sprintf("older name %q stays: %s own it through a subresource, which is never taken from", name, quoteAll(kept)))
+		if len(blocking) > 0 {
+			kept = append(kept, fmt.Sprintf("former name %q stays: %s own it through a subresource, which is never taken from", name, quoteAll(blocking)))
 			continue
 		}
-		plan.Release = append(plan.Release, name)
+		release = append(release, name)
 	}
-	return plan, nil
+	return release, kept
 }
 
 // beforeFirstApply is the Update entry the server records, at the first apply to an object whose
@@ -113,70 +127,68 @@ const beforeFirstApply = "before-first-apply"
 // replaces obj with the server's answer: it is Add without Add's shortcut for an object whose
 // finalizer the manager already owns, for objects a controller has co-owned with its legacy writer
 // for a while, and for tools that migrate many objects ahead of a release (kubectl ssakit
-// migrate). It never puts the finalizer on an object that carries neither it nor an older name:
+// migrate). It never puts the finalizer on an object that carries neither it nor a former name:
 // when it puts the finalizer on, the apply carries obj's resourceVersion, so an object written
-// since obj was read (its older name removed, its deletion begun) is an *ObjectError wrapping
+// since obj was read (its former name removed, its deletion begun) is an *ObjectError wrapping
 // ErrStale and nothing is written (row 11).
 //
 // It applies the finalizer (the UID guards the apply), takes its item over from the legacy owners
-// the server's answer shows (TakeOverLegacy), and releases the older names (RenamedFrom) that may
-// be released: the steps of Add and Remove, which it reuses. A terminating object that carries
-// only older names keeps them: the server refuses new finalizers on it. It sends nothing when the
-// plan for obj (PlanMigration) changes nothing, and otherwise returns what it did: the takeover
-// it wrote, the older names that obj carried and the answer no longer does, and, in Kept, what
-// stays and why. Errors are Add's.
+// the server's answer shows (TakeOverLegacy), and releases the former names that may be released:
+// the steps of Add and Remove, which it reuses. A terminating object that carries only former
+// names keeps them: the server refuses new finalizers on it. It sends nothing when the plan for
+// obj (PlanMigration) changes nothing, and otherwise returns what it did: the takeover it wrote,
+// the former names that obj carried and the answer no longer does, and, in Kept, what stays and
+// why. Errors are Add's.
 func (f *Finalizer) Migrate(ctx context.Context, obj client.Object) (Migration, error) {
 	plan, err := f.PlanMigration(obj)
 	if err != nil || !plan.Changes() {
 		return plan, err
 	}
-	ref := plan.Object
-	done := Migration{Object: ref, Apply: plan.Apply, PutOn: plan.PutOn}
-	older := f.legacyNamesOn(obj)
-	guard := ""
-	if plan.PutOn {
-		if guard = obj.GetResourceVersion(); guard == "" {
-			return done, fmt.Errorf("finalizer %q: %s carries only older names, and putting the finalizer on needs its resourceVersion, so that an object changed since it was read is not given it; pass an object read from the API server", f.name, ref)
+	done := Migration{Object: plan.Object, Apply: plan.Apply, PutOn: plan.PutOn}
+	former := f.formerNamesOn(obj)
+	err = f.migrate(ctx, obj, plan, &done)
+	for _, name := range former {
+		if !slices.Contains(obj.GetFinalizers(), name) {
+			done.Release = append(done.Release, name)
 		}
 	}
-	answered, err := f.applyAt(ctx, obj, ref, true, guard)
-	if err != nil {
-		return done, err
-	}
-	if !slices.Contains(answered.GetFinalizers(), f.name) {
-		return done, f.strippedError(ref)
-	}
-	released := func() []string {
-		var gone []string
-		for _, name := range older {
-			if !slices.Contains(obj.GetFinalizers(), name) {
-				gone = append(gone, name)
-			}
-		}
-		return gone
-	}
-	// Takeovers and releases are planned from the answer, never from obj, whose managedFields
-	// may be older (the apply may even have released an older name the manager owned already).
-	next, err := f.PlanMigration(obj)
-	if err != nil {
-		return done, err
-	}
-	if len(next.TakeFrom) > 0 {
-		took, err := f.takeOver(ctx, obj, ref, []string{f.name}, true)
-		if err != nil {
-			done.Release = released()
-			return done, err
-		}
-		if took != nil {
-			done.TakeFrom = took.From
-		}
-	}
-	err = f.releaseOlderNames(ctx, obj, ref, next.Release)
-	done.Release = released()
 	if err != nil {
 		return done, err
 	}
 	after, err := f.PlanMigration(obj)
 	done.Kept = after.Kept
 	return done, err
+}
+
+// migrate carries out plan on obj and records the takeover in done. Takeovers and releases are
+// planned again from the apply's answer, never from obj as given, whose managedFields may be
+// older (the apply may even have released a former name the manager owned already).
+func (f *Finalizer) migrate(ctx context.Context, obj client.Object, plan Migration, done *Migration) error {
+	guard := ""
+	if plan.PutOn {
+		if guard = obj.GetResourceVersion(); guard == "" {
+			return fmt.Errorf("finalizer %q: %s carries only former names, and putting the finalizer on needs its resourceVersion, so that an object changed since it was read is not given it; pass an object read from the API server", f.name, plan.Object)
+		}
+	}
+	answered, err := f.applyAt(ctx, obj, plan.Object, true, guard)
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(answered.GetFinalizers(), f.name) {
+		return f.strippedError(plan.Object)
+	}
+	next, err := f.PlanMigration(obj)
+	if err != nil {
+		return err
+	}
+	if len(next.TakeFrom) > 0 {
+		took, err := f.takeOver(ctx, obj, plan.Object, []string{f.name}, true)
+		if err != nil {
+			return err
+		}
+		if took != nil {
+			done.TakeFrom = took.From
+		}
+	}
+	return f.releaseFormerNames(ctx, obj, plan.Object, next.Release)
 }

@@ -31,6 +31,18 @@ func (e Entry) String() string {
 	return fmt.Sprintf("%s (%s)", e.Manager, e.Operation)
 }
 
+// IsApplyOf reports whether e is manager's Apply entry on subresource ("" for the main resource,
+// "status" for /status): the one entry that manager's applies there change. Every test of that
+// kind in ssakit is this method.
+func (e Entry) IsApplyOf(manager, subresource string) bool {
+	return e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == subresource
+}
+
+// identity is mf as an Entry without its fields, for IsApplyOf before anything is parsed.
+func identity(mf metav1.ManagedFieldsEntry) Entry {
+	return Entry{Manager: mf.Manager, Operation: mf.Operation, Subresource: mf.Subresource, APIVersion: mf.APIVersion, Time: mf.Time}
+}
+
 // Ownership is an object's metadata.managedFields, parsed into field sets.
 type Ownership struct {
 	// Entries are in the order of metadata.managedFields.
@@ -58,16 +70,6 @@ func ParseOwnership(managedFields []metav1.ManagedFieldsEntry) (*Ownership, erro
 	return o, nil
 }
 
-// Managers returns the names of every manager with an entry, sorted and without repeats.
-func (o *Ownership) Managers() []string {
-	var names []string
-	for _, e := range o.Entries {
-		names = append(names, e.Manager)
-	}
-	slices.Sort(names)
-	return slices.Compact(names)
-}
-
 // FieldsOf returns every path manager owns, through any operation on any subresource.
 func (o *Ownership) FieldsOf(manager string) *fieldpath.Set {
 	set := &fieldpath.Set{}
@@ -77,17 +79,6 @@ func (o *Ownership) FieldsOf(manager string) *fieldpath.Set {
 		}
 	}
 	return set
-}
-
-// EntriesOf returns manager's entries, one per operation and subresource.
-func (o *Ownership) EntriesOf(manager string) []Entry {
-	var entries []Entry
-	for _, e := range o.Entries {
-		if e.Manager == manager {
-			entries = append(entries, e)
-		}
-	}
-	return entries
 }
 
 // Owners returns the managers that own path, sorted.
@@ -102,73 +93,76 @@ func (o *Ownership) Owners(path fieldpath.Path) []string {
 	return owners
 }
 
-// SharedField is a path owned by more than one manager.
-type SharedField struct {
+// Overlap is a path owned by more than one manager.
+type Overlap struct {
 	Path     fieldpath.Path
 	Managers []string
 }
 
-// String renders the shared field as `.path: "a", "b"`.
-func (s SharedField) String() string { return s.Path.String() + ": " + quoteAll(s.Managers) }
+// String renders the overlap as `.path: "a", "b"`.
+func (o Overlap) String() string { return o.Path.String() + ": " + quoteAll(o.Managers) }
 
-// Shared returns every path owned by more than one of managers (of all managers when none are
+// Overlaps returns every path owned by more than one of managers (of all managers when none are
 // given), sorted by path. Only the owning managers among those asked about are listed.
-func (o *Ownership) Shared(managers ...string) []SharedField {
+func (o *Ownership) Overlaps(managers ...string) []Overlap {
 	if len(managers) == 0 {
-		managers = o.Managers()
+		for _, e := range o.Entries {
+			managers = append(managers, e.Manager)
+		}
 	}
 	managers = slices.Compact(slices.Sorted(slices.Values(managers)))
 	sets := make([]*fieldpath.Set, len(managers))
 	for i, m := range managers {
 		sets[i] = o.FieldsOf(m)
 	}
-	owners := map[string]*SharedField{}
+	owners := map[string]*Overlap{}
 	for i := range managers {
 		for j := i + 1; j < len(managers); j++ {
 			for _, path := range sortedPaths(sets[i].Intersection(sets[j])) {
 				key := path.String()
-				shared, ok := owners[key]
+				overlap, ok := owners[key]
 				if !ok {
-					shared = &SharedField{Path: path}
-					owners[key] = shared
+					overlap = &Overlap{Path: path}
+					owners[key] = overlap
 				}
 				for _, m := range []string{managers[i], managers[j]} {
-					if !slices.Contains(shared.Managers, m) {
-						shared.Managers = append(shared.Managers, m)
+					if !slices.Contains(overlap.Managers, m) {
+						overlap.Managers = append(overlap.Managers, m)
 					}
 				}
 			}
 		}
 	}
-	out := make([]SharedField, 0, len(owners))
-	for _, s := range owners {
-		slices.Sort(s.Managers)
-		out = append(out, *s)
+	out := make([]Overlap, 0, len(owners))
+	for _, overlap := range owners {
+		slices.Sort(overlap.Managers)
+		out = append(out, *overlap)
 	}
-	slices.SortFunc(out, func(a, b SharedField) int { return a.Path.Compare(b.Path) })
+	slices.SortFunc(out, func(a, b Overlap) int { return a.Path.Compare(b.Path) })
 	return out
 }
 
-// OverlapError reports paths that managers expected to be disjoint share.
+// OverlapError reports paths owned by more than one of managers that were expected to own
+// nothing in common.
 type OverlapError struct {
-	Shared []SharedField
+	Overlaps []Overlap
 }
 
 // Error implements error.
 func (e *OverlapError) Error() string {
-	lines := make([]string, len(e.Shared))
-	for i, s := range e.Shared {
-		lines[i] = s.String()
+	lines := make([]string, len(e.Overlaps))
+	for i, o := range e.Overlaps {
+		lines[i] = o.String()
 	}
-	return fmt.Sprintf("field managers overlap on %d field(s): %s", len(e.Shared), strings.Join(lines, "; "))
+	return fmt.Sprintf("field managers overlap on %d field(s): %s", len(e.Overlaps), strings.Join(lines, "; "))
 }
 
-// Disjoint returns nil when no path is owned by two of managers, and an [*OverlapError] listing
-// every shared path otherwise. It is the one call tests and operators use to prove that a user,
-// an operator and a finalizer manager never own the same field.
-func (o *Ownership) Disjoint(managers ...string) error {
-	if shared := o.Shared(managers...); len(shared) > 0 {
-		return &OverlapError{Shared: shared}
+// CheckNoOverlap returns nil when no path is owned by two of managers, and an [*OverlapError]
+// listing every overlap otherwise. It is the one call tests and operators use to prove that a
+// user, an operator and a finalizer manager never own the same field.
+func (o *Ownership) CheckNoOverlap(managers ...string) error {
+	if overlaps := o.Overlaps(managers...); len(overlaps) > 0 {
+		return &OverlapError{Overlaps: overlaps}
 	}
 	return nil
 }
@@ -179,22 +173,10 @@ func FinalizerPath(name string) fieldpath.Path {
 	return fieldpath.MakePathOrDie("metadata", "finalizers", value.NewValueInterface(name))
 }
 
-// FinalizersOwnedBy returns the finalizers among finalizers that manager owns, in their order.
-func (o *Ownership) FinalizersOwnedBy(manager string, finalizers []string) []string {
-	fields := o.FieldsOf(manager)
-	var owned []string
-	for _, f := range finalizers {
-		if fields.Has(FinalizerPath(f)) {
-			owned = append(owned, f)
-		}
-	}
-	return owned
-}
-
-// Paths renders every path in set, sorted, in the readable form structured-merge-diff prints:
+// paths renders every path in set, sorted, in the readable form structured-merge-diff prints:
 // `.spec.replicas`, `.metadata.finalizers[="example.com/x"]`,
 // `.spec.ports[port=80,protocol="TCP"].name`.
-func Paths(set *fieldpath.Set) []string {
+func paths(set *fieldpath.Set) []string {
 	paths := sortedPaths(set)
 	out := make([]string, len(paths))
 	for i, p := range paths {

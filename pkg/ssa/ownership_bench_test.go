@@ -59,7 +59,7 @@ func BenchmarkOwnershipShared(b *testing.B) {
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if shared := o.Shared(); len(shared) != 10 {
+		if shared := o.Overlaps(); len(shared) != 10 {
 			b.Fatalf("want 10 shared ports, got %d", len(shared))
 		}
 	}
@@ -83,13 +83,13 @@ func BenchmarkFinalizerAddWhenOwned(b *testing.B) {
 			return nil
 		},
 	}).Build()
-	f, err := ssa.NewFinalizer(c, "bench", "example.com/cleanup")
+	f, err := ssa.NewFinalizer(c, "bench", "example.com/cleanup", ssa.FinalizerOptions{})
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := f.Add(b.Context(), obj); err != nil {
+		if _, err := f.Add(b.Context(), obj); err != nil {
 			b.Fatal(err)
 		}
 	}

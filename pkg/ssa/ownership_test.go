@@ -40,10 +40,28 @@ var port80 = &value.FieldList{
 	{Name: "protocol", Value: value.NewValueInterface("TCP")},
 }
 
-func TestParseOwnership_Managers(t *testing.T) {
-	want := []string{"ancient-changes", "before-first-apply", "kubectl", "op", "op/finalizer"}
-	if d := cmp.Diff(want, fixtureOwnership(t).Managers()); d != "" {
+func TestParseOwnership_KeepsEveryEntryInOrder(t *testing.T) {
+	var got []string
+	for _, e := range fixtureOwnership(t).Entries {
+		got = append(got, e.String())
+	}
+	want := []string{"kubectl (Apply)", "before-first-apply (Update)", "ancient-changes (Update)", "op/finalizer (Apply)", "op (Update, status)", "op (Apply)"}
+	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
+	}
+}
+
+func TestEntry_IsApplyOfMatchesOnlyTheManagersApplyOnTheSubresource(t *testing.T) {
+	got := map[string]bool{}
+	for _, e := range fixtureOwnership(t).Entries {
+		for _, subresource := range []string{"", "status"} {
+			if e.IsApplyOf("op", subresource) {
+				got[e.String()+" on "+subresource] = true
+			}
+		}
+	}
+	if d := cmp.Diff(map[string]bool{"op (Apply) on ": true}, got); d != "" {
+		t.Errorf("entries IsApplyOf(\"op\", ...) (-want +got):\n%s", d)
 	}
 }
 
@@ -69,10 +87,15 @@ func TestOwnership_Owners(t *testing.T) {
 	}
 }
 
-func TestOwnership_EntriesOfKeepOperationAndSubresourceApart(t *testing.T) {
+func TestParseOwnership_KeepsOperationAndSubresourceApart(t *testing.T) {
 	var got []string
-	for _, e := range fixtureOwnership(t).EntriesOf("op") {
-		got = append(got, e.String()+": "+strings.Join(ssa.Paths(e.Fields), ", "))
+	for _, e := range fixtureOwnership(t).Entries {
+		if e.Manager != "op" {
+			continue
+		}
+		var paths []string
+		e.Fields.Iterate(func(p fieldpath.Path) { paths = append(paths, p.String()) })
+		got = append(got, e.String()+": "+strings.Join(paths, ", "))
 	}
 	want := []string{
 		`op (Update, status): .status.loadBalancer.ingress`,
@@ -83,30 +106,20 @@ func TestOwnership_EntriesOfKeepOperationAndSubresourceApart(t *testing.T) {
 	}
 }
 
-func TestPaths_RendersReadablePaths(t *testing.T) {
-	want := []string{
-		`.metadata.labels.app`,
-		`.spec.ports[port=80,protocol="TCP"]`,
-		`.spec.ports[port=80,protocol="TCP"].name`,
-		`.spec.ports[port=80,protocol="TCP"].port`,
-		`.spec.ports[port=80,protocol="TCP"].protocol`,
-		`.spec.selector`,
+func TestOwnership_FieldsOfHoldsAManagersFinalizerItems(t *testing.T) {
+	fields := fixtureOwnership(t).FieldsOf("op/finalizer")
+	got := map[string]bool{}
+	for _, name := range []string{"legacy-finalizer", "other.io/x", "example.com/x"} {
+		got[name] = fields.Has(ssa.FinalizerPath(name))
 	}
-	if d := cmp.Diff(want, ssa.Paths(fixtureOwnership(t).FieldsOf("kubectl"))); d != "" {
+	if d := cmp.Diff(map[string]bool{"legacy-finalizer": true, "other.io/x": false, "example.com/x": true}, got); d != "" {
 		t.Errorf("(-want +got):\n%s", d)
 	}
 }
 
-func TestOwnership_FinalizersOwnedBy(t *testing.T) {
-	got := fixtureOwnership(t).FinalizersOwnedBy("op/finalizer", []string{"legacy-finalizer", "other.io/x", "example.com/x"})
-	if d := cmp.Diff([]string{"legacy-finalizer", "example.com/x"}, got); d != "" {
-		t.Errorf("(-want +got):\n%s", d)
-	}
-}
-
-func TestOwnership_Shared(t *testing.T) {
+func TestOwnership_OverlapsListsEveryPathOwnedTwice(t *testing.T) {
 	var got []string
-	for _, s := range fixtureOwnership(t).Shared() {
+	for _, s := range fixtureOwnership(t).Overlaps() {
 		got = append(got, s.String())
 	}
 	want := []string{
@@ -118,14 +131,14 @@ func TestOwnership_Shared(t *testing.T) {
 	}
 }
 
-func TestOwnership_DisjointIsNilForManagersThatShareNothing(t *testing.T) {
-	if err := fixtureOwnership(t).Disjoint("kubectl", "op/finalizer", "ancient-changes"); err != nil {
-		t.Errorf("Disjoint: %v", err)
+func TestOwnership_CheckNoOverlapIsNilForManagersThatShareNothing(t *testing.T) {
+	if err := fixtureOwnership(t).CheckNoOverlap("kubectl", "op/finalizer", "ancient-changes"); err != nil {
+		t.Errorf("CheckNoOverlap: %v", err)
 	}
 }
 
-func TestOwnership_DisjointListsEverySharedField(t *testing.T) {
-	err := fixtureOwnership(t).Disjoint("kubectl", "op", "op/finalizer", "before-first-apply")
+func TestOwnership_CheckNoOverlapListsEveryOverlap(t *testing.T) {
+	err := fixtureOwnership(t).CheckNoOverlap("kubectl", "op", "op/finalizer", "before-first-apply")
 
 	if _, ok := errors.AsType[*ssa.OverlapError](err); !ok {
 		t.Fatalf("want *OverlapError, got %v", err)

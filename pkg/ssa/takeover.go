@@ -17,68 +17,20 @@ import (
 // takeOverAttempts bounds the re-reads after a takeover patch met a newer object.
 const takeOverAttempts = 5
 
-// TakeOverLegacy makes the finalizer's manager take the finalizer over from the writers that put
-// it on objects before ssakit did: every Update entry (controllerutil.AddFinalizer with Update or
-// a merge patch, kubectl edit, kubectl-client-side-apply, before-first-apply after a managedFields
-// reset, ancient-changes), and the Apply managers named here (an earlier field manager of the same
-// finalizer, such as a shared "<controller>/finalizer"). Without it, such a co-owner keeps the
-// finalizer on the object after Remove, which returns a *CoOwnedError (docs/ssa-semantics.md
-// rows 3 and 24).
-//
-// The takeover moves the finalizer's item, and nothing else, from those entries to the manager's
-// Apply entry (an entry also lets go of the finalizer list when it owned the list only as the
-// item's parent, as an Update that created the list does), with a JSON patch of
-// metadata.managedFields guarded by the object's resourceVersion (row 31): every other field a legacy writer owns stays its own, so no later
-// apply can remove a spec field it wrote (which is what client-go's csaupgrade would do: row 26).
-// The finalizer list's value is not touched by the patch. When the object changed since the
-// answer the patch was computed from, the patch is refused; the takeover applies the manager's
-// configuration again and computes the patch from that answer (a few times, then ErrStale), so it
-// never works from a read whose managedFields a cache may have trimmed.
-//
-// Remove takes over when its apply left the finalizer on the object and every co-owner is legacy
-// (or none is recorded), then applies again. Whatever the options, the finalizer's own item is
-// taken from before-first-apply, the entry the server makes up for every field of an object whose
-// managedFields were dropped (a reset, kubernetes#136919): it names no writer. Add takes over after
-// an apply whose answer shows legacy co-owners, so an object is migrated when the controller first adds the finalizer; should
-// that patch fail, Add still succeeds (the finalizer is on the object and the manager owns it) and
-// Remove takes over later, unless the object turned out to be gone or replaced. A co-owner that is neither is never taken from: Remove reports it.
-func TakeOverLegacy(managers ...string) FinalizerOption {
-	return &FinalizerOptions{TakeOverLegacy: true, LegacyManagers: slices.Clone(managers)}
-}
-
-// RenamedFrom declares older names of the finalizer, which objects may still carry: Add puts the
-// finalizer on an object first, then removes the older names from it; Remove, Held and Carries
-// treat an older name as the finalizer. So an object is never without one of them, whoever wrote
-// the old name (an Update, a merge patch, another manager), and a terminating object, which the
-// server refuses new finalizers (row 12), keeps its old name until its cleanup is done and Remove
-// releases it. Older names are taken from every manager that owns them: they are retired names of
-// this very finalizer; NewFinalizer refuses one that another finalizer of the process still uses.
-// A rename interrupted between the takeover and the release (a timeout, a shutdown) leaves the
-// old name owned by the finalizer's manager, and the next Add or Remove finishes it. Names
-// without a "/" are accepted here (row 15).
-func RenamedFrom(names ...string) FinalizerOption {
-	return &FinalizerOptions{LegacyNames: slices.Clone(names)}
-}
-
 // TakeOver is what one takeover moved: finalizer items, and the managers they were taken from.
 type TakeOver struct {
 	// Finalizers are the names whose items the finalizer's manager now owns alone: its own name,
-	// or older names (RenamedFrom) about to be released.
+	// or former names about to be released.
 	Finalizers []string
 	// From are the managers taken from, sorted; empty when no owner was recorded (managedFields
 	// were reset).
 	From []string
 }
 
-// OnTakeOver sets FinalizerOptions.OnTakeOver.
-func OnTakeOver(hook func(ctx context.Context, obj client.Object, t TakeOver)) FinalizerOption {
-	return &FinalizerOptions{OnTakeOver: hook}
-}
-
 // isOwnEntry reports whether e is the manager's Apply entry on the main resource, the only entry
 // its applies change.
 func (f *Finalizer) isOwnEntry(e Entry) bool {
-	return e.Manager == f.manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == ""
+	return e.IsApplyOf(f.manager, "")
 }
 
 // mayTakeFrom reports whether the item of finalizer name may be taken from entry e.
@@ -87,7 +39,7 @@ func (f *Finalizer) mayTakeFrom(e Entry, name string) bool {
 	case f.isOwnEntry(e) || e.Subresource != "":
 		return false
 	case name != f.name:
-		return true // a retired name of this finalizer, whoever holds it
+		return true // a former name of this finalizer, whoever holds it
 	case e.Manager == beforeFirstApply && e.Operation == metav1.ManagedFieldsOperationUpdate:
 		// Not a writer: the server's name for "managedFields were dropped" (row 24), which
 		// kubernetes#136919 does to live objects. It records no intent to keep the finalizer.
@@ -98,17 +50,32 @@ func (f *Finalizer) mayTakeFrom(e Entry, name string) bool {
 
 // takeOverPatch returns the JSON patch that moves the items of names from obj's entries that
 // mayTakeFrom to the manager's Apply entry, guarded by obj's resourceVersion, and what it moves.
-// A name obj does not carry, one the manager's entry already owns alone, and one that an owner it
-// may not take from also owns, are left as they are. The patch is nil when nothing is to move.
+// The patch is nil when nothing is to move.
 func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef, names []string) ([]byte, TakeOver, error) {
 	ownership, err := ParseOwnership(obj.GetManagedFields())
 	if err != nil {
 		return nil, TakeOver{}, fmt.Errorf("finalizer %q on %s: %w", f.name, ref, err)
 	}
+	moving, took := f.movable(ownership, obj.GetFinalizers(), names)
+	if moving.Empty() {
+		return nil, TakeOver{}, nil
+	}
+	entries, err := f.withItemsMoved(obj.GetManagedFields(), ownership, moving, ref)
+	if err != nil {
+		return nil, TakeOver{}, err
+	}
+	patch, err := managedFieldsPatch(entries, obj.GetResourceVersion())
+	return patch, took, err
+}
+
+// movable returns the items of names that may move to the manager, and what that takeover is. A
+// name the object does not carry, one the manager's entry already owns alone, and one that an
+// owner it may not take from also owns, stay as they are.
+func (f *Finalizer) movable(ownership *Ownership, finalizers, names []string) (*fieldpath.Set, TakeOver) {
 	moving := &fieldpath.Set{}
 	var took TakeOver
 	for _, name := range names {
-		if !slices.Contains(obj.GetFinalizers(), name) {
+		if !slices.Contains(finalizers, name) {
 			continue
 		}
 		path := FinalizerPath(name)
@@ -132,13 +99,16 @@ func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef, names []stri
 		took.Finalizers = append(took.Finalizers, name)
 		took.From = append(took.From, from...)
 	}
-	if moving.Empty() {
-		return nil, TakeOver{}, nil
-	}
 	slices.Sort(took.From)
 	took.From = slices.Compact(took.From)
+	return moving, took
+}
 
-	entries := obj.GetManagedFields()
+// withItemsMoved returns entries with the items in moving taken from every main-resource entry
+// and given to the manager's Apply entry (made, when it has none, as after its removal apply or a
+// managedFields reset). Only items movable allowed are in moving, so every entry that holds one
+// may lose it. ownership is entries parsed.
+func (f *Finalizer) withItemsMoved(entries []metav1.ManagedFieldsEntry, ownership *Ownership, moving *fieldpath.Set, ref ObjectRef) ([]metav1.ManagedFieldsEntry, error) {
 	moved := make([]metav1.ManagedFieldsEntry, 0, len(entries)+1)
 	hasOwn := false
 	for i, e := range ownership.Entries {
@@ -149,8 +119,6 @@ func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef, names []stri
 			hasOwn = true
 			fields = e.Fields.Union(moving)
 		case e.Subresource == "" && !e.Fields.Intersection(moving).Empty():
-			// Only items that may be taken are in moving, and only from entries that may
-			// lose them: an entry holding one it may not lose blocked that name above.
 			fields = withoutEmptiedParents(e.Fields.Difference(moving), moving)
 			if fields.Empty() {
 				continue // an empty entry is dropped, as the server drops them
@@ -159,25 +127,25 @@ func (f *Finalizer) takeOverPatch(obj client.Object, ref ObjectRef, names []stri
 			moved = append(moved, entry)
 			continue
 		}
-		if entry.FieldsV1, err = fieldsV1(fields); err != nil {
-			return nil, TakeOver{}, err
+		raw, err := fieldsV1(fields)
+		if err != nil {
+			return nil, err
 		}
+		entry.FieldsV1 = raw
 		moved = append(moved, entry)
 	}
-	if !hasOwn {
-		// No entry of the manager's, as after its removal apply or a managedFields reset.
-		raw, err := fieldsV1(moving)
-		if err != nil {
-			return nil, TakeOver{}, err
-		}
-		now := metav1.Now()
-		moved = append(moved, metav1.ManagedFieldsEntry{
-			Manager: f.manager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: ref.GroupVersionKind.GroupVersion().String(),
-			Time: &now, FieldsType: "FieldsV1", FieldsV1: raw,
-		})
+	if hasOwn {
+		return moved, nil
 	}
-	patch, err := managedFieldsPatch(moved, obj.GetResourceVersion())
-	return patch, took, err
+	raw, err := fieldsV1(moving)
+	if err != nil {
+		return nil, err
+	}
+	now := metav1.Now()
+	return append(moved, metav1.ManagedFieldsEntry{
+		Manager: f.manager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: ref.GroupVersionKind.GroupVersion().String(),
+		Time: &now, FieldsType: "FieldsV1", FieldsV1: raw,
+	}), nil
 }
 
 // withoutEmptiedParents returns remaining, an entry's fields after those in moved were taken from
@@ -298,17 +266,10 @@ func (f *Finalizer) takeOver(ctx context.Context, obj client.Object, ref ObjectR
 		Detail: fmt.Sprintf("the object kept changing: finalizer %q was not taken over after %d attempts; retry later", f.name, takeOverAttempts)}
 }
 
-// Carries reports whether obj carries the finalizer or one of its older names (RenamedFrom).
-func (f *Finalizer) Carries(obj client.Object) bool {
-	return slices.Contains(obj.GetFinalizers(), f.name) || slices.ContainsFunc(f.legacyNames, func(name string) bool {
-		return slices.Contains(obj.GetFinalizers(), name)
-	})
-}
-
-// legacyNamesOn returns the older names obj carries.
-func (f *Finalizer) legacyNamesOn(obj client.Object) []string {
+// formerNamesOn returns the former names obj carries.
+func (f *Finalizer) formerNamesOn(obj client.Object) []string {
 	var on []string
-	for _, name := range f.legacyNames {
+	for _, name := range f.formerNames {
 		if slices.Contains(obj.GetFinalizers(), name) {
 			on = append(on, name)
 		}
@@ -327,13 +288,13 @@ func (f *Finalizer) legacyNamesOn(obj client.Object) []string {
 // a write since obj was read is an *ObjectError wrapping ErrStale.
 //
 // obj must be what the server answered, with managedFields whole: the patch sets the whole list,
-// so an entry a cache trimmed away (ssa.KeepManagedFieldsOf, TransformStripManagedFields) would be
+// so an entry a cache trimmed away (KeepManagedFieldsOf, TransformStripManagedFields) would be
 // dropped, and its manager's ownership with it; the resourceVersion guard cannot tell. manager's
 // own Apply entry is never taken from, even when from names manager (an Update entry under the
 // same name is). An obj without managedFields (an answer they were left out of) is an
 // *ObjectError wrapping ErrNoManagedFields, and nothing is sent.
 func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, manager, subresource string, from ...string) (bool, error) {
-	ref, err := RefOf(obj, c.Scheme())
+	ref, err := refOf(obj, c.Scheme())
 	if err != nil {
 		return false, fmt.Errorf("taking fields over for %q: %w", manager, err)
 	}
@@ -351,7 +312,7 @@ func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, man
 	}
 	own := &fieldpath.Set{}
 	for _, e := range ownership.Entries {
-		if e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == subresource {
+		if e.IsApplyOf(manager, subresource) {
 			own = own.Union(e.Fields)
 		}
 	}
@@ -360,8 +321,7 @@ func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, man
 	changed := false
 	for i, e := range ownership.Entries {
 		entry := *entries[i].DeepCopy()
-		mine := e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply
-		if mine || e.Subresource != subresource || !slices.Contains(from, e.Manager) || e.Fields.Intersection(own).Empty() {
+		if e.Subresource != subresource || e.IsApplyOf(manager, subresource) || !slices.Contains(from, e.Manager) || e.Fields.Intersection(own).Empty() {
 			kept = append(kept, entry)
 			continue
 		}

@@ -25,10 +25,10 @@ import (
 // and its next apply that leaves one out deletes it, whoever else relies on it. Use it only for a
 // manager whose applies declare everything the legacy writers wrote: a controller that moves its
 // children from Update to apply with the same content, say. Never for a finalizer's manager,
-// whose applies list the finalizer alone: TakeOverLegacy moves the finalizer's item and nothing
+// whose applies list the finalizer alone: FinalizerOptions.TakeOverLegacy moves the finalizer's item and nothing
 // else. A write since obj was read is an *ObjectError wrapping ErrStale: read obj again and retry.
 func UpgradeManagers(ctx context.Context, c client.Client, obj client.Object, manager string, legacy ...string) (bool, error) {
-	ref, err := RefOf(obj, c.Scheme())
+	ref, err := refOf(obj, c.Scheme())
 	if err != nil {
 		return false, fmt.Errorf("upgrading managers to %q: %w", manager, err)
 	}
@@ -61,9 +61,8 @@ func UpgradeManagers(ctx context.Context, c client.Client, obj client.Object, ma
 func sameAPIVersion(obj client.Object, ref ObjectRef, manager string, legacy []string) error {
 	versions := map[string][]string{}
 	for _, e := range obj.GetManagedFields() {
-		isLegacy := slices.Contains(legacy, e.Manager) && e.Operation == metav1.ManagedFieldsOperationUpdate
-		isApply := e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply
-		if e.Subresource == "" && (isLegacy || isApply) {
+		isLegacy := slices.Contains(legacy, e.Manager) && e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == ""
+		if isLegacy || identity(e).IsApplyOf(manager, "") {
 			versions[e.APIVersion] = append(versions[e.APIVersion], e.Manager+" ("+string(e.Operation)+")")
 		}
 	}

@@ -1,9 +1,6 @@
 package ssa
 
 import (
-	"errors"
-	"fmt"
-
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -12,6 +9,8 @@ import (
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
 	"sigs.k8s.io/structured-merge-diff/v6/value"
+
+	"github.com/ssakit/ssakit/internal/typeconverters"
 )
 
 // untrackedFields are the paths the API server never records in managedFields, whoever sets them
@@ -32,8 +31,8 @@ var untrackedFields = fieldpath.NewSet(
 	fieldpath.MakePathOrDie("metadata", "resourceVersion"),
 )
 
-// WouldChange reports whether applying config as manager, to subresource ("" for the main
-// resource, "status" for /status), could change live: its values or manager's managedFields
+// MayChange reports whether applying config as manager, to subresource ("" for the main
+// resource, "status" for /status), may change live: its values or manager's managedFields
 // entry. It answers false only when it can prove the apply changes nothing (docs/ssa-semantics.md row
 // 21), the way the API server decides, with structured-merge-diff and the schema types knows:
 //
@@ -46,12 +45,21 @@ var untrackedFields = fieldpath.NewSet(
 //
 // It answers true, "send", whenever it cannot tell: live has no entry of manager's (a cache that
 // strips managedFields) or one written at another apiVersion than config's (the apply would
-// rewrite it), types does not know the kind, or a value does not fit the schema. live
+// rewrite it), no converter in types knows the kind, or a value does not fit the schema. For a
+// custom resource pass the converter generated with its apply configurations
+// (applyconfiguration.NewTypeConverter(scheme)) or ServerTypeConverter; for built-in types
+// client-go's applyconfigurations.NewTypeConverter(scheme). Applier.WouldChange is this, for an
+// Applier's manager and types, on the main resource. live
 // is as the caller last saw it (from an informer cache, say); the answer is as fresh as live. A
 // typed live object is seen through its Go type: a value the type cannot hold exactly (a
 // sub-second timestamp, a quantity in a non-canonical form, written by someone else) looks as the
 // type renders it; pass an unstructured object where that matters.
-func WouldChange(types managedfields.TypeConverter, live client.Object, config *unstructured.Unstructured, manager, subresource string) bool {
+func MayChange(types []managedfields.TypeConverter, live client.Object, config *unstructured.Unstructured, manager, subresource string) bool {
+	return mayChange(typeconverters.First(types...), live, config, manager, subresource)
+}
+
+// mayChange is MayChange with types combined.
+func mayChange(types managedfields.TypeConverter, live client.Object, config *unstructured.Unstructured, manager, subresource string) bool {
 	owned, err := ownedFields(live.GetManagedFields(), manager, subresource, config.GetAPIVersion())
 	if err != nil || owned == nil {
 		return true
@@ -82,7 +90,7 @@ func WouldChange(types managedfields.TypeConverter, live client.Object, config *
 func ownedFields(entries []metav1.ManagedFieldsEntry, manager, subresource, apiVersion string) (*fieldpath.Set, error) {
 	var own []metav1.ManagedFieldsEntry
 	for _, e := range entries {
-		if e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == subresource {
+		if identity(e).IsApplyOf(manager, subresource) {
 			if e.APIVersion != apiVersion {
 				return nil, nil
 			}
@@ -115,39 +123,4 @@ func typedLive(types managedfields.TypeConverter, live client.Object, config *un
 	u.SetGroupVersionKind(config.GroupVersionKind())
 	// A live object may hold duplicates the schema forbids in new writes; the server keeps them.
 	return types.ObjectToTyped(u, typed.AllowDuplicates)
-}
-
-// TypeConverters returns a managedfields.TypeConverter that tries each of converters in order and
-// uses the first that knows the object's kind, as controller-runtime's fake client combines them.
-// Use it to give WouldChange (or reconcile.WithTypeConverter) built-in and custom types at once.
-func TypeConverters(converters ...managedfields.TypeConverter) managedfields.TypeConverter {
-	return firstTypeConverter(converters)
-}
-
-type firstTypeConverter []managedfields.TypeConverter
-
-// ObjectToTyped implements managedfields.TypeConverter.
-func (c firstTypeConverter) ObjectToTyped(obj runtime.Object, opts ...typed.ValidationOptions) (*typed.TypedValue, error) {
-	var errs []error
-	for _, converter := range c {
-		tv, err := converter.ObjectToTyped(obj, opts...)
-		if err == nil {
-			return tv, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, fmt.Errorf("no type converter knows %s: %w", obj.GetObjectKind().GroupVersionKind(), errors.Join(errs...))
-}
-
-// TypedToObject implements managedfields.TypeConverter.
-func (c firstTypeConverter) TypedToObject(tv *typed.TypedValue) (runtime.Object, error) {
-	var errs []error
-	for _, converter := range c {
-		obj, err := converter.TypedToObject(tv)
-		if err == nil {
-			return obj, nil
-		}
-		errs = append(errs, err)
-	}
-	return nil, errors.Join(errs...)
 }

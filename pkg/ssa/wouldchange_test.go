@@ -217,39 +217,39 @@ func TestWouldChange(t *testing.T) {
 		want:    true,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			if got := ssa.WouldChange(types, tc.live, statusConfig(tc.desired), "ctl", "status"); got != tc.want {
-				t.Errorf("WouldChange = %v, want %v", got, tc.want)
+			if got := ssa.MayChange([]managedfields.TypeConverter{types}, tc.live, statusConfig(tc.desired), "ctl", "status"); got != tc.want {
+				t.Errorf("MayChange = %v, want %v", got, tc.want)
 			}
 		})
 	}
 }
 
-func TestWouldChange_SendsForAKindTheConverterDoesNotKnow(t *testing.T) {
+func TestMayChange_SendsForAKindTheConverterDoesNotKnow(t *testing.T) {
 	live := thing(map[string]any{"phase": "Ready"}, [2]string{"ctl", `{"f:status":{"f:phase":{}}}`})
 	builtIn := clientgoac.NewTypeConverter(clientgoscheme.Scheme)
 
-	if !ssa.WouldChange(builtIn, live, statusConfig(map[string]any{"phase": "Ready"}), "ctl", "status") {
+	if !ssa.MayChange([]managedfields.TypeConverter{builtIn}, live, statusConfig(map[string]any{"phase": "Ready"}), "ctl", "status") {
 		t.Error("a kind the converter does not know was decided unchanged")
 	}
 }
 
-func TestTypeConverters_UsesTheFirstThatKnowsTheKind(t *testing.T) {
+func TestMayChange_UsesTheFirstConverterThatKnowsTheKind(t *testing.T) {
 	live := thing(map[string]any{"phase": "Ready"}, [2]string{"ctl", `{"f:status":{"f:phase":{}}}`})
-	types := ssa.TypeConverters(clientgoac.NewTypeConverter(clientgoscheme.Scheme), newThingTypes(t))
+	types := []managedfields.TypeConverter{clientgoac.NewTypeConverter(clientgoscheme.Scheme), newThingTypes(t)}
 
-	if ssa.WouldChange(types, live, statusConfig(map[string]any{"phase": "Ready"}), "ctl", "status") {
+	if ssa.MayChange(types, live, statusConfig(map[string]any{"phase": "Ready"}), "ctl", "status") {
 		t.Error("the second converter, which knows the kind, was not used")
 	}
 }
 
-// BenchmarkWouldChange is the steady-state status check of a reconcile: five conditions, a phase
+// BenchmarkMayChange is the steady-state status check of a reconcile: five conditions, a phase
 // and an atomic map, unchanged, proven so without a request.
-func BenchmarkWouldChange(b *testing.B) {
+func BenchmarkMayChange(b *testing.B) {
 	parser, err := typed.NewParser(typed.YAMLObject(thingSchema))
 	if err != nil {
 		b.Fatal(err)
 	}
-	types := thingTypes{parser}
+	types := []managedfields.TypeConverter{thingTypes{parser}}
 	var conditions []any
 	owned := `{"f:status":{"f:phase":{},"f:selector":{},"f:conditions":{`
 	for i, kind := range []string{"Ready", "Synced", "Available", "Progressing", "Degraded"} {
@@ -263,11 +263,11 @@ func BenchmarkWouldChange(b *testing.B) {
 	status := map[string]any{"phase": "Ready", "selector": map[string]any{"app": "web"}, "conditions": conditions}
 	live := thing(status, [2]string{"ctl", owned})
 	config := statusConfig(status)
-	if ssa.WouldChange(types, live, config, "ctl", "status") {
+	if ssa.MayChange(types, live, config, "ctl", "status") {
 		b.Fatal("an unchanged status was not proven unchanged")
 	}
 	b.ReportAllocs()
 	for b.Loop() {
-		ssa.WouldChange(types, live, config, "ctl", "status")
+		ssa.MayChange(types, live, config, "ctl", "status")
 	}
 }
