@@ -19,10 +19,10 @@
 // it is, with as many finalizers as the operator guards ([Finalizer]); [Step] is one finalizer's
 // step alone, for an existing reconciler that keeps its own shape. Objects are typed, or
 // unstructured of a kind given in [Options].GroupVersionKind. A controller that filters events
-// with predicate.GenerationChangedPredicate adds [Reconciler.FinalizerPredicate] with predicate.Or. A controller
-// that wrote its finalizer with Update or a merge patch before passes ssa.TakeOverLegacy() in
-// [Options].FinalizerOptions: each object is migrated when it is next reconciled (see
-// docs/migration.md).
+// with predicate.GenerationChangedPredicate adds [Reconciler.FinalizerPredicate] with
+// predicate.Or. A controller that wrote its finalizer with Update or a merge patch before sets
+// ssa.FinalizerOptions{TakeOverLegacy: true} in [Options].FinalizerOptions: each object is
+// migrated when it is next reconciled (see docs/migration.md).
 //
 // # Events
 //
@@ -34,7 +34,7 @@
 //	CleanupFailed       Warning  the cleanup returned an error; the finalizer stays, retried with backoff
 //	FinalizerBlocked    Warning  the cleanup is done but other field managers own the finalizer too (ssa.CoOwnedError), or who does cannot be told (ssa.ErrNoManagedFields)
 //	CleanupSkipped      Warning  deletion started while the finalizer was missing: the cleanup will not run
-//	FinalizerTakenOver  Normal   the finalizer was taken over from legacy field managers (ssa.TakeOverLegacy), or an older name (ssa.RenamedFrom); once per object and rename
+//	FinalizerTakenOver  Normal   the finalizer was taken over from legacy field managers (TakeOverLegacy), or a former name (FormerNames); once per object and rename
 //
 // # Metrics
 //
@@ -45,7 +45,7 @@
 //	Metric                               Labels and their values
 //	ssakit_finalizer_operations_total    controller; operation: add, remove, takeover (one per
 //	                                     managedFields patch that moved the finalizer from legacy
-//	                                     managers or an older name to the step: once per migrated
+//	                                     managers or a former name to the step: once per migrated
 //	                                     object, twice when it is also renamed);
 //	                                     result: applied (a request was sent and did what was asked),
 //	                                     noop (nothing to send), gone (the object no longer exists or

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
 	"github.com/ssakit/ssakit/pkg/ssatest"
 )
 
@@ -103,7 +104,7 @@ func ExampleStep_Handle() {
 		panic(err)
 	}
 	step, err := ssareconcile.NewStep(mgr.GetClient(), "lb-provisioner", "lb.example.com/release", ssareconcile.StepOptions{
-		APIReader: mgr.GetAPIReader(),
+		Finalizer: ssa.FinalizerOptions{APIReader: mgr.GetAPIReader()},
 		Recorder:  mgr.GetEventRecorder("lb-provisioner"),
 	})
 	if err != nil {
@@ -172,6 +173,32 @@ func ExampleOptions_unstructured() {
 	}
 }
 
+// A controller that wrote its finalizer with Update or a merge patch before takes it over from
+// those writers, object by object, as it reconciles them; an earlier name of the finalizer is
+// replaced the same way. Options.FinalizerOptions configure Options.Finalizer; each further
+// Finalizer has Options of its own.
+func ExampleOptions_takeOverLegacy() {
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{})
+	if err != nil {
+		panic(err)
+	}
+	h := &serviceHandler{status: ssareconcile.NewStatusApplier(mgr.GetClient(), "lb-provisioner", ssareconcile.StatusApplierOptions{})}
+	r, err := ssareconcile.New[*corev1.Service](mgr, h, ssareconcile.Options{
+		Controller: "lb-provisioner",
+		Finalizer:  "lb.example.com/release",
+		FinalizerOptions: ssa.FinalizerOptions{
+			TakeOverLegacy: true,
+			FormerNames:    []string{"lb-release"},
+		},
+	})
+	if err != nil {
+		panic(err)
+	}
+	if err := ctrl.NewControllerManagedBy(mgr).For(&corev1.Service{}).Complete(r); err != nil {
+		panic(err)
+	}
+}
+
 // bucketHandler reconciles Buckets as unstructured objects.
 type bucketHandler struct{}
 
@@ -199,8 +226,8 @@ func ExampleNewStep() {
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
-	// In a manager: NewStep(mgr.GetClient(), ..., StepOptions{APIReader: mgr.GetAPIReader()}).
-	step, err := ssareconcile.NewStep(c, "example", "example.com/cleanup", ssareconcile.StepOptions{APIReader: c})
+	// In a manager: NewStep(mgr.GetClient(), ..., StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: mgr.GetAPIReader()}}).
+	step, err := ssareconcile.NewStep(c, "example", "example.com/cleanup", ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: c}})
 	if err != nil {
 		panic(err)
 	}

@@ -27,7 +27,8 @@ const (
 )
 
 // operationTakeOver is the "operation" label of finalizerOperationsMetric for a takeover from
-// legacy field managers (ssa.TakeOverLegacy); add and remove are the others.
+// legacy field managers (ssa.FinalizerOptions.TakeOverLegacy), or of former names; add and
+// remove are the others.
 const operationTakeOver = "takeover"
 
 // Results of a finalizer operation, the "result" label of finalizerOperationsMetric.

@@ -11,9 +11,9 @@ import (
 // FinalizerChanged returns a controller-runtime predicate that lets through exactly the update
 // events that change what the controller must do about its finalizers on a live object (the new
 // object is not being deleted): one of finalizers went missing (the old object carried it, the
-// new one does not), or one of formerNames, the finalizers' former names (ssa.RenamedFrom),
-// appeared. Creates, deletes, generic events and every other update are filtered out. Without
-// former names, pass nil.
+// new one does not), or one of formerNames, the finalizers' former names (FormerNames in
+// ssa.FinalizerOptions), appeared. Creates, deletes, generic events and every other update are
+// filtered out. Without former names, pass nil.
 //
 // It exists for controllers that filter their events with predicate.GenerationChangedPredicate.
 // A finalizer change never bumps metadata.generation (docs/ssa-semantics.md row 6), so when
@@ -61,7 +61,7 @@ func FinalizerChanged(finalizers, formerNames []string) predicate.Predicate {
 func (r *Reconciler[T]) FinalizerPredicate() predicate.Predicate {
 	var former []string
 	for _, f := range r.finalizers {
-		former = append(former, f.step.Finalizer().OlderNames()...)
+		former = append(former, f.step.Finalizer().FormerNames()...)
 	}
 	return FinalizerChanged(r.Finalizers(), former)
 }

@@ -44,9 +44,10 @@ type Finalizer[T client.Object] struct {
 	Name string
 	// Cleanup releases what Name guards.
 	Cleanup func(ctx context.Context, obj T) (reconcile.Result, error)
-	// Options are passed to ssa.NewFinalizer after Options.FinalizerOptions: ssa.AllowLegacyName()
-	// for a legacy name, say.
-	Options []ssa.FinalizerOption
+	// Options are passed to ssa.NewFinalizer for Name, with APIReader set to the cluster's
+	// GetAPIReader(): ssa.FinalizerOptions{AllowUnqualifiedName: true} for a name without a path,
+	// say. Options.FinalizerOptions do not apply here.
+	Options ssa.FinalizerOptions
 }
 
 // Cluster is what New uses of a controller-runtime manager.Manager: its client, for reads from
@@ -66,9 +67,12 @@ type Options struct {
 	// Finalizer is the name of the finalizer whose cleanup is Handler.Cleanup, domain-qualified
 	// with a path (example.com/cleanup). Required.
 	Finalizer string
-	// FinalizerOptions are passed to ssa.NewFinalizer for every finalizer; its API reader is the
-	// cluster's GetAPIReader().
-	FinalizerOptions []ssa.FinalizerOption
+	// FinalizerOptions are passed to ssa.NewFinalizer for Finalizer, with APIReader set to the
+	// cluster's GetAPIReader(); each Finalizer given to New has its own Options. A controller that
+	// wrote its finalizer with Update or a merge patch before sets
+	// ssa.FinalizerOptions{TakeOverLegacy: true}: each object is migrated when it is next
+	// reconciled (see docs/migration.md).
+	FinalizerOptions ssa.FinalizerOptions
 	// Recorder emits events. Default: the cluster's GetEventRecorder(Controller) when it has one,
 	// as a manager.Manager does; otherwise no events.
 	Recorder events.EventRecorder
@@ -119,7 +123,8 @@ var _ reconcile.Reconciler = &Reconciler[client.Object]{}
 // New returns the Reconciler for T, ready for builder.ControllerManagedBy(mgr).For(&T{}).Complete.
 // mgr is usually the manager.Manager; in a unit test, an ssatest.Cluster. Options.Finalizer's
 // cleanup is handler.Cleanup; more adds finalizers with cleanups of their own, each with its own
-// field manager under the same controller.
+// field manager under the same controller. New refuses finalizers that would undo each other: two
+// on one field manager, and one whose FormerNames name another of them.
 func New[T client.Object](mgr Cluster, handler Handler[T], opts Options, more ...Finalizer[T]) (*Reconciler[T], error) {
 	if opts.Controller == "" || opts.Finalizer == "" {
 		return nil, errors.New("reconcile.New: Options.Controller and Options.Finalizer are required")
@@ -133,7 +138,7 @@ func New[T client.Object](mgr Cluster, handler Handler[T], opts Options, more ..
 	}); ok && opts.Recorder == nil {
 		opts.Recorder = provider.GetEventRecorder(opts.Controller)
 	}
-	all := append([]Finalizer[T]{{Name: opts.Finalizer, Cleanup: handler.Cleanup}}, more...)
+	all := append([]Finalizer[T]{{Name: opts.Finalizer, Cleanup: handler.Cleanup, Options: opts.FinalizerOptions}}, more...)
 	r := &Reconciler[T]{client: mgr.GetClient(), gvk: gvk, handler: handler}
 	seen := map[string]bool{}
 	for _, f := range all {
@@ -144,17 +149,45 @@ func New[T client.Object](mgr Cluster, handler Handler[T], opts Options, more ..
 			return nil, fmt.Errorf("reconcile.New: finalizer %q is given twice", f.Name)
 		}
 		seen[f.Name] = true
-		step, err := NewStep(mgr.GetClient(), opts.Controller, f.Name, StepOptions{
-			APIReader:        mgr.GetAPIReader(),
-			FinalizerOptions: append(append([]ssa.FinalizerOption(nil), opts.FinalizerOptions...), f.Options...),
-			Recorder:         opts.Recorder,
-		})
+		f.Options.APIReader = mgr.GetAPIReader()
+		step, err := NewStep(mgr.GetClient(), opts.Controller, f.Name, StepOptions{Finalizer: f.Options, Recorder: opts.Recorder})
 		if err != nil {
 			return nil, err
 		}
 		r.finalizers = append(r.finalizers, finalizerStep[T]{step: step, cleanup: f.Cleanup})
 	}
+	if err := checkDeclaredTogether(r.Steps()); err != nil {
+		return nil, err
+	}
 	return r, nil
+}
+
+// checkDeclaredTogether refuses finalizers that would undo each other on every object they meet:
+// two on one field manager, since an apply is declarative for its manager and each one's apply
+// would remove the other; and one whose FormerNames name another, since its Add removes its
+// former names from every live object. ssa.NewFinalizer declares one finalizer and cannot see
+// this; the finalizers of a reconciler are declared here together.
+func checkDeclaredTogether(steps []*Step) error {
+	names := map[string]bool{}
+	for _, s := range steps {
+		names[s.Finalizer().Name()] = true
+	}
+	finalizerOf := map[string]string{} // field manager -> finalizer
+	for _, s := range steps {
+		f := s.Finalizer()
+		if other, ok := finalizerOf[f.FieldOwner()]; ok {
+			return fmt.Errorf("reconcile.New: finalizers %q and %q have one field manager, %q; an apply is declarative for its manager, so each would remove the other: "+
+				"give each its own FieldOwner or leave it empty to get ssa.FinalizerFieldOwner(controller, name)", other, f.Name(), f.FieldOwner())
+		}
+		finalizerOf[f.FieldOwner()] = f.Name()
+		for _, former := range f.FormerNames() {
+			if names[former] {
+				return fmt.Errorf("reconcile.New: finalizer %q names finalizer %q among its FormerNames, and would remove it from every live object it adds itself to; "+
+					"a former name must be one no finalizer uses any more: declare one of them, not both", f.Name(), former)
+			}
+		}
+	}
+	return nil
 }
 
 // kindOf returns the kind every object read is given: gvk for a T the scheme cannot name (an

@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/ssakit/ssakit/pkg/ssa"
 	"github.com/ssakit/ssakit/pkg/ssatest"
 )
 
@@ -66,6 +67,71 @@ func TestNew_RefusesAFinalizerWithoutCleanup(t *testing.T) {
 
 	if err == nil || !strings.Contains(err.Error(), "has no Cleanup") {
 		t.Errorf("err = %v, want one that says the finalizer has no Cleanup", err)
+	}
+}
+
+// An apply is declarative for its field manager: two finalizers applied by one manager would
+// remove each other from every object.
+func TestNew_RefusesTwoFinalizersOnOneFieldManager(t *testing.T) {
+	_, err := New[*corev1.ConfigMap](testCluster(), noopHandler[*corev1.ConfigMap]{}, Options{
+		Controller: "op", Finalizer: "example.com/first", FinalizerOptions: ssa.FinalizerOptions{FieldOwner: "op/shared"},
+	}, Finalizer[*corev1.ConfigMap]{
+		Name: "example.com/second", Cleanup: noopHandler[*corev1.ConfigMap]{}.Cleanup, Options: ssa.FinalizerOptions{FieldOwner: "op/shared"},
+	})
+
+	if err == nil {
+		t.Fatal("two finalizers on one field manager were accepted")
+	}
+	for _, want := range []string{`"example.com/first"`, `"example.com/second"`, `"op/shared"`, "give each its own FieldOwner or leave it empty"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("err = %v, want a refusal that contains %s", err, want)
+		}
+	}
+}
+
+// FormerNames retires a name: one that another finalizer of the reconciler still uses would be
+// removed from every live object the renamed finalizer is added to, whichever is declared first.
+func TestNew_RefusesAFinalizerWhoseFormerNamesNameAnotherOfItsFinalizers(t *testing.T) {
+	renamed := ssa.FinalizerOptions{FormerNames: []string{"example.com/still-used"}}
+	for _, tc := range []struct {
+		name     string
+		main     string
+		mainOpts ssa.FinalizerOptions
+		more     string
+		moreOpts ssa.FinalizerOptions
+	}{
+		{"the main finalizer renames from another", "example.com/renamed", renamed, "example.com/still-used", ssa.FinalizerOptions{}},
+		{"another finalizer renames from the main one", "example.com/still-used", ssa.FinalizerOptions{}, "example.com/renamed", renamed},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := New[*corev1.ConfigMap](testCluster(), noopHandler[*corev1.ConfigMap]{}, Options{
+				Controller: "op", Finalizer: tc.main, FinalizerOptions: tc.mainOpts,
+			}, Finalizer[*corev1.ConfigMap]{Name: tc.more, Cleanup: noopHandler[*corev1.ConfigMap]{}.Cleanup, Options: tc.moreOpts})
+
+			want := `finalizer "example.com/renamed" names finalizer "example.com/still-used" among its FormerNames`
+			if err == nil || !strings.Contains(err.Error(), want) {
+				t.Errorf("err = %v, want one that contains %s", err, want)
+			}
+		})
+	}
+}
+
+// Options.FinalizerOptions configure Options.Finalizer alone: another finalizer keeps its own
+// default field manager, so that the two do not share one.
+func TestNew_GivesFinalizerOptionsToTheMainFinalizerOnly(t *testing.T) {
+	r, err := New[*corev1.ConfigMap](testCluster(), noopHandler[*corev1.ConfigMap]{}, Options{
+		Controller: "op", Finalizer: "example.com/f", FinalizerOptions: ssa.FinalizerOptions{FieldOwner: "op/main"},
+	}, Finalizer[*corev1.ConfigMap]{Name: "example.com/g", Cleanup: noopHandler[*corev1.ConfigMap]{}.Cleanup})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var owners []string
+	for _, step := range r.Steps() {
+		owners = append(owners, step.Finalizer().FieldOwner())
+	}
+	if d := cmp.Diff([]string{"op/main", ssa.FinalizerFieldOwner("op", "example.com/g")}, owners); d != "" {
+		t.Errorf("field managers (-want +got):\n%s", d)
 	}
 }
 
@@ -154,7 +220,7 @@ func TestStep_ACleanupResultWithoutRequeueAfterIsAFailure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
 			c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
-			step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{APIReader: c})
+			step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: c}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -16,16 +16,17 @@ import (
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	utiljson "k8s.io/apimachinery/pkg/util/json"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/answer"
-	"github.com/ssakit/ssakit/internal/typeconverters"
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
@@ -36,7 +37,7 @@ type StatusApplier struct {
 	client     client.Client
 	owner      client.FieldOwner
 	controller string
-	types      managedfields.TypeConverter
+	types      []managedfields.TypeConverter
 	legacy     []string
 	// recoveryForbidden is set once the API server refused a takeover from before-first-apply
 	// because the applier's client may not patch the main resource: the applier then stops
@@ -47,7 +48,7 @@ type StatusApplier struct {
 // StatusApplierOptions configure a StatusApplier.
 type StatusApplierOptions struct {
 	// TypeConverters know the schemas of the objects whose status is applied, so that Apply can
-	// prove locally that an apply would change nothing (ssa.WouldChange). They are tried in order,
+	// prove locally that an apply would change nothing (ssa.MayChange). They are tried in order,
 	// then client-go's built-in types (applyconfigurations.NewTypeConverter). For a custom
 	// resource give the converter generated with its apply configurations
 	// (applyconfiguration.NewTypeConverter(scheme)) or ssa.ServerTypeConverter; without one, its
@@ -74,7 +75,7 @@ type StatusApplierOptions struct {
 // NewStatusApplier returns a StatusApplier whose field manager is the controller's name.
 func NewStatusApplier(c client.Client, controller string, opts StatusApplierOptions) *StatusApplier {
 	registerMetrics()
-	types := typeconverters.First(append(slices.Clone(opts.TypeConverters), clientgoac.NewTypeConverter(c.Scheme()))...)
+	types := append(slices.Clone(opts.TypeConverters), clientgoac.NewTypeConverter(c.Scheme()))
 	return &StatusApplier{client: c, owner: client.FieldOwner(controller), controller: controller, types: types, legacy: slices.Clone(opts.LegacyManagers)}
 }
 
@@ -103,12 +104,12 @@ func NewStatusApplier(c client.Client, controller string, opts StatusApplierOpti
 // controller, say) or the server answers that one does: then it is left to them. An unstructured
 // or metadata-only obj gets no such default: set it in status where the schema has it.
 //
-// Nothing is sent when ssa.WouldChange proves the apply would change nothing, from obj's values
+// Nothing is sent when ssa.MayChange proves the apply would change nothing, from obj's values
 // and the manager's managedFields entry: a steady-state reconcile costs no request (row 21).
 func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any) error {
-	ref, err := ssa.RefOf(obj, a.client.Scheme())
+	ref, err := refOf(obj, a.client.Scheme())
 	if err != nil {
-		return fmt.Errorf("applying status: %w", err)
+		return err
 	}
 	if obj.GetUID() == "" || obj.GetResourceVersion() == "" {
 		return fmt.Errorf("status of %s: the object has no UID or resourceVersion; pass an object read from the API server, so that the apply cannot create or touch another object", ref)
@@ -127,7 +128,7 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 		desired["observedGeneration"] = obj.GetGeneration()
 		defaulted = true
 	}
-	if !ssa.WouldChange(a.types, obj, a.config(ref, obj, desired), string(a.owner), "status") && !a.sharedWithLegacy(obj) {
+	if !ssa.MayChange(a.types, obj, a.config(ref, obj, desired), string(a.owner), "status") && !a.sharedWithLegacy(obj) {
 		return nil
 	}
 	if err := a.apply(ctx, ref, obj, desired, defaulted); err != nil {
@@ -195,13 +196,12 @@ func (a *StatusApplier) sharedWithLegacy(obj client.Object) bool {
 	}
 	own := &fieldpath.Set{}
 	for _, e := range ownership.Entries {
-		if e.Manager == string(a.owner) && e.Operation == metav1.ManagedFieldsOperationApply && e.Subresource == "status" {
+		if e.IsApplyOf(string(a.owner), "status") {
 			own = own.Union(e.Fields)
 		}
 	}
 	for _, e := range ownership.Entries {
-		mine := e.Manager == string(a.owner) && e.Operation == metav1.ManagedFieldsOperationApply
-		if !mine && e.Subresource == "status" && a.takesFrom(e.Manager, e.Operation) && !e.Fields.Intersection(own).Empty() {
+		if !e.IsApplyOf(string(a.owner), "status") && e.Subresource == "status" && a.takesFrom(e.Manager, e.Operation) && !e.Fields.Intersection(own).Empty() {
 			return true
 		}
 	}
@@ -284,6 +284,17 @@ func (a *StatusApplier) reportedByOthers(obj client.Object) bool {
 		}
 	}
 	return false
+}
+
+// refOf names obj for the errors of Apply, with its kind from obj itself (unstructured) or from
+// scheme (typed objects), as controller-runtime's client finds it.
+func refOf(obj client.Object, scheme *runtime.Scheme) (ssa.ObjectRef, error) {
+	gvk, err := apiutil.GVKForObject(obj, scheme)
+	if err != nil {
+		return ssa.ObjectRef{}, fmt.Errorf("applying status: cannot tell the kind of %T %s/%s: %w; register its type in the client's scheme",
+			obj, obj.GetNamespace(), obj.GetName(), err)
+	}
+	return ssa.ObjectRef{GroupVersionKind: gvk, Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: obj.GetUID()}, nil
 }
 
 // config is the apply configuration of desired status for obj.

@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -9,8 +11,11 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/pkg/ssatest"
 )
 
 func TestCondition_KeepsLastTransitionTimeWhileTheStatusHolds(t *testing.T) {
@@ -104,5 +109,18 @@ func TestCondition_NeverMovesLastTransitionTimeBackwards(t *testing.T) {
 
 	if got.LastTransitionTime.Before(&ahead) {
 		t.Errorf("lastTransitionTime %v is before the existing %v", got.LastTransitionTime, ahead)
+	}
+}
+
+// A typed object whose type the client's scheme does not know cannot be named in the
+// configuration: the error says what to do about it, and nothing is sent.
+func TestStatusApplier_ApplySaysToRegisterATypeTheSchemeDoesNotKnow(t *testing.T) {
+	c := ssatest.NewClientBuilder(runtime.NewScheme()).Build()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings", UID: "1", ResourceVersion: "1"}}
+
+	err := NewStatusApplier(c, "example", StatusApplierOptions{}).Apply(context.Background(), cm, map[string]any{"phase": "Ready"})
+
+	if err == nil || !strings.Contains(err.Error(), "*v1.ConfigMap demo/settings") || !strings.Contains(err.Error(), "register its type in the client's scheme") {
+		t.Errorf("err = %v, want one that names the object and says to register its type in the client's scheme", err)
 	}
 }

@@ -43,8 +43,8 @@ const (
 	// not on every look.
 	ReasonCleanupWaiting = "CleanupWaiting"
 	// ReasonFinalizerTakenOver is Normal: the finalizer was taken over from legacy field
-	// managers (ssa.TakeOverLegacy in the step's FinalizerOptions), or an older name of it
-	// (ssa.RenamedFrom) is about to be released, so the controller alone owns it now. Once per
+	// managers (TakeOverLegacy in the step's ssa.FinalizerOptions), or a former name of it
+	// (FormerNames) is about to be released, so the controller alone owns it now. Once per
 	// migrated object, and once more for a rename.
 	ReasonFinalizerTakenOver = "FinalizerTakenOver"
 )
@@ -105,27 +105,33 @@ type Step struct {
 
 // StepOptions configure a Step.
 type StepOptions struct {
-	// APIReader reads objects straight from the API server: mgr.GetAPIReader() with a
-	// controller-runtime manager. Required: a cached reader would defeat its purpose (checking
-	// the live object before a cleanup) and start a metadata informer of its own.
-	APIReader client.Reader
-	// FinalizerOptions are passed to ssa.NewFinalizer, after ssa.WithAPIReader(APIReader).
-	FinalizerOptions []ssa.FinalizerOption
+	// Finalizer is passed to ssa.NewFinalizer. Its APIReader is required: mgr.GetAPIReader() with
+	// a controller-runtime manager. A cached reader would defeat its purpose (checking the live
+	// object before a cleanup) and start a metadata informer of its own. Its OnTakeOver, if any,
+	// is called after the step has counted, logged and announced the takeover.
+	Finalizer ssa.FinalizerOptions
 	// Recorder emits the events; nil emits none. With a manager: mgr.GetEventRecorder(controller).
 	Recorder events.EventRecorder
 }
 
 // NewStep declares finalizer for controller, owned by the field manager
-// ssa.FinalizerFieldOwner(controller, finalizer) (see ssa.NewFinalizer), and applied through c.
-// The name is checked: an invalid one is an *ssa.InvalidNameError.
+// ssa.FinalizerFieldOwner(controller, finalizer) unless opts.Finalizer.FieldOwner says otherwise
+// (see ssa.NewFinalizer), and applied through c. The name is checked: an invalid one is an
+// *ssa.InvalidNameError.
 func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*Step, error) {
-	if opts.APIReader == nil {
-		return nil, fmt.Errorf("finalizer step %q: StepOptions.APIReader is required; pass mgr.GetAPIReader()", finalizer)
+	if opts.Finalizer.APIReader == nil {
+		return nil, fmt.Errorf("finalizer step %q: StepOptions.Finalizer.APIReader is required; pass mgr.GetAPIReader()", finalizer)
 	}
 	registerMetrics()
 	s := &Step{controller: controller, recorder: opts.Recorder}
-	f, err := ssa.NewFinalizer(&applyCounter{Client: c, controller: controller}, controller, finalizer,
-		append([]ssa.FinalizerOption{ssa.WithAPIReader(opts.APIReader), ssa.OnTakeOver(s.tookOver)}, opts.FinalizerOptions...)...)
+	fopts := opts.Finalizer
+	fopts.OnTakeOver = func(ctx context.Context, obj client.Object, t ssa.TakeOver) {
+		s.tookOver(ctx, obj, t)
+		if opts.Finalizer.OnTakeOver != nil {
+			opts.Finalizer.OnTakeOver(ctx, obj, t)
+		}
+	}
+	f, err := ssa.NewFinalizer(&applyCounter{Client: c, controller: controller}, controller, finalizer, fopts)
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +139,7 @@ func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*
 	return s, nil
 }
 
-// tookOver counts, logs and announces a takeover from legacy field managers, or of older names.
+// tookOver counts, logs and announces a takeover from legacy field managers, or of former names.
 func (s *Step) tookOver(ctx context.Context, obj client.Object, t ssa.TakeOver) {
 	s.count(operationTakeOver, resultApplied)
 	owners := "no recorded owner (managedFields were reset)"
@@ -143,7 +149,7 @@ func (s *Step) tookOver(ctx context.Context, obj client.Object, t ssa.TakeOver) 
 	log.FromContext(ctx).Info("Took finalizers over from other field managers", "finalizers", t.Finalizers, "from", t.From)
 	next := ""
 	if slices.ContainsFunc(t.Finalizers, func(name string) bool { return name != s.finalizer.Name() }) {
-		next = "; its older names are removed next"
+		next = "; its former names are removed next"
 	}
 	s.event(obj, corev1.EventTypeNormal, ReasonFinalizerTakenOver, "TakeOver", "Finalizers %s are now owned by field manager %s alone, taken over from %s%s",
 		strings.Join(t.Finalizers, ", "), s.finalizer.FieldOwner(), owners, next)
@@ -196,16 +202,19 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 		return Released, reconcile.Result{}, nil
 	}
 	if obj.GetDeletionTimestamp().IsZero() {
-		err := s.add(ctx, obj)
+		sent, err := s.finalizer.Add(ctx, obj)
 		switch {
-		case err == nil && obj.GetDeletionTimestamp().IsZero():
-			return Proceed, reconcile.Result{}, nil
 		case err == nil:
+			s.count("add", appliedOrNoop(sent))
+			if obj.GetDeletionTimestamp().IsZero() {
+				return Proceed, reconcile.Result{}, nil
+			}
 			// The add replaced obj with the server's answer, which shows deletion under way: this
 			// reconcile must clean up, not build more. On to the cleanup below.
-		case errors.Is(err, ssa.ErrTerminating) && s.finalizer.Carries(obj):
+		case errors.Is(err, ssa.ErrTerminating) && s.finalizer.IsOn(obj):
 			// Deletion started after obj was read, and obj carries a former name of the finalizer
-			// (ssa.RenamedFrom), which still guards the object. On to the cleanup below.
+			// (ssa.FinalizerOptions.FormerNames), which still guards the object. On to the cleanup
+			// below.
 		case errors.Is(err, ssa.ErrTerminating):
 			s.cleanupSkipped(ctx, obj, err)
 			return NotHeld, reconcile.Result{}, nil
@@ -214,17 +223,17 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 			return outcome, reconcile.Result{}, err
 		}
 	}
-	if !s.finalizer.Carries(obj) {
+	if !s.finalizer.IsOn(obj) {
 		s.waiting.remove(obj.GetUID())
 		return NotHeld, reconcile.Result{}, nil
 	}
 	// obj may come from a cache that has not seen this controller's own removal yet; one read
 	// of the live metadata keeps a finished cleanup from running again.
-	held, err := s.finalizer.Held(ctx, obj)
+	on, err := s.finalizer.IsOnLive(ctx, obj)
 	if err != nil {
 		return Failed, reconcile.Result{}, err
 	}
-	if !held {
+	if !on {
 		s.waiting.remove(obj.GetUID())
 		return NotHeld, reconcile.Result{}, nil
 	}
@@ -264,17 +273,6 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 // (1000s), which schedules the looks when another finalizer's cleanup fails meanwhile.
 const waitingFor = time.Hour
 
-// add adds the finalizer to obj, which Handle saw live, and counts an add that succeeded; Handle
-// decides what its errors mean.
-func (s *Step) add(ctx context.Context, obj client.Object) error {
-	ctx, sent := withApplyMarker(ctx)
-	if err := s.finalizer.Add(ctx, obj); err != nil {
-		return err
-	}
-	s.count("add", appliedOrNoop(*sent))
-	return nil
-}
-
 // cleanupSkipped reports an add the server refused because deletion has started and the
 // finalizer is not on the object. Either the object was deleted before this controller first saw
 // it, or someone stripped the finalizer after Reconcile had created things for it: the cleanup can
@@ -288,9 +286,8 @@ func (s *Step) cleanupSkipped(ctx context.Context, obj client.Object, err error)
 }
 
 func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
-	ctx, sent := withApplyMarker(ctx)
 	uid := obj.GetUID() // Remove replaces obj with the answer
-	err := s.finalizer.Remove(ctx, obj)
+	sent, err := s.finalizer.Remove(ctx, obj)
 	if errors.Is(err, ssa.ErrReplaced) {
 		// The object that was cleaned up is gone; the one now under its name is another, with
 		// reconciles of its own, and was not touched.
@@ -300,7 +297,7 @@ func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
 	}
 	if err == nil {
 		s.cleanedUp.add(uid, recentFor)
-		s.count("remove", appliedOrNoop(*sent))
+		s.count("remove", appliedOrNoop(sent))
 		log.FromContext(ctx).Info("Finalizer removed")
 		return Released, nil
 	}
@@ -406,8 +403,7 @@ func (r *recentUIDs) remove(uid types.UID) {
 	r.prune(time.Now())
 }
 
-// applyCounter counts the apply requests the finalizer sends, and marks the call's context (see
-// withApplyMarker) so the step can tell an applied operation from one that needed no request.
+// applyCounter counts the apply requests the finalizer sends (ssakit_apply_requests_total).
 type applyCounter struct {
 	client.Client
 	controller string
@@ -416,16 +412,5 @@ type applyCounter struct {
 // Apply implements client.Client.
 func (c *applyCounter) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
 	applyRequests.WithLabelValues(c.controller, "finalizer").Inc()
-	if sent, ok := ctx.Value(applyMarkerKey{}).(*bool); ok {
-		*sent = true
-	}
 	return c.Client.Apply(ctx, obj, opts...)
-}
-
-type applyMarkerKey struct{}
-
-// withApplyMarker returns a context whose applies through applyCounter set *sent.
-func withApplyMarker(ctx context.Context) (context.Context, *bool) {
-	sent := new(bool)
-	return context.WithValue(ctx, applyMarkerKey{}, sent), sent
 }
