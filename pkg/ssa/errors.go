@@ -209,24 +209,42 @@ func FromApplyError(obj ObjectRef, err error) error {
 		return err
 	}
 	s := status.Status()
+	switch s.Code {
+	case http.StatusConflict:
+		return fromConflict(obj, s, err)
+	case http.StatusUnprocessableEntity:
+		return fromUnprocessable(obj, s, err)
+	}
+	return err
+}
+
+// fromConflict classifies a 409 answer to an apply.
+func fromConflict(obj ObjectRef, s metav1.Status, err error) error {
 	switch {
-	case s.Code == http.StatusConflict && s.Reason == metav1.StatusReasonConflict && hasCause(s, metav1.CauseTypeFieldManagerConflict):
+	case s.Reason == metav1.StatusReasonConflict && hasCause(s, metav1.CauseTypeFieldManagerConflict):
 		return &ConflictError{Conflicts: conflictsOf(s), Err: err}
-	case s.Code == http.StatusConflict && strings.Contains(s.Message, "uid mismatch"):
+	case strings.Contains(s.Message, "uid mismatch"):
 		return &ObjectError{Object: obj, Reason: ErrGone, Err: err,
 			Detail: "it was deleted after it was read; there is nothing left to do for it"}
-	case s.Code == http.StatusConflict && s.Reason == metav1.StatusReasonConflict:
+	case s.Reason == metav1.StatusReasonConflict:
 		// After the field-manager and uid cases, a 409 on an apply is a stale resourceVersion
 		// ("the object has been modified"; controller-runtime's fake client words it otherwise).
 		return &ObjectError{Object: obj, Reason: ErrStale, Err: err,
 			Detail: "it was written since it was read, and nothing was applied; apply again to a fresh read (a controller's next reconcile does)"}
-	case s.Code == http.StatusUnprocessableEntity && hasCauseField(s, "metadata.uid"):
+	}
+	return err
+}
+
+// fromUnprocessable classifies a 422 answer to an apply.
+func fromUnprocessable(obj ObjectRef, s metav1.Status, err error) error {
+	switch {
+	case hasCauseField(s, "metadata.uid"):
 		return &ObjectError{Object: obj, Reason: ErrReplaced, Err: err,
 			Detail: "ssakit did not touch the new object; read it again and reconcile that one"}
-	case s.Code == http.StatusUnprocessableEntity && strings.Contains(s.Message, "no new finalizers can be added if the object is being deleted"):
+	case strings.Contains(s.Message, "no new finalizers can be added if the object is being deleted"):
 		return &ObjectError{Object: obj, Reason: ErrTerminating, Err: err,
 			Detail: "the API server refuses new finalizers once deletion has started; run the cleanup instead"}
-	case s.Code == http.StatusUnprocessableEntity && strings.Contains(s.Message, legacyNameRefused):
+	case strings.Contains(s.Message, unqualifiedNameRefused):
 		return &InvalidNameError{Name: refusedName(s), Class: NameUnqualified, Err: err, Reasons: []string{
 			"the API server refuses a finalizer name without a path on " + obj.GroupVersionKind.Kind + " (built-in types accept only domain-qualified names such as example.com/cleanup; AllowUnqualifiedName is for custom resources)",
 		}}
@@ -234,17 +252,17 @@ func FromApplyError(obj ObjectRef, err error) error {
 	return err
 }
 
-// legacyNameRefused is how kube-apiserver refuses a finalizer name without a path on a built-in
+// unqualifiedNameRefused is how kube-apiserver refuses a finalizer name without a path on a built-in
 // type (docs/ssa-semantics.md row 15).
-const legacyNameRefused = "name is neither a standard finalizer name nor is it fully qualified"
+const unqualifiedNameRefused = "name is neither a standard finalizer name nor is it fully qualified"
 
-// refusedName returns the finalizer name a legacyNameRefused cause quotes.
+// refusedName returns the finalizer name a unqualifiedNameRefused cause quotes.
 func refusedName(s metav1.Status) string {
 	if s.Details == nil {
 		return ""
 	}
 	for _, c := range s.Details.Causes {
-		if !strings.Contains(c.Message, legacyNameRefused) {
+		if !strings.Contains(c.Message, unqualifiedNameRefused) {
 			continue
 		}
 		if _, rest, ok := strings.Cut(c.Message, "Invalid value: "); ok {

@@ -306,9 +306,37 @@ func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, man
 		// Not "nothing to take over": an apply's answer always has the applier's entry.
 		return false, noManagedFieldsError(ref, fmt.Sprintf("taking the fields of %q over from %v", manager, from))
 	}
-	ownership, err := ParseOwnership(obj.GetManagedFields())
+	kept, err := withFieldsTakenOver(obj.GetManagedFields(), manager, subresource, from)
 	if err != nil {
 		return false, fmt.Errorf("taking fields of %s over for %q: %w", ref, manager, err)
+	}
+	if kept == nil {
+		return false, nil
+	}
+	patch, err := managedFieldsPatch(kept, obj.GetResourceVersion())
+	if err != nil {
+		return false, err
+	}
+	answered := &metav1.PartialObjectMetadata{}
+	err = sendManagedFieldsPatch(ctx, c, ref, answered, patch, manager, "no field was taken over")
+	switch {
+	case errors.Is(err, ErrStale) || errors.Is(err, ErrGone):
+		return false, err
+	case err != nil:
+		return false, fmt.Errorf("taking fields of %s over for %q from %v: %w", ref, manager, from, err)
+	}
+	obj.SetManagedFields(answered.GetManagedFields())
+	obj.SetResourceVersion(answered.GetResourceVersion())
+	return true, nil
+}
+
+// withFieldsTakenOver returns entries without the fields manager's Apply entry on subresource owns
+// in the entries of the from managers on that subresource (an entry left empty is dropped), or
+// nil when none of them holds one.
+func withFieldsTakenOver(entries []metav1.ManagedFieldsEntry, manager, subresource string, from []string) ([]metav1.ManagedFieldsEntry, error) {
+	ownership, err := ParseOwnership(entries)
+	if err != nil {
+		return nil, err
 	}
 	own := &fieldpath.Set{}
 	for _, e := range ownership.Entries {
@@ -316,7 +344,6 @@ func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, man
 			own = own.Union(e.Fields)
 		}
 	}
-	entries := obj.GetManagedFields()
 	kept := make([]metav1.ManagedFieldsEntry, 0, len(entries))
 	changed := false
 	for i, e := range ownership.Entries {
@@ -331,26 +358,12 @@ func TakeOverFields(ctx context.Context, c client.Client, obj client.Object, man
 			continue
 		}
 		if entry.FieldsV1, err = fieldsV1(rest); err != nil {
-			return false, err
+			return nil, err
 		}
 		kept = append(kept, entry)
 	}
 	if !changed {
-		return false, nil
+		return nil, nil
 	}
-	patch, err := managedFieldsPatch(kept, obj.GetResourceVersion())
-	if err != nil {
-		return false, err
-	}
-	answered := &metav1.PartialObjectMetadata{}
-	err = sendManagedFieldsPatch(ctx, c, ref, answered, patch, manager, "no field was taken over")
-	if err != nil {
-		if errors.Is(err, ErrStale) || errors.Is(err, ErrGone) {
-			return false, err
-		}
-		return false, fmt.Errorf("taking fields of %s over for %q from %v: %w", ref, manager, from, err)
-	}
-	obj.SetManagedFields(answered.GetManagedFields())
-	obj.SetResourceVersion(answered.GetResourceVersion())
-	return true, nil
+	return kept, nil
 }
