@@ -108,7 +108,7 @@ func runVet(t *testing.T, cmd *exec.Cmd) (output []byte, exitCode int) {
 const kubebuilderNoPath = `finalizer name "storage.finalizers.tutorial.kubebuilder.io" has no path: ` +
 	`custom resources get a warning each time it is added (metadata.finalizers: "storage.finalizers.tutorial.kubebuilder.io": ` +
 	`prefer a domain-qualified finalizer name including a path (/) to avoid accidental conflicts with other finalizer writers) ` +
-	`and built-in types refuse it; use a domain-qualified name such as example.com/cleanup, and ssa.RenamedFrom to migrate live objects`
+	`and built-in types refuse it; use a domain-qualified name such as example.com/cleanup, and ssa.FinalizerOptions.FormerNames to migrate live objects`
 
 func TestKubebuilderControllerFindings(t *testing.T) {
 	const useSSA = "use ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa), which applies only this finalizer, with a field manager of its own"

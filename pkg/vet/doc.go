@@ -11,7 +11,7 @@
 // `go vet -vettool`. Calls are recognized by their packages' import paths and
 // signatures (controller-runtime's client and controllerutil, apimachinery's runtime and
 // unstructured, ssakit's ssa and reconcile), and objects by variable identity, never by the names
-// a file gives them. Finalizer names are judged by [ssa.ValidateFinalizerName] itself.
+// a file gives them. Finalizer names are classified by [ssa.CheckFinalizerName] itself.
 //
 // None of the findings has a suggested fix: each needs a decision a tool cannot make (a
 // ssa.Finalizer declared with the controller's client and name, a domain for a name, an apply

@@ -1,7 +1,6 @@
 package vet
 
 import (
-	"fmt"
 	"go/ast"
 	"go/constant"
 	"go/token"
@@ -12,35 +11,36 @@ import (
 	"golang.org/x/tools/go/analysis/passes/inspect"
 	"golang.org/x/tools/go/ast/inspector"
 	"golang.org/x/tools/go/types/typeutil"
-	"k8s.io/apimachinery/pkg/util/validation"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
-// FinalizerName reports constant finalizer names that ssa.ValidateFinalizerName refuses: names
-// the API server refuses, warns on for custom resources, or that belong to Kubernetes itself.
-// Names given to controllerutil.RemoveFinalizer and ContainsFinalizer, which may already be on
-// objects, are reported only when no object can hold them.
+// FinalizerName reports constant finalizer names that ssa.CheckFinalizerName does not class as
+// qualified: names the API server refuses, warns on for custom resources, or that belong to
+// Kubernetes itself. Names given to controllerutil.RemoveFinalizer and ContainsFinalizer, which
+// may already be on objects, are reported only when no object can hold them.
 var FinalizerName = &analysis.Analyzer{
 	Name: "finalizername",
 	Doc: `report finalizer names the API server refuses or warns on
 
-Each constant finalizer name is checked with ssa.ValidateFinalizerName
+Each constant finalizer name is classified with ssa.CheckFinalizerName
 (github.com/ssakit/ssakit/pkg/ssa), by the rules the API server applies:
 
-  - not a qualified name: the API server refuses it on every kind;
-  - kubernetes, orphan, foregroundDeletion: they belong to Kubernetes itself;
-  - no "/" path: built-in types refuse it, and custom resources get a warning
-    each time it is added to one (since Kubernetes 1.29).
+  - invalid, not a qualified name: the API server refuses it on every kind;
+  - reserved, kubernetes, orphan, foregroundDeletion: they belong to Kubernetes
+    itself;
+  - unqualified, no "/" path: built-in types refuse it, and custom resources
+    get a warning each time it is added to one (since Kubernetes 1.29).
 
 Checked are the names given to controllerutil.AddFinalizer and to
 ssa.NewFinalizer, and the constant elements of Finalizers: []string{...} in a
 metav1.ObjectMeta literal and of SetFinalizers. ssa.NewFinalizer with
-ssa.AllowLegacyName() accepts a name without a path, and then only names it
-would still refuse are reported. The names given to RemoveFinalizer and
-ContainsFinalizer are reported only when they are not qualified names: any
-other name can be on an object, and removing an old name or looking for it is
-the migration away from it (and Kubernetes' own may be removed or looked for).`,
+ssa.FinalizerOptions{AllowUnqualifiedName: true} accepts an unqualified name,
+and then only names it would still refuse are reported. The names given to
+RemoveFinalizer and ContainsFinalizer are reported only when they are invalid:
+any other name can be on an object, and removing an old name or looking for it
+is the migration away from it (and Kubernetes' own may be removed or looked
+for).`,
 	URL:      "https://pkg.go.dev/github.com/ssakit/ssakit/pkg/vet#FinalizerName",
 	Requires: []*analysis.Analyzer{inspect.Analyzer},
 	Run:      runFinalizerName,
@@ -54,7 +54,7 @@ type nameUse struct {
 	// existing is true for RemoveFinalizer and ContainsFinalizer, which deal with a name already
 	// on objects: removing an old name, or looking for it, is the migration away from it, and
 	// Kubernetes' own names may be looked for (a foreground deletion) or removed (orphaning on
-	// purpose). Only a name that is not a qualified name, which no object can hold, is reported.
+	// purpose). Only an invalid name, which no object can hold, is reported.
 	existing bool
 }
 
@@ -104,92 +104,89 @@ func checkFinalizerList(pass *analysis.Pass, list ast.Expr, use nameUse) {
 	}
 }
 
-// checkFinalizerName reports arg when it is a constant name ssa.ValidateFinalizerName refuses.
+// checkFinalizerName reports arg when it is a constant name that ssa.CheckFinalizerName does not
+// class as qualified, as far as use cares.
 func checkFinalizerName(pass *analysis.Pass, arg ast.Expr, use nameUse) {
 	name, ok := constantString(pass.TypesInfo, arg)
 	if !ok {
 		return
 	}
-	if _, err := ssa.ValidateFinalizerName(name, false); err == nil {
-		return
-	}
-	warnings, err := ssa.ValidateFinalizerName(name, true)
-	switch {
-	case use.existing && len(validation.IsQualifiedName(name)) == 0:
-		// A name objects can hold: it may be on them, put there before, or by Kubernetes.
-	case err != nil:
-		pass.Reportf(arg.Pos(), "%s", refusal(name, err))
-	case use.kind != "":
-		pass.Reportf(arg.Pos(), "finalizer name %q has no path: the API server refuses it on %s, a built-in type; use a domain-qualified name such as example.com/cleanup",
-			name, use.kind)
-	default:
-		pass.Reportf(arg.Pos(), "finalizer name %q has no path: custom resources get a warning each time it is added (%s) and built-in types refuse it; use a domain-qualified name such as example.com/cleanup, and ssa.RenamedFrom to migrate live objects",
-			name, strings.Join(warnings, "; "))
+	check := ssa.CheckFinalizerName(name)
+	switch check.Class {
+	case ssa.NameQualified:
+	case ssa.NameInvalid:
+		// Only apimachinery's own messages are in the error: the advice is added.
+		pass.Reportf(arg.Pos(), "%v; the API server refuses it on every kind: use a domain-qualified name such as example.com/cleanup", check.Err)
+	case ssa.NameReserved:
+		// Kubernetes' own names may be removed or looked for.
+		if !use.existing {
+			pass.Reportf(arg.Pos(), "%v", check.Err)
+		}
+	case ssa.NameUnqualified:
+		switch {
+		case use.existing:
+			// A name objects can hold: it may be on them, put there before.
+		case use.kind != "":
+			pass.Reportf(arg.Pos(), "finalizer name %q has no path: the API server refuses it on %s, a built-in type; use a domain-qualified name such as example.com/cleanup",
+				name, use.kind)
+		default:
+			pass.Reportf(arg.Pos(), "finalizer name %q has no path: custom resources get a warning each time it is added (%s) and built-in types refuse it; use a domain-qualified name such as example.com/cleanup, and ssa.FinalizerOptions.FormerNames to migrate live objects",
+				name, check.Warning)
+		}
 	}
 }
 
-// refusal words a name ssa.ValidateFinalizerName refuses even as a legacy name. Its error says
-// what is wrong; only apimachinery's own messages for a name that is not a qualified name need
-// the advice added.
-func refusal(name string, err error) string {
-	if len(validation.IsQualifiedName(name)) > 0 {
-		return fmt.Sprintf("%v; the API server refuses it on every kind: use a domain-qualified name such as example.com/cleanup", err)
-	}
-	return err.Error()
-}
-
-// checkNewFinalizer checks the name given to ssa.NewFinalizer, which returns an error for every
-// name ValidateFinalizerName refuses. ssa.AllowLegacyName() among the options makes a name
-// without a path an accepted one: the author chose it, and go vet has no other way to say so.
+// checkNewFinalizer checks the name given to ssa.NewFinalizer, which returns the error
+// ssa.CheckFinalizerName gives the name, lifted for an unqualified name by
+// FinalizerOptions.AllowUnqualifiedName: the author's statement that the name is already on
+// objects, which go vet has no other way to hear.
 func checkNewFinalizer(pass *analysis.Pass, call *ast.CallExpr) {
 	name, ok := constantString(pass.TypesInfo, call.Args[2])
 	if !ok {
 		return
 	}
-	allowLegacy, known := legacyAllowed(pass.TypesInfo, call)
-	// Options that cannot be read may allow a legacy name: then only what fails anyway is reported.
-	_, err := ssa.ValidateFinalizerName(name, allowLegacy || !known)
-	if err != nil {
-		pass.Reportf(call.Args[2].Pos(), "ssa.NewFinalizer returns an error for this name: %v", err)
+	check := ssa.CheckFinalizerName(name)
+	if check.Err == nil {
+		return
 	}
-}
-
-// legacyAllowed reads ssa.NewFinalizer's options: allowed is true when one of them is
-// ssa.AllowLegacyName() or &ssa.FinalizerOptions{AllowLegacyName: true}; known is false when an
-// option cannot be read (a variable, another package's function, opts...).
-func legacyAllowed(info *types.Info, call *ast.CallExpr) (allowed, known bool) {
-	if call.Ellipsis.IsValid() {
-		return false, false
-	}
-	for _, opt := range call.Args[3:] {
-		switch o := ast.Unparen(opt).(type) {
-		case *ast.CallExpr:
-			fn := typeutil.StaticCallee(info, o)
-			if fn == nil || !inPackage(fn, ssaPkg) {
-				return false, false
-			}
-			allowed = allowed || fn.Name() == "AllowLegacyName"
-		case *ast.UnaryExpr:
-			lit, ok := ast.Unparen(o.X).(*ast.CompositeLit)
-			if !ok || !isNamed(info.TypeOf(lit), ssaPkg, "FinalizerOptions") {
-				return false, false
-			}
-			for _, elt := range lit.Elts {
-				kv, ok := elt.(*ast.KeyValueExpr)
-				if !ok || !isIdent(kv.Key, "AllowLegacyName") {
-					continue
-				}
-				value := info.Types[kv.Value].Value
-				if value == nil || value.Kind() != constant.Bool {
-					return false, false
-				}
-				allowed = allowed || constant.BoolVal(value)
-			}
-		default:
-			return false, false
+	if check.Class == ssa.NameUnqualified {
+		// Options that cannot be read may allow it: then only what fails anyway is reported.
+		if allowed, known := unqualifiedAllowed(pass.TypesInfo, call.Args[3]); allowed || !known {
+			return
 		}
 	}
-	return allowed, true
+	pass.Reportf(call.Args[2].Pos(), "ssa.NewFinalizer returns an error for this name: %v", check.Err)
+}
+
+// unqualifiedAllowed reads ssa.NewFinalizer's options, an ssa.FinalizerOptions: allowed is
+// AllowUnqualifiedName's value; known is false when it cannot be read (a variable, a call, a
+// field value that is not a constant).
+func unqualifiedAllowed(info *types.Info, opts ast.Expr) (allowed, known bool) {
+	lit, ok := ast.Unparen(opts).(*ast.CompositeLit)
+	if !ok || !isNamed(info.TypeOf(lit), ssaPkg, "FinalizerOptions") {
+		return false, false
+	}
+	var value ast.Expr
+	for i, elt := range lit.Elts {
+		if kv, ok := elt.(*ast.KeyValueExpr); ok {
+			if isIdent(kv.Key, "AllowUnqualifiedName") {
+				value = kv.Value
+			}
+			continue
+		}
+		// An unkeyed literal lists every field in order.
+		if st, ok := info.TypeOf(lit).Underlying().(*types.Struct); ok && i < st.NumFields() && st.Field(i).Name() == "AllowUnqualifiedName" {
+			value = elt
+		}
+	}
+	if value == nil {
+		return false, true
+	}
+	v := info.Types[value].Value
+	if v == nil || v.Kind() != constant.Bool {
+		return false, false
+	}
+	return constant.BoolVal(v), true
 }
 
 // objectMetaKind is builtinKind of the object whose ObjectMeta literal is at cur: the literal it

@@ -13,8 +13,8 @@ func TestFinalizerName(t *testing.T) {
 		name string
 		pkg  string
 	}{
-		{name: "reports constant names ssa.ValidateFinalizerName refuses, by how the name is used", pkg: "finalizername/reported"},
-		{name: "does not report qualified names, declared legacy names, or names it cannot know", pkg: "finalizername/notreported"},
+		{name: "reports constant names ssa.CheckFinalizerName does not class as qualified, by how the name is used", pkg: "finalizername/reported"},
+		{name: "does not report qualified names, unqualified names NewFinalizer is told to allow, or names it cannot know", pkg: "finalizername/notreported"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

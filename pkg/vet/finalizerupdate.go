@@ -33,8 +33,9 @@ MergeFromWithOptions without MergeFromWithOptimisticLock, client.Merge,
 controllerutil.CreateOrPatch): it replaces the whole finalizer list, so a
 finalizer another writer added or removed since the object was read is lost or
 comes back. ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa) applies only its
-own finalizer, with a field manager of its own, and ssa.TakeOverLegacy moves
-finalizers of live objects out of Update entries.
+own finalizer, with a field manager of its own, and
+ssa.FinalizerOptions.TakeOverLegacy moves finalizers of live objects out of
+Update entries.
 
 An object is followed by variable identity within the function that calls
 AddFinalizer or RemoveFinalizer, closures included, to the writes that can run

@@ -19,25 +19,33 @@ func addDomainQualifiedFinalizer(cm *corev1.ConfigMap) {
 }
 
 func newFinalizerWithDomainQualifiedName(c client.Client) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "widgets", cleanup)
+	return ssa.NewFinalizer(c, "widgets", cleanup, ssa.FinalizerOptions{})
 }
 
-// AllowLegacyName is the author's statement that the name is already on live objects.
-func newFinalizerWithoutPathWithAllowLegacyName(c client.Client) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "widgets", "cleanup", ssa.WithFieldOwner("widgets"), ssa.AllowLegacyName())
+// AllowUnqualifiedName is the author's statement that the name is already on live objects.
+func newFinalizerWithoutPathWithAllowUnqualifiedNameAndOtherOptions(c client.Client) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "cleanup", ssa.FinalizerOptions{FieldOwner: "widgets", AllowUnqualifiedName: true})
 }
 
-func newFinalizerWithoutPathWithFinalizerOptionsAllowLegacyName(c client.Client) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "widgets", "cleanup", &ssa.FinalizerOptions{AllowLegacyName: true})
+func newFinalizerWithoutPathWithAllowUnqualifiedName(c client.Client) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "cleanup", ssa.FinalizerOptions{AllowUnqualifiedName: true})
 }
 
-// Options that cannot be read may hold AllowLegacyName.
-func newFinalizerWithoutPathWithOptionsSlice(c client.Client, opts []ssa.FinalizerOption) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "widgets", "cleanup", opts...)
+// Options that cannot be read may hold AllowUnqualifiedName.
+func newFinalizerWithoutPathWithOptionsFromACall(c client.Client) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "cleanup", finalizerOptions())
 }
 
-func newFinalizerWithoutPathWithOptionVariable(c client.Client, opt ssa.FinalizerOption) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "widgets", "cleanup", opt)
+func finalizerOptions() ssa.FinalizerOptions {
+	return ssa.FinalizerOptions{AllowUnqualifiedName: true}
+}
+
+func newFinalizerWithoutPathWithOptionsVariable(c client.Client, opts ssa.FinalizerOptions) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "cleanup", opts)
+}
+
+func newFinalizerWithoutPathWithAllowUnqualifiedNameOfAVariable(c client.Client, allow bool) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "cleanup", ssa.FinalizerOptions{AllowUnqualifiedName: allow})
 }
 
 // Looking for Kubernetes' own finalizers is how a controller sees a foreground deletion.
@@ -63,7 +71,7 @@ func objectMetaLiteralWithQualifiedFinalizers() *corev1.ConfigMap {
 
 // Only the finalizer name is checked: the controller name is not one.
 func newFinalizerWithControllerNameWithoutPath(c client.Client) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "cleanup", cleanup)
+	return ssa.NewFinalizer(c, "cleanup", cleanup, ssa.FinalizerOptions{})
 }
 
 // Removing an old name, or looking for it, is the migration away from it: only adding one is
@@ -80,4 +88,9 @@ func containsFinalizerWithoutPath(cm *corev1.ConfigMap, obj client.Object) bool 
 // Kubernetes' own finalizers may be removed: orphaning dependents on purpose, say.
 func removeReservedFinalizer(obj client.Object) {
 	controllerutil.RemoveFinalizer(obj, metav1.FinalizerOrphanDependents)
+}
+
+// An unkeyed literal sets AllowUnqualifiedName by its position.
+func newFinalizerWithoutPathWithUnkeyedOptions(c client.Client) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "cleanup", ssa.FinalizerOptions{"widgets", nil, true, false, nil, nil, nil})
 }

@@ -25,7 +25,7 @@ func (w *Widget) DeepCopyObject() runtime.Object { return w }
 const cleanup = "cleanup"
 
 func addFinalizerWithoutPathToCustomResource(w *Widget) {
-	controllerutil.AddFinalizer(w, cleanup) // want `^finalizer name "cleanup" has no path: custom resources get a warning each time it is added \(metadata.finalizers: "cleanup": prefer a domain-qualified finalizer name to avoid accidental conflicts with other finalizer writers\) and built-in types refuse it; use a domain-qualified name such as example.com/cleanup, and ssa.RenamedFrom to migrate live objects$`
+	controllerutil.AddFinalizer(w, cleanup) // want `^finalizer name "cleanup" has no path: custom resources get a warning each time it is added \(metadata.finalizers: "cleanup": prefer a domain-qualified finalizer name to avoid accidental conflicts with other finalizer writers\) and built-in types refuse it; use a domain-qualified name such as example.com/cleanup, and ssa.FinalizerOptions.FormerNames to migrate live objects$`
 }
 
 func addFinalizerWithoutPathToBuiltinType(cm *corev1.ConfigMap) {
@@ -66,23 +66,24 @@ func containsFinalizerThatIsNotAQualifiedName(w *Widget) bool {
 }
 
 func newFinalizerWithoutPath(c client.Client) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "widgets", cleanup) // want `^ssa.NewFinalizer returns an error for this name: invalid finalizer name "cleanup": it has no path: built-in types refuse it and custom resources warn on it; use a domain-qualified name such as example.com/cleanup, or, for a name already on existing objects, declare it with AllowLegacyName and migrate to a qualified name$`
+	return ssa.NewFinalizer(c, "widgets", cleanup, ssa.FinalizerOptions{}) // want `^ssa.NewFinalizer returns an error for this name: invalid finalizer name "cleanup": it has no path: built-in types refuse it and custom resources warn on it; use a domain-qualified name such as example.com/cleanup, or, for a name already on existing objects, declare it with FinalizerOptions.AllowUnqualifiedName and migrate to a qualified name \(FinalizerOptions.FormerNames\)$`
 }
 
 func newFinalizerWithoutPathAndOtherOptions(c client.Client) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "widgets", cleanup, ssa.WithFieldOwner("widgets"), ssa.TakeOverLegacy()) // want `ssa.NewFinalizer returns an error for this name: invalid finalizer name "cleanup": it has no path`
+	return ssa.NewFinalizer(c, "widgets", cleanup, ssa.FinalizerOptions{FieldOwner: "widgets", TakeOverLegacy: true}) // want `ssa.NewFinalizer returns an error for this name: invalid finalizer name "cleanup": it has no path`
 }
 
-func newFinalizerWithFinalizerOptionsThatDisallowLegacyName(c client.Client) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "widgets", cleanup, &ssa.FinalizerOptions{AllowLegacyName: false}) // want `ssa.NewFinalizer returns an error for this name`
+func newFinalizerWithFinalizerOptionsThatDisallowUnqualifiedName(c client.Client) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", cleanup, ssa.FinalizerOptions{AllowUnqualifiedName: false}) // want `ssa.NewFinalizer returns an error for this name`
 }
 
-func newFinalizerThatIsNotAQualifiedNameWithAllowLegacyName(c client.Client) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "widgets", "Clean Up", ssa.AllowLegacyName()) // want `ssa.NewFinalizer returns an error for this name: invalid finalizer name "Clean Up": name part must consist of alphanumeric characters`
+func newFinalizerThatIsNotAQualifiedNameWithAllowUnqualifiedName(c client.Client) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "Clean Up", ssa.FinalizerOptions{AllowUnqualifiedName: true}) // want `ssa.NewFinalizer returns an error for this name: invalid finalizer name "Clean Up": name part must consist of alphanumeric characters`
 }
 
-func newFinalizerReservedWithOptionsSlice(c client.Client, opts []ssa.FinalizerOption) (*ssa.Finalizer, error) {
-	return ssa.NewFinalizer(c, "widgets", "kubernetes", opts...) // want `invalid finalizer name "kubernetes": it is reserved for Kubernetes itself`
+// Options that cannot be read do not lift a refusal that holds whatever they say.
+func newFinalizerReservedWithOptionsVariable(c client.Client, opts ssa.FinalizerOptions) (*ssa.Finalizer, error) {
+	return ssa.NewFinalizer(c, "widgets", "kubernetes", opts) // want `invalid finalizer name "kubernetes": it is reserved for Kubernetes itself`
 }
 
 func objectMetaLiteralOfBuiltinType() *corev1.ConfigMap {
@@ -124,11 +125,12 @@ func setFinalizersThroughInterface(obj client.Object) {
 }
 
 func newFinalizerInContext(ctx context.Context, c client.Client, w *Widget) error {
-	f, err := ssa.NewFinalizer(c, "widgets", "widgets-cleanup") // want `ssa.NewFinalizer returns an error for this name`
+	f, err := ssa.NewFinalizer(c, "widgets", "widgets-cleanup", ssa.FinalizerOptions{}) // want `ssa.NewFinalizer returns an error for this name`
 	if err != nil {
 		return err
 	}
-	return f.Add(ctx, w)
+	_, err = f.Add(ctx, w)
+	return err
 }
 
 func addFinalizerWithoutPathToTypeParameter[T client.Object](obj T) {

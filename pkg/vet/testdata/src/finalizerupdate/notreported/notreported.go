@@ -97,7 +97,8 @@ func containsFinalizerThenUpdate(ctx context.Context, c client.Client, cm *corev
 }
 
 func ssaFinalizerAdd(ctx context.Context, f *ssa.Finalizer, cm *corev1.ConfigMap) error {
-	return f.Add(ctx, cm)
+	_, err := f.Add(ctx, cm)
+	return err
 }
 
 // An Update method of a type that is not a controller-runtime client.

@@ -1,4 +1,5 @@
-// Package ssa is a stub of github.com/ssakit/ssakit/pkg/ssa for the analyzers' tests.
+// Package ssa is a stub of github.com/ssakit/ssakit/pkg/ssa for the analyzers' tests: the v1
+// declarations they touch, with the real signatures.
 package ssa
 
 import (
@@ -9,34 +10,29 @@ import (
 
 type Finalizer struct{}
 
-func (f *Finalizer) Add(ctx context.Context, obj client.Object) error    { return nil }
-func (f *Finalizer) Remove(ctx context.Context, obj client.Object) error { return nil }
+func (f *Finalizer) Add(ctx context.Context, obj client.Object) (sent bool, err error) {
+	return false, nil
+}
+
+func (f *Finalizer) Remove(ctx context.Context, obj client.Object) (sent bool, err error) {
+	return false, nil
+}
+
+type TakeOver struct {
+	Finalizers []string
+	From       []string
+}
 
 type FinalizerOptions struct {
-	FieldOwner      client.FieldOwner
-	AllowLegacyName bool
-	TakeOverLegacy  bool
-	LegacyNames     []string
+	FieldOwner           client.FieldOwner
+	APIReader            client.Reader
+	AllowUnqualifiedName bool
+	TakeOverLegacy       bool
+	LegacyManagers       []string
+	FormerNames          []string
+	OnTakeOver           func(ctx context.Context, obj client.Object, t TakeOver)
 }
 
-type FinalizerOption interface {
-	ApplyToFinalizer(o *FinalizerOptions)
-}
-
-func (o *FinalizerOptions) ApplyToFinalizer(target *FinalizerOptions) {}
-
-func WithFieldOwner(owner client.FieldOwner) FinalizerOption {
-	return &FinalizerOptions{FieldOwner: owner}
-}
-
-func AllowLegacyName() FinalizerOption { return &FinalizerOptions{AllowLegacyName: true} }
-
-func TakeOverLegacy(managers ...string) FinalizerOption {
-	return &FinalizerOptions{TakeOverLegacy: true}
-}
-
-func RenamedFrom(names ...string) FinalizerOption { return &FinalizerOptions{LegacyNames: names} }
-
-func NewFinalizer(c client.Client, controller, name string, opts ...FinalizerOption) (*Finalizer, error) {
+func NewFinalizer(c client.Client, controller, name string, opts FinalizerOptions) (*Finalizer, error) {
 	return &Finalizer{}, nil
 }
