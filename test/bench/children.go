@@ -39,7 +39,7 @@ type childApplier interface {
 func newChildApplier(strategy string, c client.Client, cache, apiReader client.Reader, manager string) childApplier {
 	switch strategy {
 	case childrenDrift:
-		return &driftChildren{cache: cache, applier: ssa.NewApplier(c, manager)}
+		return &driftChildren{cache: cache, applier: ssa.NewApplier(c, manager, ssa.ApplierOptions{})}
 	case childrenDryRun:
 		return &dryRunChildren{client: c, reader: apiReader, manager: manager}
 	case childrenTTL:

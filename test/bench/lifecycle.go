@@ -45,7 +45,7 @@ func (b *bench) lifecycle(ctx context.Context) ([]table, error) {
 		t.rows = append(t.rows, []string{s, perObject(func(testcluster.Request) bool { return true }), perObject(testcluster.Request.IsWrite),
 			perObject(func(c testcluster.Request) bool { return !c.IsWrite() }), perObject(func(c testcluster.Request) bool { return c.StatusCode == http.StatusConflict })})
 	}
-	t.notes = append(t.notes, "ssakit's removal reads the object's metadata from the API server before the cleanup (`Finalizer.Held`): "+
+	t.notes = append(t.notes, "ssakit's removal reads the object's metadata from the API server before the cleanup (`Finalizer.IsOnLive`): "+
 		"an informer cache can lag behind the controller's own removal, and the read keeps a finished cleanup from running twice. "+
 		"The kubebuilder pattern trusts the cache there. With a cache that strips managedFields, ssakit cannot prove the finalizer owned "+
 		"and applies on every resync (the server writes nothing); keep the manager's entries with `ssa.KeepManagedFieldsOf` to make resyncs free.")

@@ -70,8 +70,8 @@ func (b *bench) migrate(ctx context.Context) ([]table, error) {
 	return []table{t}, nil
 }
 
-// migrateFleet creates size Widgets carrying the legacy finalizer, runs the plugin on them with
-// flags, checks the outcome and returns how long the plugin ran.
+// migrateFleet creates size Widgets whose finalizer the legacy manager added, runs the plugin on
+// them with flags, checks the outcome and returns how long the plugin ran.
 func (b *bench) migrateFleet(ctx context.Context, plugin, dir string, size int, flags []string) (time.Duration, error) {
 	ns, err := b.namespace(ctx)
 	if err != nil {
@@ -87,7 +87,7 @@ func (b *bench) migrateFleet(ctx context.Context, plugin, dir string, size int, 
 		return b.cluster.Client.Update(ctx, w, client.FieldOwner(migrateLegacyManager))
 	})
 	if err != nil {
-		return 0, fmt.Errorf("adding the legacy finalizer: %w", err)
+		return 0, fmt.Errorf("adding the finalizer as the legacy manager: %w", err)
 	}
 	kubeconfig := filepath.Join(dir, ns+".kubeconfig")
 	if err := controlplane.WriteKubeconfig(b.cluster.Config, ns, kubeconfig); err != nil {

@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -90,7 +91,7 @@ func (b *bench) steadyState(ctx context.Context) (_ []table, err error) {
 		if t, ok := children.(*ttlChildren); ok {
 			ttl = t
 		}
-		h := &widgetHandler{status: ssareconcile.NewStatusApplier(mgr.GetClient(), steadyController, ssareconcile.WithTypeConverter(widgetTypes)), children: children}
+		h := &widgetHandler{status: ssareconcile.NewStatusApplier(mgr.GetClient(), steadyController, ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{widgetTypes}}), children: children}
 		if reconcilers[s], err = ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: steadyController, Finalizer: steadyFinalizer}); err != nil {
 			return nil, err
 		}
@@ -195,7 +196,7 @@ func (b *bench) decisionCost(ctx context.Context, cache client.Client, w *testcl
 		WithOwnerReferences(metav1ac.OwnerReference().WithAPIVersion(testcluster.WidgetGVK.GroupVersion().String()).
 			WithKind(testcluster.WidgetGVK.Kind).WithName(w.Name).WithUID(owner.UID).WithController(true)).
 		WithData(map[string]string{"color": w.Spec.Color})
-	applier := ssa.NewApplier(cache, steadyController)
+	applier := ssa.NewApplier(cache, steadyController, ssa.ApplierOptions{})
 	if changes, err := applier.WouldChange(live, config); err != nil || changes {
 		if err != nil {
 			return table{}, fmt.Errorf("deciding on the steady-state child: %w", err)

@@ -45,7 +45,7 @@ type finalizerWriter interface {
 func newWriter(strategy string, c client.Client, apiReader client.Reader, controller, finalizer string) (finalizerWriter, error) {
 	switch strategy {
 	case strategySSAKit:
-		step, err := ssareconcile.NewStep(c, controller, finalizer, ssareconcile.StepOptions{APIReader: apiReader})
+		step, err := ssareconcile.NewStep(c, controller, finalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: apiReader}})
 		if err != nil {
 			return nil, err
 		}
@@ -63,11 +63,13 @@ type ssakitWriter struct {
 }
 
 func (w *ssakitWriter) add(ctx context.Context, obj *testcluster.Widget) (int, error) {
-	return 0, w.finalizer.Add(ctx, obj)
+	_, err := w.finalizer.Add(ctx, obj)
+	return 0, err
 }
 
 func (w *ssakitWriter) remove(ctx context.Context, obj *testcluster.Widget) (int, error) {
-	return 0, w.finalizer.Remove(ctx, obj)
+	_, err := w.finalizer.Remove(ctx, obj)
+	return 0, err
 }
 
 func (w *ssakitWriter) reconcile(ctx context.Context, obj *testcluster.Widget) error {
