@@ -95,8 +95,8 @@ func TestManifests_PassAServerSideDryRunApply(t *testing.T) {
 	}), "manifests checked")
 }
 
-// The demo's story, the same code `make demo` runs, ends with managers that stayed disjoint.
-func TestDemoStory_EndsWithDisjointManagers(t *testing.T) {
+// The demo's story, the same code `make demo` runs, ends with managers whose fields never overlapped.
+func TestDemoStory_EndsWithManagersThatDoNotOverlap(t *testing.T) {
 	g := NewWithT(t)
 	var out strings.Builder
 	prefix := cluster.Namespace(t) + "-"
@@ -110,9 +110,10 @@ func TestDemoStory_EndsWithDisjointManagers(t *testing.T) {
 	g.Expect(out.String()).To(ContainSubstring("Ready=False, reason NamespaceNotConsenting: 1 of 3 targets not synced: namespace " + prefix + "platform does not accept copies from"))
 }
 
-// The demo's -keep leaves the previous release's finalizer on legacy-mirror, owned by its Update,
-// next to the operator's own, so that kubectl ssakit has something to migrate.
-func TestDemoExplore_LeavesALegacyFinalizerNextToTheOperators(t *testing.T) {
+// The demo's -keep leaves the previous release's finalizer, a former name of the operator's, on
+// legacy-mirror, owned by its Update, next to the operator's own, so that kubectl ssakit has
+// something to migrate.
+func TestDemoExplore_LeavesTheFormerNameNextToTheOperatorsFinalizer(t *testing.T) {
 	g := NewWithT(t)
 	var out strings.Builder
 	prefix := cluster.Namespace(t) + "-"

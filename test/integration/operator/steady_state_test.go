@@ -20,7 +20,7 @@ import (
 const steadyMirrors = 50
 
 // A reconcile of an unchanged mirror sends no write: not for the finalizer (its manager's entry
-// proves it owned), not for status (unchanged, proven by ssa.WouldChange), not for the copies
+// proves it owned), not for status (unchanged, proven by ssa.MayChange), not for the copies
 // (likewise), and no event. Counted at the operator's HTTP transport.
 func TestSteadyState_ReconcilingUnchangedMirrorsSendsNoWrite(t *testing.T) {
 	g := NewWithT(t)

@@ -132,9 +132,9 @@ func TestReconciler_NeverReconcilesAnObjectSeenWithoutEveryFinalizer(t *testing.
 	ns := cluster.Namespace(t)
 	name := controllerName(ns)
 	w := createWidget(t, ns, "lost-meanwhile")
-	first, err := ssa.NewFinalizer(cluster.Client, name, cleanupFinalizer)
+	first, err := ssa.NewFinalizer(cluster.Client, name, cleanupFinalizer, ssa.FinalizerOptions{})
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(first.Add(t.Context(), w)).To(Succeed())
+	g.Expect(first.Add(t.Context(), w)).To(BeTrue(), "the first finalizer added")
 	stale := w.DeepCopyObject().(*testcluster.Widget) // the first finalizer on, owned; the second not yet
 	w.Finalizers = nil
 	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("kubectl-replace"))).To(Succeed())
@@ -146,7 +146,7 @@ func TestReconciler_NeverReconcilesAnObjectSeenWithoutEveryFinalizer(t *testing.
 			return reconcile.Result{}, nil
 		}})
 	g.Expect(err).NotTo(HaveOccurred())
-	h.status = ssareconcile.NewStatusApplier(cluster.Client, name)
+	h.status = ssareconcile.NewStatusApplier(cluster.Client, name, ssareconcile.StatusApplierOptions{})
 
 	_, err = r.Reconcile(t.Context(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(w)})
 

@@ -9,6 +9,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
@@ -63,7 +64,7 @@ func TestStatusApplier_WithoutManagedFieldsInAnswersTakesNothingOverAndSaysWhy(t
 	created := createWidget(t, ns, "status-takeover")
 	applyStatusAs(t, created, "widgets-v1", map[string]any{"phase": "Ready", "selector": map[string]any{"app": "demo"}})
 	c, _, w := clientWithoutManagedFields(t, created)
-	applier := ssareconcile.NewStatusApplier(c, "widgets-v2", ssareconcile.WithTypeConverter(widgetTypes(t)), ssareconcile.TakeOverStatusFrom("widgets-v1"))
+	applier := ssareconcile.NewStatusApplier(c, "widgets-v2", ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{widgetTypes(t)}, LegacyManagers: []string{"widgets-v1"}})
 
 	err := applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})
 

@@ -10,6 +10,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/util/workqueue"
@@ -94,7 +95,7 @@ type widgetControllerOptions struct {
 	more       []ssareconcile.Finalizer[*testcluster.Widget]
 	predicates func(r *ssareconcile.Reconciler[*testcluster.Widget]) []predicate.Predicate
 	// finalizerOptions are Options.FinalizerOptions.
-	finalizerOptions []ssa.FinalizerOption
+	finalizerOptions ssa.FinalizerOptions
 }
 
 func addWidgetControllerWith(mgr manager.Manager, name, finalizer string, h *widgetHandler, opts widgetControllerOptions) error {
@@ -102,7 +103,7 @@ func addWidgetControllerWith(mgr manager.Manager, name, finalizer string, h *wid
 	if err != nil {
 		return err
 	}
-	h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), name, ssareconcile.WithTypeConverter(types))
+	h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), name, ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{types}})
 	r, err := ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: name, Finalizer: finalizer, FinalizerOptions: opts.finalizerOptions}, opts.more...)
 	if err != nil {
 		return err

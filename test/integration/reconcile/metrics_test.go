@@ -12,8 +12,6 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
-
-	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
 )
 
 // scrape reads the manager's metrics endpoint and returns the samples of the named metrics whose
@@ -99,13 +97,13 @@ func TestMetrics_CountWhatTheLifecycleDid(t *testing.T) {
 	g.Expect(statusApplies).To(BeNumerically(">=", 1))
 
 	g.Eventually(func() ([]string, error) {
-		return scrape(addr, name, ssareconcile.ApplyRequestsMetric, ssareconcile.CleanupDurationMetric)
+		return scrape(addr, name, "ssakit_apply_requests_total", "ssakit_cleanup_duration_seconds")
 	}).WithTimeout(eventually).Should(ConsistOf(
 		fmt.Sprintf("ssakit_apply_requests_total{target=finalizer} %d", finalizerApplies),
 		fmt.Sprintf("ssakit_apply_requests_total{target=status} %d", statusApplies),
 		"ssakit_cleanup_duration_seconds_count{result=succeeded} 1",
 	))
-	samples, err := scrape(addr, name, ssareconcile.FinalizerOperationsMetric)
+	samples, err := scrape(addr, name, "ssakit_finalizer_operations_total")
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(samples).To(ContainElements(
 		"ssakit_finalizer_operations_total{operation=add,result=applied} "+strconv.Itoa(finalizerApplies-1),

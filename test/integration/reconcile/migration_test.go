@@ -47,7 +47,7 @@ func operationCount(t *testing.T, controller, operation string) float64 {
 	}
 	sum := 0.0
 	for _, f := range families {
-		if f.GetName() != ssareconcile.FinalizerOperationsMetric {
+		if f.GetName() != "ssakit_finalizer_operations_total" {
 			continue
 		}
 		for _, m := range f.GetMetric() {
@@ -64,7 +64,7 @@ func operationCount(t *testing.T, controller, operation string) float64 {
 }
 
 // A controller that moves to ssakit from controllerutil.AddFinalizer + Update, with
-// ssa.TakeOverLegacy in its FinalizerOptions, migrates each object it reconciles: the legacy
+// TakeOverLegacy in its FinalizerOptions, migrates each object it reconciles: the legacy
 // Update entry no longer owns the finalizer, one takeover is counted and announced per object,
 // and a later delete runs each cleanup once and lets every object go.
 func TestNew_WithTakeOverLegacyMigratesEachObjectOnItsWay(t *testing.T) {
@@ -81,7 +81,7 @@ func TestNew_WithTakeOverLegacyMigratesEachObjectOnItsWay(t *testing.T) {
 	}
 	h := &widgetHandler{}
 	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
-		return addWidgetControllerWith(mgr, name, finalizer, h, widgetControllerOptions{finalizerOptions: []ssa.FinalizerOption{ssa.TakeOverLegacy()}})
+		return addWidgetControllerWith(mgr, name, finalizer, h, widgetControllerOptions{finalizerOptions: ssa.FinalizerOptions{TakeOverLegacy: true}})
 	})
 
 	for _, w := range widgets {
@@ -102,11 +102,11 @@ func TestNew_WithTakeOverLegacyMigratesEachObjectOnItsWay(t *testing.T) {
 }
 
 // The rename scenario: 100 live Widgets carry "flyte-finalizer" from a legacy controller's Update;
-// the controller starts with "flyte.org/finalizer" renamed from it and migrates them while
-// running, while 10 of them are deleted. A watch started before it shows no version of any
-// object without one of the two names; the 10 are cleaned up exactly once each and disappear;
-// the 90 others end up with the new name alone.
-func TestNew_RenamesALegacyFinalizerOnLiveObjectsNeverLeavingOneUnprotected(t *testing.T) {
+// the controller starts with "flyte.org/finalizer", the old name among its former names, and
+// migrates them while running, while 10 of them are deleted. A watch started before it shows no
+// version of any object without one of the two names; the 10 are cleaned up exactly once each and
+// disappear; the 90 others end up with the new name alone.
+func TestNew_RenamesAFinalizerOnLiveObjectsNeverLeavingOneUnprotected(t *testing.T) {
 	const (
 		objects  = 100
 		deleted  = 10
@@ -136,7 +136,7 @@ func TestNew_RenamesALegacyFinalizerOnLiveObjectsNeverLeavingOneUnprotected(t *t
 		return reconcile.Result{}, nil
 	}}
 	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
-		return addWidgetControllerWith(mgr, name, newName, h, widgetControllerOptions{finalizerOptions: []ssa.FinalizerOption{ssa.RenamedFrom(oldName)}})
+		return addWidgetControllerWith(mgr, name, newName, h, widgetControllerOptions{finalizerOptions: ssa.FinalizerOptions{FormerNames: []string{oldName}}})
 	})
 
 	// Deleted while the controller migrates: some before it has seen them, some after.
@@ -214,7 +214,7 @@ func TestNew_RollingUpgradeFromAnUpdateControllerLosesNothingAndLeavesNothingStu
 	}
 	h := &widgetHandler{}
 	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
-		return addWidgetControllerWith(mgr, name, finalizer, h, widgetControllerOptions{finalizerOptions: []ssa.FinalizerOption{ssa.TakeOverLegacy()}})
+		return addWidgetControllerWith(mgr, name, finalizer, h, widgetControllerOptions{finalizerOptions: ssa.FinalizerOptions{TakeOverLegacy: true}})
 	})
 	for i := range objects / 2 {
 		widgets = append(widgets, createWidget(t, ns, fmt.Sprintf("during-%02d", i)))
@@ -242,10 +242,10 @@ func TestNew_RollingUpgradeFromAnUpdateControllerLosesNothingAndLeavesNothingStu
 	g.Expect(seenWith).To(HaveLen(objects))
 }
 
-// A copy read before the deletion of an object that carries only the finalizer's older name: the
-// add is refused (deletion has started, row 12), but the older name still guards the object, so
+// A copy read before the deletion of an object that carries only the finalizer's former name: the
+// add is refused (deletion has started, row 12), but the former name still guards the object, so
 // the step cleans up once and releases it, with no CleanupSkipped event.
-func TestStep_CleansUpAnObjectGuardedByAnOlderNameFromACopyReadBeforeItsDeletion(t *testing.T) {
+func TestStep_CleansUpAnObjectGuardedByAFormerNameFromACopyReadBeforeItsDeletion(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	w := createWidget(t, ns, "stale-old-name")
@@ -255,7 +255,7 @@ func TestStep_CleansUpAnObjectGuardedByAnOlderNameFromACopyReadBeforeItsDeletion
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
 	recorder := events.NewFakeRecorder(10)
 	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), "stale.ssakit.dev/finalizer", ssareconcile.StepOptions{
-		APIReader: cluster.Client, Recorder: recorder, FinalizerOptions: []ssa.FinalizerOption{ssa.RenamedFrom("stale-finalizer")},
+		Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client, FormerNames: []string{"stale-finalizer"}}, Recorder: recorder,
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	cleanups := 0

@@ -17,9 +17,9 @@ import (
 )
 
 // Row 6: a finalizer change does not bump generation, so GenerationChangedPredicate alone hides a
-// `kubectl replace` that drops the controller's finalizer. With FinalizerLost next to it, the
+// `kubectl replace` that drops the controller's finalizer. With FinalizerChanged next to it, the
 // finalizer is back within seconds, and a later delete still runs the cleanup.
-func TestFinalizerLost_WithGenerationChangedPredicateRestoresADroppedFinalizer(t *testing.T) {
+func TestFinalizerChanged_WithGenerationChangedPredicateRestoresADroppedFinalizer(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	h := &widgetHandler{}
@@ -28,7 +28,7 @@ func TestFinalizerLost_WithGenerationChangedPredicateRestoresADroppedFinalizer(t
 			predicates: func(r *ssareconcile.Reconciler[*testcluster.Widget]) []predicate.Predicate {
 				return []predicate.Predicate{predicate.Or[client.Object](
 					predicate.GenerationChangedPredicate{},
-					ssareconcile.FinalizerLost(r.Finalizers()...),
+					ssareconcile.FinalizerChanged(r.Finalizers(), nil),
 				)}
 			},
 		})
@@ -57,7 +57,7 @@ func TestFinalizerLost_WithGenerationChangedPredicateRestoresADroppedFinalizer(t
 
 // A rolling upgrade that renames the finalizer, with the predicates the README recommends: the old
 // release (controllerutil.AddFinalizer and Update under the old name) and the new one
-// (ssa.RenamedFrom) run side by side for a while, as a Deployment's rolling update has them. The
+// (the old name among its FormerNames) run side by side for a while, as a Deployment's rolling update has them. The
 // old release puts its name back on objects the new one migrated, which bumps no generation
 // (row 6); FinalizerPredicate lets that event through, so once the old release stops every object
 // carries the new name alone within seconds, with no resync.
@@ -83,7 +83,7 @@ func TestFinalizerPredicate_LetsARollingRenameConvergeOnceTheOldReleaseStops(t *
 	}
 	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
 		return addWidgetControllerWith(mgr, name, cleanupFinalizer, &widgetHandler{}, widgetControllerOptions{
-			finalizerOptions: []ssa.FinalizerOption{ssa.RenamedFrom(oldName)},
+			finalizerOptions: ssa.FinalizerOptions{FormerNames: []string{oldName}},
 			predicates: func(r *ssareconcile.Reconciler[*testcluster.Widget]) []predicate.Predicate {
 				return []predicate.Predicate{predicate.Or[client.Object](
 					predicate.GenerationChangedPredicate{},

@@ -67,7 +67,7 @@ func TestStatusApplier_NeverWritesTheStatusOfASameNamedSuccessor(t *testing.T) {
 			g.Expect(cluster.Client.Delete(t.Context(), stale)).To(Succeed())
 			successor := tc.create(t, ns)
 
-			err := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns)).Apply(t.Context(), stale, tc.status)
+			err := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns), ssareconcile.StatusApplierOptions{}).Apply(t.Context(), stale, tc.status)
 
 			g.Expect(err).To(HaveOccurred(), "a status apply with the deleted object's identity")
 			after := tc.empty()
@@ -87,7 +87,7 @@ func TestStatusApplier_RefusesAStaleObject(t *testing.T) {
 	w.Labels = map[string]string{"edited": "yes"}
 	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("user"))).To(Succeed())
 
-	err := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns)).Apply(t.Context(), stale, map[string]any{"phase": "Ready"})
+	err := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns), ssareconcile.StatusApplierOptions{}).Apply(t.Context(), stale, map[string]any{"phase": "Ready"})
 
 	g.Expect(err).To(MatchError(ssa.ErrStale))
 	after, _, err := getWidget(t.Context(), w)
@@ -102,7 +102,7 @@ func TestStatusApplier_AppliesTheStatusOfATypeWithoutObservedGeneration(t *testi
 	ns := cluster.Namespace(t)
 	svc := createService(t, ns, "lb")
 
-	g.Expect(ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns)).Apply(t.Context(), svc, serviceStatus("Provisioned"))).To(Succeed())
+	g.Expect(ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns), ssareconcile.StatusApplierOptions{}).Apply(t.Context(), svc, serviceStatus("Provisioned"))).To(Succeed())
 
 	live := &corev1.Service{}
 	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(svc), live)).To(Succeed())
@@ -117,7 +117,7 @@ func TestStatusApplier_RemovesAKeyDroppedFromAnAtomicMap(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	w := createWidget(t, ns, "atomic")
-	applier := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns))
+	applier := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns), ssareconcile.StatusApplierOptions{})
 	g.Expect(applier.Apply(t.Context(), w, map[string]any{"selector": map[string]any{"app": "web", "tier": "front"}})).To(Succeed())
 
 	g.Expect(applier.Apply(t.Context(), w, map[string]any{"selector": map[string]any{"app": "web"}})).To(Succeed())
@@ -136,7 +136,7 @@ func TestStatusApplier_SendsNothingWhenAnotherManagersConditionSharesTheList(t *
 	w := createWidget(t, ns, "shared-conditions")
 	ready := []any{map[string]any{"type": "Ready", "status": "True", "reason": "Synced", "message": "ok", "lastTransitionTime": "2026-11-01T10:00:00Z"}}
 	g.Expect(newWidgetStatusApplier(t, cluster.Client, name).Apply(t.Context(), w, map[string]any{"conditions": ready})).To(Succeed())
-	other := ssareconcile.NewStatusApplier(cluster.Client, "other-controller")
+	other := ssareconcile.NewStatusApplier(cluster.Client, "other-controller", ssareconcile.StatusApplierOptions{})
 	g.Expect(other.Apply(t.Context(), w, map[string]any{"conditions": []any{map[string]any{
 		"type": "Backup", "status": "True", "reason": "Done", "message": "ok", "lastTransitionTime": "2026-11-01T10:00:00Z",
 	}}})).To(Succeed())
@@ -155,7 +155,7 @@ func TestStatusApplier_SendsNothingWhenAnotherManagersConditionSharesTheList(t *
 // newWidgetStatusApplier returns a StatusApplier that knows the Widget's schema from the server.
 func newWidgetStatusApplier(t *testing.T, c client.Client, controller string) *ssareconcile.StatusApplier {
 	t.Helper()
-	return ssareconcile.NewStatusApplier(c, controller, ssareconcile.WithTypeConverter(widgetTypes(t)))
+	return ssareconcile.NewStatusApplier(c, controller, ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{widgetTypes(t)}})
 }
 
 // widgetTypes is the Widget's schema as the server publishes it.
@@ -180,7 +180,7 @@ func TestStatusApplier_TakesBackAStatusFieldSomeoneElseWrote(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	w := createWidget(t, ns, "edited-status")
-	applier := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns))
+	applier := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns), ssareconcile.StatusApplierOptions{})
 	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
 	w.Status.Phase = "Broken"
 	g.Expect(cluster.Client.Status().Update(t.Context(), w, client.FieldOwner("kubectl-edit"))).To(Succeed())
@@ -226,7 +226,7 @@ func TestStatusApplier_OnAKindWithoutAStatusSubresourceSaysSo(t *testing.T) {
 	gadget.SetName("no-status")
 	g.Expect(cluster.Client.Create(t.Context(), gadget)).To(Succeed())
 
-	err := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns)).Apply(t.Context(), gadget, map[string]any{"phase": "Ready"})
+	err := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns), ssareconcile.StatusApplierOptions{}).Apply(t.Context(), gadget, map[string]any{"phase": "Ready"})
 
 	g.Expect(err).To(MatchError(ContainSubstring("no status subresource")))
 	g.Expect(errors.Is(err, ssa.ErrGone)).To(BeFalse(), "reported as gone: %v", err)
@@ -238,10 +238,10 @@ func TestStatusApplier_DoesNotTakeAFieldAnotherControllerApplies(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	w := createWidget(t, ns, "disputed")
-	g.Expect(ssareconcile.NewStatusApplier(cluster.Client, "first-controller").Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+	g.Expect(ssareconcile.NewStatusApplier(cluster.Client, "first-controller", ssareconcile.StatusApplierOptions{}).Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
 	rv := w.ResourceVersion
 
-	err := ssareconcile.NewStatusApplier(cluster.Client, "second-controller").Apply(t.Context(), w, map[string]any{"phase": "Degraded"})
+	err := ssareconcile.NewStatusApplier(cluster.Client, "second-controller", ssareconcile.StatusApplierOptions{}).Apply(t.Context(), w, map[string]any{"phase": "Degraded"})
 
 	conflict, ok := errors.AsType[*ssa.ConflictError](err)
 	g.Expect(ok).To(BeTrue(), "a *ssa.ConflictError: %v", err)
@@ -269,7 +269,7 @@ func TestStatusApplier_LeavesObservedGenerationToTheManagerThatReportsIt(t *test
 				w.ManagedFields = nil
 			}
 
-			g.Expect(ssareconcile.NewStatusApplier(cluster.Client, "aux-controller").Apply(t.Context(), w, map[string]any{"phase": "Backed-up"})).To(Succeed())
+			g.Expect(ssareconcile.NewStatusApplier(cluster.Client, "aux-controller", ssareconcile.StatusApplierOptions{}).Apply(t.Context(), w, map[string]any{"phase": "Backed-up"})).To(Succeed())
 
 			after, _, err := getWidget(t.Context(), w)
 			g.Expect(err).NotTo(HaveOccurred())
@@ -289,7 +289,7 @@ func TestStatusApplier_LeavesObservedGenerationToTheManagerThatReportsIt(t *test
 func TestCondition_NeverMovesTheLiveLastTransitionTimeBackwards(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	applier := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns))
+	applier := ssareconcile.NewStatusApplier(cluster.Client, controllerName(ns), ssareconcile.StatusApplierOptions{})
 	w := createWidget(t, ns, "transitions")
 	ready := metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Reconciled"}
 	g.Expect(applier.Apply(t.Context(), w, map[string]any{"conditions": []any{ssareconcile.Condition(nil, ready)}})).To(Succeed())

@@ -2,10 +2,12 @@ package reconcile
 
 import (
 	"errors"
+	"slices"
 	"testing"
 
 	. "github.com/onsi/gomega"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
@@ -53,7 +55,7 @@ func statusOwners(t *testing.T, w *testcluster.Widget, path ...any) []string {
 }
 
 // A field the old manager applied with the value the new one applies is shared (row 2), and
-// would stay if the new manager stopped applying it; TakeOverStatusFrom makes it the new
+// would stay if the new manager stopped applying it; LegacyManagers makes it the new
 // manager's alone, and leaves the old manager's other fields to it.
 func TestStatusApplier_TakesOverExactlyTheFieldsItAppliesFromANamedLegacyManager(t *testing.T) {
 	g := NewWithT(t)
@@ -61,7 +63,7 @@ func TestStatusApplier_TakesOverExactlyTheFieldsItAppliesFromANamedLegacyManager
 	w := createWidget(t, ns, "status-takeover")
 	applyStatusAs(t, w, "widgets-v1", map[string]any{"phase": "Ready", "selector": map[string]any{"app": "demo"}})
 	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(w), w)).To(Succeed())
-	applier := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.WithTypeConverter(widgetTypes(t)), ssareconcile.TakeOverStatusFrom("widgets-v1"))
+	applier := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{widgetTypes(t)}, LegacyManagers: []string{"widgets-v1"}})
 
 	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
 
@@ -77,11 +79,11 @@ func TestStatusApplier_ForcesAConflictOnlyWithANamedLegacyManager(t *testing.T) 
 	applyStatusAs(t, w, "widgets-v1", map[string]any{"phase": "Old"})
 	g.Expect(cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(w), w)).To(Succeed())
 
-	err := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.TakeOverStatusFrom("someone-else")).Apply(t.Context(), w, map[string]any{"phase": "Ready"})
+	err := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.StatusApplierOptions{LegacyManagers: []string{"someone-else"}}).Apply(t.Context(), w, map[string]any{"phase": "Ready"})
 	_, conflict := errors.AsType[*ssa.ConflictError](err)
 	g.Expect(conflict).To(BeTrue(), "error %v", err)
 
-	g.Expect(ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.TakeOverStatusFrom("widgets-v1")).Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+	g.Expect(ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.StatusApplierOptions{LegacyManagers: []string{"widgets-v1"}}).Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
 
 	g.Expect(w.Status.Phase).To(Equal("Ready"))
 	diff(t, "owners of status.phase", []string{"widgets-v2"}, statusOwners(t, w, "status", "phase"))
@@ -94,7 +96,7 @@ func TestStatusApplier_TakesOverFromTheServersAnswerNeverFromATrimmedCopy(t *tes
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	w := createWidget(t, ns, "trimmed-takeover")
-	applier := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.WithTypeConverter(widgetTypes(t)), ssareconcile.TakeOverStatusFrom("widgets-v1"))
+	applier := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{widgetTypes(t)}, LegacyManagers: []string{"widgets-v1"}})
 	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
 	applyStatusAs(t, w, "widgets-v1", map[string]any{"phase": "Ready", "selector": map[string]any{"app": "demo"}})
 	cached, _, err := getWidget(t.Context(), w)
@@ -123,7 +125,7 @@ func TestStatusApplier_NamingItselfTakesOverOnlyItsOldUpdateEntry(t *testing.T) 
 	w.Status.Phase = "Ready"
 	g.Expect(cluster.Client.Status().Update(t.Context(), w, client.FieldOwner("widgets"))).To(Succeed())
 	c, rec := cluster.RecordingClient(t)
-	applier := ssareconcile.NewStatusApplier(c, "widgets", ssareconcile.WithTypeConverter(widgetTypes(t)), ssareconcile.TakeOverStatusFrom("widgets"))
+	applier := ssareconcile.NewStatusApplier(c, "widgets", ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{widgetTypes(t)}, LegacyManagers: []string{"widgets"}})
 
 	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
 	rec.Reset()
@@ -153,7 +155,7 @@ func TestStatusApplier_LeavesAStatusUpdateWriterNoStatusStructItOwnedOnlyForItsF
 	w.Status.Phase = "Ready"
 	g.Expect(cluster.Client.Status().Update(t.Context(), w, client.FieldOwner("widgets-v1"))).To(Succeed())
 	g.Expect(statusEntryPaths(t, w, "widgets-v1")).To(Equal([]string{".status", ".status.phase"}))
-	applier := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.WithTypeConverter(widgetTypes(t)), ssareconcile.TakeOverStatusFrom("widgets-v1"))
+	applier := ssareconcile.NewStatusApplier(cluster.Client, "widgets-v2", ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{widgetTypes(t)}, LegacyManagers: []string{"widgets-v1"}})
 
 	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
 
@@ -170,5 +172,20 @@ func statusEntryPaths(t *testing.T, w *testcluster.Widget, manager string) []str
 			set = set.Union(e.Fields)
 		}
 	}
-	return ssa.Paths(set)
+	return fieldPaths(set)
+}
+
+// fieldPaths renders every path in set, sorted, in structured-merge-diff's readable form
+// (fieldpath.Path.String): `.status.phase`, `.metadata.finalizers[="example.com/cleanup"]`.
+func fieldPaths(set *fieldpath.Set) []string {
+	var paths []fieldpath.Path
+	for p := range set.All() {
+		paths = append(paths, p.Copy()) // All reuses one path while it iterates
+	}
+	slices.SortFunc(paths, fieldpath.Path.Compare)
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = p.String()
+	}
+	return out
 }

@@ -19,15 +19,15 @@ import (
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
-// legacyReconciler is an existing reconciler that keeps its own shape and only calls the step.
-type legacyReconciler struct {
+// existingReconciler is an existing reconciler that keeps its own shape and only calls the step.
+type existingReconciler struct {
 	client.Client
 	step     *ssareconcile.Step
 	worked   chan string
 	cleanups chan string
 }
 
-func (r *legacyReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+func (r *existingReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	w := &testcluster.Widget{}
 	if err := r.Get(ctx, req.NamespacedName, w); err != nil {
 		return reconcile.Result{}, client.IgnoreNotFound(err)
@@ -46,10 +46,10 @@ func (r *legacyReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 func TestStep_InAnExistingReconciler(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	r := &legacyReconciler{worked: make(chan string, 100), cleanups: make(chan string, 100)}
+	r := &existingReconciler{worked: make(chan string, 100), cleanups: make(chan string, 100)}
 	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
 		step, err := ssareconcile.NewStep(mgr.GetClient(), controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{
-			APIReader: mgr.GetAPIReader(),
+			Finalizer: ssa.FinalizerOptions{APIReader: mgr.GetAPIReader()},
 			Recorder:  mgr.GetEventRecorder(controllerName(ns)),
 		})
 		if err != nil {
@@ -68,7 +68,7 @@ func TestStep_InAnExistingReconciler(t *testing.T) {
 }
 
 func TestStep_RefusesAnInvalidFinalizerName(t *testing.T) {
-	_, err := ssareconcile.NewStep(cluster.Client, "widgets", "legacy-finalizer", ssareconcile.StepOptions{APIReader: cluster.Client})
+	_, err := ssareconcile.NewStep(cluster.Client, "widgets", "unqualified-finalizer", ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}})
 
 	if _, ok := errors.AsType[*ssa.InvalidNameError](err); !ok {
 		t.Fatalf("want *ssa.InvalidNameError, got %v", err)
@@ -83,7 +83,7 @@ func TestStep_WarnsWhenDeletionStartedWithoutItsFinalizer(t *testing.T) {
 	ns := cluster.Namespace(t)
 	name := controllerName(ns)
 	recorder := events.NewFakeRecorder(10)
-	step, err := ssareconcile.NewStep(cluster.Client, name, cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client, Recorder: recorder})
+	step, err := ssareconcile.NewStep(cluster.Client, name, cleanupFinalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}, Recorder: recorder})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "stripped")
 	outcome, _, err := step.Handle(t.Context(), w, nil)
@@ -92,7 +92,7 @@ func TestStep_WarnsWhenDeletionStartedWithoutItsFinalizer(t *testing.T) {
 	g.Expect(cluster.Client.Update(t.Context(), w, client.FieldOwner("kubectl-replace"))).To(Succeed())
 	stripped := w.DeepCopyObject().(*testcluster.Widget)
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
-	skippedBefore := testcluster.MetricSum(t, ssareconcile.CleanupsSkippedMetric, name)
+	skippedBefore := testcluster.MetricSum(t, "ssakit_cleanups_skipped_total", name)
 
 	outcome, _, err = step.Handle(t.Context(), stripped, func(context.Context) (reconcile.Result, error) {
 		t.Error("the cleanup ran without the finalizer")
@@ -102,7 +102,7 @@ func TestStep_WarnsWhenDeletionStartedWithoutItsFinalizer(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(outcome).To(Equal(ssareconcile.NotHeld))
 	g.Expect(recorder.Events).To(Receive(HavePrefix("Warning CleanupSkipped Deletion started while finalizer " + cleanupFinalizer + " was not on the object")))
-	g.Expect(testcluster.MetricSum(t, ssareconcile.CleanupsSkippedMetric, name)).To(Equal(skippedBefore+1), ssareconcile.CleanupsSkippedMetric)
+	g.Expect(testcluster.MetricSum(t, "ssakit_cleanups_skipped_total", name)).To(Equal(skippedBefore+1), "ssakit_cleanups_skipped_total")
 }
 
 // The add's answer shows that deletion started after the object was read (from a cache that
@@ -111,7 +111,7 @@ func TestStep_WarnsWhenDeletionStartedWithoutItsFinalizer(t *testing.T) {
 func TestStep_CleansUpWhenTheAnswerToItsAddShowsDeletionStarted(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client})
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "deleted-meanwhile")
 	stale := staleCopyOfADeletedWidget(t, step, w)
@@ -141,16 +141,16 @@ func staleCopyOfADeletedWidget(t *testing.T, step *ssareconcile.Step, w *testclu
 	return stale
 }
 
-// Row 15: a legacy finalizer name is accepted on custom resources only; on a built-in kind the
+// Row 15: an unqualified finalizer name is accepted on custom resources only; on a built-in kind the
 // server refuses it, which retrying cannot fix: an *ssa.InvalidNameError, terminal.
-func TestStep_ALegacyNameRefusedForABuiltInKindIsTerminal(t *testing.T) {
+func TestStep_AnUnqualifiedNameRefusedForABuiltInKindIsTerminal(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), "legacy-cleanup", ssareconcile.StepOptions{
-		APIReader: cluster.Client, FinalizerOptions: []ssa.FinalizerOption{ssa.AllowLegacyName()},
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), "unqualified-cleanup", ssareconcile.StepOptions{
+		Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client, AllowUnqualifiedName: true},
 	})
 	g.Expect(err).NotTo(HaveOccurred())
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "legacy"}}
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unqualified"}}
 	g.Expect(cluster.Client.Create(t.Context(), cm)).To(Succeed())
 
 	outcome, _, err := step.Handle(t.Context(), cm, nil)
@@ -167,7 +167,7 @@ func TestStep_GivesNoWarningForAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	recorder := events.NewFakeRecorder(10)
-	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client, Recorder: recorder})
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}, Recorder: recorder})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "cleaned-once")
 	stale := staleCopyOfADeletedWidget(t, step, w)
@@ -193,7 +193,7 @@ func TestStep_GivesNoWarningForAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 func TestStep_DoesNotProceedWithAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client})
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "cleaned-then-stale")
 	outcome, _, err := step.Handle(t.Context(), w, nil)
@@ -216,7 +216,7 @@ func TestStep_DoesNotProceedWithAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 func TestStep_EndsQuietlyWhenTheObjectWasReplacedDuringItsCleanup(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{APIReader: cluster.Client})
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "replaced-in-cleanup")
 	outcome, _, err := step.Handle(t.Context(), w, nil)

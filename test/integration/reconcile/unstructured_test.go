@@ -52,7 +52,7 @@ func TestNew_ReconcilesUnstructuredObjectsOfTheKindGiven(t *testing.T) {
 	name := controllerName(ns)
 	h := &dynamicHandler{}
 	startManager(t, ns, managerOptions{cacheUnstructured: true}, func(mgr manager.Manager) error {
-		h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), name)
+		h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), name, ssareconcile.StatusApplierOptions{})
 		r, err := ssareconcile.New[*unstructured.Unstructured](mgr, h, ssareconcile.Options{
 			Controller: name, Finalizer: cleanupFinalizer, GroupVersionKind: testcluster.WidgetGVK,
 		})
