@@ -30,11 +30,17 @@ func configMap() *corev1.ConfigMap {
 // newFinalizer declares a finalizer of controller "demo" on c.
 func newFinalizer(t *testing.T, c client.Client, name string) *ssa.Finalizer {
 	t.Helper()
-	f, err := ssa.NewFinalizer(c, "demo", name)
+	f, err := ssa.NewFinalizer(c, "demo", name, ssa.FinalizerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// errOf is the error of a Finalizer's Add or Remove, for a test that does not look at whether it
+// sent an apply.
+func errOf(_ bool, err error) error {
+	return err
 }
 
 // owners returns the managers that own finalizer name on obj.
@@ -53,11 +59,11 @@ func TestFinalizer_AddThenRemoveOnAFakeConfigMap(t *testing.T) {
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
 	f := newFinalizer(t, c, "example.com/cleanup")
 
-	g.Expect(f.Add(t.Context(), cm)).To(Succeed())
+	g.Expect(errOf(f.Add(t.Context(), cm))).To(Succeed())
 	g.Expect(cm.Finalizers).To(ConsistOf("example.com/cleanup"))
 	g.Expect(owners(t, cm, "example.com/cleanup")).To(ConsistOf(f.FieldOwner()))
 
-	g.Expect(f.Remove(t.Context(), cm)).To(Succeed())
+	g.Expect(errOf(f.Remove(t.Context(), cm))).To(Succeed())
 	got := &corev1.ConfigMap{}
 	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(cm), got)).To(Succeed())
 	g.Expect(got.Finalizers).To(BeEmpty())
@@ -68,11 +74,13 @@ func TestFinalizer_AddSendsNothingOnceTheFakeShowsTheFinalizerOwned(t *testing.T
 	cm := configMap()
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
 	f := newFinalizer(t, c, "example.com/once")
-	g.Expect(f.Add(t.Context(), cm)).To(Succeed())
+	g.Expect(errOf(f.Add(t.Context(), cm))).To(Succeed())
 	added := cm.ResourceVersion
 
-	g.Expect(f.Add(t.Context(), cm)).To(Succeed())
+	sent, err := f.Add(t.Context(), cm)
 
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(sent).To(BeFalse(), "Add says it sent an apply")
 	// The fake bumps resourceVersion on every apply (see TestFake_NoOpApplyBumpsTheResourceVersion),
 	// so an unchanged one proves that nothing was sent.
 	got := &corev1.ConfigMap{}
@@ -87,8 +95,8 @@ func TestFinalizer_TwoFinalizersOfOneControllerBothStay(t *testing.T) {
 	first := newFinalizer(t, c, "example.com/first")
 	second := newFinalizer(t, c, "example.com/second")
 
-	g.Expect(first.Add(t.Context(), cm)).To(Succeed())
-	g.Expect(second.Add(t.Context(), cm)).To(Succeed())
+	g.Expect(errOf(first.Add(t.Context(), cm))).To(Succeed())
+	g.Expect(errOf(second.Add(t.Context(), cm))).To(Succeed())
 
 	got := &corev1.ConfigMap{}
 	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(cm), got)).To(Succeed())
@@ -108,9 +116,9 @@ func TestFinalizer_RemoveNamesALegacyUpdateThatAlsoOwnsTheFinalizer(t *testing.T
 	// A legacy controller added the finalizer with Update before this one took it over.
 	cm.Finalizers = []string{"example.com/shared"}
 	g.Expect(c.Update(t.Context(), cm, client.FieldOwner("legacy-operator"))).To(Succeed())
-	g.Expect(f.Add(t.Context(), cm)).To(Succeed())
+	g.Expect(errOf(f.Add(t.Context(), cm))).To(Succeed())
 
-	err := f.Remove(t.Context(), cm)
+	_, err := f.Remove(t.Context(), cm)
 
 	var coOwned *ssa.CoOwnedError
 	g.Expect(errors.As(err, &coOwned)).To(BeTrue(), "err = %v, want a *ssa.CoOwnedError", err)
@@ -122,7 +130,7 @@ func TestFinalizer_RemoveOnAnObjectDeletedSinceItWasReadCreatesNothing(t *testin
 	cm := configMap()
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
 	f := newFinalizer(t, c, "example.com/gone")
-	g.Expect(f.Add(t.Context(), cm)).To(Succeed())
+	g.Expect(errOf(f.Add(t.Context(), cm))).To(Succeed())
 	stale := cm.DeepCopy()
 	cm.Finalizers = nil
 	g.Expect(c.Update(t.Context(), cm)).To(Succeed())
@@ -130,7 +138,7 @@ func TestFinalizer_RemoveOnAnObjectDeletedSinceItWasReadCreatesNothing(t *testin
 
 	// The apply carries the UID, and the fake, like the API server, answers 409 "uid mismatch"
 	// instead of creating the object again (docs/ssa-semantics.md row 9).
-	g.Expect(f.Remove(t.Context(), stale)).To(Succeed())
+	g.Expect(errOf(f.Remove(t.Context(), stale))).To(Succeed())
 
 	err := c.Get(t.Context(), client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "the ConfigMap was created again: %v", err)
@@ -144,7 +152,7 @@ func TestFinalizer_AddToAnObjectReplacedUnderItsNameIsErrReplaced(t *testing.T) 
 	g.Expect(c.Delete(t.Context(), cm.DeepCopy())).To(Succeed())
 	g.Expect(c.Create(t.Context(), configMap())).To(Succeed())
 
-	err := f.Add(t.Context(), cm)
+	_, err := f.Add(t.Context(), cm)
 
 	g.Expect(errors.Is(err, ssa.ErrReplaced)).To(BeTrue(), "err = %v, want ssa.ErrReplaced", err)
 }
@@ -155,7 +163,7 @@ func TestPlainFakeClient_AddFailsForLackOfAUID(t *testing.T) {
 	c := fake.NewClientBuilder().WithReturnManagedFields().WithObjects(cm).Build()
 	f := newFinalizer(t, c, "example.com/plain")
 
-	err := f.Add(t.Context(), cm)
+	_, err := f.Add(t.Context(), cm)
 
 	g.Expect(err).To(MatchError(ContainSubstring("has no UID")))
 	g.Expect(err).To(MatchError(ContainSubstring("ssatest.NewClientBuilder")))
@@ -249,7 +257,7 @@ func TestStatusApply_LeavesOtherFieldsToTheirOwners(t *testing.T) {
 	}
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(svc).Build()
 	f := newFinalizer(t, c, "example.com/web")
-	g.Expect(f.Add(t.Context(), svc)).To(Succeed())
+	g.Expect(errOf(f.Add(t.Context(), svc))).To(Succeed())
 	status := corev1ac.Service("web", "demo").WithStatus(corev1ac.ServiceStatus().
 		WithLoadBalancer(corev1ac.LoadBalancerStatus().WithIngress(corev1ac.LoadBalancerIngress().WithIP("192.0.2.1"))))
 

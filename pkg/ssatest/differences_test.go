@@ -131,7 +131,7 @@ func TestFake_DeletesATerminatingObjectOnAnApplyWithoutFinalizersThoughOthersSti
 	g := NewWithT(t)
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
 	cm := terminating(t, c, map[string]string{"example.com/mine": "mine", "example.com/theirs": "theirs"})
-	f, err := ssa.NewFinalizer(c, "", "example.com/mine", ssa.WithFieldOwner("mine"))
+	f, err := ssa.NewFinalizer(c, "", "example.com/mine", ssa.FinalizerOptions{FieldOwner: "mine"})
 	g.Expect(err).NotTo(HaveOccurred())
 
 	// The fake deletes a terminating object when the *configuration* lists no finalizer
@@ -139,7 +139,7 @@ func TestFake_DeletesATerminatingObjectOnAnApplyWithoutFinalizersThoughOthersSti
 	// The API server drops only example.com/mine and keeps the object, held by
 	// example.com/theirs (rows 3, 13). So a finalizer co-owned by another manager cannot be seen
 	// staying on a terminating object in the fake either.
-	g.Expect(f.Remove(t.Context(), cm)).To(Succeed())
+	g.Expect(errOf(f.Remove(t.Context(), cm))).To(Succeed())
 
 	err = c.Get(t.Context(), client.ObjectKeyFromObject(cm), &corev1.ConfigMap{})
 	g.Expect(apierrors.IsNotFound(err)).To(BeTrue(), "err = %v, want not found", err)
@@ -236,7 +236,7 @@ func TestFake_AppliesTheZeroValuesOfTheKindsGoType(t *testing.T) {
 	g.Expect(c.Create(t.Context(), deployment, client.FieldOwner("kubectl"))).To(Succeed())
 	f := newFinalizer(t, c, "example.com/deployment")
 
-	err := f.Add(t.Context(), deployment)
+	_, err := f.Add(t.Context(), deployment)
 
 	// The fake turns the configuration into an appsv1.Deployment and back before it merges it,
 	// so the apply also holds `spec.selector: null`, which conflicts with kubectl's selector. The
@@ -257,7 +257,7 @@ func TestFake_MainResourceApplyOwnsTheStoredStatus(t *testing.T) {
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(svc).Build()
 	f := newFinalizer(t, c, "example.com/status")
 
-	g.Expect(f.Add(t.Context(), svc)).To(Succeed())
+	g.Expect(errOf(f.Add(t.Context(), svc))).To(Succeed())
 
 	// The fake copies the stored status into a main-resource configuration of a kind with a
 	// status subresource; the API server drops status there, unowned.

@@ -27,13 +27,13 @@ func ExampleNewClientBuilder() {
 	//	ssatest.NewClientBuilder(scheme, applyconfiguration.NewTypeConverter(scheme)).
 	//		WithStatusSubresource(&v1alpha1.ConfigMirror{})
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
-	cleanup, err := ssa.NewFinalizer(c, "example", "example.com/cleanup")
+	cleanup, err := ssa.NewFinalizer(c, "example", "example.com/cleanup", ssa.FinalizerOptions{})
 	if err != nil {
 		panic(err)
 	}
 
 	// cm got a UID from WithObjects; the answer brings the managedFields that show the owner.
-	if err := cleanup.Add(ctx, cm); err != nil {
+	if _, err := cleanup.Add(ctx, cm); err != nil {
 		panic(err)
 	}
 	ownership, err := ssa.ParseOwnership(cm.ManagedFields)
