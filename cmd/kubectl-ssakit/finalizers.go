@@ -20,10 +20,13 @@ type finalizerJSON struct {
 	Object    objectJSON  `json:"object"`
 	Finalizer string      `json:"finalizer"`
 	Owners    []entryJSON `json:"owners"`
-	// Name is "qualified", "unqualified" (the server accepts it on custom resources with a
-	// warning, and refuses it on built-in types) or "invalid".
-	Name string `json:"name"`
-	// NameProblem says what is wrong with the name, when something is.
+	// Name is the name's class, ssa.CheckFinalizerName's: "qualified", "unqualified" (the server
+	// accepts it on custom resources with a warning, and refuses it on built-in types), "invalid"
+	// (refused on every kind) or "reserved" (Kubernetes' own: kubernetes, orphan,
+	// foregroundDeletion).
+	Name ssa.NameClass `json:"name"`
+	// NameProblem says what is wrong with the name, when something is: the server's warning for
+	// an unqualified name, the broken rules for an invalid or reserved one.
 	NameProblem string `json:"nameProblem,omitempty"`
 	// TerminatingFor is how long the object has been terminating, in seconds; absent when it is
 	// not terminating.
@@ -40,13 +43,14 @@ func newFinalizersCommand(flags *genericclioptions.ConfigFlags, streams generici
 	)
 	cmd := &cobra.Command{
 		Use:   "finalizers TYPE [NAME...]",
-		Short: "List each finalizer on each object: its owners, whether its name is domain-qualified, whether it is stuck",
+		Short: "List each finalizer on each object: its owners, its name's class, whether it is stuck",
 		Long: `List each finalizer on each object with the field managers that own it (an Update owner is a
 controller that added it with Update or a merge patch: a candidate for kubectl ssakit
-migrate), whether its name is domain-qualified (ssa.ValidateFinalizerName: a name without a
-"/" draws a warning on custom resources and is refused on built-in types), and how long the
-object has been terminating: a finalizer on an object terminating for longer than
---stuck-after is reported stuck.`,
+migrate), its name's class as ssa.CheckFinalizerName gives it, and how long the object has
+been terminating: a finalizer on an object terminating for longer than --stuck-after is
+reported stuck. The classes: qualified; unqualified, without a "/" path (a warning on custom
+resources, refused on built-in types); invalid (refused on every kind); reserved, one of
+Kubernetes' own (kubernetes, orphan, foregroundDeletion).`,
 		Example: `  kubectl ssakit finalizers widgets.example.com -A
   kubectl ssakit finalizers configmaps -n prod --stuck-after 1h -o json`,
 		Args: cobra.MinimumNArgs(1),
@@ -64,7 +68,8 @@ object has been terminating: a finalizer on an object terminating for longer tha
 					return fmt.Errorf("%s: %w", objectOf(obj), err)
 				}
 				for _, name := range obj.GetFinalizers() {
-					f := finalizerJSON{Object: objectOf(obj), Finalizer: name, Name: "qualified"}
+					f := finalizerJSON{Object: objectOf(obj), Finalizer: name}
+					f.Name, f.NameProblem = classify(name)
 					var owners []ssa.Entry
 					for _, e := range ownership.Entries {
 						if e.Fields.Has(ssa.FinalizerPath(name)) {
@@ -72,16 +77,6 @@ object has been terminating: a finalizer on an object terminating for longer tha
 						}
 					}
 					f.Owners = entriesOf(owners)
-					if warnings, err := ssa.ValidateFinalizerName(name, true); err != nil {
-						f.Name = "invalid"
-						if invalid, ok := errors.AsType[*ssa.InvalidNameError](err); ok {
-							f.NameProblem = strings.Join(invalid.Reasons, "; ")
-						} else {
-							f.NameProblem = err.Error()
-						}
-					} else if len(warnings) > 0 {
-						f.Name, f.NameProblem = "unqualified", strings.Join(warnings, "; ")
-					}
 					if deleted := obj.GetDeletionTimestamp(); deleted != nil {
 						terminating := terminatingFor(now, deleted.Time, obj.GetDeletionGracePeriodSeconds())
 						seconds := int64(terminating / time.Second)
@@ -106,6 +101,23 @@ object has been terminating: a finalizer on an object terminating for longer tha
 	cmd.Flags().DurationVar(&stuckAfter, "stuck-after", 5*time.Minute, "Report a finalizer stuck when its object has been terminating for longer than this.")
 	cmd.Flags().VarP(&format, "output", "o", "Output format: json, or none for text.")
 	return cmd
+}
+
+// classify returns the class of a finalizer name and, unless it is qualified, what is wrong with
+// it: the server's warning for an unqualified name, the broken rules for an invalid or reserved
+// one.
+func classify(name string) (ssa.NameClass, string) {
+	check := ssa.CheckFinalizerName(name)
+	switch {
+	case check.Warning != "":
+		return check.Class, check.Warning
+	case check.Err != nil:
+		if invalid, ok := errors.AsType[*ssa.InvalidNameError](check.Err); ok {
+			return check.Class, strings.Join(invalid.Reasons, "; ")
+		}
+		return check.Class, check.Err.Error()
+	}
+	return check.Class, ""
 }
 
 // terminatingFor is how long an object has been terminating. The server sets deletionTimestamp to
@@ -145,7 +157,7 @@ func printFinalizers(streams genericiooptions.IOStreams, found []finalizerJSON, 
 				stuck++
 			}
 		}
-		if f.Name != "qualified" {
+		if f.Name != ssa.NameQualified {
 			unqualified++
 		}
 		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Object, f.Finalizer, strings.Join(owners, ", "), f.Name, terminating)

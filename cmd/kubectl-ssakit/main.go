@@ -3,7 +3,7 @@
 //
 // It is built on k8s.io/cli-runtime, so it takes the flags every kubectl user knows (-n, -A,
 // --context, --kubeconfig, -l), and on pkg/ssa for all of its logic: ssa.OwnedFields for blame,
-// ssa.Ownership.Shared for overlaps, ssa.ValidateFinalizerName for the name check, and
+// ssa.Ownership.Overlaps for overlaps, ssa.CheckFinalizerName for the name check, and
 // ssa.Finalizer.PlanMigration and Migrate for migrate.
 //
 // Install it with `go install github.com/ssakit/ssakit/cmd/kubectl-ssakit@latest` (or `make

@@ -33,7 +33,7 @@ func TestMigrate_RefusesFlagsThatCannotWork(t *testing.T) {
 		"no controller":                {[]string{"--finalizer", "example.com/cleanup"}, "--controller NAME"},
 		"both controller and owner":    {[]string{"--controller", "c", "--field-owner", "o", "--finalizer", "example.com/cleanup"}, "not both"},
 		"no finalizer":                 {[]string{"--controller", "c"}, "--finalizer NAME"},
-		"legacy name is the finalizer": {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--legacy-name", "example.com/cleanup"}, `--legacy-name "example.com/cleanup" is the --finalizer itself`},
+		"former name is the finalizer": {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--former-name", "example.com/cleanup"}, `--former-name "example.com/cleanup" is the --finalizer itself`},
 		"negative progress":            {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--progress-every", "-1s"}, "negative"},
 		"invalid legacy manager":       {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--legacy-manager", "bad\tname"}, "is not a field manager name"},
 		"own manager as legacy":        {[]string{"--controller", "c", "--finalizer", "example.com/cleanup", "--legacy-manager", "c/finalizer/example.com/cleanup"}, "the finalizer's own field manager"},
@@ -76,6 +76,28 @@ func TestTerminatingFor_CountsFromTheStartOfTheGracePeriod(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if d := cmp.Diff(tc.want, terminatingFor(now, tc.deletion, tc.grace)); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// finalizers shows each name's class as ssa.CheckFinalizerName gives it, Kubernetes' own names as
+// reserved, and what is wrong with any name that is not qualified.
+func TestClassify_ShowsTheClassOfEachNameAndWhatIsWrongWithIt(t *testing.T) {
+	for name, tc := range map[string]struct {
+		class   ssa.NameClass
+		problem string
+	}{
+		"example.com/cleanup":  {ssa.NameQualified, ""},
+		"widget-finalizer":     {ssa.NameUnqualified, `metadata.finalizers: "widget-finalizer": prefer a domain-qualified finalizer name to avoid accidental conflicts with other finalizer writers`},
+		"orphan":               {ssa.NameReserved, "it is reserved for Kubernetes itself (garbage collection and namespace deletion act on it); use a domain-qualified name such as example.com/cleanup"},
+		"example.com/clean up": {ssa.NameInvalid, "name part must consist of alphanumeric characters"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			class, problem := classify(name)
+
+			if class != tc.class || !strings.HasPrefix(problem, tc.problem) || (tc.problem == "") != (problem == "") {
+				t.Errorf("classify(%q) = %q, %q; want %q and a problem starting with %q", name, class, problem, tc.class, tc.problem)
 			}
 		})
 	}

@@ -27,7 +27,7 @@ type migrateOptions struct {
 	controller     string
 	finalizer      string
 	fieldOwner     string
-	legacyNames    []string
+	formerNames    []string
 	legacyManagers []string
 	dryRun         bool
 	progressEvery  time.Duration
@@ -44,25 +44,25 @@ type migrated struct {
 func newMigrateCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &migrateOptions{}
 	cmd := &cobra.Command{
-		Use:   "migrate TYPE [NAME...] --controller NAME --finalizer NEW [--legacy-name OLD...] [--legacy-manager M...] [--dry-run]",
+		Use:   "migrate TYPE [NAME...] --controller NAME --finalizer NEW [--former-name OLD...] [--legacy-manager M...] [--dry-run]",
 		Short: "Move finalizers to the field manager of an ssakit finalizer, renaming them if asked",
 		Long: `Move the finalizer NEW on each selected object to the field manager the controller's
 ssa.Finalizer uses (<controller>/finalizer/<NEW>, or --field-owner), with ssakit's own
-migration (ssa.Finalizer.Migrate, with TakeOverLegacy and RenamedFrom):
+migration (ssa.Finalizer.Migrate, with FinalizerOptions.TakeOverLegacy and FormerNames):
 
   - the finalizer's item is taken over from every Update owner (controllerutil.AddFinalizer
     with Update or a merge patch, kubectl edit) and from the Apply managers named with
     --legacy-manager; every other field those managers own stays theirs;
-  - with --legacy-name, an object that carries an older name gets NEW first, then the older
-    name is released, so it is never without one of them. A terminating object keeps its older
+  - with --former-name, an object that carries a former name gets NEW first, then the former
+    name is released, so it is never without one of them. A terminating object keeps its former
     name: the server refuses new finalizers on it, and the controller's Remove releases it.
 
-An object that carries neither NEW nor an older name is left alone: migrate never protects an
+An object that carries neither NEW nor a former name is left alone: migrate never protects an
 object the controller did not. With --dry-run nothing is written, and each object's line says
 what would change (ssa.Finalizer.PlanMigration). Run it with the controller scaled down, or
 after the release that declares the same options has rolled out.`,
 		Example: `  kubectl ssakit migrate widgets.example.com -A --controller widgets --finalizer example.com/cleanup --dry-run
-  kubectl ssakit migrate widgets.example.com -A --controller widgets --finalizer example.com/cleanup --legacy-name widget-finalizer`,
+  kubectl ssakit migrate widgets.example.com -A --controller widgets --finalizer example.com/cleanup --former-name widget-finalizer`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), flags, streams, args)
@@ -71,9 +71,9 @@ after the release that declares the same options has rolled out.`,
 	o.selected.addFlags(cmd)
 	cmd.Flags().StringVar(&o.controller, "controller", "", "The controller name the finalizer is declared with (ssa.NewFinalizer's controller argument).")
 	cmd.Flags().StringVar(&o.finalizer, "finalizer", "", "The finalizer's name, domain-qualified (example.com/cleanup).")
-	cmd.Flags().StringVar(&o.fieldOwner, "field-owner", "", "The finalizer's field manager, when the controller sets one with ssa.WithFieldOwner.")
-	cmd.Flags().StringSliceVar(&o.legacyNames, "legacy-name", nil, "An older name of the finalizer to replace with --finalizer (ssa.RenamedFrom); repeatable.")
-	cmd.Flags().StringSliceVar(&o.legacyManagers, "legacy-manager", nil, "An Apply field manager to take the finalizer from, besides every Update owner (ssa.TakeOverLegacy); repeatable.")
+	cmd.Flags().StringVar(&o.fieldOwner, "field-owner", "", "The finalizer's field manager, when the controller sets one with ssa.FinalizerOptions.FieldOwner.")
+	cmd.Flags().StringSliceVar(&o.formerNames, "former-name", nil, "A former name of the finalizer to replace with --finalizer (ssa.FinalizerOptions.FormerNames); repeatable.")
+	cmd.Flags().StringSliceVar(&o.legacyManagers, "legacy-manager", nil, "An Apply field manager to take the finalizer from, besides every Update owner (ssa.FinalizerOptions.LegacyManagers); repeatable.")
 	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "Change nothing; print what each object would get.")
 	cmd.Flags().DurationVar(&o.progressEvery, "progress-every", 2*time.Second, "How often a progress line goes to stderr on long runs.")
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", 8, "How many objects are migrated at once; the output keeps the listed order.")
@@ -92,18 +92,17 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 	if err != nil {
 		return err
 	}
-	opts := []ssa.FinalizerOption{ssa.TakeOverLegacy(o.legacyManagers...)}
-	if len(o.legacyNames) > 0 {
-		opts = append(opts, ssa.RenamedFrom(o.legacyNames...))
-	}
-	if o.fieldOwner != "" {
-		opts = append(opts, ssa.WithFieldOwner(client.FieldOwner(o.fieldOwner)))
+	opts := ssa.FinalizerOptions{
+		FieldOwner:     client.FieldOwner(o.fieldOwner),
+		TakeOverLegacy: true,
+		LegacyManagers: o.legacyManagers,
+		FormerNames:    o.formerNames,
 	}
 	controller := o.controller
 	if controller == "" {
 		controller = "kubectl-ssakit" // only names the manager, which --field-owner sets
 	}
-	f, err := ssa.NewFinalizer(c, controller, o.finalizer, opts...)
+	f, err := ssa.NewFinalizer(c, controller, o.finalizer, opts)
 	if err != nil {
 		return err
 	}
@@ -199,11 +198,11 @@ func (o *migrateOptions) validate() error {
 	case o.controller == "" && o.fieldOwner == "":
 		return fmt.Errorf("say whose finalizer it is: --controller NAME, the controller name the finalizer is declared with (its field manager is <controller>/finalizer/<finalizer>), or --field-owner")
 	case o.controller != "" && o.fieldOwner != "":
-		return fmt.Errorf("give --controller or --field-owner, not both: --field-owner is the whole field manager, for a finalizer declared with ssa.WithFieldOwner")
+		return fmt.Errorf("give --controller or --field-owner, not both: --field-owner is the whole field manager, for a finalizer declared with ssa.FinalizerOptions.FieldOwner")
 	case o.finalizer == "":
 		return fmt.Errorf("say which finalizer to migrate: --finalizer NAME, its domain-qualified name")
-	case slices.Contains(o.legacyNames, o.finalizer):
-		return fmt.Errorf("--legacy-name %q is the --finalizer itself: name the older names objects may still carry", o.finalizer)
+	case slices.Contains(o.formerNames, o.finalizer):
+		return fmt.Errorf("--former-name %q is the --finalizer itself: name the former names objects may still carry", o.finalizer)
 	case o.progressEvery < 0:
 		return fmt.Errorf("--progress-every %s is negative: give how often a progress line is printed, e.g. 5s", o.progressEvery)
 	case o.concurrency < 1:

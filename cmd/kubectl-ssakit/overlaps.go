@@ -16,11 +16,11 @@ import (
 
 // overlapJSON is one object's shared fields in -o json.
 type overlapJSON struct {
-	Object objectJSON        `json:"object"`
-	Shared []sharedFieldJSON `json:"shared"`
+	Object objectJSON         `json:"object"`
+	Shared []overlapFieldJSON `json:"shared"`
 }
 
-type sharedFieldJSON struct {
+type overlapFieldJSON struct {
 	Path string `json:"path"`
 	// Owners are the entries that own the field: `manager (Operation[, subresource])`.
 	Owners []string `json:"owners"`
@@ -35,7 +35,7 @@ func newOverlapsCommand(flags *genericclioptions.ConfigFlags, streams genericioo
 	cmd := &cobra.Command{
 		Use:   "overlaps TYPE [NAME...]",
 		Short: "List the fields owned by more than one manager; exit code 1 when there are any",
-		Long: `List, per object, every field that more than one managedFields entry owns (ssa.Ownership.Shared
+		Long: `List, per object, every field that more than one managedFields entry owns (ssa.Ownership.Overlaps
 over entries): two managers, or one manager through both Apply and Update. A shared field is
 one that no single owner can remove alone: the place to look when a field flips between
 values, or a finalizer will not go away.
@@ -53,7 +53,7 @@ command can guard a CI job; 0 when none is, 2 on an error.`,
 			}
 			var found []overlapJSON
 			for _, obj := range objects {
-				shared, err := sharedByEntry(obj.GetManagedFields(), managers)
+				shared, err := overlapsByEntry(obj.GetManagedFields(), managers)
 				if err != nil {
 					return fmt.Errorf("%s: %w", objectOf(obj), err)
 				}
@@ -62,7 +62,7 @@ command can guard a CI job; 0 when none is, 2 on an error.`,
 				}
 				o := overlapJSON{Object: objectOf(obj)}
 				for _, s := range shared {
-					o.Shared = append(o.Shared, sharedFieldJSON{Path: s.Path.String(), Owners: s.Managers})
+					o.Shared = append(o.Shared, overlapFieldJSON{Path: s.Path.String(), Owners: s.Managers})
 				}
 				found = append(found, o)
 			}
@@ -91,12 +91,12 @@ command can guard a CI job; 0 when none is, 2 on an error.`,
 	return cmd
 }
 
-// sharedByEntry returns the fields that more than one managedFields entry owns, among the entries
+// overlapsByEntry returns the fields that more than one managedFields entry owns, among the entries
 // of managers (all when none is given). Entries, not managers, are compared: a manager that owns a
 // field through both an Apply and an Update entry (a controller that moved to ssakit under its old
 // name) cannot release it with an apply alone, which is what an overlap is about. Each owner is
 // named as ssa.Entry renders it: `manager (Operation[, subresource])`.
-func sharedByEntry(managedFields []metav1.ManagedFieldsEntry, managers []string) ([]ssa.SharedField, error) {
+func overlapsByEntry(managedFields []metav1.ManagedFieldsEntry, managers []string) ([]ssa.Overlap, error) {
 	ownership, err := ssa.ParseOwnership(managedFields)
 	if err != nil {
 		return nil, err
@@ -108,7 +108,7 @@ func sharedByEntry(managedFields []metav1.ManagedFieldsEntry, managers []string)
 			byEntry.Entries = append(byEntry.Entries, e)
 		}
 	}
-	return byEntry.Shared(), nil
+	return byEntry.Overlaps(), nil
 }
 
 func printOverlaps(streams genericiooptions.IOStreams, found []overlapJSON, objects int) error {

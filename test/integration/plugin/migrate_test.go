@@ -14,7 +14,7 @@ import (
 var finalizerManager = ssa.FinalizerFieldOwner("widgets", cleanup)
 
 // migrationFixture is a namespace with one Widget of each kind migrate meets: a finalizer a
-// legacy Update added, a finalizer under the old name, a terminating object under the old name,
+// legacy Update added, a finalizer under its former name, a terminating object under the former name,
 // and an object without a finalizer.
 func migrationFixture(t *testing.T) string {
 	t.Helper()
@@ -29,7 +29,7 @@ func migrationFixture(t *testing.T) string {
 	return ns
 }
 
-var migrateArgs = []string{"migrate", widgets, "--controller", "widgets", "--finalizer", cleanup, "--legacy-name", oldName}
+var migrateArgs = []string{"migrate", widgets, "--controller", "widgets", "--finalizer", cleanup, "--former-name", oldName}
 
 // The expected lines, each object's, in the order kubectl lists them (by name).
 func migrationLines(ns string) []string {
@@ -40,7 +40,7 @@ func migrationLines(ns string) []string {
 		object("c-terminating") + ": unchanged",
 		object("c-terminating") + `:   kept: it is terminating: the server refuses new finalizers (docs/ssa-semantics.md row 12), so it keeps "widget-finalizer" until its cleanup is done and the controller's Remove releases it`,
 		object("d-unprotected") + ": unchanged",
-		object("d-unprotected") + `:   kept: it carries neither "example.com/cleanup" nor an older name of it: there is nothing to migrate, and the controller adds the finalizer to the objects it manages`,
+		object("d-unprotected") + `:   kept: it carries neither "example.com/cleanup" nor a former name of it: there is nothing to migrate, and the controller adds the finalizer to the objects it manages`,
 	}
 }
 
@@ -69,7 +69,7 @@ func TestMigrate_DryRunChangesNothingAndSaysWhatWouldChange(t *testing.T) {
 }
 
 // The migration does what the dry run said: the finalizer is owned by its manager alone, under
-// its new name; the user's spec, the terminating object's old name and the unprotected object
+// its new name; the user's spec, the terminating object's former name and the unprotected object
 // are as they were.
 func TestMigrate_MovesTheFinalizersAsTheDryRunSaid(t *testing.T) {
 	ns := migrationFixture(t)
@@ -86,7 +86,7 @@ func TestMigrate_MovesTheFinalizersAsTheDryRunSaid(t *testing.T) {
 		}
 		diff(t, name+": finalizers", []string{cleanup}, obj.GetFinalizers())
 		diff(t, name+": owners of the finalizer", []string{finalizerManager}, ownership.Owners(ssa.FinalizerPath(cleanup)))
-		diff(t, name+": what the user owns", []string{".spec.color"}, ssa.Paths(ownership.FieldsOf(userManager)))
+		diff(t, name+": what the user owns", []string{".spec.color"}, fieldPaths(ownership.FieldsOf(userManager)))
 		color, _, _ := unstructured.NestedString(obj.Object, "spec", "color")
 		diff(t, name+": spec.color", "green", color)
 	}
@@ -150,7 +150,7 @@ func lastLine(s string) string {
 func TestMigrate_CarriesOnPastAnObjectThatCannotBeRead(t *testing.T) {
 	ns := migrationFixture(t)
 
-	r := plugin(t, ns, "migrate", widgets, "a-update", "missing", "b-renamed", "--controller", "widgets", "--finalizer", cleanup, "--legacy-name", oldName)
+	r := plugin(t, ns, "migrate", widgets, "a-update", "missing", "b-renamed", "--controller", "widgets", "--finalizer", cleanup, "--former-name", oldName)
 
 	diff(t, "exit code", 2, r.code)
 	diff(t, "output", migrationLines(ns)[:2], strings.Split(strings.TrimSpace(r.stdout), "\n"))

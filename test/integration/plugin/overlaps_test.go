@@ -11,17 +11,17 @@ import (
 )
 
 // coOwnedWidget is a Widget whose finalizer a legacy Update and an ssakit finalizer both own: the
-// state of a controller that moved to ssakit without TakeOverLegacy.
+// state of a controller that moved to ssakit without FinalizerOptions.TakeOverLegacy.
 func coOwnedWidget(t *testing.T, namespace, name string) {
 	t.Helper()
 	w := legacyFinalizer(t, userWidget(t, namespace, name), cleanup)
-	f, err := ssa.NewFinalizer(cluster.Client, "widgets", cleanup)
+	f, err := ssa.NewFinalizer(cluster.Client, "widgets", cleanup, ssa.FinalizerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A stripped copy makes Add apply.
 	w.SetManagedFields(nil)
-	if err := f.Add(t.Context(), client.Object(w)); err != nil {
+	if _, err := f.Add(t.Context(), client.Object(w)); err != nil {
 		t.Fatal(err)
 	}
 }
