@@ -8,15 +8,18 @@ import (
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
 
 	"github.com/ssakit/ssakit/internal/typeconverters"
 )
 
-// NewClientBuilder returns controller-runtime's fake.ClientBuilder set up for Server-Side Apply
-// as ssakit relies on it. Go on with its own methods (WithObjects, WithStatusSubresource,
-// WithIndex, WithInterceptorFuncs, ...) and Build it. Compared with fake.NewClientBuilder:
+// NewClientBuilder returns a builder of controller-runtime's fake client
+// (sigs.k8s.io/controller-runtime/pkg/client/fake) set up for Server-Side Apply as ssakit relies
+// on it. Go on with its methods (WithObjects, WithStatusSubresource, WithIndex,
+// WithInterceptorFuncs, ...) and Build it. Compared with fake.NewClientBuilder:
 //
 //   - WithScheme(scheme); nil means client-go's scheme.Scheme, as there.
 //   - WithReturnManagedFields: objects carry managedFields, from which ssa.Finalizer decides
@@ -43,23 +46,91 @@ import (
 // The type converters, the UIDs and the /status apply are the work of the object tracker under
 // the client, given with WithObjectTracker: client-go's field-managed tracker
 // (testing.NewFieldManagedObjectTracker), whose logic it follows, with these changes. The
-// tracker is the one place every object passes through, however it is created, and it leaves
-// WithInterceptorFuncs to the test. So do not call WithTypeConverters (Build panics: the
-// converters are a setting of the tracker), WithObjectTracker or WithScheme on the builder:
-// pass the converters and the scheme here.
+// tracker is the one place every object passes through, however it is created. It is told the
+// object of a write, not the subresource, so the client Build returns marks each /status apply
+// in the configuration it sends the fake, for the tracker to know it by; the mark never shows
+// in an answer or a stored object. The ClientBuilder offers no WithScheme, WithObjectTracker or
+// WithTypeConverters: pass the scheme and the converters here.
 //
 // The package documentation lists where the fake still differs from the API server.
-func NewClientBuilder(scheme *runtime.Scheme, typeConverters ...managedfields.TypeConverter) *fake.ClientBuilder {
+func NewClientBuilder(scheme *runtime.Scheme, typeConverters ...managedfields.TypeConverter) *ClientBuilder {
 	if scheme == nil {
 		scheme = clientgoscheme.Scheme
 	}
 	converter := newTypeConverter(append(append([]managedfields.TypeConverter{}, typeConverters...), builtinTypeConverter()))
 	tracker := newTracker(scheme, converter)
-	return fake.NewClientBuilder().
+	return &ClientBuilder{fake: fake.NewClientBuilder().
 		WithScheme(scheme).
 		WithObjectTracker(tracker).
 		WithReturnManagedFields().
-		WithGlobalResourceVersionCounter()
+		WithGlobalResourceVersionCounter()}
+}
+
+// ClientBuilder builds a fake client set up by NewClientBuilder. Its methods are those of
+// controller-runtime's fake.ClientBuilder that leave that setup alone, and do what they do
+// there, but that interceptor funcs are given to the client Build returns, not put in place of
+// it (see WithInterceptorFuncs).
+type ClientBuilder struct {
+	fake         *fake.ClientBuilder
+	interceptors *interceptor.Funcs
+}
+
+// WithObjects gives the client initial objects, as fake.ClientBuilder.WithObjects does; each
+// gets a UID unless it has one.
+func (b *ClientBuilder) WithObjects(objs ...client.Object) *ClientBuilder {
+	b.fake.WithObjects(objs...)
+	return b
+}
+
+// WithRuntimeObjects gives the client initial objects, as fake.ClientBuilder.WithRuntimeObjects
+// does; each gets a UID unless it has one.
+func (b *ClientBuilder) WithRuntimeObjects(objs ...runtime.Object) *ClientBuilder {
+	b.fake.WithRuntimeObjects(objs...)
+	return b
+}
+
+// WithLists gives the client the items of lists as initial objects, as
+// fake.ClientBuilder.WithLists does; each gets a UID unless it has one.
+func (b *ClientBuilder) WithLists(lists ...client.ObjectList) *ClientBuilder {
+	b.fake.WithLists(lists...)
+	return b
+}
+
+// WithStatusSubresource gives the kinds of objs a status subresource, as
+// fake.ClientBuilder.WithStatusSubresource does; the built-in kinds that have one on the API
+// server have it anyway.
+func (b *ClientBuilder) WithStatusSubresource(objs ...client.Object) *ClientBuilder {
+	b.fake.WithStatusSubresource(objs...)
+	return b
+}
+
+// WithIndex registers an index for List's field selectors, as fake.ClientBuilder.WithIndex does
+// (it panics on a second index of one field and kind).
+func (b *ClientBuilder) WithIndex(obj runtime.Object, field string, extractValue client.IndexerFunc) *ClientBuilder {
+	b.fake.WithIndex(obj, field, extractValue)
+	return b
+}
+
+// WithInterceptorFuncs has the client Build returns call funcs instead of its methods, as
+// fake.ClientBuilder.WithInterceptorFuncs does; a later call replaces funcs. The funcs get the
+// client that marks /status applies: what they send on goes through it, so an interceptor of
+// SubResourceApply sees the configuration as its caller gave it, and can fail the call or send
+// it on, without undoing what NewClientBuilder set up (on the fake's own builder, interceptors
+// would replace it).
+func (b *ClientBuilder) WithInterceptorFuncs(funcs interceptor.Funcs) *ClientBuilder {
+	b.interceptors = &funcs
+	return b
+}
+
+// Build builds the fake client: the fake's, with every /status apply marked for the tracker,
+// inside the interceptor funcs given to WithInterceptorFuncs, if any. Like
+// fake.ClientBuilder.Build, it panics when called a second time.
+func (b *ClientBuilder) Build() client.WithWatch {
+	var c client.WithWatch = &statusMarkingClient{WithWatch: b.fake.Build()}
+	if b.interceptors != nil {
+		c = interceptor.NewClient(c, *b.interceptors)
+	}
+	return c
 }
 
 // builtinTypeConverter is client-go's converter for the built-in types, over a scheme of those

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	. "github.com/onsi/gomega"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
@@ -329,6 +331,27 @@ func TestFake_RecordsStatusUpdatesUnderTheMainResource(t *testing.T) {
 		HaveField("Manager", "legacy-status"),
 		HaveField("Subresource", ""),
 	)))
+}
+
+func TestFake_CreatesTheObjectOfAStatusApplyWithoutAUIDThatIsNotThere(t *testing.T) {
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
+
+	err := c.Status().Apply(t.Context(), loadBalancerStatus(), client.FieldOwner("status-owner"))
+
+	// The API server creates nothing: a custom resource's /status answers 404, a Service's takes
+	// the create path of its main resource and create validation refuses it. The fake creates the
+	// object from the main resource, its status emptied, which the applier owns there.
+	if err != nil {
+		t.Fatalf("err = %v, want the object created", err)
+	}
+	got := get(t, c, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web"}}, &corev1.Service{})
+	want := []entry{{Manager: "status-owner", Operation: metav1.ManagedFieldsOperationApply, Fields: `{"f:status":{}}`}}
+	if d := cmp.Diff(want, entries(got.ManagedFields)); d != "" {
+		t.Errorf("managedFields of the created object (-want +got):\n%s", d)
+	}
+	if d := cmp.Diff(corev1.ServiceStatus{}, got.Status, cmpopts.EquateEmpty()); d != "" {
+		t.Errorf("status of the created object (-want +got):\n%s", d)
+	}
 }
 
 func TestFake_LeavesACreatedUnstructuredObjectWithoutItsUID(t *testing.T) {

@@ -10,11 +10,16 @@
 //	_, r, err := controller.NewReconciler(ssatest.Cluster{Client: c}, controller.Options{Recorder: events.NewFakeRecorder(100)})
 //	_, err = r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(mirror)})
 //
-// [NewClientBuilder] returns the fake's own ClientBuilder with what ssakit needs from the server
-// and the plain fake lacks: UIDs on every object (ssa.Finalizer refuses an object without one),
-// managedFields in every answer, the schema of every kind (so that metadata.finalizers is a set
-// for custom resources too), resourceVersions from one counter, and a /status apply that owns
-// only the status it sent. [Cluster] serves one client as a manager would, for reconcile.New.
+// [NewClientBuilder] returns a [ClientBuilder] of the fake client with what ssakit needs from the
+// server and the plain fake lacks: UIDs on every object (ssa.Finalizer refuses an object without
+// one), managedFields in every answer, the schema of every kind (so that metadata.finalizers is a
+// set for custom resources too), resourceVersions from one counter, and a /status apply that owns
+// only the status it sent. It has the fake builder's methods that leave this alone (WithObjects,
+// WithStatusSubresource, WithIndex, ...). Its Build gives the fake client a layer that marks each
+// /status apply in the request, for the object tracker to know it by; interceptor funcs given to
+// WithInterceptorFuncs go around that layer, so they see each call as sent and cannot undo the
+// setup. The kit decides from what it is given, never from the call stack. [Cluster] serves one
+// client as a manager would, for reconcile.New.
 //
 // # Where the fake still differs from the API server
 //
@@ -69,6 +74,11 @@
 //     TestFake_DeleteRecordsAnUpdateOfDeletionTimestamp.
 //   - Only a /status apply is recorded under the subresource "status"; a /status Update or patch
 //     is recorded under the main resource. TestFake_RecordsStatusUpdatesUnderTheMainResource.
+//   - A /status apply without a UID to an object that is not there creates it, from the main
+//     resource, with an empty status its applier owns there. The API server creates nothing: a
+//     custom resource's /status answers 404, a Service's is refused by create validation
+//     (docs/ssa-semantics.md, "A /status apply to an object that no longer exists").
+//     TestFake_CreatesTheObjectOfAStatusApplyWithoutAUIDThatIsNotThere.
 //
 // What ssakit relies on and the fake, so set up, does as the server does: finalizers are a set
 // owned item by item (rows 1 to 3; TestFinalizer_TwoFinalizersOfOneControllerBothStay,

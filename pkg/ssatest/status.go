@@ -1,0 +1,133 @@
+package ssatest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// statusApplyManager is the field manager of the managedFields entry that marks an apply to the
+// /status subresource on its way from the client Build returns to the tracker. The name is
+// ssatest's own. The mark cannot be taken for anything a test sends: the API server, and the
+// field manager under the fake, refuse an apply that carries managedFields ("metadata.managedFields
+// must be nil").
+const statusApplyManager = "ssatest.ssakit.dev/status-apply"
+
+// statusMark is the entry markStatus adds and takeStatusMark removes: an Apply entry of
+// statusApplyManager on the subresource "status".
+var statusMark = metav1.ManagedFieldsEntry{
+	Manager:     statusApplyManager,
+	Operation:   metav1.ManagedFieldsOperationApply,
+	Subresource: "status",
+}
+
+// statusMarkingClient is the client Build returns, under the test's interceptor funcs if it gave
+// any: the fake client, with every apply to the /status subresource marked (markStatus). The
+// tracker under the fake is told only the object, never the subresource; the mark is how it
+// learns that an apply is a /status apply. The fake's status path (controller-runtime's
+// versionedTracker.updateObject) takes every field of the configuration from the stored object
+// but status, managedFields and resourceVersion, so the mark reaches the tracker. Nothing else
+// brings managedFields to the tracker in an apply that could succeed: the field manager refuses
+// them, as the API server does.
+//
+// It is a type of its own, and a pointer, rather than interceptor.Funcs, so that the client Build
+// returns stays comparable (the interceptor client is a struct of funcs): Cluster{Client: c}
+// serves c itself.
+type statusMarkingClient struct {
+	client.WithWatch
+}
+
+// Unwrap returns the fake client, for fake.AddIndex (which unwraps a client by this method, as
+// it does the interceptor client).
+func (c *statusMarkingClient) Unwrap() client.WithWatch {
+	return c.WithWatch
+}
+
+// Status implements client.StatusClient.
+func (c *statusMarkingClient) Status() client.SubResourceWriter {
+	return c.SubResource("status")
+}
+
+// SubResource implements client.SubResourceClientConstructor: the fake's client of subresource,
+// marking its applies when subresource is "status".
+func (c *statusMarkingClient) SubResource(subresource string) client.SubResourceClient {
+	sub := c.WithWatch.SubResource(subresource)
+	if subresource != "status" {
+		return sub
+	}
+	return statusMarkingSubResourceClient{SubResourceClient: sub}
+}
+
+// statusMarkingSubResourceClient is the fake's client of the /status subresource, marking applies.
+type statusMarkingSubResourceClient struct {
+	client.SubResourceClient
+}
+
+// Apply implements client.SubResourceWriter: it sends the fake the configuration marked, as
+// the subresource body, and the fake writes its answer into obj as for any /status apply.
+func (s statusMarkingSubResourceClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.SubResourceApplyOption) error {
+	options := (&client.SubResourceApplyOptions{}).ApplyOpts(opts)
+	// The fake sends the body in obj's place when one is given (fakeSubResourceClient.Apply),
+	// so a body the caller gave is the one to mark.
+	body := obj
+	if options.SubResourceBody != nil {
+		body = options.SubResourceBody
+	}
+	marked, err := markStatus(body)
+	if err != nil {
+		return err
+	}
+	options.SubResourceBody = marked
+	if err := s.SubResourceClient.Apply(ctx, obj, options); err != nil {
+		return err
+	}
+	// The fake writes the body into obj: its answer, once the tracker has it, but the marked body
+	// itself where the fake writes nothing and returns early (a patch's dry run, an object its
+	// tracker deleted). An apply never gets there today; were it to, the mark would show in an
+	// unstructured configuration (the generated ones have no managedFields).
+	if answer, ok := obj.(metav1.Object); ok {
+		takeStatusMark(answer)
+	}
+	return nil
+}
+
+// markStatus returns config, in the unstructured form the fake turns every configuration into,
+// with statusMark among its managedFields.
+func markStatus(config runtime.ApplyConfiguration) (runtime.ApplyConfiguration, error) {
+	data, err := json.Marshal(config)
+	if err != nil {
+		return nil, fmt.Errorf("failed to marshal apply configuration: %w", err)
+	}
+	u := &unstructured.Unstructured{}
+	if err := json.Unmarshal(data, u); err != nil {
+		return nil, fmt.Errorf("failed to unmarshal apply configuration: %w", err)
+	}
+	u.SetManagedFields(append(u.GetManagedFields(), statusMark))
+	return client.ApplyConfigurationFromUnstructured(u), nil
+}
+
+// takeStatusMark removes statusMark from the managedFields of config, and tells whether it was
+// there.
+func takeStatusMark(config metav1.Object) bool {
+	var kept []metav1.ManagedFieldsEntry
+	marked := false
+	for _, entry := range config.GetManagedFields() {
+		if (ssa.Entry{Manager: entry.Manager, Operation: entry.Operation, Subresource: entry.Subresource}).IsApplyOf(statusApplyManager, "status") {
+			marked = true
+			continue
+		}
+		kept = append(kept, entry)
+	}
+	if marked {
+		// nil, not empty: the field manager refuses any managedFields that are not nil.
+		config.SetManagedFields(kept)
+	}
+	return marked
+}
