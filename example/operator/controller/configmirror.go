@@ -26,6 +26,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/sets"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	"k8s.io/client-go/tools/events"
@@ -116,13 +117,15 @@ func NewReconciler(c ssareconcile.Cluster, opts Options) (*Mirror, *ssareconcile
 	if provider, ok := c.(eventRecorderProvider); ok && recorder == nil {
 		recorder = provider.GetEventRecorder(Name)
 	}
-	scheme := c.GetClient().Scheme()
+	// The generated schema lets the status applier prove a status unchanged without a request.
+	statusOpts := ssareconcile.StatusApplierOptions{
+		TypeConverters: []managedfields.TypeConverter{mirrorapplyconfiguration.NewTypeConverter(c.GetClient().Scheme())},
+	}
 	m := &Mirror{
-		client:    c.GetClient(),
-		apiReader: c.GetAPIReader(),
-		// The generated schema lets the status applier prove a status unchanged without a request.
-		status:            ssareconcile.NewStatusApplier(c.GetClient(), Name, ssareconcile.WithTypeConverter(mirrorapplyconfiguration.NewTypeConverter(scheme))),
-		copies:            ssa.NewApplier(c.GetClient(), Name),
+		client:            c.GetClient(),
+		apiReader:         c.GetAPIReader(),
+		status:            ssareconcile.NewStatusApplier(c.GetClient(), Name, statusOpts),
+		copies:            ssa.NewApplier(c.GetClient(), Name, ssa.ApplierOptions{}),
 		recorder:          recorder,
 		operatorNamespace: opts.OperatorNamespace,
 	}

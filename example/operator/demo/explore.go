@@ -17,7 +17,8 @@ const (
 	// LegacyManager is the field manager of the operator's previous release, which added its
 	// finalizer the kubebuilder way: controllerutil.AddFinalizer and Update.
 	LegacyManager = "configmirror-v1"
-	// LegacyFinalizer is that release's finalizer name: no domain, so the API server warns on it.
+	// LegacyFinalizer is that release's finalizer name, a former name of controller.Finalizer:
+	// unqualified (no path), so the API server warns on it.
 	LegacyFinalizer = "configmirror-finalizer"
 )
 

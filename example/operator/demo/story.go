@@ -320,7 +320,7 @@ func (s *Story) check(ctx context.Context, verdict *Verdict, mirror *mirrorv1alp
 	if err != nil {
 		return err
 	}
-	if err := ownership.Disjoint(managers...); err != nil {
+	if err := ownership.CheckNoOverlap(managers...); err != nil {
 		verdict.Overlaps = append(verdict.Overlaps, moment+": "+err.Error())
 	}
 	if show {
