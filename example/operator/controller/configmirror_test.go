@@ -14,7 +14,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -29,7 +28,7 @@ import (
 // newFakeClientBuilder returns a fake client builder for the operator's types: its scheme, the
 // schema generated with ConfigMirror's apply configurations, and ConfigMirror's status
 // subresource, as the CRD declares it.
-func newFakeClientBuilder(t *testing.T) *fake.ClientBuilder {
+func newFakeClientBuilder(t *testing.T) *ssatest.ClientBuilder {
 	t.Helper()
 	scheme, err := setup.Scheme()
 	if err != nil {

@@ -56,12 +56,12 @@ type Verdict struct {
 	Overlaps []string
 }
 
-// Disjoint reports whether the managers never shared a field.
-func (v Verdict) Disjoint() bool { return len(v.Overlaps) == 0 }
+// Passed reports whether the managers never shared a field.
+func (v Verdict) Passed() bool { return len(v.Overlaps) == 0 }
 
 // String is the one-line verdict the demo ends with.
 func (v Verdict) String() string {
-	if v.Disjoint() {
+	if v.Passed() {
 		return fmt.Sprintf("verdict: PASS: field managers %s stayed disjoint on the ConfigMirror at every step", strings.Join(managers, ", "))
 	}
 	return "verdict: FAIL: field managers overlapped: " + strings.Join(v.Overlaps, "; ")

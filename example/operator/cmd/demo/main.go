@@ -93,7 +93,7 @@ func run(verbose bool, keep string) (err error) {
 	if err != nil {
 		return err
 	}
-	if !verdict.Disjoint() {
+	if !verdict.Passed() {
 		return errors.New("field managers overlapped; see the verdict above")
 	}
 	fmt.Printf("demo finished in %s\n", time.Since(start).Round(100*time.Millisecond))
