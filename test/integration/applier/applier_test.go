@@ -8,6 +8,7 @@ import (
 	autoscalingv1 "k8s.io/api/autoscaling/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/util/managedfields"
 	autoscalingv1ac "k8s.io/client-go/applyconfigurations/autoscaling/v1"
 	autoscalingv2ac "k8s.io/client-go/applyconfigurations/autoscaling/v2"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -43,7 +44,7 @@ func TestApplier_SendsNoRequestForAConfigurationAlreadyApplied(t *testing.T) {
 	live := applied(t, settings(ns, map[string]string{"color": "blue"}))
 	c, rec := cluster.RecordingClient(t)
 
-	sent, err := ssa.NewApplier(c, manager).Apply(t.Context(), live, settings(ns, map[string]string{"color": "blue"}))
+	sent, err := ssa.NewApplier(c, manager, ssa.ApplierOptions{}).Apply(t.Context(), live, settings(ns, map[string]string{"color": "blue"}))
 
 	g.Expect(sent, err).To(BeFalse())
 	g.Expect(rec.Requests()).To(BeEmpty(), "requests")
@@ -57,7 +58,7 @@ func TestApplier_SendsAConfigurationThatDropsAFieldItOwned(t *testing.T) {
 	live := applied(t, settings(ns, map[string]string{"color": "blue", "size": "L"}))
 	c, rec := cluster.RecordingClient(t)
 
-	sent, err := ssa.NewApplier(c, manager).Apply(t.Context(), live, settings(ns, map[string]string{"color": "blue"}))
+	sent, err := ssa.NewApplier(c, manager, ssa.ApplierOptions{}).Apply(t.Context(), live, settings(ns, map[string]string{"color": "blue"}))
 
 	g.Expect(sent, err).To(BeTrue())
 	g.Expect(rec.Writes()).To(HaveLen(1), "write requests")
@@ -76,7 +77,7 @@ func TestApplier_SendsWhenItsCopyHasNoManagedFieldsAndTheServerWritesNothing(t *
 	live.ManagedFields = nil
 	c, rec := cluster.RecordingClient(t)
 
-	sent, err := ssa.NewApplier(c, manager).Apply(t.Context(), live, settings(ns, map[string]string{"color": "blue"}))
+	sent, err := ssa.NewApplier(c, manager, ssa.ApplierOptions{}).Apply(t.Context(), live, settings(ns, map[string]string{"color": "blue"}))
 
 	g.Expect(sent, err).To(BeTrue())
 	g.Expect(rec.Writes()).To(HaveLen(1), "write requests")
@@ -93,7 +94,7 @@ func TestApplier_SendsAValueSomeoneElseChanged(t *testing.T) {
 	g.Expect(cluster.Client.Update(t.Context(), live, client.FieldOwner("kubectl-edit"))).To(Succeed())
 	c, rec := cluster.RecordingClient(t)
 
-	sent, err := ssa.NewApplier(c, manager).Apply(t.Context(), live, settings(ns, map[string]string{"color": "blue"}), client.ForceOwnership)
+	sent, err := ssa.NewApplier(c, manager, ssa.ApplierOptions{}).Apply(t.Context(), live, settings(ns, map[string]string{"color": "blue"}), client.ForceOwnership)
 
 	g.Expect(sent, err).To(BeTrue())
 	g.Expect(rec.Writes()).To(HaveLen(1), "write requests")
@@ -117,10 +118,10 @@ func TestApplier_KnowsACustomResourceOnlyThroughItsSchema(t *testing.T) {
 	g.Expect(err).NotTo(HaveOccurred())
 	c, rec := cluster.RecordingClient(t)
 
-	withSchema, err := ssa.NewApplier(c, manager, types).Apply(t.Context(), live.DeepCopy(), client.ApplyConfigurationFromUnstructured(config.DeepCopy()))
+	withSchema, err := ssa.NewApplier(c, manager, ssa.ApplierOptions{TypeConverters: []managedfields.TypeConverter{types}}).Apply(t.Context(), live.DeepCopy(), client.ApplyConfigurationFromUnstructured(config.DeepCopy()))
 	g.Expect(withSchema, err).To(BeFalse(), "sent with the schema")
 	g.Expect(rec.Requests()).To(BeEmpty(), "requests with the schema")
-	withoutSchema, err := ssa.NewApplier(c, manager).Apply(t.Context(), live.DeepCopy(), client.ApplyConfigurationFromUnstructured(config.DeepCopy()))
+	withoutSchema, err := ssa.NewApplier(c, manager, ssa.ApplierOptions{}).Apply(t.Context(), live.DeepCopy(), client.ApplyConfigurationFromUnstructured(config.DeepCopy()))
 
 	g.Expect(withoutSchema, err).To(BeTrue(), "sent without the schema")
 	g.Expect(rec.Writes()).To(HaveLen(1), "write requests without the schema")
@@ -133,7 +134,7 @@ func TestApplier_LeavesItsCopyAsItWasAfterADryRun(t *testing.T) {
 	live := applied(t, settings(ns, map[string]string{"color": "blue"}))
 	before := live.DeepCopy()
 
-	sent, err := ssa.NewApplier(cluster.Client, manager).Apply(t.Context(), live, settings(ns, map[string]string{"color": "red"}), client.DryRunAll)
+	sent, err := ssa.NewApplier(cluster.Client, manager, ssa.ApplierOptions{}).Apply(t.Context(), live, settings(ns, map[string]string{"color": "red"}), client.DryRunAll)
 
 	g.Expect(sent, err).To(BeTrue())
 	if d := cmp.Diff(before, live); d != "" {
@@ -160,7 +161,7 @@ func TestRow30_ApplyThroughAnotherVersionRewritesTheManagersEntry(t *testing.T) 
 	rv := live.ResourceVersion
 	c, rec := cluster.RecordingClient(t)
 
-	sent, err := ssa.NewApplier(c, manager).Apply(t.Context(), live, autoscalingv1ac.HorizontalPodAutoscaler("hpa", ns).WithLabels(map[string]string{"team": "a"}))
+	sent, err := ssa.NewApplier(c, manager, ssa.ApplierOptions{}).Apply(t.Context(), live, autoscalingv1ac.HorizontalPodAutoscaler("hpa", ns).WithLabels(map[string]string{"team": "a"}))
 
 	g.Expect(sent, err).To(BeTrue())
 	g.Expect(rec.Writes()).To(HaveLen(1), "write requests")

@@ -22,7 +22,7 @@ func TestApplier_WithoutManagedFieldsInAnswersSendsEveryApplyAndStaysDeclarative
 	ns := cluster.Namespace(t)
 	cfg, rec := testcluster.Recording(testcluster.WithoutManagedFields(cluster.Config))
 	c := cluster.ClientFor(t, cfg)
-	applier := ssa.NewApplier(c, manager)
+	applier := ssa.NewApplier(c, manager, ssa.ApplierOptions{})
 	sent, err := applier.Apply(t.Context(), nil, settings(ns, map[string]string{"color": "blue", "size": "L"}))
 	g.Expect(sent, err).To(BeTrue(), "the first Apply")
 	live := &corev1.ConfigMap{}

@@ -51,7 +51,7 @@ func TestUpgradeManagers_ThenAnApplyOfTheSameContentKeepsEverything(t *testing.T
 }
 
 // The hazard (row 26): after the upgrade the manager owns everything the legacy writer wrote, so
-// an apply that leaves a field out deletes it. This is why finalizers use TakeOverLegacy instead.
+// an apply that leaves a field out deletes it. This is why finalizers use FinalizerOptions.TakeOverLegacy instead.
 func TestUpgradeManagers_MakesAnApplyThatLeavesAFieldOutDeleteIt(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)

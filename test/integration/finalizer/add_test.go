@@ -42,7 +42,7 @@ func TestAdd_SendsOneApplyThatOwnsOnlyTheFinalizerItem(t *testing.T) {
 			before := live(t, fl.gvk, obj)
 			c, rec := cluster.RecordingClient(t)
 
-			g.Expect(newFinalizer(t, c, cleanup).Add(t.Context(), obj)).To(Succeed())
+			g.Expect(newFinalizer(t, c, cleanup, ssa.FinalizerOptions{}).Add(t.Context(), obj)).Error().To(Succeed())
 
 			diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
 			after := live(t, fl.gvk, obj)
@@ -65,14 +65,19 @@ func TestAdd_SendsNothingWhenTheManagerAlreadyOwnsTheFinalizer(t *testing.T) {
 			ns := cluster.Namespace(t)
 			obj := fl.create(t, ns, "add-twice")
 			c, rec := cluster.RecordingClient(t)
-			f := newFinalizer(t, c, cleanup)
-			g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+			f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{})
+			sent, err := f.Add(t.Context(), obj)
+			g.Expect(err).NotTo(HaveOccurred())
+			g.Expect(sent).To(BeTrue(), "the first Add says it sent its apply")
+			g.Expect(rec.Requests()).To(HaveLen(1), "the first Add's apply")
 			rec.Reset()
+			version := obj.GetResourceVersion()
 
-			g.Expect(f.Add(t.Context(), obj)).To(Succeed(), "with the object Add updated")
-			g.Expect(f.Add(t.Context(), fl.get(t, obj))).To(Succeed(), "with the object read again")
+			g.Expect(f.Add(t.Context(), obj)).To(BeFalse(), "with the object Add updated: sent")
+			g.Expect(f.Add(t.Context(), fl.get(t, obj))).To(BeFalse(), "with the object read again: sent")
 
 			g.Expect(rec.Requests()).To(BeEmpty())
+			g.Expect(fl.get(t, obj).GetResourceVersion()).To(Equal(version), "resourceVersion")
 		})
 	}
 }
@@ -89,7 +94,7 @@ func TestAdd_RefusesATerminatingObjectWithoutARequest(t *testing.T) {
 			terminating := fl.get(t, obj)
 			c, rec := cluster.RecordingClient(t)
 
-			err := newFinalizer(t, c, cleanup).Add(t.Context(), terminating)
+			_, err := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{}).Add(t.Context(), terminating)
 
 			g.Expect(err).To(MatchError(ssa.ErrTerminating))
 			var objErr *ssa.ObjectError
@@ -112,7 +117,7 @@ func TestAdd_RefusesAnObjectReplacedUnderTheSameName(t *testing.T) {
 			successor := fl.create(t, ns, "add-replaced")
 			before := live(t, fl.gvk, successor)
 
-			err := newFinalizer(t, cluster.Client, cleanup).Add(t.Context(), old)
+			_, err := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{}).Add(t.Context(), old)
 
 			g.Expect(err).To(MatchError(ssa.ErrReplaced))
 			after := live(t, fl.gvk, successor)
@@ -129,7 +134,7 @@ func TestAdd_OnADeletedObjectIsGoneAndCreatesNothing(t *testing.T) {
 	obj := typedWidget.create(t, ns, "add-gone")
 	g.Expect(cluster.Client.Delete(t.Context(), typedWidget.get(t, obj))).To(Succeed())
 
-	err := newFinalizer(t, cluster.Client, cleanup).Add(t.Context(), obj)
+	_, err := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{}).Add(t.Context(), obj)
 
 	g.Expect(err).To(MatchError(ssa.ErrGone))
 	expectGone(t, typedWidget, obj)

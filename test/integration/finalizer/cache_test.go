@@ -73,9 +73,9 @@ func TestAdd_FromACacheNeverReads(t *testing.T) {
 			addByUpdate(t.Context(), t, obj, legacyManager, "example.com/other")
 			informer := startCache(t, ns, mode)
 			c, rec := cluster.RecordingClient(t)
-			f := newFinalizer(t, c, cleanup)
+			f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{})
 
-			g.Expect(f.Add(t.Context(), cached(t, informer, obj))).To(Succeed())
+			g.Expect(f.Add(t.Context(), cached(t, informer, obj))).Error().To(Succeed())
 
 			diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
 			diff(t, "finalizers", []string{"example.com/other", cleanup}, typedWidget.get(t, obj).GetFinalizers())
@@ -91,9 +91,9 @@ func TestAdd_FromACacheNeedsNoReadForAnObjectWithoutFinalizers(t *testing.T) {
 			obj := typedWidget.create(t, ns, "cached-add-first")
 			informer := startCache(t, ns, mode)
 			c, rec := cluster.RecordingClient(t)
-			f := newFinalizer(t, c, cleanup)
+			f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{})
 
-			g.Expect(f.Add(t.Context(), cached(t, informer, obj))).To(Succeed())
+			g.Expect(f.Add(t.Context(), cached(t, informer, obj))).Error().To(Succeed())
 
 			diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
 			diff(t, "finalizers", []string{cleanup}, typedWidget.get(t, obj).GetFinalizers())
@@ -116,12 +116,12 @@ func TestAdd_FromACacheSendsNothingWhenTheObjectShowsTheFinalizerOwned(t *testin
 			g := NewWithT(t)
 			ns := cluster.Namespace(t)
 			obj := typedWidget.create(t, ns, "cached-owned")
-			g.Expect(newFinalizer(t, cluster.Client, cleanup).Add(t.Context(), obj)).To(Succeed())
+			g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{}).Add(t.Context(), obj)).Error().To(Succeed())
 			informer := startCache(t, ns, tc.mode)
 			c, rec := cluster.RecordingClient(t)
-			f := newFinalizer(t, c, cleanup)
+			f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{})
 
-			g.Expect(f.Add(t.Context(), cached(t, informer, obj))).To(Succeed())
+			g.Expect(f.Add(t.Context(), cached(t, informer, obj))).Error().To(Succeed())
 
 			diff(t, "requests", tc.want, methods(rec.Requests()))
 		})
@@ -136,12 +136,12 @@ func TestRemove_FromACacheSendsOneApplyWhateverTheCacheKeeps(t *testing.T) {
 			g := NewWithT(t)
 			ns := cluster.Namespace(t)
 			obj := typedWidget.create(t, ns, "cached-remove")
-			g.Expect(newFinalizer(t, cluster.Client, cleanup).Add(t.Context(), obj)).To(Succeed())
+			g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{}).Add(t.Context(), obj)).Error().To(Succeed())
 			informer := startCache(t, ns, mode)
 			c, rec := cluster.RecordingClient(t)
-			f := newFinalizer(t, c, cleanup)
+			f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{})
 
-			g.Expect(f.Remove(t.Context(), cached(t, informer, obj))).To(Succeed())
+			g.Expect(f.Remove(t.Context(), cached(t, informer, obj))).Error().To(Succeed())
 
 			diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
 			g.Expect(typedWidget.get(t, obj).GetFinalizers()).To(BeEmpty())
@@ -156,12 +156,12 @@ func TestRemove_FromACacheThatKeepsOnlyOwnEntriesStillNamesCoOwners(t *testing.T
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "cached-co-owned")
 	addByUpdate(t.Context(), t, obj, legacyManager, cleanup)
-	g.Expect(newFinalizer(t, cluster.Client, cleanup).Add(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{}).Add(t.Context(), obj)).Error().To(Succeed())
 	informer := startCache(t, ns, cacheModes[2])
 	c, rec := cluster.RecordingClient(t)
-	f := newFinalizer(t, c, cleanup)
+	f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{})
 
-	err := f.Remove(t.Context(), cached(t, informer, obj))
+	_, err := f.Remove(t.Context(), cached(t, informer, obj))
 
 	coOwned, ok := errors.AsType[*ssa.CoOwnedError](err)
 	g.Expect(ok).To(BeTrue(), "error %v", err)

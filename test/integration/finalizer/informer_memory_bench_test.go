@@ -35,7 +35,7 @@ func populate(ctx context.Context) (string, error) {
 	if err := cluster.Client.Create(ctx, ns); err != nil {
 		return "", err
 	}
-	f, err := ssa.NewFinalizer(cluster.Client, "bench", cleanup)
+	f, err := ssa.NewFinalizer(cluster.Client, "bench", cleanup, ssa.FinalizerOptions{})
 	if err != nil {
 		return "", err
 	}
@@ -83,7 +83,8 @@ func populateOne(ctx context.Context, f *ssa.Finalizer, namespace, name string) 
 	if err := cluster.Client.Patch(ctx, obj, patch, client.FieldOwner("operator")); err != nil {
 		return err
 	}
-	return f.Add(ctx, obj)
+	_, err := f.Add(ctx, obj)
+	return err
 }
 
 // BenchmarkInformerMemory reports the heap an informer cache of 10,000 ConfigMaps holds with full

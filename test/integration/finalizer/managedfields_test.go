@@ -38,10 +38,10 @@ func TestAdd_WithoutManagedFieldsInAnswersAppliesAndReportsTheFinalizerOn(t *tes
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	c, rec, obj := withoutManagedFields(t, typedWidget.create(t, ns, "add"))
-	f := newFinalizer(t, c, cleanup)
+	f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{})
 
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 
 	diff(t, "requests: the answer cannot show the finalizer owned, so each Add applies", []string{http.MethodPatch, http.MethodPatch}, methods(rec.Requests()))
 	diff(t, "finalizers handed back", []string{cleanup}, obj.GetFinalizers())
@@ -55,7 +55,7 @@ func TestRemove_WithoutManagedFieldsInAnswersRemovesAFinalizerOnlyItsManagerOwns
 	applyAs(t, created, finalizerManager, cleanup)
 	c, _, obj := withoutManagedFields(t, created)
 
-	g.Expect(newFinalizer(t, c, cleanup).Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, c, cleanup, ssa.FinalizerOptions{}).Remove(t.Context(), obj)).Error().To(Succeed())
 
 	g.Expect(live(t, testcluster.WidgetGVK, obj).GetFinalizers()).To(BeEmpty())
 }
@@ -68,7 +68,7 @@ func TestRemove_WithoutManagedFieldsInAnswersSaysTheyAreMissingWhenTheFinalizerS
 	legacy := legacyWidget(t, ns, "co-owned")
 	c, _, obj := withoutManagedFields(t, legacy)
 
-	err := newFinalizer(t, c, cleanup).Remove(t.Context(), obj)
+	_, err := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{}).Remove(t.Context(), obj)
 
 	g.Expect(errors.Is(err, ssa.ErrNoManagedFields)).To(BeTrue(), "error %v", err)
 	_, coOwned := errors.AsType[*ssa.CoOwnedError](err)
@@ -87,7 +87,7 @@ func TestTakeOver_WithoutManagedFieldsInAnswersMovesNothingAndSaysWhy(t *testing
 	g.Expect(ownedBy(t, before, legacyManager)).To(ContainElements(`.metadata.finalizers[="example.com/cleanup"]`, ".spec.color"))
 	c, rec, obj := withoutManagedFields(t, legacy)
 
-	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
+	_, err := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Remove(t.Context(), obj)
 
 	g.Expect(errors.Is(err, ssa.ErrNoManagedFields)).To(BeTrue(), "error %v", err)
 	diff(t, "requests: the release only, no managedFields patch", []string{http.MethodPatch}, methods(rec.Requests()))
@@ -106,7 +106,7 @@ func TestRename_WithoutManagedFieldsInAnswersKeepsBothNamesAndSaysWhy(t *testing
 	before := live(t, testcluster.WidgetGVK, legacy)
 	c, _, obj := withoutManagedFields(t, legacy)
 
-	err := newFinalizer(t, c, cleanup, ssa.RenamedFrom(oldName)).Add(t.Context(), obj)
+	_, err := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}}).Add(t.Context(), obj)
 
 	g.Expect(errors.Is(err, ssa.ErrNoManagedFields)).To(BeTrue(), "error %v", err)
 	after := live(t, testcluster.WidgetGVK, obj)
@@ -135,11 +135,11 @@ func TestAdd_AfterManagedFieldsWereDroppedOwnsTheFinalizerAgain(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "add-after-reset")
-	f := newFinalizer(t, cluster.Client, cleanup)
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{})
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 	resetManagedFields(t, obj)
 
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	diff(t, "finalizers", []string{cleanup}, after.GetFinalizers())
@@ -151,11 +151,11 @@ func TestRemove_AfterManagedFieldsWereDroppedTakesItsFinalizerFromBeforeFirstApp
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "remove-after-reset")
-	f := newFinalizer(t, cluster.Client, cleanup) // no TakeOverLegacy
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{}) // no TakeOverLegacy
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 	resetManagedFields(t, obj)
 
-	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(f.Remove(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	g.Expect(after.GetFinalizers()).To(BeEmpty())
@@ -173,7 +173,7 @@ func TestTakeOver_AfterManagedFieldsWereDroppedMovesOnlyTheFinalizer(t *testing.
 	addByUpdate(t.Context(), t, obj, "other-operator", other)
 	resetManagedFields(t, obj)
 
-	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Remove(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	diff(t, "finalizers", []string{other}, after.GetFinalizers())
@@ -186,7 +186,7 @@ func TestRename_AfterManagedFieldsWereDroppedReleasesTheOldName(t *testing.T) {
 	obj := withOldName(t, ns, "rename-after-reset")
 	resetManagedFields(t, obj)
 
-	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.RenamedFrom(oldName)).Add(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}}).Add(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	diff(t, "finalizers", []string{cleanup}, after.GetFinalizers())

@@ -34,8 +34,8 @@ func TestMigrate_TakesOverAFinalizerTheManagerAlreadyCoOwns(t *testing.T) {
 	applyAs(t, live(t, testcluster.WidgetGVK, &testcluster.Widget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "co-owned"}}), finalizerManager, cleanup)
 	obj := live(t, testcluster.WidgetGVK, &testcluster.Widget{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "co-owned"}})
 	c, rec := cluster.RecordingClient(t)
-	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy())
-	g.Expect(f.Add(t.Context(), obj.DeepCopy())).To(Succeed())
+	f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true})
+	g.Expect(f.Add(t.Context(), obj.DeepCopy())).Error().To(Succeed())
 	g.Expect(rec.Take()).To(BeEmpty(), "Add trusts the manager's entry")
 
 	done, err := f.Migrate(t.Context(), obj)
@@ -54,7 +54,7 @@ func TestMigrate_TakesOverAFinalizerTheManagerAlreadyCoOwns(t *testing.T) {
 func TestMigrate_RenamesAndReleasesTheOldName(t *testing.T) {
 	g := NewWithT(t)
 	obj := withOldName(t, cluster.Namespace(t), "rename")
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, FormerNames: []string{oldName}})
 
 	done, err := f.Migrate(t.Context(), obj)
 
@@ -71,7 +71,7 @@ func TestMigrate_NeverAddsTheFinalizerToAnObjectThatCarriesNeitherName(t *testin
 	g := NewWithT(t)
 	obj := typedWidget.create(t, cluster.Namespace(t), "unprotected")
 	c, rec := cluster.RecordingClient(t)
-	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+	f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, FormerNames: []string{oldName}})
 
 	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
 
@@ -89,7 +89,7 @@ func TestMigrate_LeavesATerminatingObjectItsOldName(t *testing.T) {
 	obj := withOldName(t, cluster.Namespace(t), "terminating")
 	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
 	c, rec := cluster.RecordingClient(t)
-	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+	f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, FormerNames: []string{oldName}})
 
 	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
 
@@ -100,13 +100,13 @@ func TestMigrate_LeavesATerminatingObjectItsOldName(t *testing.T) {
 	diff(t, "finalizers", []string{oldName}, live(t, testcluster.WidgetGVK, obj).GetFinalizers())
 }
 
-// An Apply owner that TakeOverLegacy does not name declared the finalizer itself (a user's
+// An Apply owner that LegacyManagers does not name declared the finalizer itself (a user's
 // kubectl apply --server-side): the plan says it stays, and Migrate leaves it co-owned.
 func TestMigrate_KeepsAnApplyOwnerItIsNotToldToTakeFrom(t *testing.T) {
 	g := NewWithT(t)
 	obj := legacyWidget(t, cluster.Namespace(t), "user-applied")
 	applyAs(t, obj, "kubectl", cleanup)
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true})
 
 	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
 
@@ -135,14 +135,14 @@ func TestPlanMigration_PredictsWhatMigrateDoesWithoutARequest(t *testing.T) {
 		"migrated":  {},
 		"untouched": {},
 	}
-	migrated := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+	migrated := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, FormerNames: []string{oldName}})
 	if _, err := migrated.Migrate(t.Context(), live(t, testcluster.WidgetGVK, objects["migrated"])); err != nil {
 		t.Fatal(err)
 	}
 	for shape, obj := range objects {
 		t.Run(shape, func(t *testing.T) {
 			c, rec := cluster.RecordingClient(t)
-			f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+			f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, FormerNames: []string{oldName}})
 
 			plan, err := f.PlanMigration(live(t, testcluster.WidgetGVK, obj))
 			if err != nil {
@@ -173,7 +173,7 @@ func TestMigrate_OnAStrippedCopyTakesOverFromTheServersAnswer(t *testing.T) {
 	obj := legacyWidget(t, cluster.Namespace(t), "stripped")
 	stripped := live(t, testcluster.WidgetGVK, obj)
 	stripped.SetManagedFields(nil)
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true})
 
 	done, err := f.Migrate(t.Context(), stripped)
 
@@ -184,15 +184,15 @@ func TestMigrate_OnAStrippedCopyTakesOverFromTheServersAnswer(t *testing.T) {
 	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElements(legacySpec), "the legacy manager keeps its spec")
 }
 
-// The finalizer is put on only under the resourceVersion of the copy that showed the older name: a
-// copy read before the older name was removed gets ErrStale, and the object nothing (row 11).
-func TestMigrate_NeverPutsTheFinalizerOnAnObjectThatLostItsOlderNameSinceItWasRead(t *testing.T) {
+// The finalizer is put on only under the resourceVersion of the copy that showed the former name: a
+// copy read before the former name was removed gets ErrStale, and the object nothing (row 11).
+func TestMigrate_NeverPutsTheFinalizerOnAnObjectThatLostItsFormerNameSinceItWasRead(t *testing.T) {
 	g := NewWithT(t)
 	obj := withOldName(t, cluster.Namespace(t), "lost-old-name")
 	stale := live(t, testcluster.WidgetGVK, obj)
 	controllerutil.RemoveFinalizer(obj, oldName)
 	g.Expect(cluster.Client.Update(t.Context(), obj, client.FieldOwner(legacyManager))).To(Succeed())
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, FormerNames: []string{oldName}})
 
 	_, err := f.Migrate(t.Context(), stale)
 
@@ -200,13 +200,13 @@ func TestMigrate_NeverPutsTheFinalizerOnAnObjectThatLostItsOlderNameSinceItWasRe
 	diff(t, "finalizers", []string(nil), live(t, testcluster.WidgetGVK, obj).GetFinalizers())
 }
 
-// A rename interrupted after the takeover leaves the older name owned by the manager: the first
+// A rename interrupted after the takeover leaves the former name owned by the manager: the first
 // apply releases it, and Migrate says so, as its plan did.
-func TestMigrate_ReportsTheOlderNameItsFirstApplyReleased(t *testing.T) {
+func TestMigrate_ReportsTheFormerNameItsFirstApplyReleased(t *testing.T) {
 	g := NewWithT(t)
 	obj := typedWidget.create(t, cluster.Namespace(t), "interrupted")
 	applyAs(t, obj, finalizerManager, cleanup, oldName)
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, FormerNames: []string{oldName}})
 	plan, err := f.PlanMigration(live(t, testcluster.WidgetGVK, obj))
 	g.Expect(err).NotTo(HaveOccurred())
 
@@ -224,7 +224,7 @@ func TestMigrate_ReportsOnlyTheTakeoverItWrote(t *testing.T) {
 	g := NewWithT(t)
 	obj := legacyWidget(t, cluster.Namespace(t), "blocked-takeover")
 	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: func(context.Context) { applyAs(t, obj, "kubectl", cleanup) }}
-	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy())
+	f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true})
 
 	done, err := f.Migrate(t.Context(), live(t, testcluster.WidgetGVK, obj))
 
@@ -240,7 +240,7 @@ func TestPlanMigration_ExpectsBeforeFirstApplyAfterAReset(t *testing.T) {
 	g := NewWithT(t)
 	obj := legacyWidget(t, cluster.Namespace(t), "reset")
 	g.Expect(cluster.Client.Patch(t.Context(), obj, client.RawPatch(types.MergePatchType, []byte(`{"metadata":{"managedFields":[{}]}}`)))).To(Succeed())
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true})
 
 	plan, err := f.PlanMigration(live(t, testcluster.WidgetGVK, obj))
 	g.Expect(err).NotTo(HaveOccurred())
@@ -252,9 +252,9 @@ func TestPlanMigration_ExpectsBeforeFirstApplyAfterAReset(t *testing.T) {
 	g.Expect(live(t, testcluster.WidgetGVK, obj).Object["spec"]).To(Equal(legacyWidgetSpec))
 }
 
-// An older name owned through a subresource cannot be taken over: the finalizer is put on, the
-// older name stays, and Kept says why; nothing fails halfway.
-func TestMigrate_KeepsAnOlderNameOwnedThroughASubresource(t *testing.T) {
+// A former name owned through a subresource cannot be taken over: the finalizer is put on, the
+// former name stays, and Kept says why; nothing fails halfway.
+func TestMigrate_KeepsAFormerNameOwnedThroughASubresource(t *testing.T) {
 	g := NewWithT(t)
 	obj := withOldName(t, cluster.Namespace(t), "status-owned")
 	entries := live(t, testcluster.WidgetGVK, obj).GetManagedFields()
@@ -266,7 +266,7 @@ func TestMigrate_KeepsAnOlderNameOwnedThroughASubresource(t *testing.T) {
 	patch, err := json.Marshal([]map[string]any{{"op": "replace", "path": "/metadata/managedFields", "value": entries}})
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(cluster.Client.Patch(t.Context(), obj, client.RawPatch(types.JSONPatchType, patch))).To(Succeed())
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.RenamedFrom(oldName))
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, FormerNames: []string{oldName}})
 	plan, err := f.PlanMigration(live(t, testcluster.WidgetGVK, obj))
 	g.Expect(err).NotTo(HaveOccurred())
 

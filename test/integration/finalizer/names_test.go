@@ -16,15 +16,16 @@ import (
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
-// Rows 14 to 17: ssakit's verdict on every name of the shared table agrees with what the API
+// Rows 14 to 17: ssakit's class of every name of the shared table agrees with what the API
 // server does with that name on a ConfigMap and on a custom resource.
 func TestNames_AgreeWithTheServer(t *testing.T) {
 	for _, tc := range fixtures.FinalizerNames {
 		t.Run(tc.Name, func(t *testing.T) {
 			g := NewWithT(t)
 			ns := cluster.Namespace(t)
-			_, strictErr := ssa.ValidateFinalizerName(tc.Name, false)
-			legacyWarnings, legacyErr := ssa.ValidateFinalizerName(tc.Name, true)
+			check := ssa.CheckFinalizerName(tc.Name)
+			g.Expect(check.Class).To(Equal(tc.Class), "ssakit's class of the name")
+			_, optInErr := ssa.NewFinalizer(cluster.Client, controller, tc.Name, ssa.FinalizerOptions{AllowUnqualifiedName: true})
 			c, rec := cluster.RecordingClient(t)
 
 			configMapErr := applyRaw(t, c, typedConfigMap, ns, tc.Name)
@@ -32,21 +33,22 @@ func TestNames_AgreeWithTheServer(t *testing.T) {
 			widgetErr := applyRaw(t, c, typedWidget, ns, tc.Name)
 			widgetWarnings := rec.Warnings()
 
-			switch tc.Verdict {
-			case fixtures.Qualified:
-				g.Expect(strictErr).NotTo(HaveOccurred())
+			switch tc.Class {
+			case ssa.NameQualified:
+				g.Expect(check.Err).NotTo(HaveOccurred())
 				g.Expect(configMapErr).NotTo(HaveOccurred())
 				g.Expect(widgetErr).NotTo(HaveOccurred())
 				g.Expect(widgetWarnings).To(BeEmpty())
-			case fixtures.Legacy:
-				g.Expect(strictErr).To(HaveOccurred(), "refused without the opt-in")
-				g.Expect(legacyErr).NotTo(HaveOccurred(), "accepted with the opt-in")
+			case ssa.NameUnqualified:
+				g.Expect(check.Err).To(HaveOccurred(), "refused without the opt-in")
+				g.Expect(optInErr).NotTo(HaveOccurred(), "accepted with the opt-in (AllowUnqualifiedName)")
 				g.Expect(apierrors.IsInvalid(configMapErr)).To(BeTrue(), "a ConfigMap refuses it (row 15): %v", configMapErr)
 				g.Expect(widgetErr).NotTo(HaveOccurred(), "a custom resource accepts it (row 15)")
-				diff(t, "warnings: the server's vs ssakit's", widgetWarnings, legacyWarnings)
-			case fixtures.Invalid:
-				nameErr, ok := errors.AsType[*ssa.InvalidNameError](legacyErr)
-				g.Expect(ok).To(BeTrue(), "want an *InvalidNameError, got %v", legacyErr)
+				diff(t, "warnings: the server's vs ssakit's", widgetWarnings, []string{check.Warning})
+			case ssa.NameInvalid:
+				g.Expect(optInErr).To(HaveOccurred(), "refused even with the opt-in")
+				nameErr, ok := errors.AsType[*ssa.InvalidNameError](check.Err)
+				g.Expect(ok).To(BeTrue(), "want an *InvalidNameError, got %v", check.Err)
 				for _, err := range []error{configMapErr, widgetErr} {
 					g.Expect(apierrors.IsInvalid(err)).To(BeTrue(), "the server refuses it (row 16): %v", err)
 					// ssakit words the reason with apimachinery's validation from go.mod; servers
@@ -55,10 +57,11 @@ func TestNames_AgreeWithTheServer(t *testing.T) {
 						g.Expect(err.Error()).To(ContainSubstring(nameErr.Reasons[0]), "ssakit gives the server's reason")
 					}
 				}
-			case fixtures.Reserved:
+			case ssa.NameReserved:
 				// Row 17: the server accepts these names because Kubernetes acts on them itself;
 				// ssakit refuses to let a controller declare one as its own.
-				g.Expect(legacyErr).To(HaveOccurred())
+				g.Expect(check.Err).To(HaveOccurred())
+				g.Expect(optInErr).To(HaveOccurred(), "refused even with the opt-in")
 				g.Expect(configMapErr).NotTo(HaveOccurred())
 				g.Expect(widgetErr).NotTo(HaveOccurred())
 			}

@@ -2,6 +2,7 @@ package finalizer
 
 import (
 	"context"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -10,6 +11,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -110,10 +112,10 @@ func live(t *testing.T, gvk schema.GroupVersionKind, key client.Object) *unstruc
 	return obj
 }
 
-// newFinalizer declares cleanup for controller on c.
-func newFinalizer(t *testing.T, c client.Client, name string, opts ...ssa.FinalizerOption) *ssa.Finalizer {
+// newFinalizer declares name for controller on c.
+func newFinalizer(t *testing.T, c client.Client, name string, opts ssa.FinalizerOptions) *ssa.Finalizer {
 	t.Helper()
-	f, err := ssa.NewFinalizer(c, controller, name, opts...)
+	f, err := ssa.NewFinalizer(c, controller, name, opts)
 	if err != nil {
 		t.Fatalf("NewFinalizer(%q): %v", name, err)
 	}
@@ -147,14 +149,26 @@ func diff(t *testing.T, what string, want, got any, opts ...cmp.Option) {
 }
 
 // newFinalizerFor declares name for another controller on c.
-func newFinalizerFor(t *testing.T, c client.Client, controller, name string, opts ...ssa.FinalizerOption) *ssa.Finalizer {
+func newFinalizerFor(t *testing.T, c client.Client, controller, name string, opts ssa.FinalizerOptions) *ssa.Finalizer {
 	t.Helper()
-	f, err := ssa.NewFinalizer(c, controller, name, opts...)
+	f, err := ssa.NewFinalizer(c, controller, name, opts)
 	if err != nil {
 		t.Fatalf("NewFinalizer(%q, %q): %v", controller, name, err)
 	}
 	return f
 }
 
-// withReader gives a Finalizer the API reader Held needs.
-func withReader(r client.Reader) ssa.FinalizerOption { return ssa.WithAPIReader(r) }
+// fieldPaths renders every path in set, sorted, in structured-merge-diff's readable form
+// (fieldpath.Path.String): `.spec.color`, `.metadata.finalizers[="example.com/cleanup"]`.
+func fieldPaths(set *fieldpath.Set) []string {
+	var paths []fieldpath.Path
+	for p := range set.All() {
+		paths = append(paths, p.Copy()) // All reuses one path while it iterates
+	}
+	slices.SortFunc(paths, fieldpath.Path.Compare)
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = p.String()
+	}
+	return out
+}

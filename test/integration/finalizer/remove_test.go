@@ -20,11 +20,11 @@ func TestRemove_RemovesTheFinalizerAndTheManagersEntry(t *testing.T) {
 			ns := cluster.Namespace(t)
 			obj := fl.create(t, ns, "remove")
 			c, rec := cluster.RecordingClient(t)
-			f := newFinalizer(t, c, cleanup)
-			g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+			f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{})
+			g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 			rec.Reset()
 
-			g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+			g.Expect(f.Remove(t.Context(), obj)).Error().To(Succeed())
 
 			diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
 			after := live(t, fl.gvk, obj)
@@ -43,13 +43,13 @@ func TestRemove_KeepsTheOtherFinalizerOfTheSameController(t *testing.T) {
 			g := NewWithT(t)
 			ns := cluster.Namespace(t)
 			obj := fl.create(t, ns, "remove-one")
-			first := newFinalizer(t, cluster.Client, cleanup)
-			second := newFinalizer(t, cluster.Client, "example.com/backup")
-			g.Expect(first.Add(t.Context(), obj)).To(Succeed())
-			g.Expect(second.Add(t.Context(), obj)).To(Succeed())
+			first := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{})
+			second := newFinalizer(t, cluster.Client, "example.com/backup", ssa.FinalizerOptions{})
+			g.Expect(first.Add(t.Context(), obj)).Error().To(Succeed())
+			g.Expect(second.Add(t.Context(), obj)).Error().To(Succeed())
 			diff(t, "finalizers after both adds", []string{cleanup, "example.com/backup"}, fl.get(t, obj).GetFinalizers())
 
-			g.Expect(first.Remove(t.Context(), obj)).To(Succeed())
+			g.Expect(first.Remove(t.Context(), obj)).Error().To(Succeed())
 
 			after := live(t, fl.gvk, obj)
 			diff(t, "finalizers", []string{"example.com/backup"}, after.GetFinalizers())
@@ -68,10 +68,10 @@ func TestRemove_OnACopyReadBeforeTheFinalizerWasAddedRemovesIt(t *testing.T) {
 			ns := cluster.Namespace(t)
 			obj := fl.create(t, ns, "remove-older-copy")
 			older := fl.get(t, obj)
-			f := newFinalizer(t, cluster.Client, cleanup)
-			g.Expect(f.Add(t.Context(), fl.get(t, obj))).To(Succeed())
+			f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{})
+			g.Expect(f.Add(t.Context(), fl.get(t, obj))).Error().To(Succeed())
 
-			g.Expect(f.Remove(t.Context(), older)).To(Succeed())
+			g.Expect(f.Remove(t.Context(), older)).Error().To(Succeed())
 
 			g.Expect(fl.get(t, obj).GetFinalizers()).To(BeEmpty())
 		})
@@ -86,15 +86,15 @@ func TestRemove_OnAnObjectThatIsGoneSucceedsAndRecreatesNothing(t *testing.T) {
 			ns := cluster.Namespace(t)
 			obj := fl.create(t, ns, "remove-gone")
 			c, rec := cluster.RecordingClient(t)
-			f := newFinalizer(t, c, cleanup)
-			g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+			f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{})
+			g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 			stale := obj.DeepCopyObject().(client.Object)
 			g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
-			g.Expect(newFinalizer(t, cluster.Client, cleanup).Remove(t.Context(), fl.get(t, obj))).To(Succeed(), "someone else's removal")
+			g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{}).Remove(t.Context(), fl.get(t, obj))).Error().To(Succeed(), "someone else's removal")
 			expectGone(t, fl, obj)
 			rec.Reset()
 
-			g.Expect(f.Remove(t.Context(), stale)).To(Succeed())
+			g.Expect(f.Remove(t.Context(), stale)).Error().To(Succeed())
 
 			expectGone(t, fl, obj)
 			requests := rec.Requests()
@@ -111,16 +111,16 @@ func TestRemove_RefusesAnObjectReplacedUnderTheSameName(t *testing.T) {
 			g := NewWithT(t)
 			ns := cluster.Namespace(t)
 			old := fl.create(t, ns, "remove-replaced")
-			f := newFinalizer(t, cluster.Client, cleanup)
-			g.Expect(f.Add(t.Context(), old)).To(Succeed())
+			f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{})
+			g.Expect(f.Add(t.Context(), old)).Error().To(Succeed())
 			stale := old.DeepCopyObject().(client.Object)
 			g.Expect(cluster.Client.Delete(t.Context(), old)).To(Succeed())
-			g.Expect(f.Remove(t.Context(), fl.get(t, old))).To(Succeed())
+			g.Expect(f.Remove(t.Context(), fl.get(t, old))).Error().To(Succeed())
 			successor := fl.create(t, ns, "remove-replaced")
 			addByUpdate(t.Context(), t, successor, legacyManager, cleanup)
 			before := live(t, fl.gvk, successor)
 
-			err := f.Remove(t.Context(), stale)
+			_, err := f.Remove(t.Context(), stale)
 
 			g.Expect(err).To(MatchError(ssa.ErrReplaced))
 			after := live(t, fl.gvk, successor)
@@ -139,11 +139,11 @@ func TestRemove_ReportsCoOwnersInsteadOfSuccess(t *testing.T) {
 			ns := cluster.Namespace(t)
 			obj := fl.create(t, ns, "remove-co-owned")
 			addByUpdate(t.Context(), t, obj, legacyManager, cleanup)
-			f := newFinalizer(t, cluster.Client, cleanup)
-			g.Expect(f.Add(t.Context(), obj)).To(Succeed(), "taking co-ownership")
+			f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{})
+			g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed(), "taking co-ownership")
 			g.Expect(entryFields(obj, finalizerManager)).NotTo(BeEmpty())
 
-			err := f.Remove(t.Context(), obj)
+			_, err := f.Remove(t.Context(), obj)
 
 			var coOwned *ssa.CoOwnedError
 			g.Expect(errors.As(err, &coOwned)).To(BeTrue(), "error %v", err)
@@ -164,7 +164,7 @@ func TestRemove_ReportsAFinalizerOwnedOnlyByOthers(t *testing.T) {
 	addByUpdate(t.Context(), t, obj, legacyManager, cleanup)
 	c, rec := cluster.RecordingClient(t)
 
-	err := newFinalizer(t, c, cleanup).Remove(t.Context(), obj)
+	_, err := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{}).Remove(t.Context(), obj)
 
 	var coOwned *ssa.CoOwnedError
 	g.Expect(errors.As(err, &coOwned)).To(BeTrue(), "error %v", err)
@@ -180,10 +180,10 @@ func TestRemove_NamesAnUpdateEntryUnderTheFinalizersOwnManagerName(t *testing.T)
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "same-name")
 	addByUpdate(t.Context(), t, obj, "kept-name", cleanup)
-	f := newFinalizerFor(t, cluster.Client, "kept", cleanup, ssa.WithFieldOwner("kept-name"))
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	f := newFinalizerFor(t, cluster.Client, "kept", cleanup, ssa.FinalizerOptions{FieldOwner: "kept-name"})
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 
-	err := f.Remove(t.Context(), obj)
+	_, err := f.Remove(t.Context(), obj)
 
 	coOwned, ok := errors.AsType[*ssa.CoOwnedError](err)
 	g.Expect(ok).To(BeTrue(), "error %v", err)
@@ -199,22 +199,22 @@ func expectGone(t *testing.T, fl flavour, obj client.Object) {
 	}
 }
 
-// Held answers from one uncached metadata read, so a stale copy cannot fool it.
-func TestHeld_ReadsTheLiveObject(t *testing.T) {
+// IsOnLive answers from one uncached metadata read, so a stale copy cannot fool it.
+func TestIsOnLive_ReadsTheLiveObject(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "held")
-	f := newFinalizer(t, cluster.Client, cleanup)
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{})
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 	stale := obj.DeepCopyObject().(client.Object)
 	c, rec := cluster.RecordingClient(t)
-	reader := newFinalizer(t, c, cleanup, withReader(c))
+	reader := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{APIReader: c})
 
-	g.Expect(reader.Held(t.Context(), obj)).To(BeTrue(), "while it is there")
-	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
-	g.Expect(reader.Held(t.Context(), stale)).To(BeFalse(), "after its removal, from a stale copy")
+	g.Expect(reader.IsOnLive(t.Context(), obj)).To(BeTrue(), "while it is there")
+	g.Expect(f.Remove(t.Context(), obj)).Error().To(Succeed())
+	g.Expect(reader.IsOnLive(t.Context(), stale)).To(BeFalse(), "after its removal, from a stale copy")
 	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
-	g.Expect(reader.Held(t.Context(), obj)).To(BeFalse(), "once the object is gone")
+	g.Expect(reader.IsOnLive(t.Context(), obj)).To(BeFalse(), "once the object is gone")
 
 	diff(t, "requests", []string{http.MethodGet, http.MethodGet, http.MethodGet}, methods(rec.Requests()))
 }
@@ -225,14 +225,14 @@ func TestRemove_OnAStaleObjectWhoseFinalizerIsAlreadyGoneSucceeds(t *testing.T) 
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "remove-stale")
-	f := newFinalizer(t, cluster.Client, cleanup)
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{})
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 	stale := obj.DeepCopyObject().(client.Object)
 	stale.SetManagedFields(nil)
-	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(f.Remove(t.Context(), obj)).Error().To(Succeed())
 	c, rec := cluster.RecordingClient(t)
 
-	g.Expect(newFinalizer(t, c, cleanup).Remove(t.Context(), stale)).To(Succeed())
+	g.Expect(newFinalizer(t, c, cleanup, ssa.FinalizerOptions{}).Remove(t.Context(), stale)).Error().To(Succeed())
 
 	diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
 	g.Expect(stale.GetFinalizers()).To(BeEmpty(), "the object passed in, replaced by the answer")

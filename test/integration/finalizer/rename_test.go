@@ -37,17 +37,17 @@ func withOldName(t *testing.T, namespace, name string) *testcluster.Widget {
 	return obj
 }
 
-// RenamedFrom: Add puts the new name on first, then takes the old one over from the legacy Update
+// FormerNames: Add puts the new name on first, then takes the old one over from the legacy Update
 // and lets it go (rows 3 and 31); no version of the object is ever without one of them.
-func TestRenamedFrom_AddPutsTheNewNameOnBeforeTheOldOneGoes(t *testing.T) {
+func TestFormerNames_AddPutsTheNewNameOnBeforeTheOldOneGoes(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := withOldName(t, ns, "rename")
 	history := cluster.WatchVersions(t, testcluster.WidgetGVK, ns)
 	c, rec := cluster.RecordingClient(t)
-	f := newFinalizer(t, c, cleanup, ssa.RenamedFrom(oldName))
+	f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}})
 
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 
 	diff(t, "finalizers handed back", []string{cleanup}, obj.GetFinalizers())
 	after := live(t, testcluster.WidgetGVK, obj)
@@ -63,35 +63,35 @@ func TestRenamedFrom_AddPutsTheNewNameOnBeforeTheOldOneGoes(t *testing.T) {
 	}
 }
 
-// A terminating object cannot take the new name (row 12): Add says so, Held reads the old name as
+// A terminating object cannot take the new name (row 12): Add says so, IsOnLive reads the old name as
 // the finalizer, and Remove releases the old name, which lets the object go (row 13).
-func TestRenamedFrom_ATerminatingObjectKeepsTheOldNameUntilRemove(t *testing.T) {
+func TestFormerNames_ATerminatingObjectKeepsTheOldNameUntilRemove(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := withOldName(t, ns, "terminating-rename")
 	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
 	terminating := typedWidget.get(t, obj)
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.RenamedFrom(oldName), withReader(cluster.Client))
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}, APIReader: cluster.Client})
 
-	err := f.Add(t.Context(), terminating)
+	_, err := f.Add(t.Context(), terminating)
 	g.Expect(errors.Is(err, ssa.ErrTerminating)).To(BeTrue(), "error %v", err)
-	g.Expect(f.Carries(terminating)).To(BeTrue())
-	g.Expect(f.Held(t.Context(), terminating)).To(BeTrue())
+	g.Expect(f.IsOn(terminating)).To(BeTrue())
+	g.Expect(f.IsOnLive(t.Context(), terminating)).To(BeTrue())
 
-	g.Expect(f.Remove(t.Context(), terminating)).To(Succeed())
+	g.Expect(f.Remove(t.Context(), terminating)).Error().To(Succeed())
 
 	expectGone(t, typedWidget, obj)
 }
 
 // An old name an Apply manager holds (an earlier release of the controller, with its shared
 // manager) is taken from it too, and only that item: its other finalizer stays its own.
-func TestRenamedFrom_TakesTheOldNameFromAnApplyManagerAndLeavesItsOtherFinalizer(t *testing.T) {
+func TestFormerNames_TakesTheOldNameFromAnApplyManagerAndLeavesItsOtherFinalizer(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "rename-applied")
 	applyAs(t, obj, "widgets/finalizer", oldName, "example.com/backup")
 
-	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.RenamedFrom(oldName)).Add(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}}).Add(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	g.Expect(after.GetFinalizers()).To(ConsistOf(cleanup, "example.com/backup"))
@@ -101,26 +101,26 @@ func TestRenamedFrom_TakesTheOldNameFromAnApplyManagerAndLeavesItsOtherFinalizer
 // An object read before the rename, from a cache that has not seen it yet, still shows the old
 // name: Add sends one apply, which changes nothing, and sees from the answer that there is
 // nothing left to do.
-func TestRenamedFrom_AddOnACopyReadBeforeTheRenameSendsOneApply(t *testing.T) {
+func TestFormerNames_AddOnACopyReadBeforeTheRenameSendsOneApply(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := withOldName(t, ns, "stale-rename")
 	stale := obj.DeepCopyObject().(*testcluster.Widget)
-	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.RenamedFrom(oldName)).Add(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}}).Add(t.Context(), obj)).Error().To(Succeed())
 	c, rec := cluster.RecordingClient(t)
 
-	g.Expect(newFinalizer(t, c, cleanup, ssa.RenamedFrom(oldName)).Add(t.Context(), stale)).To(Succeed())
+	g.Expect(newFinalizer(t, c, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}}).Add(t.Context(), stale)).Error().To(Succeed())
 
 	diff(t, "requests", []string{http.MethodPatch}, methods(rec.Requests()))
 	diff(t, "finalizers", []string{cleanup}, stale.GetFinalizers())
 }
 
-// NewFinalizer refuses an older name the server would refuse, and the finalizer's own name.
-func TestRenamedFrom_RefusesAnInvalidOrTheSameName(t *testing.T) {
+// NewFinalizer refuses a former name the server would refuse, and the finalizer's own name.
+func TestFormerNames_RefusesAnInvalidOrTheSameName(t *testing.T) {
 	g := NewWithT(t)
-	_, err := ssa.NewFinalizer(cluster.Client, controller, cleanup, ssa.RenamedFrom("Not_A_Name!"))
-	g.Expect(err).To(MatchError(ContainSubstring("older name")))
-	_, err = ssa.NewFinalizer(cluster.Client, controller, cleanup, ssa.RenamedFrom(cleanup))
+	_, err := ssa.NewFinalizer(cluster.Client, controller, cleanup, ssa.FinalizerOptions{FormerNames: []string{"Not_A_Name!"}})
+	g.Expect(err).To(MatchError(ContainSubstring("former name")))
+	_, err = ssa.NewFinalizer(cluster.Client, controller, cleanup, ssa.FinalizerOptions{FormerNames: []string{cleanup}})
 	g.Expect(err).To(MatchError(ContainSubstring("names the finalizer itself")))
 }
 
@@ -155,17 +155,17 @@ func (c *failApplyAfterJSONPatch) Apply(ctx context.Context, obj runtime.ApplyCo
 
 // A rename interrupted between the takeover and the release leaves the finalizer's manager owning
 // the old name: the next Add, from a fresh read (a restarted controller), finishes it.
-func TestRenamedFrom_ARenameInterruptedAfterTheTakeoverIsFinishedByTheNextAdd(t *testing.T) {
+func TestFormerNames_ARenameInterruptedAfterTheTakeoverIsFinishedByTheNextAdd(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := withOldName(t, ns, "interrupted-add")
 
-	err := newFinalizer(t, &failApplyAfterJSONPatch{Client: cluster.Client}, cleanup, ssa.RenamedFrom(oldName)).Add(t.Context(), obj)
-	g.Expect(err).To(MatchError(ContainSubstring(`its older names "widget-finalizer" are still there`)))
+	_, err := newFinalizer(t, &failApplyAfterJSONPatch{Client: cluster.Client}, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}}).Add(t.Context(), obj)
+	g.Expect(err).To(MatchError(ContainSubstring(`its former names "widget-finalizer" are still there`)))
 	g.Expect(ownedBy(t, live(t, testcluster.WidgetGVK, obj), finalizerManager)).To(ContainElement(`.metadata.finalizers[="widget-finalizer"]`), "the takeover went through")
 
 	fresh := typedWidget.get(t, obj)
-	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.RenamedFrom(oldName)).Add(t.Context(), fresh)).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}}).Add(t.Context(), fresh)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	diff(t, "finalizers", []string{cleanup}, after.GetFinalizers())
@@ -173,17 +173,17 @@ func TestRenamedFrom_ARenameInterruptedAfterTheTakeoverIsFinishedByTheNextAdd(t 
 }
 
 // The same interruption on a terminating object is finished by the next Remove: the object goes.
-func TestRenamedFrom_ARenameInterruptedOnATerminatingObjectIsFinishedByTheNextRemove(t *testing.T) {
+func TestFormerNames_ARenameInterruptedOnATerminatingObjectIsFinishedByTheNextRemove(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := withOldName(t, ns, "interrupted-remove")
 	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
 	terminating := typedWidget.get(t, obj)
 
-	err := newFinalizer(t, &failApplyAfterJSONPatch{Client: cluster.Client}, cleanup, ssa.RenamedFrom(oldName)).Remove(t.Context(), terminating)
+	_, err := newFinalizer(t, &failApplyAfterJSONPatch{Client: cluster.Client}, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}}).Remove(t.Context(), terminating)
 	g.Expect(apierrors.IsTimeout(err)).To(BeTrue(), "error %v", err)
 
-	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.RenamedFrom(oldName)).Remove(t.Context(), typedWidget.get(t, obj))).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{FormerNames: []string{oldName}}).Remove(t.Context(), typedWidget.get(t, obj))).Error().To(Succeed())
 
 	expectGone(t, typedWidget, obj)
 }
@@ -198,7 +198,7 @@ func TestAdd_OnATerminatingObjectCarryingTheFinalizerOfALegacyWriterSucceedsWith
 	terminating := typedWidget.get(t, obj)
 	c, rec := cluster.RecordingClient(t)
 
-	g.Expect(newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Add(t.Context(), terminating)).To(Succeed())
+	g.Expect(newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Add(t.Context(), terminating)).Error().To(Succeed())
 
 	g.Expect(rec.Requests()).To(BeEmpty())
 }

@@ -28,9 +28,9 @@ func TestAdd_GivenAnObjectReadBeforeASiblingWasAddedKeepsTheSibling(t *testing.T
 			ns := cluster.Namespace(t)
 			obj := fl.create(t, ns, "stale-add")
 			stale := fl.get(t, obj)
-			g.Expect(newFinalizer(t, cluster.Client, cleanup).Add(t.Context(), fl.get(t, obj))).To(Succeed())
+			g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{}).Add(t.Context(), fl.get(t, obj))).Error().To(Succeed())
 
-			g.Expect(newFinalizer(t, cluster.Client, backup).Add(t.Context(), stale)).To(Succeed())
+			g.Expect(newFinalizer(t, cluster.Client, backup, ssa.FinalizerOptions{}).Add(t.Context(), stale)).Error().To(Succeed())
 
 			diff(t, "finalizers", []string{cleanup, backup}, fl.get(t, obj).GetFinalizers())
 		})
@@ -45,13 +45,13 @@ func TestRemove_GivenAnObjectReadBeforeASiblingWasRemovedDoesNotReAddIt(t *testi
 			g := NewWithT(t)
 			ns := cluster.Namespace(t)
 			obj := fl.create(t, ns, "stale-remove")
-			first, second := newFinalizer(t, cluster.Client, cleanup), newFinalizer(t, cluster.Client, backup)
-			g.Expect(first.Add(t.Context(), fl.get(t, obj))).To(Succeed())
-			g.Expect(second.Add(t.Context(), fl.get(t, obj))).To(Succeed())
+			first, second := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{}), newFinalizer(t, cluster.Client, backup, ssa.FinalizerOptions{})
+			g.Expect(first.Add(t.Context(), fl.get(t, obj))).Error().To(Succeed())
+			g.Expect(second.Add(t.Context(), fl.get(t, obj))).Error().To(Succeed())
 			stale := fl.get(t, obj)
-			g.Expect(second.Remove(t.Context(), fl.get(t, obj))).To(Succeed())
+			g.Expect(second.Remove(t.Context(), fl.get(t, obj))).Error().To(Succeed())
 
-			g.Expect(first.Remove(t.Context(), stale)).To(Succeed())
+			g.Expect(first.Remove(t.Context(), stale)).Error().To(Succeed())
 
 			g.Expect(fl.get(t, obj).GetFinalizers()).To(BeEmpty())
 		})
@@ -79,8 +79,8 @@ func TestAdd_OnAStaleStrippedObjectNeverHandsBackAHalfFreshObject(t *testing.T) 
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "half-fresh-add")
-	f := newFinalizer(t, cluster.Client, cleanup)
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{})
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 	stale := typedWidget.get(t, obj).(*testcluster.Widget)
 	stale.ManagedFields = nil
 	newer := typedWidget.get(t, obj).(*testcluster.Widget)
@@ -88,29 +88,29 @@ func TestAdd_OnAStaleStrippedObjectNeverHandsBackAHalfFreshObject(t *testing.T) 
 	g.Expect(cluster.Client.Update(t.Context(), newer, client.FieldOwner(userManager))).To(Succeed())
 	before := stale.DeepCopyObject().(*testcluster.Widget)
 
-	g.Expect(f.Add(t.Context(), stale)).To(Succeed())
+	g.Expect(f.Add(t.Context(), stale)).Error().To(Succeed())
 
 	expectWholeOrUnchanged(t, before, stale)
 }
 
-// Held reads the live object and leaves the caller's object as it was.
-func TestHeld_LeavesTheObjectPassedInAsItWas(t *testing.T) {
+// IsOnLive reads the live object and leaves the caller's object as it was.
+func TestIsOnLive_LeavesTheObjectPassedInAsItWas(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	obj := typedWidget.create(t, ns, "held-stale")
-	f := newFinalizer(t, cluster.Client, cleanup, withReader(cluster.Client))
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{APIReader: cluster.Client})
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 	stale := typedWidget.get(t, obj).(*testcluster.Widget)
 	newer := typedWidget.get(t, obj).(*testcluster.Widget)
 	newer.Spec.Color = "red"
 	g.Expect(cluster.Client.Update(t.Context(), newer, client.FieldOwner(userManager))).To(Succeed())
 	before := stale.DeepCopyObject().(*testcluster.Widget)
 
-	held, err := f.Held(t.Context(), stale)
+	held, err := f.IsOnLive(t.Context(), stale)
 
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(held).To(BeTrue())
-	diff(t, "the object passed to Held", before, stale)
+	diff(t, "the object passed to IsOnLive", before, stale)
 }
 
 // A Finalizer on a manager's cached client, without an API reader, never reads through that
@@ -132,7 +132,7 @@ func TestFinalizer_OnACachedClientStartsNoInformer(t *testing.T) {
 	stripped.SetManagedFields(nil)
 	rec.Reset()
 
-	g.Expect(newFinalizer(t, cached, cleanup).Add(t.Context(), stripped)).To(Succeed())
+	g.Expect(newFinalizer(t, cached, cleanup, ssa.FinalizerOptions{}).Add(t.Context(), stripped)).Error().To(Succeed())
 
 	diff(t, "requests", []testcluster.Request{{Method: http.MethodPatch, Path: "/apis/test.ssakit.dev/v1/namespaces/" + ns + "/widgets/no-informer", StatusCode: http.StatusOK}}, rec.Requests(), testcluster.IgnoreRequestSize)
 	diff(t, "finalizers", []string{"example.com/other", cleanup}, typedWidget.get(t, obj).GetFinalizers())
@@ -146,9 +146,9 @@ func TestAdd_WithALongControllerAndFinalizerNameGetsAManagerTheServerAccepts(t *
 	obj := typedWidget.create(t, ns, "long-manager")
 	longController := strings.Repeat("c", 120)
 	longName := strings.Repeat("d", 60) + ".example.com/" + strings.Repeat("n", 63)
-	f := newFinalizerFor(t, cluster.Client, longController, longName)
+	f := newFinalizerFor(t, cluster.Client, longController, longName, ssa.FinalizerOptions{})
 
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, typedWidget.gvk, obj)
 	diff(t, "finalizers", []string{longName}, after.GetFinalizers())
@@ -166,14 +166,16 @@ func TestFinalizer_RefusesAManagerThatOwnsOtherFieldsOnTheObject(t *testing.T) {
 	config.SetLabels(map[string]string{"managed-by": "v1"})
 	g.Expect(cluster.Client.Apply(t.Context(), client.ApplyConfigurationFromUnstructured(config), client.FieldOwner("reused-manager"))).To(Succeed())
 	c, rec := cluster.RecordingClient(t)
-	f := newFinalizerFor(t, c, "reused", "example.com/reused", ssa.WithFieldOwner("reused-manager"))
+	f := newFinalizerFor(t, c, "reused", "example.com/reused", ssa.FinalizerOptions{FieldOwner: "reused-manager"})
 	current := typedWidget.get(t, obj)
 
-	addErr := f.Add(t.Context(), current)
-	removeErr := f.Remove(t.Context(), current)
+	addSent, addErr := f.Add(t.Context(), current)
+	removeSent, removeErr := f.Remove(t.Context(), current)
 
 	g.Expect(addErr).To(MatchError(ContainSubstring(`also owns .metadata.labels.managed-by`)))
 	g.Expect(removeErr).To(MatchError(ContainSubstring(`also owns .metadata.labels.managed-by`)))
 	g.Expect(rec.Requests()).To(BeEmpty())
+	g.Expect(addSent).To(BeFalse(), "Add says it sent nothing")
+	g.Expect(removeSent).To(BeFalse(), "Remove says it sent nothing")
 	diff(t, "labels", map[string]string{"app": "demo", "managed-by": "v1"}, typedWidget.get(t, obj).GetLabels())
 }

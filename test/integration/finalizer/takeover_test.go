@@ -19,7 +19,7 @@ import (
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
-// ownedBy returns the paths manager's main-resource entries own on obj, rendered by ssa.Paths.
+// ownedBy returns the paths manager's main-resource entries own on obj, rendered by fieldPaths.
 func ownedBy(t *testing.T, obj client.Object, manager string) []string {
 	t.Helper()
 	ownership, err := ssa.ParseOwnership(obj.GetManagedFields())
@@ -32,7 +32,7 @@ func ownedBy(t *testing.T, obj client.Object, manager string) []string {
 			set = set.Union(e.Fields)
 		}
 	}
-	return ssa.Paths(set)
+	return fieldPaths(set)
 }
 
 // operations returns the operations of manager's entries on obj.
@@ -82,9 +82,9 @@ func TestTakeOverLegacy_MovesOnlyTheFinalizerFromAnUpdateAndRemoveThenWorks(t *t
 	ns := cluster.Namespace(t)
 	obj := legacyWidget(t, ns, "update-scenario")
 	g.Expect(ownedBy(t, obj, legacyManager)).To(ContainElements(append(legacySpec, `.metadata.finalizers[="example.com/cleanup"]`)))
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true})
 
-	g.Expect(f.Add(t.Context(), obj)).To(Succeed())
+	g.Expect(f.Add(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	g.Expect(ownedBy(t, after, legacyManager)).To(ContainElements(legacySpec), "the legacy manager keeps its spec")
@@ -97,10 +97,10 @@ func TestTakeOverLegacy_MovesOnlyTheFinalizerFromAnUpdateAndRemoveThenWorks(t *t
 	// given the manager the spec, and this apply would delete it (row 26).
 	stripped := after.DeepCopy()
 	stripped.SetManagedFields(nil)
-	g.Expect(f.Add(t.Context(), stripped)).To(Succeed())
+	g.Expect(f.Add(t.Context(), stripped)).Error().To(Succeed())
 	g.Expect(live(t, testcluster.WidgetGVK, obj).Object["spec"]).To(Equal(legacyWidgetSpec))
 
-	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(f.Remove(t.Context(), obj)).Error().To(Succeed())
 
 	final := live(t, testcluster.WidgetGVK, obj)
 	g.Expect(final.GetFinalizers()).To(BeEmpty())
@@ -115,11 +115,11 @@ func TestRemove_WithoutTakeOverLegacyLeavesTheUpdatesFinalizer(t *testing.T) {
 	ns := cluster.Namespace(t)
 	obj := legacyWidget(t, ns, "no-takeover")
 
-	err := newFinalizer(t, cluster.Client, cleanup).Remove(t.Context(), obj)
+	_, err := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{}).Remove(t.Context(), obj)
 
 	_, coOwned := errors.AsType[*ssa.CoOwnedError](err)
 	g.Expect(coOwned).To(BeTrue(), "error %v", err)
-	g.Expect(err.Error()).To(ContainSubstring("ssa.TakeOverLegacy"))
+	g.Expect(err.Error()).To(ContainSubstring("ssa.FinalizerOptions{TakeOverLegacy: true}"))
 	diff(t, "finalizers", []string{cleanup}, live(t, testcluster.WidgetGVK, obj).GetFinalizers())
 }
 
@@ -133,11 +133,11 @@ func TestRemove_TakesOverTheLegacyFinalizerOfATerminatingObject(t *testing.T) {
 	g.Expect(cluster.Client.Delete(t.Context(), obj)).To(Succeed())
 	c, rec := cluster.RecordingClient(t)
 	var calls [][]string
-	f := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy(), ssa.OnTakeOver(func(_ context.Context, _ client.Object, took ssa.TakeOver) {
+	f := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, OnTakeOver: func(_ context.Context, _ client.Object, took ssa.TakeOver) {
 		calls = append(calls, took.From)
-	}))
+	}})
 
-	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(f.Remove(t.Context(), obj)).Error().To(Succeed())
 
 	expectGone(t, typedWidget, obj)
 	diff(t, "requests: release, takeover, release", []string{http.MethodPatch, http.MethodPatch, http.MethodPatch}, methods(rec.Requests()))
@@ -159,7 +159,7 @@ func TestRemove_TakesOverFromAMergePatchAndLeavesTheOtherFinalizer(t *testing.T)
 	g.Expect(cluster.Client.Patch(t.Context(), obj, client.MergeFrom(base), client.FieldOwner(legacyManager))).To(Succeed())
 	g.Expect(entryFields(obj, legacyManager)).To(ContainSubstring(`".":{}`), "the merge patch owns the list as a whole")
 
-	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Remove(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	diff(t, "finalizers", []string{"other.example.com/keep"}, after.GetFinalizers())
@@ -177,11 +177,11 @@ func TestRemove_TakesOverAfterManagedFieldsWereReset(t *testing.T) {
 	g.Expect(cluster.Client.Patch(t.Context(), obj, reset)).To(Succeed())
 	g.Expect(obj.GetManagedFields()).To(BeEmpty())
 	var calls [][]string
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy(), ssa.OnTakeOver(func(_ context.Context, _ client.Object, took ssa.TakeOver) {
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, OnTakeOver: func(_ context.Context, _ client.Object, took ssa.TakeOver) {
 		calls = append(calls, took.From)
-	}))
+	}})
 
-	g.Expect(f.Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(f.Remove(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	g.Expect(after.GetFinalizers()).To(BeEmpty())
@@ -197,11 +197,11 @@ func TestRemove_TakesOverFromANamedApplyManagerAndLeavesItsOtherFinalizer(t *tes
 	obj := typedWidget.create(t, ns, "named-legacy")
 	applyAs(t, obj, "widgets/finalizer", cleanup, "example.com/backup")
 
-	err := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
+	_, err := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Remove(t.Context(), obj)
 	_, coOwned := errors.AsType[*ssa.CoOwnedError](err)
 	g.Expect(coOwned).To(BeTrue(), "an Apply manager that is not named is not legacy: error %v", err)
 
-	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy("widgets/finalizer")).Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true, LegacyManagers: []string{"widgets/finalizer"}}).Remove(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	diff(t, "finalizers", []string{"example.com/backup"}, after.GetFinalizers())
@@ -217,7 +217,7 @@ func TestRemove_NeverTakesFromAnApplyManagerThatIsNotNamed(t *testing.T) {
 	applyAs(t, obj, "kubectl", cleanup)
 	c, rec := cluster.RecordingClient(t)
 
-	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
+	_, err := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Remove(t.Context(), obj)
 
 	coOwned, ok := errors.AsType[*ssa.CoOwnedError](err)
 	g.Expect(ok).To(BeTrue(), "error %v", err)
@@ -278,7 +278,7 @@ func TestRemove_RetriesATakeoverThatMetANewerObject(t *testing.T) {
 	obj := legacyWidget(t, ns, "stale-takeover")
 	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: labelByUser(t, obj)}
 
-	g.Expect(newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Remove(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	g.Expect(after.GetFinalizers()).To(BeEmpty())
@@ -296,7 +296,7 @@ func TestRemove_NeverTakesOverOnASuccessorUnderTheSameName(t *testing.T) {
 	var successor *testcluster.Widget
 	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: replaceByALegacyWidget(t, obj, &successor)}
 
-	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)
+	_, err := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Remove(t.Context(), obj)
 
 	g.Expect(errors.Is(err, ssa.ErrReplaced)).To(BeTrue(), "error %v", err)
 	after := live(t, testcluster.WidgetGVK, successor)
@@ -316,7 +316,7 @@ func TestRemove_TakesOverAFinalizerKubectlClientSideApplyWrote(t *testing.T) {
 		Annotations: map[string]string{"kubectl.kubernetes.io/last-applied-configuration": lastApplied}}, Spec: testcluster.WidgetSpec{Color: "blue"}}
 	g.Expect(cluster.Client.Create(t.Context(), obj, client.FieldOwner("kubectl-client-side-apply"))).To(Succeed())
 
-	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), obj)).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Remove(t.Context(), obj)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	g.Expect(after.GetFinalizers()).To(BeEmpty())
@@ -333,7 +333,7 @@ func TestAdd_ReportsAnObjectReplacedDuringTheTakeover(t *testing.T) {
 	var successor *testcluster.Widget
 	c := &writeBeforeFirstJSONPatch{Client: cluster.Client, write: replaceByALegacyWidget(t, obj, &successor)}
 
-	err := newFinalizer(t, c, cleanup, ssa.TakeOverLegacy()).Add(t.Context(), obj)
+	_, err := newFinalizer(t, c, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Add(t.Context(), obj)
 
 	g.Expect(errors.Is(err, ssa.ErrReplaced)).To(BeTrue(), "error %v", err)
 	g.Expect(ownedBy(t, live(t, testcluster.WidgetGVK, successor), finalizerManager)).To(BeEmpty(), "the successor is untouched")
@@ -348,7 +348,7 @@ func TestRemove_TakesOverFromAStrippedCachedCopyKeepingEveryOtherEntry(t *testin
 	stripped := obj.DeepCopyObject().(*testcluster.Widget)
 	stripped.ManagedFields = nil
 
-	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy()).Remove(t.Context(), stripped)).To(Succeed())
+	g.Expect(newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true}).Remove(t.Context(), stripped)).Error().To(Succeed())
 
 	after := live(t, testcluster.WidgetGVK, obj)
 	g.Expect(after.GetFinalizers()).To(BeEmpty())
@@ -366,10 +366,10 @@ func TestTakeOver_LeavesTheLegacyManagerNoFinalizerListItOwnedOnlyForTheItem(t *
 	only := typedWidget.create(t, ns, "finalizer-only")
 	addByUpdate(t.Context(), t, only, legacyManager, cleanup)
 	g.Expect(ownedBy(t, only, legacyManager)).To(Equal([]string{".metadata.finalizers", `.metadata.finalizers[="example.com/cleanup"]`}))
-	f := newFinalizer(t, cluster.Client, cleanup, ssa.TakeOverLegacy())
+	f := newFinalizer(t, cluster.Client, cleanup, ssa.FinalizerOptions{TakeOverLegacy: true})
 
-	g.Expect(f.Add(t.Context(), spec)).To(Succeed())
-	g.Expect(f.Add(t.Context(), only)).To(Succeed())
+	g.Expect(f.Add(t.Context(), spec)).Error().To(Succeed())
+	g.Expect(f.Add(t.Context(), only)).Error().To(Succeed())
 
 	withSpec := live(t, testcluster.WidgetGVK, spec)
 	g.Expect(ownedBy(t, withSpec, legacyManager)).NotTo(ContainElement(HavePrefix(".metadata.finalizers")), "the legacy manager's finalizer list")

@@ -96,7 +96,7 @@ func startSSAkitController(t *testing.T, namespace, controller string) *ssakitHa
 	t.Helper()
 	h := &ssakitHandler{}
 	startManager(t, cluster.Config, namespace, func(mgr manager.Manager) error {
-		h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), controller)
+		h.status = ssareconcile.NewStatusApplier(mgr.GetClient(), controller, ssareconcile.StatusApplierOptions{})
 		r, err := ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: controller, Finalizer: cleanupFinalizer})
 		if err != nil {
 			return err

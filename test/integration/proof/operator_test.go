@@ -31,7 +31,6 @@ import (
 	mirrorcontroller "github.com/ssakit/ssakit/example/operator/controller"
 	"github.com/ssakit/ssakit/example/operator/setup"
 	"github.com/ssakit/ssakit/internal/testcluster"
-	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
@@ -140,10 +139,10 @@ type operatorMetric struct {
 }
 
 func finalizerOp(operation string) operatorMetric {
-	return operatorMetric{ssareconcile.FinalizerOperationsMetric, map[string]string{"operation": operation, "result": "applied"}}
+	return operatorMetric{"ssakit_finalizer_operations_total", map[string]string{"operation": operation, "result": "applied"}}
 }
 
-var cleanupsSucceeded = operatorMetric{ssareconcile.CleanupDurationMetric, map[string]string{"result": "succeeded"}}
+var cleanupsSucceeded = operatorMetric{"ssakit_cleanup_duration_seconds", map[string]string{"result": "succeeded"}}
 
 // operatorMetrics returns what the operator did, as counted by a metric, since it was called.
 func operatorMetrics(t *testing.T) func(operatorMetric) int {

@@ -17,6 +17,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
@@ -162,16 +163,16 @@ func newRun(t *testing.T, lc *lifecycle) *run {
 	t.Helper()
 	ns := cluster.Namespace(t)
 	c, rec := cluster.RecordingClient(t)
-	first, err := ssa.NewFinalizer(c, controller, firstFinal)
+	first, err := ssa.NewFinalizer(c, controller, firstFinal, ssa.FinalizerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	second, err := ssa.NewFinalizer(c, controller, secondFinal)
+	second, err := ssa.NewFinalizer(c, controller, secondFinal, ssa.FinalizerOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	r := &run{ns: ns, first: first, second: second, rec: rec, applierManager: controller, lc: lc,
-		status: ssareconcile.NewStatusApplier(c, controller)}
+		status: ssareconcile.NewStatusApplier(c, controller, ssareconcile.StatusApplierOptions{})}
 	for _, o := range objects {
 		if err := cluster.Client.Create(t.Context(), r.userContent(o, "blue", ""), client.FieldOwner(userCreate)); err != nil {
 			t.Fatalf("creating %s: %v", o.name, err)
@@ -368,13 +369,17 @@ func finalizersOf(u *unstructured.Unstructured) []string {
 func (r *run) ssakit(ctx context.Context, a action, view *unstructured.Unstructured) (intent func(*unstructured.Unstructured) bool, err error) {
 	switch a.Op {
 	case "ssakit adds first":
-		return carrying(firstFinal, true), r.first.Add(ctx, view)
+		_, err := r.first.Add(ctx, view)
+		return carrying(firstFinal, true), err
 	case "ssakit adds second":
-		return carrying(secondFinal, true), r.second.Add(ctx, view)
+		_, err := r.second.Add(ctx, view)
+		return carrying(secondFinal, true), err
 	case "ssakit removes first":
-		return carrying(firstFinal, false), r.first.Remove(ctx, view)
+		_, err := r.first.Remove(ctx, view)
+		return carrying(firstFinal, false), err
 	case "ssakit removes second":
-		return carrying(secondFinal, false), r.second.Remove(ctx, view)
+		_, err := r.second.Remove(ctx, view)
+		return carrying(secondFinal, false), err
 	case "ssakit applies status":
 		if !objects[a.Object].isWidget() {
 			return nil, nil
@@ -404,21 +409,36 @@ func ownOnlyTheirShare(live metav1.Object, finalizers map[string]string, statusM
 	if err != nil {
 		return err
 	}
-	for manager, name := range finalizers {
-		for _, e := range ownership.EntriesOf(manager) {
-			if paths := ssa.Paths(e.Fields); e.Subresource != "" || len(paths) != 1 || paths[0] != ssa.FinalizerPath(name).String() {
+	for _, e := range ownership.Entries {
+		if name, ok := finalizers[e.Manager]; ok {
+			if paths := fieldPaths(e.Fields); e.Subresource != "" || len(paths) != 1 || paths[0] != ssa.FinalizerPath(name).String() {
 				return fmt.Errorf("the manager of %s owns %v (%s)", name, paths, e)
 			}
 		}
-	}
-	for _, e := range ownership.EntriesOf(statusManager) {
-		for _, p := range ssa.Paths(e.Fields) {
-			if e.Subresource != "status" || !strings.HasPrefix(p, ".status") {
-				return fmt.Errorf("the status manager owns %s (%s)", p, e)
+		if e.Manager == statusManager {
+			for _, p := range fieldPaths(e.Fields) {
+				if e.Subresource != "status" || !strings.HasPrefix(p, ".status") {
+					return fmt.Errorf("the status manager owns %s (%s)", p, e)
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// fieldPaths renders every path in set, sorted, in structured-merge-diff's readable form
+// (fieldpath.Path.String): `.status.phase`, `.metadata.finalizers[="proof.ssakit.dev/first"]`.
+func fieldPaths(set *fieldpath.Set) []string {
+	var paths []fieldpath.Path
+	for p := range set.All() {
+		paths = append(paths, p.Copy()) // All reuses one path while it iterates
+	}
+	slices.SortFunc(paths, fieldpath.Path.Compare)
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		out[i] = p.String()
+	}
+	return out
 }
 
 // disjoint is invariant (f): no field is owned by one of ssakit's managers and one of the user's.
@@ -432,7 +452,7 @@ func disjointOwners(live metav1.Object, ours, users []string) error {
 	if err != nil {
 		return err
 	}
-	for _, shared := range ownership.Shared() {
+	for _, shared := range ownership.Overlaps() {
 		mine := slices.ContainsFunc(shared.Managers, func(m string) bool { return slices.Contains(ours, m) })
 		theirs := slices.ContainsFunc(shared.Managers, func(m string) bool { return slices.Contains(users, m) })
 		if mine && theirs {

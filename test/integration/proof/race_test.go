@@ -49,9 +49,9 @@ func (w *raceWriter) write(ctx context.Context, i int, add bool) {
 	if w.strategy == bySSAKit {
 		var err error
 		if add {
-			err = w.ssa.Add(ctx, obj)
+			_, err = w.ssa.Add(ctx, obj)
 		} else {
-			err = w.ssa.Remove(ctx, obj)
+			_, err = w.ssa.Remove(ctx, obj)
 		}
 		if err != nil {
 			w.failures.Add(1)
@@ -123,7 +123,7 @@ func race(t *testing.T, strategies ...string) map[string]*raceResult {
 				w.held = append(w.held, list.Items[i].DeepCopy())
 			}
 			if s == bySSAKit {
-				f, err := ssa.NewFinalizer(c, "race-"+slug(s)+fmt.Sprint(n), w.finalizer)
+				f, err := ssa.NewFinalizer(c, "race-"+slug(s)+fmt.Sprint(n), w.finalizer, ssa.FinalizerOptions{})
 				if err != nil {
 					t.Fatal(err)
 				}

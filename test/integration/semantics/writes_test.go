@@ -190,7 +190,7 @@ func TestRow29_DeleteWithAPreconditionThatNoLongerHoldsIsAConflict(t *testing.T)
 // Row 31: a JSON patch that replaces only metadata.managedFields, with the resourceVersion it was
 // computed from, is written exactly as given: the patching manager gets no entry of its own, and
 // the other entries are the ones sent. With a stale resourceVersion it is a 409 and nothing is
-// written. ssa.TakeOverLegacy moves a finalizer item this way.
+// written. ssa.FinalizerOptions.TakeOverLegacy moves a finalizer item this way.
 func TestRow31_AManagedFieldsPatchIsTakenAsGivenAndGuardedByResourceVersion(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
