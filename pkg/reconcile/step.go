@@ -202,42 +202,58 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 		return Released, reconcile.Result{}, nil
 	}
 	if obj.GetDeletionTimestamp().IsZero() {
-		sent, err := s.finalizer.Add(ctx, obj)
-		switch {
-		case err == nil:
-			s.count("add", appliedOrNoop(sent))
-			if obj.GetDeletionTimestamp().IsZero() {
-				return Proceed, reconcile.Result{}, nil
-			}
-			// The add replaced obj with the server's answer, which shows deletion under way: this
-			// reconcile must clean up, not build more. On to the cleanup below.
-		case errors.Is(err, ssa.ErrTerminating) && s.finalizer.IsOn(obj):
-			// Deletion started after obj was read, and obj carries a former name of the finalizer
-			// (ssa.FinalizerOptions.FormerNames), which still guards the object. On to the cleanup
-			// below.
-		case errors.Is(err, ssa.ErrTerminating):
-			s.cleanupSkipped(ctx, obj, err)
-			return NotHeld, reconcile.Result{}, nil
-		default:
-			outcome, err := s.failed(ctx, "add", err)
+		outcome, cleanUp, err := s.add(ctx, obj)
+		if !cleanUp {
 			return outcome, reconcile.Result{}, err
 		}
 	}
-	if !s.finalizer.IsOn(obj) {
-		s.waiting.remove(obj.GetUID())
-		return NotHeld, reconcile.Result{}, nil
-	}
-	// obj may come from a cache that has not seen this controller's own removal yet; one read
-	// of the live metadata keeps a finished cleanup from running again.
-	on, err := s.finalizer.IsOnLive(ctx, obj)
-	if err != nil {
+	held, err := s.held(ctx, obj)
+	switch {
+	case err != nil:
 		return Failed, reconcile.Result{}, err
-	}
-	if !on {
+	case !held:
 		s.waiting.remove(obj.GetUID())
 		return NotHeld, reconcile.Result{}, nil
 	}
+	return s.cleanUp(ctx, obj, cleanup)
+}
 
+// add adds the finalizer to obj, read live, and says how the step ends, or that it must clean
+// up instead: deletion turned out to be under way while the finalizer, or a former name of it,
+// guards obj.
+func (s *Step) add(ctx context.Context, obj client.Object) (outcome Outcome, cleanUp bool, err error) {
+	sent, err := s.finalizer.Add(ctx, obj)
+	switch {
+	case err == nil:
+		s.count("add", appliedOrNoop(sent))
+		// The add replaced obj with the server's answer, which may show deletion under way: then
+		// this reconcile must clean up, not build more.
+		return Proceed, !obj.GetDeletionTimestamp().IsZero(), nil
+	case errors.Is(err, ssa.ErrTerminating) && s.finalizer.IsOn(obj):
+		// Deletion started after obj was read, and obj carries a former name of the finalizer
+		// (ssa.FinalizerOptions.FormerNames), which still guards the object.
+		return Proceed, true, nil
+	case errors.Is(err, ssa.ErrTerminating):
+		s.cleanupSkipped(ctx, obj, err)
+		return NotHeld, false, nil
+	}
+	outcome, err = s.failed(ctx, "add", err)
+	return outcome, false, err
+}
+
+// held reports whether the terminating obj still carries the finalizer, or a former name of it,
+// on the API server. obj may come from a cache that has not seen this controller's own removal
+// yet; one read of the live metadata keeps a finished cleanup from running again.
+func (s *Step) held(ctx context.Context, obj client.Object) (bool, error) {
+	if !s.finalizer.IsOn(obj) {
+		return false, nil
+	}
+	return s.finalizer.IsOnLive(ctx, obj)
+}
+
+// cleanUp runs cleanup for the terminating obj, which holds the finalizer, and releases the
+// finalizer when it is done.
+func (s *Step) cleanUp(ctx context.Context, obj client.Object, cleanup func(context.Context) (reconcile.Result, error)) (Outcome, reconcile.Result, error) {
 	start := time.Now()
 	result, err := cleanup(ctx)
 	if err == nil && !result.IsZero() && result.RequeueAfter <= 0 {
@@ -250,12 +266,12 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 	case err != nil:
 		s.waiting.remove(obj.GetUID())
 		cleanupDuration.WithLabelValues(s.controller, resultFailed).Observe(time.Since(start).Seconds())
-		logger.Error(err, "Cleanup failed; the finalizer stays and the cleanup will be retried")
+		log.FromContext(ctx).Error(err, "Cleanup failed; the finalizer stays and the cleanup will be retried")
 		s.event(obj, corev1.EventTypeWarning, ReasonCleanupFailed, "Cleanup", "Cleanup before removing finalizer %s failed, will retry: %v", s.finalizer.Name(), err)
 		return Failed, reconcile.Result{}, fmt.Errorf("cleanup before removing finalizer %q: %w", s.finalizer.Name(), err)
 	case !result.IsZero():
 		cleanupDuration.WithLabelValues(s.controller, resultWaiting).Observe(time.Since(start).Seconds())
-		logger.V(1).Info("Cleanup not done yet; the finalizer stays", "requeueAfter", result.RequeueAfter)
+		log.FromContext(ctx).V(1).Info("Cleanup not done yet; the finalizer stays", "requeueAfter", result.RequeueAfter)
 		if s.waiting.add(obj.GetUID(), waitingFor) {
 			s.event(obj, corev1.EventTypeNormal, ReasonCleanupWaiting, "Cleanup", "Cleanup before removing finalizer %s is not done yet; checking again in %s", s.finalizer.Name(), result.RequeueAfter)
 		}
