@@ -17,14 +17,14 @@ const (
 	// LegacyManager is the field manager of the operator's previous release, which added its
 	// finalizer the kubebuilder way: controllerutil.AddFinalizer and Update.
 	LegacyManager = "configmirror-v1"
-	// LegacyFinalizer is that release's finalizer name, a former name of controller.Finalizer:
+	// FormerFinalizer is that release's finalizer name, a former name of controller.Finalizer:
 	// unqualified (no path), so the API server warns on it.
-	LegacyFinalizer = "configmirror-finalizer"
+	FormerFinalizer = "configmirror-finalizer"
 )
 
 // Explore leaves the cluster, after Run, with something to look at with kubectl ssakit: the
 // user's ConfigMirror settings-mirror again, targeting team-a, and ConfigMirror legacy-mirror,
-// targeting team-b, on which the operator's previous release left LegacyFinalizer with an
+// targeting team-b, on which the operator's previous release left FormerFinalizer with an
 // Update. The running operator adds its own finalizer to both.
 func (s *Story) Explore(ctx context.Context) error {
 	home, teamA, teamB := s.Prefix+"demo", s.Prefix+"team-a", s.Prefix+"team-b"
@@ -46,11 +46,11 @@ func (s *Story) Explore(ctx context.Context) error {
 	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: home, Name: "legacy-mirror"}, live); err != nil {
 		return err
 	}
-	controllerutil.AddFinalizer(live, LegacyFinalizer)
+	controllerutil.AddFinalizer(live, FormerFinalizer)
 	if err := s.Client.Update(ctx, live, client.FieldOwner(LegacyManager)); err != nil {
 		return fmt.Errorf("adding the previous release's finalizer: %w", err)
 	}
 	s.say("left for exploring: ConfigMirrors %s/settings-mirror and %s/legacy-mirror, which also carries %q from %s (Update); the operator's finalizer is %q",
-		home, home, LegacyFinalizer, LegacyManager, controller.Finalizer)
+		home, home, FormerFinalizer, LegacyManager, controller.Finalizer)
 	return nil
 }

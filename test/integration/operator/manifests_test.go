@@ -125,9 +125,9 @@ func TestDemoExplore_LeavesTheFormerNameNextToTheOperatorsFinalizer(t *testing.T
 
 	legacy := &mirrorv1alpha1.ConfigMirror{}
 	g.Expect(user.Get(t.Context(), client.ObjectKey{Namespace: prefix + "demo", Name: "legacy-mirror"}, legacy)).To(Succeed())
-	g.Expect(legacy.Finalizers).To(ConsistOf(controller.Finalizer, demo.LegacyFinalizer))
+	g.Expect(legacy.Finalizers).To(ConsistOf(controller.Finalizer, demo.FormerFinalizer))
 	ownership, err := ssa.ParseOwnership(legacy.ManagedFields)
 	g.Expect(err).NotTo(HaveOccurred())
-	g.Expect(ownership.Owners(ssa.FinalizerPath(demo.LegacyFinalizer))).To(Equal([]string{demo.LegacyManager}))
+	g.Expect(ownership.Owners(ssa.FinalizerPath(demo.FormerFinalizer))).To(Equal([]string{demo.LegacyManager}))
 	g.Expect(ownership.Owners(ssa.FinalizerPath(controller.Finalizer))).To(ContainElement(controller.FinalizerFieldOwner))
 }
