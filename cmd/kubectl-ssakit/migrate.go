@@ -92,17 +92,7 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 	if err != nil {
 		return err
 	}
-	opts := ssa.FinalizerOptions{
-		FieldOwner:     client.FieldOwner(o.fieldOwner),
-		TakeOverLegacy: true,
-		LegacyManagers: o.legacyManagers,
-		FormerNames:    o.formerNames,
-	}
-	controller := o.controller
-	if controller == "" {
-		controller = "kubectl-ssakit" // only names the manager, which --field-owner sets
-	}
-	f, err := ssa.NewFinalizer(c, controller, o.finalizer, opts)
+	f, err := o.newFinalizer(c)
 	if err != nil {
 		return err
 	}
@@ -115,40 +105,71 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 		prefix = "(dry run) "
 	}
 	fmt.Fprintf(streams.ErrOut, "%smigrating finalizer %q to field manager %q on %d object(s)\n", prefix, f.Name(), f.FieldOwner(), len(objects))
-
-	var changed, unchanged, failed int
-	lastProgress := time.Now()
-	for i, done := range o.migrateAll(ctx, c, f, objects) {
-		result := <-done
-		m, err := result.m, result.err
-		name := objectOf(objects[i])
-		switch {
-		case result.gone:
-			unchanged++
-			fmt.Fprintf(streams.Out, "%s%s: unchanged: deleted since it was listed\n", prefix, name)
-		case err != nil:
-			failed++
-			fmt.Fprintf(streams.Out, "%s%s: failed: %v\n", prefix, name, err)
-		case m.Changes():
-			changed++
-			fmt.Fprintf(streams.Out, "%s%s: %s\n", prefix, name, describe(m, f.Name()))
-		default:
-			unchanged++
-			fmt.Fprintf(streams.Out, "%s%s: unchanged\n", prefix, name)
-		}
-		for _, kept := range m.Kept {
-			fmt.Fprintf(streams.Out, "%s%s:   kept: %s\n", prefix, name, kept)
-		}
-		if time.Since(lastProgress) >= o.progressEvery && i+1 < len(objects) {
-			lastProgress = time.Now()
-			progress(streams.ErrOut, prefix, i+1, len(objects), changed, unchanged, failed)
-		}
-	}
-	progress(streams.ErrOut, prefix, len(objects), len(objects), changed, unchanged, failed)
-	if failed > 0 {
+	if failed := o.report(ctx, c, f, objects, streams, prefix); failed > 0 {
 		return errors.Join(fmt.Errorf("%d object(s) failed; their lines say why. Objects that succeeded are migrated; run the command again for the others", failed), readErr)
 	}
 	return readErr
+}
+
+// newFinalizer declares the finalizer the flags name, with the options of its migration: its item
+// is taken over from its legacy owners, and its former names are replaced.
+func (o *migrateOptions) newFinalizer(c client.Client) (*ssa.Finalizer, error) {
+	opts := ssa.FinalizerOptions{
+		FieldOwner:     client.FieldOwner(o.fieldOwner),
+		TakeOverLegacy: true,
+		LegacyManagers: o.legacyManagers,
+		FormerNames:    o.formerNames,
+	}
+	controller := o.controller
+	if controller == "" {
+		controller = "kubectl-ssakit" // only names the manager, which --field-owner sets
+	}
+	return ssa.NewFinalizer(c, controller, o.finalizer, opts)
+}
+
+// report migrates objects and prints a line for each, in the listed order, with a progress
+// line on stderr every o.progressEvery and a last one at the end. It returns how many failed.
+func (o *migrateOptions) report(ctx context.Context, c client.Client, f *ssa.Finalizer, objects []*unstructured.Unstructured, streams genericiooptions.IOStreams, prefix string) int {
+	var t tally
+	lastProgress := time.Now()
+	for i, done := range o.migrateAll(ctx, c, f, objects) {
+		// Receive first: the object is read again while it migrates, and is named after.
+		result := <-done
+		t.print(streams.Out, prefix, objectOf(objects[i]), f.Name(), result)
+		if time.Since(lastProgress) >= o.progressEvery && i+1 < len(objects) {
+			lastProgress = time.Now()
+			progress(streams.ErrOut, prefix, i+1, len(objects), t.changed, t.unchanged, t.failed)
+		}
+	}
+	progress(streams.ErrOut, prefix, len(objects), len(objects), t.changed, t.unchanged, t.failed)
+	return t.failed
+}
+
+// tally counts the objects migrate has printed, by outcome.
+type tally struct {
+	changed, unchanged, failed int
+}
+
+// print prints what became of the object name, and what stays as it is and why, and counts it.
+func (t *tally) print(out io.Writer, prefix string, name objectJSON, finalizer string, result migrated) {
+	m, err := result.m, result.err
+	switch {
+	case result.gone:
+		t.unchanged++
+		fmt.Fprintf(out, "%s%s: unchanged: deleted since it was listed\n", prefix, name)
+	case err != nil:
+		t.failed++
+		fmt.Fprintf(out, "%s%s: failed: %v\n", prefix, name, err)
+	case m.Changes():
+		t.changed++
+		fmt.Fprintf(out, "%s%s: %s\n", prefix, name, describe(m, finalizer))
+	default:
+		t.unchanged++
+		fmt.Fprintf(out, "%s%s: unchanged\n", prefix, name)
+	}
+	for _, kept := range m.Kept {
+		fmt.Fprintf(out, "%s%s:   kept: %s\n", prefix, name, kept)
+	}
 }
 
 // migrateAll migrates (or plans, with --dry-run) objects, o.concurrency at a time, and returns one

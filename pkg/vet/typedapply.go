@@ -236,8 +236,9 @@ func zeroSent(t types.Type) []string {
 	if !ok {
 		return nil
 	}
-	var paths []string
-	zeroSentFields(st, "", false, map[types.Type]bool{deref(t): true}, &paths)
+	w := &zeroSentWalk{seen: map[types.Type]bool{deref(t): true}}
+	w.fields(st, "", false)
+	paths := w.paths
 	// A message names the first few: the object's own fields, before those deep in list items.
 	slices.SortStableFunc(paths, func(a, b string) int {
 		return cmp.Compare(strings.Count(a, ".")+strings.Count(a, "["), strings.Count(b, ".")+strings.Count(b, "["))
@@ -254,72 +255,97 @@ func topFields(paths []string, counts func(top string) bool) []string {
 	})
 }
 
-// zeroSentFields adds st's fields to paths; inItem is true inside a list item, map value or
-// pointed-to struct. seen holds the struct types on the way, against recursive types.
-func zeroSentFields(st *types.Struct, prefix string, inItem bool, seen map[types.Type]bool, paths *[]string) {
+// zeroSentWalk collects zeroSent's paths, in the order of the fields. seen holds the struct
+// types on the way, against recursive types.
+type zeroSentWalk struct {
+	seen  map[types.Type]bool
+	paths []string
+}
+
+// fields adds st's fields that are sent though never set; inItem is true inside a list item, map
+// value or pointed-to struct.
+func (w *zeroSentWalk) fields(st *types.Struct, prefix string, inItem bool) {
 	for i := range st.NumFields() {
 		f := st.Field(i)
 		name, opts, _ := strings.Cut(reflect.StructTag(st.Tag(i)).Get("json"), ",")
-		if name == "-" && opts == "" {
-			continue
-		}
 		ft := types.Unalias(f.Type())
-		if f.Embedded() && name == "" {
+		switch {
+		case name == "-" && opts == "":
+			// encoding/json leaves it out.
+		case f.Embedded() && name == "":
 			// encoding/json inlines an embedded struct's fields (TypeMeta); an embedded pointer
 			// is nil when zero.
 			if structType, ok := ft.Underlying().(*types.Struct); ok {
-				nested(structType, ft, prefix, inItem, seen, paths)
+				w.nested(structType, ft, prefix, inItem)
 			}
-			continue
-		}
-		if !f.Exported() || hasOption(opts, "omitzero") {
-			continue
-		}
-		if name == "" {
-			name = f.Name()
-		}
-		path := name
-		if prefix != "" {
-			path = prefix + "." + name
-		}
-		omitEmpty := hasOption(opts, "omitempty")
-		structType, isStruct := ft.Underlying().(*types.Struct)
-		switch {
-		case isNamed(ft, metav1Pkg, "Time") || isNamed(ft, metav1Pkg, "MicroTime"):
-			// A zero time is written as null.
-		case marshals(ft):
-			// Its own encoding (resource.Quantity "0", intstr.IntOrString 0); omitempty leaves
-			// out only the empty values of kinds other than struct.
-			if isStruct && (omitEmpty || !inItem) || !isStruct && !omitEmpty && !inItem {
-				*paths = append(*paths, path)
-			}
-		case isStruct:
-			nested(structType, ft, path, inItem, seen, paths)
+		case !f.Exported() || hasOption(opts, "omitzero"):
+			// encoding/json leaves it out, or leaves it out when zero.
 		default:
-			if _, basic := ft.Underlying().(*types.Basic); basic && !omitEmpty && !inItem {
-				*paths = append(*paths, path)
+			if name == "" {
+				name = f.Name()
 			}
-			if elem, item := itemStruct(ft); item != nil {
-				switch ft.Underlying().(type) {
-				case *types.Slice:
-					path += "[]"
-				case *types.Map:
-					path += "[*]"
-				}
-				nested(item, elem, path, true, seen, paths)
+			path := name
+			if prefix != "" {
+				path = prefix + "." + name
 			}
+			w.field(ft, path, hasOption(opts, "omitempty"), inItem)
 		}
 	}
 }
 
+// field adds the field at path, of type ft, when it is sent though never set, and the fields of
+// the structs it holds.
+func (w *zeroSentWalk) field(ft types.Type, path string, omitEmpty, inItem bool) {
+	structType, isStruct := ft.Underlying().(*types.Struct)
+	switch {
+	case isNamed(ft, metav1Pkg, "Time") || isNamed(ft, metav1Pkg, "MicroTime"):
+		// A zero time is written as null.
+	case marshals(ft):
+		if encodedZeroSent(isStruct, omitEmpty, inItem) {
+			w.paths = append(w.paths, path)
+		}
+	case isStruct:
+		w.nested(structType, ft, path, inItem)
+	default:
+		if _, basic := ft.Underlying().(*types.Basic); basic && !omitEmpty && !inItem {
+			w.paths = append(w.paths, path)
+		}
+		if elem, item := itemStruct(ft); item != nil {
+			w.nested(item, elem, path+itemPath(ft), true)
+		}
+	}
+}
+
+// encodedZeroSent tells whether a field with an encoding of its own (resource.Quantity "0",
+// intstr.IntOrString 0) is named: omitempty leaves out only the empty values of kinds other than
+// struct, and in an item only the fields marked omitempty are named (see zeroSent).
+func encodedZeroSent(isStruct, omitEmpty, inItem bool) bool {
+	if isStruct {
+		return omitEmpty || !inItem
+	}
+	return !omitEmpty && !inItem
+}
+
+// itemPath is what a path adds to step into a slice's items, "[]", or a map's values, "[*]"; into
+// what a pointer points to, nothing.
+func itemPath(t types.Type) string {
+	switch t.Underlying().(type) {
+	case *types.Slice:
+		return "[]"
+	case *types.Map:
+		return "[*]"
+	}
+	return ""
+}
+
 // nested adds the fields of a nested struct, once per struct type on the way.
-func nested(st *types.Struct, t types.Type, prefix string, inItem bool, seen map[types.Type]bool, paths *[]string) {
-	if seen[t] {
+func (w *zeroSentWalk) nested(st *types.Struct, t types.Type, prefix string, inItem bool) {
+	if w.seen[t] {
 		return
 	}
-	seen[t] = true
-	zeroSentFields(st, prefix, inItem, seen, paths)
-	delete(seen, t)
+	w.seen[t] = true
+	w.fields(st, prefix, inItem)
+	delete(w.seen, t)
 }
 
 // itemStruct returns the struct a slice's items, a map's values or a pointer hold, when they

@@ -45,29 +45,60 @@ type write struct {
 // the subresource's.
 func writeOf(info *types.Info, call *ast.CallExpr) (write, bool) {
 	fn, ok := typeutil.Callee(info, call).(*types.Func)
-	if !ok || (fn.Name() != "Update" && fn.Name() != "Patch") {
+	if !ok || !isWriteSignature(fn.Signature(), len(call.Args)) {
 		return write{}, false
 	}
-	sig := fn.Signature()
-	params := sig.Params()
-	if sig.Recv() == nil || !sig.Variadic() || params.Len() < 3 || len(call.Args) < params.Len()-1 ||
-		!isNamed(params.At(1).Type(), clientPkg, "Object") {
-		return write{}, false
-	}
-	w := write{call: call, method: fn.Name(), obj: call.Args[1]}
+	params := fn.Signature().Params()
 	options := params.At(params.Len() - 1).Type().(*types.Slice).Elem()
-	switch {
-	case fn.Name() == "Update" && params.Len() == 3 && isNamed(options, clientPkg, "UpdateOption"):
-	case fn.Name() == "Update" && params.Len() == 3 && isNamed(options, clientPkg, "SubResourceUpdateOption"):
-		w.subresource = true
-	case fn.Name() == "Patch" && params.Len() == 4 && isNamed(params.At(2).Type(), clientPkg, "Patch") &&
-		(isNamed(options, clientPkg, "PatchOption") || isNamed(options, clientPkg, "SubResourcePatchOption")):
-		w.subresource = isNamed(options, clientPkg, "SubResourcePatchOption")
-		w.patch = call.Args[2]
-	default:
-		return write{}, false
+	switch fn.Name() {
+	case "Update":
+		if subresource, ok := updateTarget(params, options); ok {
+			return write{call: call, method: "Update", subresource: subresource, obj: call.Args[1]}, true
+		}
+	case "Patch":
+		if subresource, ok := patchTarget(params, options); ok {
+			return write{call: call, method: "Patch", subresource: subresource, obj: call.Args[1], patch: call.Args[2]}, true
+		}
 	}
-	return w, true
+	return write{}, false
+}
+
+// isWriteSignature tells whether sig is a method's (ctx, client.Object, ..., ...option), and
+// a call with nargs arguments passes each parameter before the options.
+func isWriteSignature(sig *types.Signature, nargs int) bool {
+	params := sig.Params()
+	return sig.Recv() != nil && sig.Variadic() && params.Len() >= 3 && nargs >= params.Len()-1 &&
+		isNamed(params.At(1).Type(), clientPkg, "Object")
+}
+
+// updateTarget tells, by the option type, whether an Update(ctx, obj, ...options) writes a
+// subresource; ok is false for any other Update.
+func updateTarget(params *types.Tuple, options types.Type) (subresource, ok bool) {
+	if params.Len() != 3 {
+		return false, false
+	}
+	switch {
+	case isNamed(options, clientPkg, "UpdateOption"):
+		return false, true
+	case isNamed(options, clientPkg, "SubResourceUpdateOption"):
+		return true, true
+	}
+	return false, false
+}
+
+// patchTarget tells, by the option type, whether a Patch(ctx, obj, client.Patch, ...options)
+// writes a subresource; ok is false for any other Patch.
+func patchTarget(params *types.Tuple, options types.Type) (subresource, ok bool) {
+	if params.Len() != 4 || !isNamed(params.At(2).Type(), clientPkg, "Patch") {
+		return false, false
+	}
+	switch {
+	case isNamed(options, clientPkg, "PatchOption"):
+		return false, true
+	case isNamed(options, clientPkg, "SubResourcePatchOption"):
+		return true, true
+	}
+	return false, false
 }
 
 // patchKind is what a client.Patch does to the object's lists.
