@@ -24,6 +24,13 @@
 // ssa.FinalizerOptions{TakeOverLegacy: true} in [Options].FinalizerOptions: each object is
 // migrated when it is next reconciled (see docs/migration.md).
 //
+// # Options
+//
+// As in controller-runtime (manager.New(cfg, manager.Options{})) and package ssa, constructors
+// take an options struct whose zero value is the default: [Options] for [New], [StepOptions] for
+// [NewStep], [StatusApplierOptions] for [NewStatusApplier]. A finalizer's own options are an
+// ssa.FinalizerOptions inside them.
+//
 // # Events
 //
 // Each event names the finalizer in its note. Its reporting controller is Options.Controller.
