@@ -13,8 +13,12 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/discovery"
 	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 )
@@ -138,6 +142,23 @@ func (b *bench) fixture(ctx context.Context, objects int) (fixture, error) {
 	m := b.newMeter()
 	c, err := client.New(m.cfg, client.Options{Scheme: b.cluster.Scheme, Mapper: b.cluster.Mapper})
 	return fixture{namespace: ns, widgets: widgets, meter: m, client: c}, err
+}
+
+// newManager builds a manager on cfg, with the cluster's scheme, whose cache holds the objects
+// of namespaces, with the byObject options. It serves no metrics and no health probes, and does
+// not require its controllers' names to be unique in the process: the bench builds many.
+func (b *bench) newManager(cfg *rest.Config, byObject map[client.Object]cache.ByObject, namespaces ...string) (manager.Manager, error) {
+	cached := map[string]cache.Config{}
+	for _, ns := range namespaces {
+		cached[ns] = cache.Config{}
+	}
+	return ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 b.cluster.Scheme,
+		Cache:                  cache.Options{DefaultNamespaces: cached, ByObject: byObject},
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		Controller:             config.Controller{SkipNameValidation: new(true)},
+	})
 }
 
 // startManager starts mgr; stop stops it and says how it ended.

@@ -64,85 +64,123 @@ type contentionResult struct {
 	elapsed                                  time.Duration
 }
 
+// contend runs one contention run of strategy on objects fresh Widgets: every writer adds its
+// finalizer to every object, then removes it; see contention.
 func (b *bench) contend(ctx context.Context, strategy string, objects int) (contentionResult, error) {
 	fx, err := b.fixture(ctx, objects)
 	if err != nil {
 		return contentionResult{}, err
 	}
-	ns, m, c := fx.namespace, fx.meter, fx.client
 	list := &testcluster.WidgetList{}
-	if err := b.cluster.Client.List(ctx, list, client.InNamespace(ns)); err != nil {
+	if err := b.cluster.Client.List(ctx, list, client.InNamespace(fx.namespace)); err != nil {
 		return contentionResult{}, err
 	}
-	names := make([]string, writers)
-	ws := make([]finalizerWriter, writers)
-	held := make([][]*testcluster.Widget, writers)
-	added := make([][]bool, writers)
-	for i := range writers {
-		names[i] = fmt.Sprintf("bench.ssakit.dev/writer-%d", i)
-		if ws[i], err = newWriter(strategy, c, c, fmt.Sprintf("bench-writer-%d", i), names[i]); err != nil {
-			return contentionResult{}, err
-		}
-		held[i] = make([]*testcluster.Widget, len(list.Items))
-		for j := range list.Items {
-			held[i][j] = list.Items[j].DeepCopyObject().(*testcluster.Widget)
-		}
-		added[i] = make([]bool, len(list.Items))
+	cs, err := newContenders(strategy, fx.client, list, objects)
+	if err != nil {
+		return contentionResult{}, err
 	}
 
-	var retries, failures atomic.Int64
-	phase := func(do func(w finalizerWriter, obj *testcluster.Widget) (int, error), record func(i, j int)) {
-		var wg sync.WaitGroup
-		for i := range writers {
-			wg.Go(func() {
-				// Each writer starts at another object, as controllers' queues do.
-				for k := range objects {
-					j := (k + i*objects/writers) % objects
-					n, err := do(ws[i], held[i][j])
-					retries.Add(int64(n))
-					if err != nil {
-						failures.Add(1)
-						continue
-					}
-					if record != nil {
-						record(i, j)
-					}
-				}
-			})
-		}
-		wg.Wait()
-	}
 	start := time.Now()
-	phase(func(w finalizerWriter, obj *testcluster.Widget) (int, error) { return w.add(ctx, obj) }, func(i, j int) { added[i][j] = true })
+	cs.phase(func(w finalizerWriter, obj *testcluster.Widget) (int, error) { return w.add(ctx, obj) }, func(i, j int) { cs.added[i][j] = true })
 	r := contentionResult{}
-	if r.lost, err = b.countFinalizers(ctx, ns, func(obj *testcluster.Widget, j int) int {
-		missing := 0
-		for i := range writers {
-			if added[i][j] && !slices.Contains(obj.Finalizers, names[i]) {
-				missing++
-			}
-		}
-		return missing
-	}, list); err != nil {
+	if r.lost, err = b.countFinalizers(ctx, fx.namespace, cs.missing, list); err != nil {
 		return r, err
 	}
-	phase(func(w finalizerWriter, obj *testcluster.Widget) (int, error) { return w.remove(ctx, obj) }, nil)
+	cs.phase(func(w finalizerWriter, obj *testcluster.Widget) (int, error) { return w.remove(ctx, obj) }, nil)
 	r.elapsed = time.Since(start)
-	if r.left, err = b.countFinalizers(ctx, ns, func(obj *testcluster.Widget, _ int) int {
-		left := 0
-		for _, name := range names {
-			if slices.Contains(obj.Finalizers, name) {
-				left++
-			}
-		}
-		return left
-	}, list); err != nil {
+	if r.left, err = b.countFinalizers(ctx, fx.namespace, cs.leftOn, list); err != nil {
 		return r, err
 	}
-	calls := m.take()
+	calls := fx.meter.take()
 	r.conflicts = countCalls(calls, func(c testcluster.Request) bool { return c.StatusCode == http.StatusConflict })
-	r.retries, r.failures = int(retries.Load()), int(failures.Load())
+	r.retries, r.failures = int(cs.retries.Load()), int(cs.failures.Load())
 	return r, nil
+}
+
+// contenders are the writers of one contention run, each with its own finalizer and its own
+// copy of every object.
+type contenders struct {
+	objects int
+	// names are the writers' finalizers.
+	names   []string
+	writers []finalizerWriter
+	// held[i][j] is writer i's copy of object j; added[i][j] says its add succeeded.
+	held  [][]*testcluster.Widget
+	added [][]bool
+	// retries and failures add up the writers' retries and the writes that failed after them.
+	retries, failures atomic.Int64
+}
+
+// newContenders builds the writers of strategy on c, each holding a copy of every object of
+// list.
+func newContenders(strategy string, c client.Client, list *testcluster.WidgetList, objects int) (*contenders, error) {
+	cs := &contenders{
+		objects: objects,
+		names:   make([]string, writers),
+		writers: make([]finalizerWriter, writers),
+		held:    make([][]*testcluster.Widget, writers),
+		added:   make([][]bool, writers),
+	}
+	for i := range writers {
+		cs.names[i] = fmt.Sprintf("bench.ssakit.dev/writer-%d", i)
+		w, err := newWriter(strategy, c, c, fmt.Sprintf("bench-writer-%d", i), cs.names[i])
+		if err != nil {
+			return nil, err
+		}
+		cs.writers[i] = w
+		cs.held[i] = make([]*testcluster.Widget, len(list.Items))
+		for j := range list.Items {
+			cs.held[i][j] = list.Items[j].DeepCopyObject().(*testcluster.Widget)
+		}
+		cs.added[i] = make([]bool, len(list.Items))
+	}
+	return cs, nil
+}
+
+// phase has every writer do its write on every object it holds, all writers at once, and
+// returns once all are done; record, when not nil, is called for each write that succeeded.
+func (cs *contenders) phase(do func(w finalizerWriter, obj *testcluster.Widget) (int, error), record func(i, j int)) {
+	var wg sync.WaitGroup
+	for i := range writers {
+		wg.Go(func() {
+			// Each writer starts at another object, as controllers' queues do.
+			for k := range cs.objects {
+				j := (k + i*cs.objects/writers) % cs.objects
+				n, err := do(cs.writers[i], cs.held[i][j])
+				cs.retries.Add(int64(n))
+				if err != nil {
+					cs.failures.Add(1)
+					continue
+				}
+				if record != nil {
+					record(i, j)
+				}
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// missing counts the finalizers whose add succeeded and that obj, object j, lacks.
+func (cs *contenders) missing(obj *testcluster.Widget, j int) int {
+	missing := 0
+	for i := range writers {
+		if cs.added[i][j] && !slices.Contains(obj.Finalizers, cs.names[i]) {
+			missing++
+		}
+	}
+	return missing
+}
+
+// leftOn counts the writers' finalizers obj still carries.
+func (cs *contenders) leftOn(obj *testcluster.Widget, _ int) int {
+	left := 0
+	for _, name := range cs.names {
+		if slices.Contains(obj.Finalizers, name) {
+			left++
+		}
+	}
+	return left
 }
 
 // countFinalizers reads the live Widgets of namespace and adds up count over them; j is the

@@ -15,11 +15,10 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
 	controllerpkg "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
@@ -144,61 +143,20 @@ type operatorResult struct {
 	requests, events, errors int
 }
 
+// operatorRun runs variant of the example operator on mirrors ConfigMirrors of a namespace of
+// their own, from creation until every one is Ready and from deletion until every one is gone,
+// and counts the operator's requests; rep names its controller.
 func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep int) (_ operatorResult, err error) {
-	ns, err := b.namespace(ctx)
+	ns, target, err := b.mirrorNamespaces(ctx)
 	if err != nil {
 		return operatorResult{}, err
 	}
-	target, err := b.namespace(ctx)
-	if err != nil {
+	if err := b.createSources(ctx, ns, mirrors); err != nil {
 		return operatorResult{}, err
 	}
-	// The target namespace accepts copies from the mirrors' namespace.
-	accept := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, controller.AcceptFromAnnotation, ns)
-	if err := b.cluster.Client.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}}, client.RawPatch(types.MergePatchType, accept)); err != nil {
-		return operatorResult{}, fmt.Errorf("annotating the target namespace: %w", err)
-	}
-	if err := parallel(4, mirrors, func(i int) error {
-		return b.cluster.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("source-%04d", i)}, Data: map[string]string{"key": "value"}})
-	}); err != nil {
-		return operatorResult{}, err
-	}
-
 	m := b.newMeter()
-	mgr, err := ctrl.NewManager(m.cfg, ctrl.Options{
-		Scheme: b.cluster.Scheme,
-		Cache: cache.Options{
-			DefaultNamespaces: map[string]cache.Config{ns: {}, target: {}},
-			ByObject: map[client.Object]cache.ByObject{
-				&mirrorv1alpha1.ConfigMirror{}: {Transform: ssa.KeepManagedFieldsOf(controller.Name, controller.FinalizerFieldOwner)},
-				&corev1.ConfigMap{}:            {Transform: ssa.KeepManagedFieldsOf(controller.Name)},
-			},
-		},
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: new(true)},
-	})
+	mgr, reconcileErrors, err := b.operatorManager(m, variant, ns, target, rep)
 	if err != nil {
-		return operatorResult{}, err
-	}
-	mirror, ssakitReconciler, err := controller.NewReconciler(mgr, controller.Options{})
-	if err != nil {
-		return operatorResult{}, err
-	}
-	var r reconcile.Reconciler = ssakitReconciler
-	if variant == operatorUpdate {
-		r = &updateMirror{client: mgr.GetClient(), mirror: mirror}
-	}
-	var reconcileErrors atomic.Int64
-	counted := reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
-		result, err := r.Reconcile(ctx, req)
-		if err != nil {
-			reconcileErrors.Add(1)
-		}
-		return result, err
-	})
-	if err := ctrl.NewControllerManagedBy(mgr).For(&mirrorv1alpha1.ConfigMirror{}).Named(fmt.Sprintf("bench-mirror-%d", rep+1)).
-		WithOptions(controllerOptions).Complete(counted); err != nil {
 		return operatorResult{}, err
 	}
 	stopManager := startManager(ctx, mgr)
@@ -212,6 +170,93 @@ func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep in
 	}
 	m.take()
 
+	r := operatorResult{}
+	if r.ready, err = b.mirrorsReady(ctx, ns, target, mirrors); err != nil {
+		return operatorResult{}, err
+	}
+	if r.gone, err = b.mirrorsGone(ctx, ns); err != nil {
+		return r, err
+	}
+	r.requests, r.events = operatorRequests(m.take())
+	r.errors = int(reconcileErrors.Load())
+	return r, b.checkCopiesGone(ctx, target)
+}
+
+// mirrorNamespaces creates the namespace of a run's mirrors and the target namespace of their
+// copies, which accepts copies from the mirrors' namespace.
+func (b *bench) mirrorNamespaces(ctx context.Context) (ns, target string, err error) {
+	if ns, err = b.namespace(ctx); err != nil {
+		return "", "", err
+	}
+	if target, err = b.namespace(ctx); err != nil {
+		return "", "", err
+	}
+	accept := fmt.Appendf(nil, `{"metadata":{"annotations":{%q:%q}}}`, controller.AcceptFromAnnotation, ns)
+	if err := b.cluster.Client.Patch(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: target}}, client.RawPatch(types.MergePatchType, accept)); err != nil {
+		return "", "", fmt.Errorf("annotating the target namespace: %w", err)
+	}
+	return ns, target, nil
+}
+
+// createSources creates the source ConfigMap of each of mirrors ConfigMirrors in namespace.
+func (b *bench) createSources(ctx context.Context, namespace string, mirrors int) error {
+	return parallel(4, mirrors, func(i int) error {
+		return b.cluster.Client.Create(ctx, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: fmt.Sprintf("source-%04d", i)}, Data: map[string]string{"key": "value"}})
+	})
+}
+
+// operatorManager builds a manager on m's config whose cache holds ns and target, with variant's
+// reconciler as its one controller, watching ConfigMirrors; the count is of the errors the
+// reconciler returns.
+func (b *bench) operatorManager(m *meter, variant, ns, target string, rep int) (manager.Manager, *atomic.Int64, error) {
+	mgr, err := b.newManager(m.cfg, map[client.Object]cache.ByObject{
+		&mirrorv1alpha1.ConfigMirror{}: {Transform: ssa.KeepManagedFieldsOf(controller.Name, controller.FinalizerFieldOwner)},
+		&corev1.ConfigMap{}:            {Transform: ssa.KeepManagedFieldsOf(controller.Name)},
+	}, ns, target)
+	if err != nil {
+		return nil, nil, err
+	}
+	r, err := operatorReconciler(mgr, variant)
+	if err != nil {
+		return nil, nil, err
+	}
+	counted, reconcileErrors := countingErrors(r)
+	if err := ctrl.NewControllerManagedBy(mgr).For(&mirrorv1alpha1.ConfigMirror{}).Named(fmt.Sprintf("bench-mirror-%d", rep+1)).
+		WithOptions(controllerOptions).Complete(counted); err != nil {
+		return nil, nil, err
+	}
+	return mgr, reconcileErrors, nil
+}
+
+// operatorReconciler is variant's reconciler: the example operator's, or the same one with its
+// finalizer written by controllerutil and Update.
+func operatorReconciler(mgr manager.Manager, variant string) (reconcile.Reconciler, error) {
+	mirror, ssakitReconciler, err := controller.NewReconciler(mgr, controller.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if variant == operatorUpdate {
+		return &updateMirror{client: mgr.GetClient(), mirror: mirror}, nil
+	}
+	return ssakitReconciler, nil
+}
+
+// countingErrors wraps r in a reconciler that counts the errors r returns.
+func countingErrors(r reconcile.Reconciler) (reconcile.Reconciler, *atomic.Int64) {
+	reconcileErrors := &atomic.Int64{}
+	counted := reconcile.Func(func(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
+		result, err := r.Reconcile(ctx, req)
+		if err != nil {
+			reconcileErrors.Add(1)
+		}
+		return result, err
+	})
+	return counted, reconcileErrors
+}
+
+// mirrorsReady creates mirrors ConfigMirrors in ns, each copying its own source into target, and
+// says how long until every one is Ready.
+func (b *bench) mirrorsReady(ctx context.Context, ns, target string, mirrors int) (time.Duration, error) {
 	start := time.Now()
 	if err := parallel(4, mirrors, func(i int) error {
 		return b.cluster.Client.Create(ctx, &mirrorv1alpha1.ConfigMirror{
@@ -219,7 +264,7 @@ func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep in
 			Spec:       mirrorv1alpha1.ConfigMirrorSpec{Source: fmt.Sprintf("source-%04d", i), TargetNamespaces: []string{target}},
 		})
 	}); err != nil {
-		return operatorResult{}, err
+		return 0, err
 	}
 	if err := b.waitFor(ctx, ns, func(list *mirrorv1alpha1.ConfigMirrorList) bool {
 		for _, obj := range list.Items {
@@ -229,31 +274,42 @@ func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep in
 		}
 		return len(list.Items) == mirrors
 	}); err != nil {
-		return operatorResult{}, fmt.Errorf("waiting for every mirror to be Ready: %w", err)
+		return 0, fmt.Errorf("waiting for every mirror to be Ready: %w", err)
 	}
-	r0 := operatorResult{ready: time.Since(start)}
+	return time.Since(start), nil
+}
 
-	start = time.Now()
+// mirrorsGone deletes every ConfigMirror of ns and says how long until every one is gone.
+func (b *bench) mirrorsGone(ctx context.Context, ns string) (time.Duration, error) {
+	start := time.Now()
 	if err := b.cluster.Client.DeleteAllOf(ctx, &mirrorv1alpha1.ConfigMirror{}, client.InNamespace(ns)); err != nil {
-		return r0, err
+		return 0, err
 	}
 	if err := b.waitFor(ctx, ns, func(list *mirrorv1alpha1.ConfigMirrorList) bool { return len(list.Items) == 0 }); err != nil {
-		return r0, fmt.Errorf("waiting for every mirror to be gone: %w", err)
+		return 0, fmt.Errorf("waiting for every mirror to be gone: %w", err)
 	}
-	r0.gone = time.Since(start)
-	calls := m.take()
-	r0.requests = countCalls(calls, func(c testcluster.Request) bool { return classOf(c) != "events" })
-	r0.events = countCalls(calls, func(c testcluster.Request) bool { return classOf(c) == "events" && c.IsWrite() })
-	r0.errors = int(reconcileErrors.Load())
+	return time.Since(start), nil
+}
 
+// operatorRequests counts the operator's requests among calls: all but its events, and apart,
+// its event writes.
+func operatorRequests(calls []testcluster.Request) (requests, events int) {
+	requests = countCalls(calls, func(c testcluster.Request) bool { return classOf(c) != "events" })
+	events = countCalls(calls, func(c testcluster.Request) bool { return classOf(c) == "events" && c.IsWrite() })
+	return requests, events
+}
+
+// checkCopiesGone fails when a mirror's copy is left in target once every mirror is gone: a
+// cleanup did not run.
+func (b *bench) checkCopiesGone(ctx context.Context, target string) error {
 	copies := &corev1.ConfigMapList{}
 	if err := b.cluster.Client.List(ctx, copies, client.InNamespace(target), client.HasLabels{controller.MirrorUIDLabel}); err != nil {
-		return r0, err
+		return err
 	}
 	if len(copies.Items) != 0 {
-		return r0, fmt.Errorf("%d copies are left in %s after every mirror is gone: a cleanup did not run", len(copies.Items), target)
+		return fmt.Errorf("%d copies are left in %s after every mirror is gone: a cleanup did not run", len(copies.Items), target)
 	}
-	return r0, nil
+	return nil
 }
 
 // waitFor lists the ConfigMirrors of namespace every 200 ms until done says so, for up to 5

@@ -12,11 +12,9 @@ import (
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/config"
-	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
@@ -58,31 +56,50 @@ func (h *widgetHandler) Cleanup(context.Context, *testcluster.Widget) (reconcile
 // (reconciled with nothing changed) with each way of applying the children, and the requests of
 // each pass are counted. It also measures (6) the cost of the drift applier's local decision.
 func (b *bench) steadyState(ctx context.Context) (_ []table, err error) {
-	objects := b.n(1000)
-	fx, err := b.fixture(ctx, objects)
+	fx, err := b.fixture(ctx, b.n(1000))
 	if err != nil {
 		return nil, err
 	}
-	ns, widgets, m := fx.namespace, fx.widgets, fx.meter
-	mgr, err := ctrl.NewManager(m.cfg, ctrl.Options{
-		Scheme: b.cluster.Scheme,
-		Cache: cache.Options{
-			DefaultNamespaces: map[string]cache.Config{ns: {}},
-			ByObject: map[client.Object]cache.ByObject{
-				&testcluster.Widget{}: {Transform: ssa.KeepManagedFieldsOf(steadyController, ssa.FinalizerFieldOwner(steadyController, steadyFinalizer))},
-				&corev1.ConfigMap{}:   {Transform: ssa.KeepManagedFieldsOf(steadyController)},
-			},
-		},
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		Controller:             config.Controller{SkipNameValidation: new(true)},
-	})
+	mgr, err := b.newManager(fx.meter.cfg, map[client.Object]cache.ByObject{
+		&testcluster.Widget{}: {Transform: ssa.KeepManagedFieldsOf(steadyController, ssa.FinalizerFieldOwner(steadyController, steadyFinalizer))},
+		&corev1.ConfigMap{}:   {Transform: ssa.KeepManagedFieldsOf(steadyController)},
+	}, fx.namespace)
 	if err != nil {
 		return nil, err
 	}
+	reconcilers, ttl, err := b.widgetReconcilers(mgr)
+	if err != nil {
+		return nil, err
+	}
+	stopManager := startManager(ctx, mgr)
+	defer func() {
+		if stopErr := stopManager(); err == nil {
+			err = stopErr
+		}
+	}()
+
+	if err := settle(ctx, fx, reconcilers[childrenDrift]); err != nil {
+		return nil, err
+	}
+	results, err := b.measureResyncs(ctx, fx, reconcilers)
+	if err != nil {
+		return nil, err
+	}
+	steady := steadyTable(len(fx.widgets), results, ttl.entries())
+	decision, err := b.decisionCost(ctx, mgr.GetClient(), fx.widgets[0])
+	if err != nil {
+		return nil, err
+	}
+	return []table{steady, decision}, nil
+}
+
+// widgetReconcilers builds in mgr one steady-state controller per way of applying the children,
+// by its name in childrenNames, and returns them with the TTL cache's applier, whose entries the
+// table reports.
+func (b *bench) widgetReconcilers(mgr manager.Manager) (map[string]*ssareconcile.Reconciler[*testcluster.Widget], *ttlChildren, error) {
 	widgetTypes, err := b.cluster.ServerTypeConverter(testcluster.WidgetGVK.GroupVersion())
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	reconcilers := map[string]*ssareconcile.Reconciler[*testcluster.Widget]{}
 	ttl := (*ttlChildren)(nil)
@@ -93,67 +110,79 @@ func (b *bench) steadyState(ctx context.Context) (_ []table, err error) {
 		}
 		h := &widgetHandler{status: ssareconcile.NewStatusApplier(mgr.GetClient(), steadyController, ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{widgetTypes}}), children: children}
 		if reconcilers[s], err = ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: steadyController, Finalizer: steadyFinalizer}); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	stopManager := startManager(ctx, mgr)
-	defer func() {
-		if stopErr := stopManager(); err == nil {
-			err = stopErr
-		}
-	}()
+	return reconcilers, ttl, nil
+}
 
-	pass := func(r reconcile.Reconciler) error {
-		var errs []error
-		for _, w := range widgets {
-			if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ns, Name: w.Name}}); err != nil {
-				errs = append(errs, err)
-			}
+// resync reconciles every Widget of fx once with r.
+func resync(ctx context.Context, fx fixture, r reconcile.Reconciler) error {
+	var errs []error
+	for _, w := range fx.widgets {
+		if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: fx.namespace, Name: w.Name}}); err != nil {
+			errs = append(errs, err)
 		}
-		return errors.Join(errs...)
 	}
-	// Bring every Widget to its steady state with the drift applier: the first passes write, and
-	// the cache catches up with them; the state is steady once a pass writes nothing.
-	settled := false
+	return errors.Join(errs...)
+}
+
+// settle brings every Widget of fx to its steady state with r, the drift applier's controller:
+// the first passes write, and the cache catches up with them; the state is steady once a pass
+// writes nothing.
+func settle(ctx context.Context, fx fixture, r reconcile.Reconciler) error {
 	for range 30 {
-		err := pass(reconcilers[childrenDrift])
-		calls := m.take()
+		err := resync(ctx, fx, r)
+		calls := fx.meter.take()
 		if err == nil && countCalls(calls, testcluster.Request.IsWrite) == 0 {
-			settled = true
-			break
+			return nil
 		}
 		time.Sleep(300 * time.Millisecond)
 	}
-	if !settled {
-		return nil, fmt.Errorf("the %d Widgets did not settle after 30 passes", objects)
-	}
+	return fmt.Errorf("the %d Widgets did not settle after 30 passes", len(fx.widgets))
+}
 
-	type figures struct{ finalizer, status, children, firstChildren, seconds repeated }
-	results := map[string]*figures{}
+// steadyFigures are one way of applying the children's figures: requests per object and resync,
+// and the time of each resync of all objects.
+type steadyFigures struct{ finalizer, status, children, firstChildren, seconds repeated }
+
+// measureResyncs resyncs every Widget of fx with each of reconcilers: once to count the first
+// resync of each applier in this process, where a TTL cache is still empty, then -repeat times.
+func (b *bench) measureResyncs(ctx context.Context, fx fixture, reconcilers map[string]*ssareconcile.Reconciler[*testcluster.Widget]) (map[string]*steadyFigures, error) {
+	objects := len(fx.widgets)
+	results := map[string]*steadyFigures{}
 	for _, s := range childrenNames {
-		// The first resync of each applier in this process, where a TTL cache is still empty.
-		if err := pass(reconcilers[s]); err != nil {
+		if err := resync(ctx, fx, reconcilers[s]); err != nil {
 			return nil, fmt.Errorf("%s: %w", s, err)
 		}
-		calls := m.take()
-		results[s] = &figures{firstChildren: repeated{perObject(calls, objects, "children")}}
+		calls := fx.meter.take()
+		results[s] = &steadyFigures{firstChildren: repeated{perObject(calls, objects, "children")}}
 	}
 	for rep := range b.repeat {
 		for _, s := range rotated(childrenNames, rep) {
 			start := time.Now()
-			if err := pass(reconcilers[s]); err != nil {
+			if err := resync(ctx, fx, reconcilers[s]); err != nil {
 				return nil, fmt.Errorf("%s: %w", s, err)
 			}
 			elapsed := time.Since(start)
-			calls := m.take()
-			f := results[s]
-			f.finalizer = append(f.finalizer, perObject(calls, objects, "finalizer"))
-			f.status = append(f.status, perObject(calls, objects, "status"))
-			f.children = append(f.children, perObject(calls, objects, "children"))
-			f.seconds = append(f.seconds, elapsed.Seconds())
+			results[s].add(fx.meter.take(), objects, elapsed)
 		}
 	}
-	steady := table{
+	return results, nil
+}
+
+// add records one resync of all objects: its calls and how long it took.
+func (f *steadyFigures) add(calls []testcluster.Request, objects int, elapsed time.Duration) {
+	f.finalizer = append(f.finalizer, perObject(calls, objects, "finalizer"))
+	f.status = append(f.status, perObject(calls, objects, "status"))
+	f.children = append(f.children, perObject(calls, objects, "children"))
+	f.seconds = append(f.seconds, elapsed.Seconds())
+}
+
+// steadyTable is the steady state's table; ttlEntries is how many request hashes the TTL cache
+// held at the end.
+func steadyTable(objects int, results map[string]*steadyFigures, ttlEntries int) table {
+	t := table{
 		title: "Steady state: requests per resync",
 		intro: fmt.Sprintf("A controller built with `reconcile.New` holds a finalizer on each of %d Widgets, applies their status and one child ConfigMap each, "+
 			"and reads from an informer cache that keeps its own managedFields entries (`ssa.KeepManagedFieldsOf`). Once all is in place, every Widget is resynced "+
@@ -163,17 +192,12 @@ func (b *bench) steadyState(ctx context.Context) (_ []table, err error) {
 	}
 	for _, s := range childrenNames {
 		f := results[s]
-		steady.rows = append(steady.rows, []string{s, f.finalizer.format(2), f.status.format(2), f.children.format(2), f.firstChildren.format(2), f.seconds.format(2)})
+		t.rows = append(t.rows, []string{s, f.finalizer.format(2), f.status.format(2), f.children.format(2), f.firstChildren.format(2), f.seconds.format(2)})
 	}
-	steady.notes = append(steady.notes, fmt.Sprintf("The TTL cache held %d request hashes for %d children at the end; the drift applier keeps no state of its own: it decides from the cached child. "+
+	t.notes = append(t.notes, fmt.Sprintf("The TTL cache held %d request hashes for %d children at the end; the drift applier keeps no state of its own: it decides from the cached child. "+
 		"The passes here run seconds apart, well within the TTL (30 minutes, as Cluster API's): its later resyncs are its best case. "+
-		"Flux's way reads each child from the API server and sends a dry run: 2 requests per child and resync.", ttl.entries(), objects))
-
-	decision, err := b.decisionCost(ctx, mgr.GetClient(), widgets[0])
-	if err != nil {
-		return nil, err
-	}
-	return []table{steady, decision}, nil
+		"Flux's way reads each child from the API server and sends a dry run: 2 requests per child and resync.", ttlEntries, objects))
+	return t
 }
 
 func perObject(calls []testcluster.Request, objects int, class string) float64 {
