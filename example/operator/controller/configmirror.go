@@ -522,48 +522,76 @@ func (m *Mirror) deleteUnwantedCopies(ctx context.Context, mirror *mirrorv1alpha
 	var errs []error
 	for i := range copies.Items {
 		listed := &copies.Items[i]
-		wanted := slices.Contains(mirror.Spec.TargetNamespaces, listed.Namespace) && (keepOtherNames || listed.Name == mirror.Spec.Source)
-		if listed.Namespace == mirror.Namespace {
+		unwanted, err := m.unwanted(ctx, mirror, listed, keepOtherNames)
+		if err != nil {
+			errs = append(errs, err)
+		}
+		if !unwanted {
 			continue
 		}
-		if wanted {
-			withdrawn, err := m.withdrawn(ctx, mirror, listed.Namespace)
-			if err != nil {
-				errs = append(errs, fmt.Errorf("reading the namespace of the copy %s/%s: %w", listed.Namespace, listed.Name, err))
-			}
-			if !withdrawn {
-				continue
-			}
+		if err := m.deleteCopy(ctx, mirror, listed, cleanup); err != nil {
+			errs = append(errs, err)
 		}
-		stale := &corev1.ConfigMap{}
-		err := m.apiReader.Get(ctx, client.ObjectKeyFromObject(listed), stale)
-		switch {
-		case apierrors.IsNotFound(err):
-			continue
-		case err != nil:
-			errs = append(errs, fmt.Errorf("reading the copy %s/%s: %w", listed.Namespace, listed.Name, err))
-			continue
-		}
-		if ok, why := isCopyOf(mirror, stale); !ok {
-			// Never deleted; said once per cleanup, and logged in reconciles.
-			log.FromContext(ctx).Info("Leaving a ConfigMap that carries the mirror's label but is not its copy", "namespace", stale.Namespace, "name", stale.Name, "why", why)
-			if cleanup && m.recorder != nil {
-				m.recorder.Eventf(mirror, nil, corev1.EventTypeWarning, mirrorv1alpha1.ReasonCopyNotOwned, "Cleanup",
-					"ConfigMap %s/%s carries this mirror's label but %s; it is left in place: delete it by hand if it is not wanted", stale.Namespace, stale.Name, why)
-			}
-			continue
-		}
-		err = m.client.Delete(ctx, stale, client.Preconditions{UID: &stale.UID, ResourceVersion: &stale.ResourceVersion})
-		switch {
-		case apierrors.IsNotFound(err), apierrors.IsConflict(err) && !cleanup:
-			continue
-		case err != nil:
-			errs = append(errs, fmt.Errorf("deleting the copy %s/%s: %w", listed.Namespace, listed.Name, err))
-			continue
-		}
-		log.FromContext(ctx).Info("Deleted copy", "namespace", stale.Namespace, "name", stale.Name)
 	}
 	return errors.Join(errs...)
+}
+
+// unwanted reports whether listed, a ConfigMap that carries mirror's label, is one spec no
+// longer asks for or its namespace no longer accepts. One in the mirror's own namespace never is:
+// the operator never writes there. When the namespace cannot be read, it is not unwanted, and
+// the error says why.
+func (m *Mirror) unwanted(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, listed *corev1.ConfigMap, keepOtherNames bool) (bool, error) {
+	if listed.Namespace == mirror.Namespace {
+		return false, nil
+	}
+	wanted := slices.Contains(mirror.Spec.TargetNamespaces, listed.Namespace) && (keepOtherNames || listed.Name == mirror.Spec.Source)
+	if !wanted {
+		return true, nil
+	}
+	withdrawn, err := m.withdrawn(ctx, mirror, listed.Namespace)
+	if err != nil {
+		return false, fmt.Errorf("reading the namespace of the copy %s/%s: %w", listed.Namespace, listed.Name, err)
+	}
+	return withdrawn, nil
+}
+
+// deleteCopy reads listed again from the API server and deletes it only if it is a copy made for
+// mirror (isCopyOf), on the condition that its UID and resourceVersion are still those read. A
+// ConfigMap already gone is done; one that is not a copy is left in place (leaveNotACopy); one
+// changed since the read is left too, silently in a reconcile (the watch brings the mirror
+// back), and as an error in a cleanup, which is retried.
+func (m *Mirror) deleteCopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, listed *corev1.ConfigMap, cleanup bool) error {
+	stale := &corev1.ConfigMap{}
+	err := m.apiReader.Get(ctx, client.ObjectKeyFromObject(listed), stale)
+	switch {
+	case apierrors.IsNotFound(err):
+		return nil
+	case err != nil:
+		return fmt.Errorf("reading the copy %s/%s: %w", listed.Namespace, listed.Name, err)
+	}
+	if ok, why := isCopyOf(mirror, stale); !ok {
+		m.leaveNotACopy(ctx, mirror, stale, why, cleanup)
+		return nil
+	}
+	err = m.client.Delete(ctx, stale, client.Preconditions{UID: &stale.UID, ResourceVersion: &stale.ResourceVersion})
+	switch {
+	case apierrors.IsNotFound(err), apierrors.IsConflict(err) && !cleanup:
+		return nil
+	case err != nil:
+		return fmt.Errorf("deleting the copy %s/%s: %w", listed.Namespace, listed.Name, err)
+	}
+	log.FromContext(ctx).Info("Deleted copy", "namespace", stale.Namespace, "name", stale.Name)
+	return nil
+}
+
+// leaveNotACopy says that cm, which carries mirror's label but is not its copy for the reason
+// why, is left in place. It is never deleted; said once per cleanup, and logged in reconciles.
+func (m *Mirror) leaveNotACopy(ctx context.Context, mirror *mirrorv1alpha1.ConfigMirror, cm *corev1.ConfigMap, why string, cleanup bool) {
+	log.FromContext(ctx).Info("Leaving a ConfigMap that carries the mirror's label but is not its copy", "namespace", cm.Namespace, "name", cm.Name, "why", why)
+	if cleanup && m.recorder != nil {
+		m.recorder.Eventf(mirror, nil, corev1.EventTypeWarning, mirrorv1alpha1.ReasonCopyNotOwned, "Cleanup",
+			"ConfigMap %s/%s carries this mirror's label but %s; it is left in place: delete it by hand if it is not wanted", cm.Namespace, cm.Name, why)
+	}
 }
 
 // withdrawn reports whether namespace, as the cache shows it, no longer accepts copies from the

@@ -73,150 +73,226 @@ func (s *Story) Run(ctx context.Context) (Verdict, error) {
 	if s.Timeout == 0 {
 		s.Timeout = 30 * time.Second
 	}
-	var verdict Verdict
-	home, teamA, teamB, teamC, teamD := s.Prefix+"demo", s.Prefix+"team-a", s.Prefix+"team-b", s.Prefix+"team-c", s.Prefix+"team-d"
-	platform := s.Prefix + "platform"
-	for _, ns := range []string{home, platform} {
-		if err := s.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); client.IgnoreAlreadyExists(err) != nil {
-			return verdict, err
+	p := s.cast()
+	for _, step := range []func(context.Context) error{
+		p.adminAcceptsCopies,     // [0]
+		p.userAppliesMirror,      // [1]
+		p.userEditsTargets,       // [2]
+		p.userChangesSource,      // [3]
+		p.userAddsOccupiedTarget, // [4]
+		p.userAddsRefusingTarget, // [5]
+		p.otherAddsFinalizer,     // [6]
+		p.otherRemovesFinalizer,  // [7]
+		p.userDeletesMirror,      // [8]
+	} {
+		if err := step(ctx); err != nil {
+			return p.verdict, err
 		}
 	}
-	s.step(0, "a cluster admin lets %s to %s accept copies from %s (annotation %s=%s); %s accepts none",
-		teamA, teamD, home, controller.AcceptFromAnnotation, home, platform)
-	for _, ns := range []string{teamA, teamB, teamC, teamD} {
-		accept := corev1ac.Namespace(ns).WithAnnotations(map[string]string{controller.AcceptFromAnnotation: home})
-		if err := s.Client.Apply(ctx, accept, client.FieldOwner(namespaceAdmin)); err != nil {
-			return verdict, err
+	fmt.Fprintln(s.Out, p.verdict)
+	return p.verdict, nil
+}
+
+// play is one run of the story: its namespaces, the objects it follows from step to step, and
+// the verdict so far.
+type play struct {
+	*Story
+	home, teamA, teamB, teamC, teamD, platform string
+	// mirror is the user's ConfigMirror in home.
+	mirror *mirrorv1alpha1.ConfigMirror
+	// users is the user's own ConfigMap in teamD, as read before step 4 targets teamD: the
+	// operator must never write it.
+	users   *corev1.ConfigMap
+	verdict Verdict
+}
+
+// cast names the story's namespaces and its ConfigMirror.
+func (s *Story) cast() *play {
+	home := s.Prefix + "demo"
+	return &play{
+		Story:    s,
+		home:     home,
+		teamA:    s.Prefix + "team-a",
+		teamB:    s.Prefix + "team-b",
+		teamC:    s.Prefix + "team-c",
+		teamD:    s.Prefix + "team-d",
+		platform: s.Prefix + "platform",
+		mirror:   &mirrorv1alpha1.ConfigMirror{ObjectMeta: metav1.ObjectMeta{Namespace: home, Name: "settings-mirror"}},
+	}
+}
+
+// adminAcceptsCopies creates home and platform, and annotates teamA to teamD to accept copies
+// from home.
+func (p *play) adminAcceptsCopies(ctx context.Context) error {
+	for _, ns := range []string{p.home, p.platform} {
+		if err := p.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); client.IgnoreAlreadyExists(err) != nil {
+			return err
 		}
 	}
-	mirror := &mirrorv1alpha1.ConfigMirror{ObjectMeta: metav1.ObjectMeta{Namespace: home, Name: "settings-mirror"}}
+	p.step(0, "a cluster admin lets %s to %s accept copies from %s (annotation %s=%s); %s accepts none",
+		p.teamA, p.teamD, p.home, controller.AcceptFromAnnotation, p.home, p.platform)
+	for _, ns := range []string{p.teamA, p.teamB, p.teamC, p.teamD} {
+		accept := corev1ac.Namespace(ns).WithAnnotations(map[string]string{controller.AcceptFromAnnotation: p.home})
+		if err := p.Client.Apply(ctx, accept, client.FieldOwner(namespaceAdmin)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
-	s.step(1, "the user applies ConfigMap %s/settings and ConfigMirror %s/settings-mirror targeting %s and %s", home, home, teamA, teamB)
-	if err := s.applySource(ctx, home, "fast"); err != nil {
-		return verdict, err
+// userAppliesMirror applies the source and a mirror targeting teamA and teamB, and waits for the
+// copies and Ready=True.
+func (p *play) userAppliesMirror(ctx context.Context) error {
+	p.step(1, "the user applies ConfigMap %s/settings and ConfigMirror %s/settings-mirror targeting %s and %s", p.home, p.home, p.teamA, p.teamB)
+	if err := p.applySource(ctx, p.home, "fast"); err != nil {
+		return err
 	}
-	if err := s.applyMirror(ctx, home, teamA, teamB); err != nil {
-		return verdict, err
+	if err := p.applyMirror(ctx, p.home, p.teamA, p.teamB); err != nil {
+		return err
 	}
-	if err := s.waitCopies(ctx, "fast", []string{teamA, teamB}, []string{teamC}); err != nil {
-		return verdict, err
+	if err := p.waitCopies(ctx, "fast", []string{p.teamA, p.teamB}, []string{p.teamC}); err != nil {
+		return err
 	}
-	if _, err := s.waitReady(ctx, mirror, metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced); err != nil {
-		return verdict, err
+	if _, err := p.waitReady(ctx, p.mirror, metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced); err != nil {
+		return err
 	}
-	s.say("copies in %s and %s; Ready=True", teamA, teamB)
-	if err := s.check(ctx, &verdict, mirror, "after create", true); err != nil {
-		return verdict, err
-	}
+	p.say("copies in %s and %s; Ready=True", p.teamA, p.teamB)
+	return p.check(ctx, &p.verdict, p.mirror, "after create", true)
+}
 
-	s.step(2, "the user edits spec.targetNamespaces to %s and %s", teamA, teamC)
-	if err := s.applyMirror(ctx, home, teamA, teamC); err != nil {
-		return verdict, err
+// userEditsTargets swaps teamB for teamC, and waits for the copies to follow.
+func (p *play) userEditsTargets(ctx context.Context) error {
+	p.step(2, "the user edits spec.targetNamespaces to %s and %s", p.teamA, p.teamC)
+	if err := p.applyMirror(ctx, p.home, p.teamA, p.teamC); err != nil {
+		return err
 	}
-	if err := s.waitCopies(ctx, "fast", []string{teamA, teamC}, []string{teamB}); err != nil {
-		return verdict, err
+	if err := p.waitCopies(ctx, "fast", []string{p.teamA, p.teamC}, []string{p.teamB}); err != nil {
+		return err
 	}
-	s.say("the copy in %s is deleted, a copy in %s appears", teamB, teamC)
-	if err := s.check(ctx, &verdict, mirror, "after the spec edit", false); err != nil {
-		return verdict, err
-	}
+	p.say("the copy in %s is deleted, a copy in %s appears", p.teamB, p.teamC)
+	return p.check(ctx, &p.verdict, p.mirror, "after the spec edit", false)
+}
 
-	s.step(3, "the user changes the source ConfigMap")
-	if err := s.applySource(ctx, home, "safe"); err != nil {
-		return verdict, err
+// userChangesSource changes the source's data, and waits for the copies to follow.
+func (p *play) userChangesSource(ctx context.Context) error {
+	p.step(3, "the user changes the source ConfigMap")
+	if err := p.applySource(ctx, p.home, "safe"); err != nil {
+		return err
 	}
-	if err := s.waitCopies(ctx, "safe", []string{teamA, teamC}, nil); err != nil {
-		return verdict, err
+	if err := p.waitCopies(ctx, "safe", []string{p.teamA, p.teamC}, nil); err != nil {
+		return err
 	}
-	s.say("the copies follow")
+	p.say("the copies follow")
+	return nil
+}
 
-	s.step(4, "the user adds %s, which already holds a ConfigMap settings of the user's own, to the targets", teamD)
-	if err := s.Client.Create(ctx, &corev1.ConfigMap{
-		ObjectMeta: metav1.ObjectMeta{Namespace: teamD, Name: "settings"},
+// userAddsOccupiedTarget adds teamD, where the user's own ConfigMap holds the name, waits for
+// Ready=False with reason TargetConflict, checks that the user's ConfigMap is untouched, and
+// takes teamD back out.
+func (p *play) userAddsOccupiedTarget(ctx context.Context) error {
+	p.step(4, "the user adds %s, which already holds a ConfigMap settings of the user's own, to the targets", p.teamD)
+	if err := p.createUsersConfigMap(ctx); err != nil {
+		return err
+	}
+	if err := p.applyMirror(ctx, p.home, p.teamA, p.teamC, p.teamD); err != nil {
+		return err
+	}
+	message, err := p.waitReady(ctx, p.mirror, metav1.ConditionFalse, mirrorv1alpha1.ReasonTargetConflict)
+	if err != nil {
+		return err
+	}
+	if err := p.unchanged(ctx, p.users); err != nil {
+		return err
+	}
+	p.say("Ready=False, reason TargetConflict: %s", message)
+	p.say("the user's ConfigMap %s/settings is untouched; the user takes %s back out of the targets", p.teamD, p.teamD)
+	return p.targetTeamAAndTeamC(ctx)
+}
+
+// createUsersConfigMap creates the user's own ConfigMap settings in teamD, and keeps it, as read
+// back, in users.
+func (p *play) createUsersConfigMap(ctx context.Context) error {
+	if err := p.Client.Create(ctx, &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: p.teamD, Name: "settings"},
 		Data:       map[string]string{"owner": "the user"},
 	}, client.FieldOwner(userManager)); client.IgnoreAlreadyExists(err) != nil {
-		return verdict, err
+		return err
 	}
-	users := &corev1.ConfigMap{}
-	if err := s.Client.Get(ctx, client.ObjectKey{Namespace: teamD, Name: "settings"}, users); err != nil {
-		return verdict, err
+	p.users = &corev1.ConfigMap{}
+	return p.Client.Get(ctx, client.ObjectKey{Namespace: p.teamD, Name: "settings"}, p.users)
+}
+
+// userAddsRefusingTarget adds platform, which accepts no copies, waits for Ready=False with
+// reason NamespaceNotConsenting and checks that nothing is written there, and takes platform
+// back out.
+func (p *play) userAddsRefusingTarget(ctx context.Context) error {
+	p.step(5, "the user adds %s, whose admins have not agreed to receive copies, to the targets", p.platform)
+	if err := p.applyMirror(ctx, p.home, p.teamA, p.teamC, p.platform); err != nil {
+		return err
 	}
-	if err := s.applyMirror(ctx, home, teamA, teamC, teamD); err != nil {
-		return verdict, err
-	}
-	message, err := s.waitReady(ctx, mirror, metav1.ConditionFalse, mirrorv1alpha1.ReasonTargetConflict)
+	message, err := p.waitReady(ctx, p.mirror, metav1.ConditionFalse, mirrorv1alpha1.ReasonNamespaceNotConsenting)
 	if err != nil {
-		return verdict, err
+		return err
 	}
-	if err := s.unchanged(ctx, users); err != nil {
-		return verdict, err
+	if err := p.waitCopies(ctx, "safe", []string{p.teamA, p.teamC}, []string{p.platform}); err != nil {
+		return err
 	}
-	s.say("Ready=False, reason TargetConflict: %s", message)
-	s.say("the user's ConfigMap %s/settings is untouched; the user takes %s back out of the targets", teamD, teamD)
-	if err := s.applyMirror(ctx, home, teamA, teamC); err != nil {
-		return verdict, err
-	}
-	if _, err := s.waitReady(ctx, mirror, metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced); err != nil {
-		return verdict, err
-	}
+	p.say("Ready=False, reason NamespaceNotConsenting: %s", message)
+	p.say("nothing is written in %s; the user takes %s back out of the targets", p.platform, p.platform)
+	return p.targetTeamAAndTeamC(ctx)
+}
 
-	s.step(5, "the user adds %s, whose admins have not agreed to receive copies, to the targets", platform)
-	if err := s.applyMirror(ctx, home, teamA, teamC, platform); err != nil {
-		return verdict, err
+// targetTeamAAndTeamC applies the mirror's targets back to teamA and teamC, and waits for
+// Ready=True.
+func (p *play) targetTeamAAndTeamC(ctx context.Context) error {
+	if err := p.applyMirror(ctx, p.home, p.teamA, p.teamC); err != nil {
+		return err
 	}
-	message, err = s.waitReady(ctx, mirror, metav1.ConditionFalse, mirrorv1alpha1.ReasonNamespaceNotConsenting)
-	if err != nil {
-		return verdict, err
-	}
-	if err := s.waitCopies(ctx, "safe", []string{teamA, teamC}, []string{platform}); err != nil {
-		return verdict, err
-	}
-	s.say("Ready=False, reason NamespaceNotConsenting: %s", message)
-	s.say("nothing is written in %s; the user takes %s back out of the targets", platform, platform)
-	if err := s.applyMirror(ctx, home, teamA, teamC); err != nil {
-		return verdict, err
-	}
-	if _, err := s.waitReady(ctx, mirror, metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced); err != nil {
-		return verdict, err
-	}
+	_, err := p.waitReady(ctx, p.mirror, metav1.ConditionTrue, mirrorv1alpha1.ReasonSynced)
+	return err
+}
 
-	s.step(6, "%s adds its own finalizer %s with a JSON merge patch", otherManager, otherFinalizer)
-	if err := s.patchFinalizers(ctx, mirror, func(f []string) []string { return append(f, otherFinalizer) }); err != nil {
-		return verdict, err
+// otherAddsFinalizer has the other controller add its finalizer with a JSON merge patch.
+func (p *play) otherAddsFinalizer(ctx context.Context) error {
+	p.step(6, "%s adds its own finalizer %s with a JSON merge patch", otherManager, otherFinalizer)
+	if err := p.patchFinalizers(ctx, p.mirror, func(f []string) []string { return append(f, otherFinalizer) }); err != nil {
+		return err
 	}
-	if err := s.check(ctx, &verdict, mirror, "after the other controller's finalizer", true); err != nil {
-		return verdict, err
-	}
+	return p.check(ctx, &p.verdict, p.mirror, "after the other controller's finalizer", true)
+}
 
-	s.step(7, "%s removes its finalizer with a JSON merge patch", otherManager)
-	if err := s.patchFinalizers(ctx, mirror, func(f []string) []string {
+// otherRemovesFinalizer has the other controller remove its finalizer with a JSON merge patch.
+func (p *play) otherRemovesFinalizer(ctx context.Context) error {
+	p.step(7, "%s removes its finalizer with a JSON merge patch", otherManager)
+	if err := p.patchFinalizers(ctx, p.mirror, func(f []string) []string {
 		return slices.DeleteFunc(f, func(name string) bool { return name == otherFinalizer })
 	}); err != nil {
-		return verdict, err
+		return err
 	}
-	if err := s.check(ctx, &verdict, mirror, "after the other controller's removal", false); err != nil {
-		return verdict, err
-	}
+	return p.check(ctx, &p.verdict, p.mirror, "after the other controller's removal", false)
+}
 
-	s.step(8, "the user deletes the ConfigMirror")
-	if err := s.Client.Delete(ctx, mirror); err != nil {
-		return verdict, err
+// userDeletesMirror deletes the mirror, and waits for the cleanup: every copy deleted, the
+// user's ConfigMap untouched, the mirror gone.
+func (p *play) userDeletesMirror(ctx context.Context) error {
+	p.step(8, "the user deletes the ConfigMirror")
+	if err := p.Client.Delete(ctx, p.mirror); err != nil {
+		return err
 	}
-	if err := s.waitCopies(ctx, "", nil, []string{teamA, teamB, teamC}); err != nil {
-		return verdict, err
+	if err := p.waitCopies(ctx, "", nil, []string{p.teamA, p.teamB, p.teamC}); err != nil {
+		return err
 	}
-	if err := s.unchanged(ctx, users); err != nil {
-		return verdict, err
+	if err := p.unchanged(ctx, p.users); err != nil {
+		return err
 	}
-	if err := s.wait(ctx, "the ConfigMirror to be gone", func() (bool, error) {
-		err := s.Client.Get(ctx, client.ObjectKeyFromObject(mirror), &mirrorv1alpha1.ConfigMirror{})
+	if err := p.wait(ctx, "the ConfigMirror to be gone", func() (bool, error) {
+		err := p.Client.Get(ctx, client.ObjectKeyFromObject(p.mirror), &mirrorv1alpha1.ConfigMirror{})
 		return apierrors.IsNotFound(err), client.IgnoreNotFound(err)
 	}); err != nil {
-		return verdict, err
+		return err
 	}
-	s.say("cleanup ran: every copy is deleted, the finalizer is removed, the ConfigMirror is gone; the user's %s/settings is still there, untouched", teamD)
-	fmt.Fprintln(s.Out, verdict)
-	return verdict, nil
+	p.say("cleanup ran: every copy is deleted, the finalizer is removed, the ConfigMirror is gone; the user's %s/settings is still there, untouched", p.teamD)
+	return nil
 }
 
 func (s *Story) step(n int, format string, args ...any) {
