@@ -247,16 +247,6 @@ func ExampleMayChange() {
 	// true
 }
 
-// demoConfigMapConfig is what kubectl applied to demoConfigMap.
-func demoConfigMapConfig() *unstructured.Unstructured {
-	u := &unstructured.Unstructured{Object: map[string]any{"data": map[string]any{"mode": "fast"}}}
-	u.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
-	u.SetNamespace("demo")
-	u.SetName("settings")
-	u.SetLabels(map[string]string{"app": "demo"})
-	return u
-}
-
 func ExampleFinalizer_IsOnLive() {
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}

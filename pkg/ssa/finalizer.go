@@ -117,7 +117,8 @@ func FinalizerFieldOwner(controller, name string) string {
 // finalizers would remove each other's, so give each its own.
 func NewFinalizer(c client.Client, controller, name string, opts FinalizerOptions) (*Finalizer, error) {
 	check := CheckFinalizerName(name)
-	if check.Err != nil && !(check.Class == NameUnqualified && opts.AllowUnqualifiedName) {
+	allowed := check.Class == NameUnqualified && opts.AllowUnqualifiedName
+	if check.Err != nil && !allowed {
 		return nil, check.Err
 	}
 	manager := string(opts.FieldOwner)
