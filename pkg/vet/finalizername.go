@@ -141,6 +141,9 @@ func checkFinalizerName(pass *analysis.Pass, arg ast.Expr, use nameUse) {
 // FinalizerOptions.AllowUnqualifiedName: the author's statement that the name is already on
 // objects, which go vet has no other way to hear.
 func checkNewFinalizer(pass *analysis.Pass, call *ast.CallExpr) {
+	if len(call.Args) < 4 {
+		return // ssa.NewFinalizer(f()): a call's results, which go vet cannot read
+	}
 	name, ok := constantString(pass.TypesInfo, call.Args[2])
 	if !ok {
 		return
