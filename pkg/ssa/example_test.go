@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -16,6 +17,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -469,4 +471,49 @@ func ExampleTakeOverFields() {
 		// Someone wrote the Service meanwhile: the next reconcile tries again.
 		return
 	}
+}
+
+func ExampleSetControllerReference() {
+	ctx := context.Background()
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).Build()
+	children := ssa.NewApplier(c, "web-controller", ssa.ApplierOptions{})
+	// The owner as the controller read it, with its UID.
+	owner := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Namespace: "team-a", Name: "web", UID: "7c1e"}}
+	// reconcile builds the child's configuration, reference included, on every reconcile: an apply
+	// that left the reference out would remove it. live is the child from the controller's cache,
+	// nil before it exists.
+	reconcile := func(live *corev1.ConfigMap) (sent bool, err error) {
+		config, err := ssa.SetControllerReference(owner, corev1ac.ConfigMap("web-settings", "team-a").
+			WithData(map[string]string{"color": "blue"}), live, c.Scheme())
+		if err != nil {
+			return false, err
+		}
+		return children.Apply(ctx, live, config)
+	}
+
+	created, err := reconcile(nil)
+	if err != nil {
+		panic(err)
+	}
+	live := &corev1.ConfigMap{}
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "team-a", Name: "web-settings"}, live); err != nil {
+		panic(err)
+	}
+	again, err := reconcile(live) // the reference is live's already: nothing to send
+	if err != nil {
+		panic(err)
+	}
+	ref := live.OwnerReferences[0]
+	fmt.Println(created, again, ref.APIVersion, ref.Kind, ref.Name, ref.UID, *ref.Controller, *ref.BlockOwnerDeletion)
+
+	// Another controller's child: refused before any request, as controllerutil refuses it.
+	live.OwnerReferences = []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "api", UID: "9f02", Controller: new(true)}}
+	_, err = reconcile(live)
+	var owned *controllerutil.AlreadyOwnedError
+	fmt.Println(errors.As(err, &owned), owned.Owner.Name)
+	fmt.Println(err)
+	// Output:
+	// true false apps/v1 Deployment web 7c1e true true
+	// true api
+	// ConfigMap team-a/web-settings is already controlled by Deployment api, not by Deployment web: an object has one controller; give Deployment web's child another name, or remove the other controller reference from it (or delete it) first
 }
