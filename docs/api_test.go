@@ -18,8 +18,8 @@ var publicPackages = []string{"../pkg/ssa", "../pkg/reconcile", "../pkg/ssatest"
 // entryMethods are the methods, beyond every exported function, that a user calls to get work
 // done; each needs an Example as the functions do.
 var entryMethods = []string{
-	"ssa.Finalizer.Add", "ssa.Finalizer.Remove", "ssa.Finalizer.IsOnLive", "ssa.Finalizer.Migrate", "ssa.Finalizer.PlanMigration",
-	"ssa.Ownership.CheckNoOverlap", "ssa.Ownership.Overlaps", "ssa.Ownership.Owners",
+	"ssa.Finalizer.Add", "ssa.Finalizer.Remove", "ssa.Finalizer.IsOn", "ssa.Finalizer.IsOnLive", "ssa.Finalizer.Migrate", "ssa.Finalizer.PlanMigration",
+	"ssa.Ownership.CheckNoOverlap", "ssa.Ownership.Overlaps", "ssa.Ownership.Owners", "ssa.Ownership.FieldsOf", "ssa.Entry.IsApplyOf",
 	"ssa.Applier.Apply", "ssa.Applier.WouldChange",
 	"reconcile.Step.Handle", "reconcile.StatusApplier.Apply",
 }

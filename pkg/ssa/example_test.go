@@ -73,34 +73,85 @@ func ExampleFinalizerFieldOwner() {
 }
 
 func ExampleFinalizer_Add() {
-	var (
-		ctx     context.Context
-		c       client.Client
-		mirror  *corev1.ConfigMap // as read by a reconciler
-		cleanup *ssa.Finalizer
-	)
-	cleanup, _ = ssa.NewFinalizer(c, "configmirror", "mirror.ssakit.dev/cleanup", ssa.FinalizerOptions{})
-	switch _, err := cleanup.Add(ctx, mirror); {
-	case errors.Is(err, ssa.ErrTerminating):
-		// Deletion started before the finalizer was added: clean up now.
-	case errors.Is(err, ssa.ErrGone), errors.Is(err, ssa.ErrReplaced):
-		// Nothing to do for the object that was read.
-	case err != nil:
-		// Retry.
+	ctx := context.Background()
+	mirror := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "mirror"}}
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(mirror).Build()
+	if err := c.Get(ctx, client.ObjectKeyFromObject(mirror), mirror); err != nil { // as a reconciler reads it
+		panic(err)
 	}
+	cleanup, err := ssa.NewFinalizer(c, "configmirror", "mirror.ssakit.dev/cleanup", ssa.FinalizerOptions{})
+	if err != nil {
+		panic(err)
+	}
+
+	for range 2 {
+		sent, err := cleanup.Add(ctx, mirror)
+		switch {
+		case errors.Is(err, ssa.ErrTerminating):
+			// Deletion started before the finalizer was added: clean up now.
+		case errors.Is(err, ssa.ErrGone), errors.Is(err, ssa.ErrReplaced):
+			// Nothing to do for the object that was read.
+		case err != nil:
+			panic(err) // a reconciler returns it, and is retried
+		}
+		// The second Add finds the finalizer owned on the answer the first left in mirror.
+		fmt.Println(sent, mirror.Finalizers)
+	}
+	// Output:
+	// true [mirror.ssakit.dev/cleanup]
+	// false [mirror.ssakit.dev/cleanup]
 }
 
 func ExampleFinalizer_Remove() {
-	var (
-		ctx     context.Context
-		mirror  *corev1.ConfigMap // terminating, cleanup done
-		cleanup *ssa.Finalizer
-	)
+	ctx := context.Background()
+	mirror := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "mirror"}}
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(mirror).Build()
+	if err := c.Get(ctx, client.ObjectKeyFromObject(mirror), mirror); err != nil {
+		panic(err)
+	}
+	cleanup, _ := ssa.NewFinalizer(c, "configmirror", "mirror.ssakit.dev/cleanup", ssa.FinalizerOptions{})
+	if _, err := cleanup.Add(ctx, mirror); err != nil {
+		panic(err)
+	}
+
+	// Remove always sends: mirror may be older than the finalizer.
+	sent, err := cleanup.Remove(ctx, mirror)
 	var coOwned *ssa.CoOwnedError
-	if _, err := cleanup.Remove(ctx, mirror); errors.As(err, &coOwned) {
+	if errors.As(err, &coOwned) {
 		// Still there: other managers own it too. coOwned.CoOwners names them.
 		fmt.Println(coOwned.CoOwners)
 	}
+	fmt.Println(sent, err, mirror.Finalizers)
+	// Output:
+	// true <nil> []
+}
+
+func ExampleFinalizer_IsOn() {
+	renamed, _ := ssa.NewFinalizer(nil, "flyte", "flyte.org/finalizer", ssa.FinalizerOptions{FormerNames: []string{"flyte-finalizer"}})
+	// IsOn looks at the object in hand only; IsOnLive reads the API server.
+	old := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Finalizers: []string{"flyte-finalizer"}}}
+	none := &corev1.ConfigMap{}
+	fmt.Println(renamed.IsOn(old), renamed.IsOn(none))
+	// Output: true false
+}
+
+func ExampleEntry_IsApplyOf() {
+	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
+	for _, e := range ownership.Entries {
+		// The one entry demo/finalizer's applies to the main resource change.
+		if e.IsApplyOf("demo/finalizer", "") {
+			fmt.Println(e, e.Fields.Has(ssa.FinalizerPath("example.com/cleanup")))
+		}
+	}
+	// Output: demo/finalizer (Apply) true
+}
+
+func ExampleOwnership_FieldsOf() {
+	ownership, _ := ssa.ParseOwnership(demoConfigMap().GetManagedFields())
+	// Every field a manager owns, through any operation on any subresource.
+	fields := ownership.FieldsOf("legacy-operator")
+	fmt.Println(fields.Has(ssa.FinalizerPath("example.com/cleanup")), fields.Has(fieldpath.MakePathOrDie("data", "mode")))
+	// Output: true false
 }
 
 func ExampleCheckFinalizerName() {
