@@ -40,17 +40,29 @@ import (
 //   - A /status apply is recorded under the subresource "status" and owns only the status it
 //     sent. The plain fake gives the applier every field of the object, finalizers included, so
 //     no finalizer could be removed once the controller had applied status.
+//   - An apply (Client.Apply) to a terminating object is merged before the object is deleted:
+//     one that lists no finalizers deletes it only when the merged object carries none, as on the
+//     API server, where the plain fake deletes it whatever other finalizers, or other managers'
+//     claims on the released one, still hold it. The applier owns only what it sent, not the
+//     deletionTimestamp the fake copies into every apply to a terminating object. So a controller
+//     with two finalizers can release one while the other waits, and ssa.Finalizer.Remove reports
+//     a *ssa.CoOwnedError on a terminating object as on the server.
 //   - WithGlobalResourceVersionCounter: resourceVersions come from one counter, as from etcd, so
 //     an object recreated under a name never gets the resourceVersion of its predecessor.
 //
-// The type converters, the UIDs and the /status apply are the work of the object tracker under
-// the client, given with WithObjectTracker: client-go's field-managed tracker
-// (testing.NewFieldManagedObjectTracker), whose logic it follows, with these changes. The
-// tracker is the one place every object passes through, however it is created. It is told the
-// object of a write, not the subresource, so the client Build returns marks each /status apply
-// in the configuration it sends the fake, for the tracker to know it by; the mark never shows
-// in an answer or a stored object. The ClientBuilder offers no WithScheme, WithObjectTracker or
-// WithTypeConverters: pass the scheme and the converters here.
+// The type converters, the UIDs, the /status apply and the apply to a terminating object are the
+// work of the object tracker under the client, given with WithObjectTracker: client-go's
+// field-managed tracker (testing.NewFieldManagedObjectTracker), whose logic it follows, with these
+// changes. The tracker is the one place every object passes through, however it is created. It is
+// told the object of a write, not the subresource, and it is handed an apply to a terminating
+// object only after the fake has decided whether to delete it, so the client Build returns marks
+// each /status apply, and each apply to a terminating object, in the configuration it sends the
+// fake, for the tracker to know it by; the marks never show in an answer or a stored object. To
+// keep the fake from deleting an object whose merged finalizers are not empty, the client works
+// out that merge first, with the tracker's field manager, and sends the apply carrying them; the
+// tracker gives the configuration its own finalizers back before it merges. The ClientBuilder
+// offers no WithScheme, WithObjectTracker or WithTypeConverters: pass the scheme and the
+// converters here.
 //
 // The package documentation lists where the fake still differs from the API server.
 func NewClientBuilder(scheme *runtime.Scheme, typeConverters ...managedfields.TypeConverter) *ClientBuilder {
@@ -59,7 +71,7 @@ func NewClientBuilder(scheme *runtime.Scheme, typeConverters ...managedfields.Ty
 	}
 	converter := newTypeConverter(append(append([]managedfields.TypeConverter{}, typeConverters...), builtinTypeConverter()))
 	tracker := newTracker(scheme, converter)
-	return &ClientBuilder{fake: fake.NewClientBuilder().
+	return &ClientBuilder{tracker: tracker, fake: fake.NewClientBuilder().
 		WithScheme(scheme).
 		WithObjectTracker(tracker).
 		WithReturnManagedFields().
@@ -72,7 +84,16 @@ func NewClientBuilder(scheme *runtime.Scheme, typeConverters ...managedfields.Ty
 // it (see WithInterceptorFuncs).
 type ClientBuilder struct {
 	fake         *fake.ClientBuilder
+	tracker      *tracker
+	indexes      []index
 	interceptors *interceptor.Funcs
+}
+
+// index is an index given to WithIndex, kept for the copies a LaggingClient reads.
+type index struct {
+	obj          runtime.Object
+	field        string
+	extractValue client.IndexerFunc
 }
 
 // WithObjects gives the client initial objects, as fake.ClientBuilder.WithObjects does; each
@@ -108,6 +129,7 @@ func (b *ClientBuilder) WithStatusSubresource(objs ...client.Object) *ClientBuil
 // (it panics on a second index of one field and kind).
 func (b *ClientBuilder) WithIndex(obj runtime.Object, field string, extractValue client.IndexerFunc) *ClientBuilder {
 	b.fake.WithIndex(obj, field, extractValue)
+	b.indexes = append(b.indexes, index{obj: obj, field: field, extractValue: extractValue})
 	return b
 }
 
@@ -122,15 +144,39 @@ func (b *ClientBuilder) WithInterceptorFuncs(funcs interceptor.Funcs) *ClientBui
 	return b
 }
 
-// Build builds the fake client: the fake's, with every /status apply marked for the tracker,
-// inside the interceptor funcs given to WithInterceptorFuncs, if any. Like
+// Build builds the fake client: the fake's, with every /status apply marked for the tracker and
+// every apply that would delete a terminating object other finalizers still hold sent held (see
+// NewClientBuilder), inside the interceptor funcs given to WithInterceptorFuncs, if any. Like
 // fake.ClientBuilder.Build, it panics when called a second time.
 func (b *ClientBuilder) Build() client.WithWatch {
-	var c client.WithWatch = &statusMarkingClient{WithWatch: b.fake.Build()}
+	var c client.WithWatch = &markingClient{WithWatch: b.fake.Build(), tracker: b.tracker, indexes: b.indexes}
 	if b.interceptors != nil {
 		c = interceptor.NewClient(c, *b.interceptors)
 	}
 	return c
+}
+
+// markingClient is the client Build returns, under the test's interceptor funcs if it gave any:
+// the fake client, with what the tracker under it must know of a request and is not told carried
+// in the request itself. The tracker is told the object of a write, never the subresource; the
+// client marks every /status apply (status.go). The fake deletes a terminating object on any
+// apply that lists no finalizers; the client holds such an apply when the object would keep
+// finalizers (terminating.go). Nothing else brings managedFields to the tracker in an apply that
+// could succeed: the field manager refuses them, as the API server does.
+//
+// It is a type of its own, and a pointer, rather than interceptor.Funcs, so that the client Build
+// returns stays comparable (the interceptor client is a struct of funcs): Cluster{Client: c}
+// serves c itself.
+type markingClient struct {
+	client.WithWatch
+	tracker *tracker
+	indexes []index
+}
+
+// Unwrap returns the fake client, for fake.AddIndex (which unwraps a client by this method, as
+// it does the interceptor client).
+func (c *markingClient) Unwrap() client.WithWatch {
+	return c.WithWatch
 }
 
 // builtinTypeConverter is client-go's converter for the built-in types, over a scheme of those

@@ -13,13 +13,17 @@
 // [NewClientBuilder] returns a [ClientBuilder] of the fake client with what ssakit needs from the
 // server and the plain fake lacks: UIDs on every object (ssa.Finalizer refuses an object without
 // one), managedFields in every answer, the schema of every kind (so that metadata.finalizers is a
-// set for custom resources too), resourceVersions from one counter, and a /status apply that owns
-// only the status it sent. It has the fake builder's methods that leave this alone (WithObjects,
-// WithStatusSubresource, WithIndex, ...). Its Build gives the fake client a layer that marks each
-// /status apply in the request, for the object tracker to know it by; interceptor funcs given to
-// WithInterceptorFuncs go around that layer, so they see each call as sent and cannot undo the
-// setup. The kit decides from what it is given, never from the call stack. [Cluster] serves one
-// client as a manager would, for reconcile.New.
+// set for custom resources too), resourceVersions from one counter, a /status apply that owns
+// only the status it sent, and a terminating object that stays while any finalizer holds it, so
+// that a controller with several finalizers, or one that shares a finalizer with another manager,
+// can be unit-tested through a deletion. It has the fake builder's methods that leave this alone
+// (WithObjects, WithStatusSubresource, WithIndex, ...). Its Build gives the fake client a layer
+// that marks each /status apply, and each apply to a terminating object, in the request, for the
+// object tracker to know it by; interceptor funcs given to WithInterceptorFuncs go around that
+// layer, so they see each call as sent and cannot undo the setup. The kit decides from what it is
+// given, never from the call stack. [Cluster] serves one client as a manager would, for
+// reconcile.New; with a [LaggingClient] as its client, the reads of the code under test lag
+// behind the store, as an informer cache does, while its API reader does not.
 //
 // # Where the fake still differs from the API server
 //
@@ -27,13 +31,11 @@
 // it (differences_test.go), so a controller-runtime upgrade that changes one is noticed. Test
 // what depends on these against a real API server (envtest).
 //
-//   - An apply that lists no finalizers deletes a terminating object even when other finalizers
-//     hold it: the fake looks at the configuration, not at the merged object (rows 3, 13). A unit
-//     test cannot see a *ssa.CoOwnedError, or a co-owned finalizer staying, on a terminating
-//     object: Remove succeeds and the object is gone.
-//     TestFake_DeletesATerminatingObjectOnAnApplyWithoutFinalizersThoughOthersStillHoldIt. (When
-//     the last finalizer goes, the fake deletes the object as the server does:
-//     TestFake_DeletesATerminatingObjectWhenItsLastFinalizerIsReleased.)
+//   - A terminating object is kept while finalizers hold it only for an apply through
+//     Client.Apply. A Patch with client.Apply (deprecated since controller-runtime v0.25) that
+//     lists no finalizers still deletes it, whatever other finalizers hold it: controller-runtime's
+//     fake looks at the configuration, not at the merged object (rows 3, 13).
+//     TestFake_DeletesATerminatingObjectOnAnApplyPatchWithoutFinalizers.
 //   - A new finalizer is accepted on a terminating object; the server answers 422 (row 12).
 //     ssa.Finalizer.Add still refuses an object it sees terminating, without a request.
 //     TestFake_AcceptsANewFinalizerOnATerminatingObject.
@@ -82,7 +84,15 @@
 //
 // What ssakit relies on and the fake, so set up, does as the server does: finalizers are a set
 // owned item by item (rows 1 to 3; TestFinalizer_TwoFinalizersOfOneControllerBothStay,
-// TestFinalizer_RemoveNamesALegacyUpdateThatAlsoOwnsTheFinalizer); an apply carrying the UID of
+// TestFinalizer_RemoveNamesALegacyUpdateThatAlsoOwnsTheFinalizer); an apply that lists no
+// finalizers is merged before a terminating object is deleted, so the object stays while other
+// finalizers, or other managers' claims on the released one, hold it, and goes with the last
+// (rows 3, 13; TestFake_KeepsATerminatingObjectWhileAnotherFinalizerHoldsIt,
+// TestFinalizer_RemoveFromATerminatingObjectNamesTheCoOwnerOfItsFinalizer,
+// TestFake_DeletesATerminatingObjectWhenItsLastFinalizerIsReleased,
+// TestReconcile_TwoFinalizersReleasedOneAfterTheOtherOnTheFakeKit), and an apply to a
+// terminating object owns only what it sent, not the deletionTimestamp the fake copies into it
+// (TestFake_AnApplyToATerminatingObjectOwnsOnlyWhatItSent); an apply carrying the UID of
 // an object that is gone is a 409 "uid mismatch" and creates nothing (row 9;
 // TestFinalizer_RemoveOnAnObjectDeletedSinceItWasReadCreatesNothing); one carrying another
 // object's UID is a 422 (row 10; TestFinalizer_AddToAnObjectReplacedUnderItsNameIsErrReplaced);

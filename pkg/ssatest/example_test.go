@@ -2,11 +2,13 @@ package ssatest_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -83,4 +85,40 @@ func ExampleCluster() {
 	// Output:
 	// cleanup of settings
 	// gone: true
+}
+
+func ExampleNewLaggingClient() {
+	ctx := context.Background()
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web"}}
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(svc).Build()
+	// The controller's cached client: it serves the Service as it is now, until CatchUp.
+	cache := ssatest.NewLaggingClient(c)
+	status := func(ip string) *corev1ac.ServiceApplyConfiguration {
+		return corev1ac.Service("web", "demo").WithStatus(corev1ac.ServiceStatus().
+			WithLoadBalancer(corev1ac.LoadBalancerStatus().WithIngress(corev1ac.LoadBalancerIngress().WithIP(ip))))
+	}
+	// The controller's own status write goes to the store; its cache has not seen it.
+	if err := cache.Status().Apply(ctx, status("192.0.2.1"), client.FieldOwner("example")); err != nil {
+		panic(err)
+	}
+
+	// The next reconcile reads the lagging copy, and its guarded status write is refused.
+	stale := &corev1.Service{}
+	if err := cache.Get(ctx, client.ObjectKeyFromObject(svc), stale); err != nil {
+		panic(err)
+	}
+	err := cache.Status().Apply(ctx, status("192.0.2.2").WithResourceVersion(stale.ResourceVersion), client.FieldOwner("example"))
+	fmt.Println("stale:", errors.Is(ssa.FromApplyError(ssa.ObjectRef{}, err), ssa.ErrStale))
+
+	// Once the cache has caught up, the copy is current and the write goes through.
+	cache.CatchUp()
+	fresh := &corev1.Service{}
+	if err := cache.Get(ctx, client.ObjectKeyFromObject(svc), fresh); err != nil {
+		panic(err)
+	}
+	err = cache.Status().Apply(ctx, status("192.0.2.2").WithResourceVersion(fresh.ResourceVersion), client.FieldOwner("example"))
+	fmt.Println("applied:", err == nil, fresh.Status.LoadBalancer.Ingress[0].IP)
+	// Output:
+	// stale: true
+	// applied: true 192.0.2.1
 }

@@ -28,36 +28,14 @@ var statusMark = metav1.ManagedFieldsEntry{
 	Subresource: "status",
 }
 
-// statusMarkingClient is the client Build returns, under the test's interceptor funcs if it gave
-// any: the fake client, with every apply to the /status subresource marked (markStatus). The
-// tracker under the fake is told only the object, never the subresource; the mark is how it
-// learns that an apply is a /status apply. The fake's status path (controller-runtime's
-// versionedTracker.updateObject) takes every field of the configuration from the stored object
-// but status, managedFields and resourceVersion, so the mark reaches the tracker. Nothing else
-// brings managedFields to the tracker in an apply that could succeed: the field manager refuses
-// them, as the API server does.
-//
-// It is a type of its own, and a pointer, rather than interceptor.Funcs, so that the client Build
-// returns stays comparable (the interceptor client is a struct of funcs): Cluster{Client: c}
-// serves c itself.
-type statusMarkingClient struct {
-	client.WithWatch
-}
-
-// Unwrap returns the fake client, for fake.AddIndex (which unwraps a client by this method, as
-// it does the interceptor client).
-func (c *statusMarkingClient) Unwrap() client.WithWatch {
-	return c.WithWatch
-}
-
 // Status implements client.StatusClient.
-func (c *statusMarkingClient) Status() client.SubResourceWriter {
+func (c *markingClient) Status() client.SubResourceWriter {
 	return c.SubResource("status")
 }
 
 // SubResource implements client.SubResourceClientConstructor: the fake's client of subresource,
 // marking its applies when subresource is "status".
-func (c *statusMarkingClient) SubResource(subresource string) client.SubResourceClient {
+func (c *markingClient) SubResource(subresource string) client.SubResourceClient {
 	sub := c.WithWatch.SubResource(subresource)
 	if subresource != "status" {
 		return sub
@@ -101,6 +79,17 @@ func (s statusMarkingSubResourceClient) Apply(ctx context.Context, obj runtime.A
 // markStatus returns config, in the unstructured form the fake turns every configuration into,
 // with statusMark among its managedFields.
 func markStatus(config runtime.ApplyConfiguration) (runtime.ApplyConfiguration, error) {
+	u, err := asUnstructured(config)
+	if err != nil {
+		return nil, err
+	}
+	u.SetManagedFields(append(u.GetManagedFields(), statusMark))
+	return client.ApplyConfigurationFromUnstructured(u), nil
+}
+
+// asUnstructured returns config in the unstructured form the fake turns every configuration
+// into, in the fake's words when it cannot.
+func asUnstructured(config runtime.ApplyConfiguration) (*unstructured.Unstructured, error) {
 	data, err := json.Marshal(config)
 	if err != nil {
 		return nil, fmt.Errorf("failed to marshal apply configuration: %w", err)
@@ -109,18 +98,25 @@ func markStatus(config runtime.ApplyConfiguration) (runtime.ApplyConfiguration, 
 	if err := json.Unmarshal(data, u); err != nil {
 		return nil, fmt.Errorf("failed to unmarshal apply configuration: %w", err)
 	}
-	u.SetManagedFields(append(u.GetManagedFields(), statusMark))
-	return client.ApplyConfigurationFromUnstructured(u), nil
+	return u, nil
 }
 
 // takeStatusMark removes statusMark from the managedFields of config, and tells whether it was
 // there.
 func takeStatusMark(config metav1.Object) bool {
+	_, marked := takeMark(config, statusApplyManager, "status")
+	return marked
+}
+
+// takeMark removes the Apply entry of manager on subresource from the managedFields of config,
+// and returns it, if it was there.
+func takeMark(config metav1.Object, manager, subresource string) (metav1.ManagedFieldsEntry, bool) {
 	var kept []metav1.ManagedFieldsEntry
+	var mark metav1.ManagedFieldsEntry
 	marked := false
 	for _, entry := range config.GetManagedFields() {
-		if (ssa.Entry{Manager: entry.Manager, Operation: entry.Operation, Subresource: entry.Subresource}).IsApplyOf(statusApplyManager, "status") {
-			marked = true
+		if (ssa.Entry{Manager: entry.Manager, Operation: entry.Operation, Subresource: entry.Subresource}).IsApplyOf(manager, subresource) {
+			mark, marked = entry, true
 			continue
 		}
 		kept = append(kept, entry)
@@ -129,5 +125,5 @@ func takeStatusMark(config metav1.Object) bool {
 		// nil, not empty: the field manager refuses any managedFields that are not nil.
 		config.SetManagedFields(kept)
 	}
-	return marked
+	return mark, marked
 }

@@ -2,6 +2,7 @@ package ssatest
 
 import (
 	"fmt"
+	"sync"
 
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -11,6 +12,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -19,7 +21,7 @@ import (
 
 // tracker is the object tracker under the fake client: client-go's testing.NewObjectTracker with
 // the field management of client-go's testing.NewFieldManagedObjectTracker, whose logic it
-// follows, and three changes that make the fake answer as the API server does where ssakit
+// follows, and four changes that make the fake answer as the API server does where ssakit
 // relies on it:
 //
 //   - Objects get UIDs: a new one on every create, as from the API server, and one when they are
@@ -32,19 +34,45 @@ import (
 //     the status manager would then co-own every finalizer, and no finalizer could be removed.
 //     The tracker interface carries no subresource, so the client Build returns marks every
 //     /status apply in the configuration itself (markStatus), and the tracker goes by the mark.
+//   - An apply to a terminating object owns only what the applier sent: the client marks it with
+//     the finalizers and deletionTimestamp the configuration set itself (markTerminating), and the
+//     tracker gives it those back before merging, and keeps the stored deletionTimestamp. An apply
+//     the client held, which released the last finalizer after all, deletes the object.
 //   - A kind no type converter knows is an error that says what to pass (see NewClientBuilder).
 type tracker struct {
 	clienttesting.ObjectTracker
 	scheme *runtime.Scheme
 	types  managedfields.TypeConverter
+
+	// keys are the names of every object ever written, by resource, for a snapshot (lagging.go):
+	// client-go's tracker lists only one kind at a time, and only kinds whose list type the
+	// scheme knows.
+	mu   sync.Mutex
+	keys map[schema.GroupVersionResource]map[types.NamespacedName]bool
 }
 
-func newTracker(scheme *runtime.Scheme, types managedfields.TypeConverter) *tracker {
+func newTracker(scheme *runtime.Scheme, converter managedfields.TypeConverter) *tracker {
 	return &tracker{
-		ObjectTracker: clienttesting.NewObjectTracker(scheme, serializer.NewCodecFactory(scheme).UniversalDecoder()),
+		ObjectTracker: newObjectTracker(scheme),
 		scheme:        scheme,
-		types:         types,
+		types:         converter,
+		keys:          map[schema.GroupVersionResource]map[types.NamespacedName]bool{},
 	}
+}
+
+// newObjectTracker is client-go's object tracker over scheme.
+func newObjectTracker(scheme *runtime.Scheme) clienttesting.ObjectTracker {
+	return clienttesting.NewObjectTracker(scheme, serializer.NewCodecFactory(scheme).UniversalDecoder())
+}
+
+// saw records that the object ns/name of gvr may be stored.
+func (t *tracker) saw(gvr schema.GroupVersionResource, ns, name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.keys[gvr] == nil {
+		t.keys[gvr] = map[types.NamespacedName]bool{}
+	}
+	t.keys[gvr][types.NamespacedName{Namespace: ns, Name: name}] = true
 }
 
 // Add implements testing.ObjectTracker: the fake adds its initial objects with it.
@@ -62,7 +90,30 @@ func (t *tracker) Add(obj runtime.Object) error {
 	if accessor.GetUID() == "" {
 		accessor.SetUID(uuid.NewUUID())
 	}
+	if err := t.sawAdded(obj, accessor); err != nil {
+		return err
+	}
 	return t.ObjectTracker.Add(obj)
+}
+
+// sawAdded records obj, an initial object, under the resources client-go's tracker stores it
+// under (testing.ObjectTracker.Add).
+func (t *tracker) sawAdded(obj runtime.Object, accessor metav1.Object) error {
+	gvks, _, err := t.scheme.ObjectKinds(obj)
+	if err != nil {
+		return err
+	}
+	if partial, ok := obj.(*metav1.PartialObjectMetadata); ok && partial.APIVersion != "" {
+		gvks = []schema.GroupVersionKind{partial.GroupVersionKind()}
+	}
+	for _, gvk := range gvks {
+		gvr, _ := meta.UnsafeGuessKindToResource(gvk)
+		if gvr.Version == runtime.APIVersionInternal {
+			gvr.Version = ""
+		}
+		t.saw(gvr, accessor.GetNamespace(), accessor.GetName())
+	}
+	return nil
 }
 
 // Create implements testing.ObjectTracker.
@@ -85,6 +136,7 @@ func (t *tracker) Create(gvr schema.GroupVersionResource, obj runtime.Object, ns
 	if err != nil {
 		return err
 	}
+	t.saw(gvr, ns, accessor.GetName())
 	// The API server gives every new object a UID of its own, whatever the request holds; a
 	// create that fails leaves the caller's object as it was, UID included.
 	requested := accessor.GetUID()
@@ -147,6 +199,7 @@ func (t *tracker) updated(gvr schema.GroupVersionResource, obj runtime.Object, n
 	if err != nil {
 		return nil, err
 	}
+	t.saw(gvr, ns, accessor.GetName())
 	live, exists, err := t.liveOrNew(gvr, gvk, ns, accessor.GetName())
 	if err != nil || !exists {
 		return obj, err
@@ -173,22 +226,47 @@ func (t *tracker) Apply(gvr schema.GroupVersionResource, applyConfiguration runt
 	if err != nil {
 		return err
 	}
-	// The mark goes first, whatever follows: nothing stored or answered may show it, and the field
-	// manager would refuse it as managedFields sent with an apply.
+	t.saw(gvr, ns, config.GetName())
+	// The marks go first, whatever follows: nothing stored or answered may show them, and the
+	// field manager would refuse them as managedFields sent with an apply.
 	isStatus := takeStatusMark(config)
-	live, exists, err := t.liveOrNew(gvr, gvk, ns, config.GetName())
+	held := takeTerminatingMark(config)
+	merged, exists, err := t.merge(gvr, gvk, applyConfiguration, ns, isStatus, o)
 	if err != nil {
 		return err
+	}
+	if !exists {
+		return t.ObjectTracker.Create(gvr, merged, ns, metav1.CreateOptions{DryRun: o.DryRun, FieldManager: o.FieldManager, FieldValidation: o.FieldValidation})
+	}
+	if held && isReleased(merged) {
+		// The finalizers the client saw went while the held apply was on its way: the apply
+		// released the last of them, and the API server deletes the object.
+		return t.Delete(gvr, ns, config.GetName())
+	}
+	return t.ObjectTracker.Update(gvr, merged, ns, metav1.UpdateOptions{DryRun: o.DryRun, FieldManager: o.FieldManager, FieldValidation: o.FieldValidation})
+}
+
+// merge returns the object an apply of applyConfiguration would leave stored, and whether one is
+// stored now, from the field manager of the main resource or, for a /status apply, the status.
+// It stores nothing.
+func (t *tracker) merge(gvr schema.GroupVersionResource, gvk schema.GroupVersionKind, applyConfiguration runtime.Object, ns string, isStatus bool, o metav1.PatchOptions) (runtime.Object, bool, error) {
+	config, err := meta.Accessor(applyConfiguration)
+	if err != nil {
+		return nil, false, err
+	}
+	live, exists, err := t.liveOrNew(gvr, gvk, ns, config.GetName())
+	if err != nil {
+		return nil, false, err
 	}
 	subresource := ""
 	if exists {
 		if err := t.keepUID(gvk, live, config); err != nil {
-			return err
+			return nil, false, err
 		}
 		if isStatus {
 			subresource = "status"
 			if applyConfiguration, err = statusOnly(gvk, applyConfiguration); err != nil {
-				return err
+				return nil, false, err
 			}
 		}
 	} else {
@@ -200,17 +278,35 @@ func (t *tracker) Apply(gvr schema.GroupVersionResource, applyConfiguration runt
 	}
 	fieldManager, err := t.fieldManager(gvk, subresource)
 	if err != nil {
-		return err
+		return nil, false, err
 	}
 	force := o.Force != nil && *o.Force
 	merged, err := fieldManager.Apply(live, applyConfiguration, o.FieldManager, force)
 	if err != nil {
+		return nil, false, err
+	}
+	if exists {
+		// An apply never changes deletionTimestamp on the API server, whoever owns it: the
+		// configuration's is ignored (takeTerminatingMark), and the stored one stays.
+		if err := keepDeletionTimestamp(live, merged); err != nil {
+			return nil, false, err
+		}
+	}
+	return merged, exists, nil
+}
+
+// keepDeletionTimestamp gives merged the deletionTimestamp of live.
+func keepDeletionTimestamp(live, merged runtime.Object) error {
+	liveAccessor, err := meta.Accessor(live)
+	if err != nil {
 		return err
 	}
-	if !exists {
-		return t.ObjectTracker.Create(gvr, merged, ns, metav1.CreateOptions{DryRun: o.DryRun, FieldManager: o.FieldManager, FieldValidation: o.FieldValidation})
+	mergedAccessor, err := meta.Accessor(merged)
+	if err != nil {
+		return err
 	}
-	return t.ObjectTracker.Update(gvr, merged, ns, metav1.UpdateOptions{DryRun: o.DryRun, FieldManager: o.FieldManager, FieldValidation: o.FieldValidation})
+	mergedAccessor.SetDeletionTimestamp(liveAccessor.GetDeletionTimestamp())
+	return nil
 }
 
 // statusOnly reduces what the fake hands over for a /status apply, the stored object with the

@@ -1,7 +1,6 @@
 package controller_test
 
 import (
-	"context"
 	"slices"
 	"testing"
 
@@ -14,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
@@ -233,48 +231,19 @@ func TestReconcile_MissingSourceReportsSourceNotFound(t *testing.T) {
 	g.Expect(slices.ContainsFunc(copies.Items, func(cm corev1.ConfigMap) bool { return cm.Name == "settings" })).To(BeFalse())
 }
 
-// splitCluster serves the reconciler cached reads from one client and uncached reads from
-// another, as a manager does, so that a test can make the cache lag.
-type splitCluster struct {
-	cached    client.Client
-	apiReader client.Reader
-}
-
-func (c splitCluster) GetClient() client.Client    { return c.cached }
-func (c splitCluster) GetAPIReader() client.Reader { return c.apiReader }
-
-// lagging returns c seen through a cache that has not yet seen the ConfigMaps in namespace.
-func lagging(c client.WithWatch, namespace string) client.Client {
-	return interceptor.NewClient(c, interceptor.Funcs{
-		Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-			if _, ok := obj.(*corev1.ConfigMap); ok && key.Namespace == namespace {
-				return apierrors.NewNotFound(corev1.Resource("configmaps"), key.Name)
-			}
-			return c.Get(ctx, key, obj, opts...)
-		},
-		List: func(ctx context.Context, c client.WithWatch, list client.ObjectList, opts ...client.ListOption) error {
-			if err := c.List(ctx, list, opts...); err != nil {
-				return err
-			}
-			if cms, ok := list.(*corev1.ConfigMapList); ok {
-				cms.Items = slices.DeleteFunc(cms.Items, func(cm corev1.ConfigMap) bool { return cm.Namespace == namespace })
-			}
-			return nil
-		},
-	})
-}
-
 // A user's ConfigMap that the cache has not seen yet looks like a free name: the create that
 // follows fails, and the operator must find the ConfigMap the user holds, not adopt it.
 func TestReconcile_ConfigMapTheCacheHasNotSeenIsNotAdopted(t *testing.T) {
 	g := NewWithT(t)
 	m := mirror("prod")
 	users := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "settings"}, Data: map[string]string{"mine": "yes"}}
-	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), source(), m, users).Build()
+	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), source(), m).Build()
+	// The cache lags: it has not seen the user's ConfigMap, created after it.
+	_, r, err := controller.NewReconciler(ssatest.Cluster{Client: ssatest.NewLaggingClient(c)}, controller.Options{Recorder: events.NewFakeRecorder(10)})
+	g.Expect(err).NotTo(HaveOccurred())
+	g.Expect(c.Create(t.Context(), users, client.FieldOwner("user"))).To(Succeed())
 	before := &corev1.ConfigMap{}
 	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(users), before)).To(Succeed())
-	_, r, err := controller.NewReconciler(splitCluster{cached: lagging(c, "prod"), apiReader: c}, controller.Options{Recorder: events.NewFakeRecorder(10)})
-	g.Expect(err).NotTo(HaveOccurred())
 
 	_, err = r.Reconcile(t.Context(), requestFor(m))
 
@@ -296,7 +265,8 @@ func TestCleanup_DeletesACopyTheCacheHasNotSeen(t *testing.T) {
 	m := mirror("prod")
 	c := newFakeClientBuilder(t).WithObjects(namespace("team"), namespace("prod"), source(), m).Build()
 	g.Expect(c.Get(t.Context(), client.ObjectKeyFromObject(m), m)).To(Succeed())
-	mirrorOf, _, err := controller.NewReconciler(splitCluster{cached: lagging(c, "prod"), apiReader: c}, controller.Options{})
+	// The cache lags: it will not see the copy, created after it.
+	mirrorOf, _, err := controller.NewReconciler(ssatest.Cluster{Client: ssatest.NewLaggingClient(c)}, controller.Options{})
 	g.Expect(err).NotTo(HaveOccurred())
 	copied := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "prod", Name: "settings",
 		Labels: map[string]string{controller.MirrorUIDLabel: string(m.UID)}}}
