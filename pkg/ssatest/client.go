@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoac "k8s.io/client-go/applyconfigurations"
@@ -133,6 +134,14 @@ func (b *ClientBuilder) WithIndex(obj runtime.Object, field string, extractValue
 	return b
 }
 
+// WithRESTMapper sets the RESTMapper the client's RESTMapper() and IsObjectNamespaced answer
+// from (the fake's WithRESTMapper), for code under test that asks it. The fake still stores
+// objects under the resource names it guesses from the scheme.
+func (b *ClientBuilder) WithRESTMapper(mapper meta.RESTMapper) *ClientBuilder {
+	b.fake.WithRESTMapper(mapper)
+	return b
+}
+
 // WithInterceptorFuncs has the client Build returns call funcs instead of its methods, as
 // fake.ClientBuilder.WithInterceptorFuncs does; a later call replaces funcs. The funcs get the
 // client that marks /status applies: what they send on goes through it, so an interceptor of
@@ -189,7 +198,7 @@ var builtinTypeConverter = sync.OnceValue(func() managedfields.TypeConverter {
 	return clientgoac.NewTypeConverter(builtins)
 })
 
-// typeConverter is ssa.TypeConverters over its converters, with an error that says what to pass
+// typeConverter is typeconverters.First over its converters, with an error that says what to pass
 // when none knows the kind.
 type typeConverter struct {
 	managedfields.TypeConverter

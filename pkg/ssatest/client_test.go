@@ -7,8 +7,10 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -333,5 +335,18 @@ func TestNewClientBuilder_AFailedCreateLeavesTheObjectsUID(t *testing.T) {
 	}
 	if again.UID != existing.UID {
 		t.Errorf("UID after a failed create = %q, want %q as before", again.UID, existing.UID)
+	}
+}
+
+// A RESTMapper given to the builder is the one the client answers scope questions from.
+func TestClientBuilder_WithRESTMapperIsTheClientsRESTMapper(t *testing.T) {
+	mapper := meta.NewDefaultRESTMapper([]schema.GroupVersion{corev1.SchemeGroupVersion})
+	mapper.Add(corev1.SchemeGroupVersion.WithKind("ConfigMap"), meta.RESTScopeRoot) // deliberately wrong
+	c := ssatest.NewClientBuilder(nil).WithRESTMapper(mapper).Build()
+
+	namespaced, err := c.IsObjectNamespaced(&corev1.ConfigMap{})
+
+	if err != nil || namespaced {
+		t.Errorf("IsObjectNamespaced = %v, %v; want false from the mapper given", namespaced, err)
 	}
 }

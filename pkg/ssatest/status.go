@@ -8,8 +8,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
+	"github.com/ssakit/ssakit/internal/answer"
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
@@ -40,12 +43,47 @@ func (c *markingClient) SubResource(subresource string) client.SubResourceClient
 	if subresource != "status" {
 		return sub
 	}
-	return statusMarkingSubResourceClient{SubResourceClient: sub}
+	return statusMarkingSubResourceClient{SubResourceClient: sub, scheme: c.Scheme()}
 }
 
-// statusMarkingSubResourceClient is the fake's client of the /status subresource, marking applies.
+// statusMarkingSubResourceClient is the fake's client of the /status subresource, marking applies:
+// Apply, and Patch with the deprecated client.Apply patch type.
 type statusMarkingSubResourceClient struct {
 	client.SubResourceClient
+	scheme *runtime.Scheme
+}
+
+// Patch implements client.SubResourceWriter. An apply patch (client.Apply, deprecated for
+// Apply) is a /status apply like Apply's: it is sent marked, as the subresource body, and the
+// fake's answer replaces obj (or the body the caller gave). Any other patch goes to the fake as
+// it is.
+func (s statusMarkingSubResourceClient) Patch(ctx context.Context, obj client.Object, patch client.Patch, opts ...client.SubResourcePatchOption) error {
+	if patch.Type() != types.ApplyPatchType {
+		return s.SubResourceClient.Patch(ctx, obj, patch, opts...)
+	}
+	options := &client.SubResourcePatchOptions{}
+	options.ApplyOptions(opts)
+	body := obj
+	if options.SubResourceBody != nil {
+		body = options.SubResourceBody
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(body)
+	if err != nil {
+		return fmt.Errorf("reading the /status apply patch of %T: %w", body, err)
+	}
+	marked := &unstructured.Unstructured{Object: content}
+	gvk, err := apiutil.GVKForObject(body, s.scheme)
+	if err != nil {
+		return err
+	}
+	marked.SetGroupVersionKind(gvk)
+	marked.SetManagedFields(append(marked.GetManagedFields(), statusMark))
+	options.SubResourceBody = marked
+	if err := s.SubResourceClient.Patch(ctx, obj, patch, options); err != nil {
+		return err
+	}
+	takeStatusMark(marked)
+	return answer.Into(body, marked)
 }
 
 // Apply implements client.SubResourceWriter: it sends the fake the configuration marked, as

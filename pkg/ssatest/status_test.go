@@ -344,3 +344,35 @@ func TestPackage_InspectsNoCallStack(t *testing.T) {
 		t.Errorf("call-stack inspection in pkg/ssatest (-want +got):\n%s", d)
 	}
 }
+
+// client.Apply as a Patch of /status (deprecated for Status().Apply, still in use) is a /status
+// apply too: its manager owns only the status it sent, and the caller's object gets the answer.
+func TestStatusApplyPatch_IsRecordedUnderStatus(t *testing.T) {
+	svc := webService()
+	c := ssatest.NewClientBuilder(nil).WithObjects(svc).WithStatusSubresource(svc).Build()
+	applyFinalizer(t, c, svc, "example.com/x", "op/finalizer")
+	patch := &unstructured.Unstructured{Object: map[string]any{"status": map[string]any{
+		"loadBalancer": map[string]any{"ingress": []any{map[string]any{"ip": "192.0.2.1"}}},
+	}}}
+	patch.SetAPIVersion("v1")
+	patch.SetKind("Service")
+	patch.SetNamespace(svc.Namespace)
+	patch.SetName(svc.Name)
+
+	//nolint:staticcheck // the deprecated apply patch is what this test is about
+	if err := c.Status().Patch(t.Context(), patch, client.Apply, client.FieldOwner("lb"), client.ForceOwnership); err != nil {
+		t.Fatal(err)
+	}
+
+	if d := cmp.Diff([]entry{statusEntry("lb")}, entriesOf(get(t, c, svc, &corev1.Service{}), "lb")); d != "" {
+		t.Errorf("entries of the status manager (-want +got):\n%s", d)
+	}
+	if patch.GetResourceVersion() == "" || len(patch.GetManagedFields()) == 0 {
+		t.Errorf("the caller's object did not get the answer: resourceVersion %q, %d managedFields entries", patch.GetResourceVersion(), len(patch.GetManagedFields()))
+	}
+	for _, e := range patch.GetManagedFields() {
+		if strings.HasPrefix(e.Manager, "ssatest.") {
+			t.Errorf("the answer shows ssatest's mark: %+v", e)
+		}
+	}
+}
