@@ -26,8 +26,10 @@ HELM_VERSION := v4.3.2
 HELM := $(BIN)/helm-$(HELM_VERSION)
 
 OPERATOR := example/operator
+MINIMAL := example/minimal
 GENERATED := $(OPERATOR)/api/v1alpha1/zz_generated.deepcopy.go $(OPERATOR)/api/v1alpha1/applyconfiguration \
-	$(OPERATOR)/config/crd $(OPERATOR)/config/rbac/role.yaml
+	$(OPERATOR)/config/crd $(OPERATOR)/config/rbac/role.yaml \
+	$(MINIMAL)/api/v1alpha1/zz_generated.deepcopy.go $(MINIMAL)/api/v1alpha1/applyconfiguration $(MINIMAL)/config/crd
 
 GO_TEST_FLAGS ?= -count=1
 
@@ -57,11 +59,14 @@ vet-tool: ## Build the analyzer into bin/ssakit-vet (then: go vet -vettool=$(CUR
 	go build -o $(BIN)/ssakit-vet ./cmd/ssakit-vet
 
 .PHONY: generate
-generate: $(CONTROLLER_GEN) ## Regenerate the example operator's deepcopy, apply configurations, CRD and ClusterRole.
+generate: $(CONTROLLER_GEN) ## Regenerate the examples' deepcopy, apply configurations and CRDs, and the operator's ClusterRole.
 	cd $(OPERATOR) && rm -rf api/v1alpha1/applyconfiguration && \
 		$(CONTROLLER_GEN) object applyconfiguration paths=./api/... && \
 		$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd \
 			rbac:roleName=configmirror-operator paths=./controller/... output:rbac:dir=config/rbac
+	cd $(MINIMAL) && rm -rf api/v1alpha1/applyconfiguration && \
+		$(CONTROLLER_GEN) object applyconfiguration paths=./api/... && \
+		$(CONTROLLER_GEN) crd paths=./api/... output:crd:dir=config/crd
 
 .PHONY: verify
 verify: generate ## Fail when generated files differ from what is checked in.
