@@ -31,6 +31,32 @@
 // [NewStep], [StatusApplierOptions] for [NewStatusApplier]. A finalizer's own options are an
 // ssa.FinalizerOptions inside them.
 //
+// # Stale copies
+//
+// A controller reads its objects from a cache, which lags behind the API server, most visibly
+// behind the controller's own writes: the reconcile that the create of an owned child brings
+// (builder.Owns) often reads the object from before the controller's own status write, and
+// [StatusApplier.Apply], guarded by the resourceVersion, is refused with a 409 that writes nothing
+// (ssa.ErrStale). Harmless, and retried: [New]'s Reconciler turns a Handler.Reconcile error that
+// wraps ssa.ErrStale into Result{RequeueAfter: 100ms}, doubling up to 1s, and no error, with one
+// log line at V(1). Returning the error would retry it too, but controller-runtime logs each one
+// with a stack trace; returning nil would wait for an event that does not come, since the
+// controller's own status write bumps no generation and predicate.GenerationChangedPredicate
+// hides it. Result.Requeue is deprecated, and would retry on the rate limiter's schedule as an
+// error does. The quiet retries are bounded per object: the sixth stale copy in a row, and each
+// next one until a reconcile of the object succeeds, is returned as an error, since a copy that
+// stays stale is a conflict with another writer, for a person to see and for controller-runtime's
+// rate limiter to slow down. A reconciler that calls [Step.Handle] itself does the same with a
+// [StaleRetry].
+//
+// # Logs
+//
+// Log lines go to the context's logger, which in a controller-runtime reconcile already names the
+// controller, the object (its kind, namespace and name) and the reconcileID; a step adds only its
+// "finalizer". An error the package returns is not logged by it as well: controller-runtime logs
+// it, once per attempt, and a Warning event says what failed (ReasonCleanupFailed,
+// ReasonFinalizerBlocked).
+//
 // # Events
 //
 // Each event names the finalizer in its note. Its reporting controller is Options.Controller.

@@ -9,6 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	clientgoac "k8s.io/client-go/applyconfigurations"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -77,10 +78,13 @@ func ExampleNew() {
 	}
 }
 
-// legacyReconciler is an existing reconciler that adopts only the finalizer step.
+// legacyReconciler is an existing reconciler that adopts only the finalizer step, and retries a
+// stale copy quietly as New's Reconciler does.
 type legacyReconciler struct {
 	client.Client
 	finalizer *ssareconcile.Step
+	status    *ssareconcile.StatusApplier
+	stale     ssareconcile.StaleRetry
 }
 
 func (r *legacyReconciler) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
@@ -92,10 +96,13 @@ func (r *legacyReconciler) Reconcile(ctx context.Context, req reconcile.Request)
 		return reconcile.Result{}, nil // release what the Service held
 	})
 	if outcome != ssareconcile.Proceed {
-		return result, err
+		return result, err // the step's: returned as it is
 	}
-	// ... the reconciler's own work, unchanged.
-	return reconcile.Result{}, nil
+	// ... the reconciler's own work, unchanged, then its status. A copy older than the
+	// controller's own last write is refused (ssa.ErrStale) and retried soon, without an error.
+	err = r.status.Apply(ctx, svc, corev1ac.ServiceStatus().WithConditions(ssareconcile.Condition(svc.Status.Conditions,
+		metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Provisioned", ObservedGeneration: svc.Generation})))
+	return r.stale.Handle(ctx, req, reconcile.Result{}, err)
 }
 
 func ExampleStep_Handle() {
@@ -110,7 +117,8 @@ func ExampleStep_Handle() {
 	if err != nil {
 		panic(err)
 	}
-	r := &legacyReconciler{Client: mgr.GetClient(), finalizer: step}
+	r := &legacyReconciler{Client: mgr.GetClient(), finalizer: step,
+		status: ssareconcile.NewStatusApplier(mgr.GetClient(), "lb-provisioner", ssareconcile.StatusApplierOptions{})}
 	if err := ctrl.NewControllerManagedBy(mgr).For(&corev1.Service{}).Complete(r); err != nil {
 		panic(err)
 	}
@@ -324,4 +332,32 @@ func ExampleFinalizerChanged_formerNames() {
 	// Output:
 	// true
 	// false
+}
+
+// A stale copy is retried after 100ms, then twice as long each time, quietly; the sixth in a row
+// is returned for controller-runtime to log and back off, until a reconcile succeeds.
+func ExampleStaleRetry_Handle() {
+	ctx := context.Background()
+	var stale ssareconcile.StaleRetry // one per controller, in its reconciler
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "demo", Name: "web"}}
+	refused := fmt.Errorf("status of Service demo/web: %w", ssa.ErrStale) // as StatusApplier.Apply says it
+
+	for range 7 {
+		result, err := stale.Handle(ctx, req, reconcile.Result{}, refused)
+		fmt.Println(result.RequeueAfter, err != nil)
+	}
+	result, err := stale.Handle(ctx, req, reconcile.Result{}, nil) // a reconcile that succeeds
+	fmt.Println(result.RequeueAfter, err)
+	result, err = stale.Handle(ctx, req, reconcile.Result{}, refused)
+	fmt.Println(result.RequeueAfter, err)
+	// Output:
+	// 100ms false
+	// 200ms false
+	// 400ms false
+	// 800ms false
+	// 1s false
+	// 0s true
+	// 0s true
+	// 0s <nil>
+	// 100ms <nil>
 }

@@ -104,12 +104,26 @@ type Options struct {
 //
 // The result: the errors of the steps, joined; or, when cleanups wait, the earliest RequeueAfter
 // they asked for. controller-runtime drops a Result returned with an error, so while one cleanup
-// fails, the others' waits are looked at on its backoff schedule instead.
+// fails, the others' waits are looked at on its backoff schedule instead. Otherwise, what
+// Handler.Reconcile returned, except for a stale copy (below).
+//
+// A Handler.Reconcile error that wraps ssa.ErrStale (StatusApplier.Apply's refusal of an object
+// written since it was read) is a cache that lags, usually behind the controller's own status
+// write: the reconcile that an owned child's create brings reads the object from before it. It is
+// retried without an error, as StaleRetry says: Result{RequeueAfter: 100ms}, doubling up to 1s,
+// with one log line at V(1), so that the retry neither logs an ERROR nor waits for an event that
+// will not come (the controller's own status write bumps no generation, and
+// predicate.GenerationChangedPredicate lets no event of it through). The sixth stale copy of an
+// object in a row, and every next one until a reconcile of it succeeds, is returned as an error,
+// for controller-runtime to log and back off: that is a conflict with another writer, not a lag.
+// Result.Requeue (deprecated) is not used: it would retry on the rate limiter's schedule, as an
+// error does. A step's own error is returned as it is.
 type Reconciler[T client.Object] struct {
 	client     client.Client
 	gvk        schema.GroupVersionKind
 	handler    Handler[T]
 	finalizers []finalizerStep[T]
+	stale      StaleRetry
 }
 
 // finalizerStep is a finalizer's step and its cleanup.
@@ -219,16 +233,24 @@ func newObject[T client.Object](gvk schema.GroupVersionKind) T {
 func (r *Reconciler[T]) Reconcile(ctx context.Context, req reconcile.Request) (reconcile.Result, error) {
 	obj := newObject[T](r.gvk)
 	if err := r.client.Get(ctx, req.NamespacedName, obj); err != nil {
-		return reconcile.Result{}, client.IgnoreNotFound(err)
+		err = client.IgnoreNotFound(err)
+		if err == nil {
+			r.stale.forget(req.NamespacedName) // gone: nothing of it is retried any more
+		}
+		return reconcile.Result{}, err
 	}
 	for pass := 1; ; pass++ {
 		proceed, result, err := r.runSteps(ctx, obj)
+		if err == nil && !proceed {
+			r.stale.forget(req.NamespacedName) // a reconcile of the object succeeded
+		}
 		if err != nil || !proceed {
 			return result, err
 		}
 		missing := r.missingFinalizers(obj)
 		if len(missing) == 0 {
-			return r.handler.Reconcile(ctx, obj)
+			result, err = r.handler.Reconcile(ctx, obj)
+			return r.stale.Handle(ctx, req, result, err)
 		}
 		if pass == 2 {
 			return reconcile.Result{}, fmt.Errorf("finalizers %q are missing from %s right after they were added: someone removes them; will retry", missing, client.ObjectKeyFromObject(obj))

@@ -88,8 +88,11 @@ func NewStatusApplier(c client.Client, controller string, opts StatusApplierOpti
 // carrying only the UID of a deleted object writes the status of a same-named successor
 // (docs/ssa-semantics.md row 27); with the resourceVersion the server refuses it with a 409. The price:
 // when obj is stale, because anyone wrote the object since obj was read, Apply fails with an
-// *ssa.ObjectError wrapping ssa.ErrStale and writes nothing; the write that made obj stale brings
-// a newer obj and another reconcile, and the error requeues this one. The UID stays in the
+// *ssa.ObjectError wrapping ssa.ErrStale and writes nothing. Return it from the reconcile: New's
+// Reconciler retries it soon, without an error log (see StaleRetry), which a reconciler of its own
+// does with StaleRetry.Handle. The retry must not wait for an event: when the write that made obj
+// stale is the controller's own status write, as it usually is, the cache gets the newer obj but
+// predicate.GenerationChangedPredicate lets no event of it through. The UID stays in the
 // configuration for built-in types, whose /status checks it and could otherwise create a deleted
 // object (a Service does).
 //

@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
-	"k8s.io/klog/v2"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -94,7 +93,12 @@ func (o Outcome) String() string {
 }
 
 // Step is the finalizer step of a reconcile on its own, for a reconciler that keeps its shape and
-// calls Handle at its top. New builds a whole reconciler around it.
+// calls Handle at its top. New builds a whole reconciler around it. Such a reconciler passes the
+// Result and error of its own work (after Handle said Proceed) through a StaleRetry, as New's
+// does, so that a stale copy is retried soon and without an error log.
+//
+// The step's log lines go to the context's logger, which in a controller-runtime reconcile names
+// the object already; the step adds the finalizer's name.
 type Step struct {
 	controller string
 	finalizer  *ssa.Finalizer
@@ -175,7 +179,9 @@ func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
 //     a wait starts (in this process: a restarted controller announces it again).
 //   - cleanup returns an error: Failed, with the error; a Warning event, and the caller's
 //     retry with backoff. So does any other non-zero Result (Requeue, deprecated, would be
-//     retried with backoff; Priority alone, never): the error says to use RequeueAfter.
+//     retried with backoff; Priority alone, never): the error says to use RequeueAfter. The step
+//     logs no line of its own for it: the caller returns the error, which controller-runtime
+//     logs, once per attempt.
 //   - obj is terminating without the finalizer, or, as the live read finds, no longer carries it
 //     or no longer exists: NotHeld; there is nothing of the step's to do.
 //   - an add or removal finds that obj no longer exists, or that another object holds its name:
@@ -192,7 +198,9 @@ func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
 // Each step's cleanup runs on its own, so one that fails or waits holds up no other. New does all
 // this for the finalizers given to it.
 func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(context.Context) (reconcile.Result, error)) (Outcome, reconcile.Result, error) {
-	logger := log.FromContext(ctx).WithValues("object", klog.KObj(obj), "finalizer", s.finalizer.Name())
+	// controller-runtime's reconcile logger names the object already (its kind, namespace, name
+	// and reconcileID): the step adds only what it knows of its own.
+	logger := log.FromContext(ctx).WithValues("finalizer", s.finalizer.Name())
 	ctx = log.IntoContext(ctx, logger)
 
 	if s.cleanedUp.has(obj.GetUID()) {
@@ -266,7 +274,7 @@ func (s *Step) cleanUp(ctx context.Context, obj client.Object, cleanup func(cont
 	case err != nil:
 		s.waiting.remove(obj.GetUID())
 		cleanupDuration.WithLabelValues(s.controller, resultFailed).Observe(time.Since(start).Seconds())
-		log.FromContext(ctx).Error(err, "Cleanup failed; the finalizer stays and the cleanup will be retried")
+		// No log line: the error is returned, and controller-runtime logs it, once per attempt.
 		s.event(obj, corev1.EventTypeWarning, ReasonCleanupFailed, "Cleanup", "Cleanup before removing finalizer %s failed, will retry: %v", s.finalizer.Name(), err)
 		return Failed, reconcile.Result{}, fmt.Errorf("cleanup before removing finalizer %q: %w", s.finalizer.Name(), err)
 	case !result.IsZero():
@@ -317,9 +325,10 @@ func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
 		log.FromContext(ctx).Info("Finalizer removed")
 		return Released, nil
 	}
-	if coOwned, ok := errors.AsType[*ssa.CoOwnedError](err); ok {
+	if _, ok := errors.AsType[*ssa.CoOwnedError](err); ok {
 		s.count("remove", resultCoOwned)
-		log.FromContext(ctx).Error(err, "Finalizer is still owned by other field managers", "coOwners", coOwned.CoOwners)
+		// No log line: the error, which names the co-owners, is returned and logged by
+		// controller-runtime, once per attempt.
 		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer", "%v", err)
 		return Failed, err
 	}

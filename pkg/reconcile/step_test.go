@@ -2,9 +2,11 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"testing"
 
+	"github.com/go-logr/logr/funcr"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
@@ -13,6 +15,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -126,4 +129,80 @@ func counterValue(t *testing.T, c prometheus.Counter) float64 {
 		t.Fatal(err)
 	}
 	return m.GetCounter().GetValue()
+}
+
+// A failing cleanup is logged once per attempt, by controller-runtime, from the error the step
+// returns: the step adds its Warning event, not an error line of its own. Its lines name the
+// finalizer; the object is named by controller-runtime's logger already.
+func TestStep_AFailingCleanupIsAnEventAndTheErrorNotALogLine(t *testing.T) {
+	ctx := context.Background()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
+	recorder := events.NewFakeRecorder(10)
+	step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: c}, Recorder: recorder})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if outcome, _, err := step.Handle(ctx, cm, nil); outcome != Proceed || err != nil {
+		t.Fatalf("adding the finalizer: %v, %v", outcome, err)
+	}
+	if err := c.Delete(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cm), cm); err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	ctx = log.IntoContext(ctx, funcr.New(func(_, args string) { logged = append(logged, args) }, funcr.Options{Verbosity: 1}))
+
+	outcome, _, err := step.Handle(ctx, cm, func(context.Context) (reconcile.Result, error) {
+		return reconcile.Result{}, errors.New("the bucket is not empty")
+	})
+
+	if outcome != Failed || err == nil || !strings.Contains(err.Error(), "the bucket is not empty") {
+		t.Fatalf("Handle = %v, %v; want Failed with the cleanup's error", outcome, err)
+	}
+	if len(logged) != 0 {
+		t.Errorf("log lines = %q, want none: the caller returns the error, and controller-runtime logs it", logged)
+	}
+	if event := <-recorder.Events; !strings.Contains(event, "Warning "+ReasonCleanupFailed) {
+		t.Errorf("event = %q, want a Warning %s", event, ReasonCleanupFailed)
+	}
+}
+
+// The step's log lines carry the finalizer, and not the object: controller-runtime's reconcile
+// logger names it already, under its kind.
+func TestStep_LogsTheFinalizerNotTheObject(t *testing.T) {
+	ctx := context.Background()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
+	step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: c}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logged []string
+	ctx = log.IntoContext(ctx, funcr.New(func(_, args string) { logged = append(logged, args) }, funcr.Options{Verbosity: 1}))
+	cleanup := func(context.Context) (reconcile.Result, error) { return reconcile.Result{}, nil }
+	if outcome, _, err := step.Handle(ctx, cm, cleanup); outcome != Proceed || err != nil {
+		t.Fatalf("adding the finalizer: %v, %v", outcome, err)
+	}
+	if err := c.Delete(ctx, cm); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(cm), cm); err != nil {
+		t.Fatal(err)
+	}
+
+	if outcome, _, err := step.Handle(ctx, cm, cleanup); outcome != Released || err != nil {
+		t.Fatalf("Handle = %v, %v; want Released", outcome, err)
+	}
+
+	if len(logged) == 0 {
+		t.Fatal("no log line, want the finalizer's removal")
+	}
+	for _, line := range logged {
+		if !strings.Contains(line, `"finalizer"="example.com/cleanup"`) || strings.Contains(line, `"object"`) {
+			t.Errorf("log line %s: want the finalizer and not the object", line)
+		}
+	}
 }

@@ -1,0 +1,134 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+)
+
+// StaleRetry turns the ssa.ErrStale of a reconcile into a quiet retry: a Result with a short
+// RequeueAfter, no error, and one log line at V(1), as long as the stale copies of an object are
+// few in a row. New's Reconciler does this for its Handler; an operator that calls Step.Handle
+// from a reconciler of its own keeps a StaleRetry in it and passes its own work's Result and error
+// through Handle. Its zero value is ready to use; one StaleRetry serves every object of a
+// controller, and is safe for concurrent use.
+//
+// A stale copy is the normal lot of a controller that reads from a cache: the reconcile that the
+// create of an owned child brings (Owns) often reads its object from before the controller's own
+// status write, and StatusApplier.Apply, guarded by the resourceVersion, is refused with a 409
+// that writes nothing. The retry must not wait for an event: under
+// predicate.GenerationChangedPredicate the controller's own status write brings none, so without
+// a requeue the status would stay as the stale copy left it. Returning the error would requeue it,
+// but controller-runtime logs every such error with a stack trace.
+//
+// The retries back off per object, from 100ms, doubling, to at most a second, and are bounded:
+// five in a row wait 2.5s in all, longer than a healthy cache lags, so the sixth stale copy of an
+// object in a row is returned as an error, and so is every next one until a reconcile of the
+// object succeeds: a copy that stays stale is another writer that keeps changing the object, to
+// be logged and backed off by controller-runtime's rate limiter. A reconcile that ends without
+// error resets the count; an object that is not seen stale again for an hour is forgotten.
+//
+// Result.Requeue is not used for the retry: controller-runtime deprecates it, and it would run the
+// retry on the rate limiter's schedule (5ms first with the default limiter, before a cache has
+// caught up), counted with the object's failures.
+type StaleRetry struct {
+	mu      sync.Mutex
+	objects map[types.NamespacedName]staleRun
+	now     func() time.Time // time.Now unless a test says otherwise
+}
+
+// staleRun is how many times in a row an object's reconcile met a stale copy, and when it last
+// did.
+type staleRun struct {
+	count int
+	last  time.Time
+}
+
+// maxStaleRetries is how many stale copies of one object in a row are retried quietly. A cache
+// catches up with the controller's own write within milliseconds, seconds at worst on a loaded
+// cluster, and the five retries wait 2.5s in all: a sixth stale copy in a row is no longer a cache
+// that lags but another writer that keeps changing the object (two controllers fighting over it,
+// say), which a person must see and controller-runtime's rate limiter must slow down.
+const maxStaleRetries = 5
+
+// The delays of the quiet retries: the first after staleRetryFirst, each next one twice the one
+// before, never more than staleRetryMax (100ms, 200ms, 400ms, 800ms, 1s).
+const (
+	staleRetryFirst = 100 * time.Millisecond
+	staleRetryMax   = time.Second
+)
+
+// staleForgetAfter is how long an object's run of stale copies is remembered after its last one:
+// longer than the longest backoff of controller-runtime's default rate limiter (1000s), so that
+// an object whose conflict persists is not forgotten between two of its backed-off retries, which
+// would start its quiet retries, and the rate limiter's backoff, over again.
+const staleForgetAfter = time.Hour
+
+// Handle returns what the reconcile of req returns when its own work ended with result and err.
+// An err that wraps ssa.ErrStale, and is not a reconcile.TerminalError, is retried quietly:
+// Result{RequeueAfter: d} and no error, with one V(1) log line, up to maxStaleRetries times in a
+// row; past that, the error is returned, wrapped with the count. Any other err is returned as it
+// is, with result. No error: result is returned and req's count is reset.
+//
+// Give it the error of the reconcile's own work, not that of Step.Handle, which is the step's to
+// report: return that as it is.
+func (s *StaleRetry) Handle(ctx context.Context, req reconcile.Request, result reconcile.Result, err error) (reconcile.Result, error) {
+	switch {
+	case err == nil:
+		s.forget(req.NamespacedName)
+		return result, nil
+	case !errors.Is(err, ssa.ErrStale) || errors.Is(err, reconcile.TerminalError(nil)):
+		return result, err
+	}
+	n := s.record(req.NamespacedName)
+	if n > maxStaleRetries {
+		return reconcile.Result{}, fmt.Errorf("stale %d times in a row, more than a lagging cache explains: does another writer keep changing the object? %w", n, err)
+	}
+	delay := min(staleRetryFirst<<(n-1), staleRetryMax)
+	log.FromContext(ctx).V(1).Info("Object changed since it was read; reconciling it again", "retry", n, "requeueAfter", delay, "reason", err.Error())
+	return reconcile.Result{RequeueAfter: delay}, nil
+}
+
+// record counts one more stale copy of key and returns how many there were in a row.
+func (s *StaleRetry) record(key types.NamespacedName) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock()
+	if s.objects == nil {
+		s.objects = map[types.NamespacedName]staleRun{}
+	}
+	// Forget the objects not seen stale for long, which include those that disappeared: the
+	// map holds only the objects whose reconciles met a stale copy lately.
+	for k, run := range s.objects {
+		if now.Sub(run.last) > staleForgetAfter {
+			delete(s.objects, k)
+		}
+	}
+	run := s.objects[key]
+	run.count++
+	run.last = now
+	s.objects[key] = run
+	return run.count
+}
+
+// forget resets key's count: its reconcile succeeded, or it no longer exists.
+func (s *StaleRetry) forget(key types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.objects, key)
+}
+
+func (s *StaleRetry) clock() time.Time {
+	if s.now != nil {
+		return s.now()
+	}
+	return time.Now()
+}

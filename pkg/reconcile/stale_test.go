@@ -1,0 +1,234 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr/funcr"
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+
+	"github.com/ssakit/ssakit/pkg/ssa"
+	"github.com/ssakit/ssakit/pkg/ssatest"
+)
+
+// scriptedService is a Handler for Services whose Reconcile does, call after call, what its
+// script says: "stale" applies the status to a copy someone else wrote since it was read, so the
+// fake's tracker refuses it (409, ssa.ErrStale); "ok" applies it to the copy given; "fail"
+// returns errFailed.
+type scriptedService struct {
+	noopHandler[*corev1.Service]
+	client client.Client
+	status *StatusApplier
+	script []string
+	calls  int
+}
+
+var errFailed = errors.New("the load balancer API answered 503")
+
+func (h *scriptedService) Reconcile(ctx context.Context, svc *corev1.Service) (reconcile.Result, error) {
+	next := h.script[h.calls]
+	h.calls++
+	switch next {
+	case "stale":
+		written := svc.DeepCopy()
+		written.Labels = map[string]string{"written": fmt.Sprint(h.calls)}
+		if err := h.client.Patch(ctx, written, client.MergeFrom(svc), client.FieldOwner("someone")); err != nil {
+			return reconcile.Result{}, err
+		}
+	case "fail":
+		return reconcile.Result{}, errFailed
+	}
+	return reconcile.Result{}, h.status.Apply(ctx, svc, corev1ac.ServiceStatus().WithConditions(
+		Condition(nil, metav1.Condition{Type: "Ready", Status: metav1.ConditionTrue, Reason: "Call" + fmt.Sprint(h.calls)})))
+}
+
+// staleCall is what one reconcile returned.
+type staleCall struct {
+	RequeueAfter time.Duration
+	Err          string // "" for none; "stale" for one that wraps ssa.ErrStale; "the handler's own" for errFailed as it is; the text of another
+}
+
+// runScript reconciles a Service with New's Reconciler over the fake kit once per step of script
+// and returns what each reconcile returned, and the log lines, at V(1) and up, that they wrote.
+func runScript(t *testing.T, script ...string) (calls []staleCall, logged []string, r *Reconciler[*corev1.Service]) {
+	t.Helper()
+	const finalizer = "lb.example.com/release"
+	// The finalizer is on the Service already, owned by the step's manager alone, so that the step
+	// sends nothing: on a Service, the fake's apply would own the empty spec the Go type writes.
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web", Generation: 1, Finalizers: []string{finalizer},
+		ManagedFields: []metav1.ManagedFieldsEntry{{
+			Manager: ssa.FinalizerFieldOwner("lb-provisioner", finalizer), Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1",
+			FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:finalizers":{"v:\"` + finalizer + `\"":{}}}}`),
+		}},
+	}}
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(svc).WithStatusSubresource(svc).Build()
+	h := &scriptedService{client: c, status: NewStatusApplier(c, "lb-provisioner", StatusApplierOptions{}), script: script}
+	r, err := New[*corev1.Service](ssatest.Cluster{Client: c}, h, Options{Controller: "lb-provisioner", Finalizer: finalizer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := funcr.New(func(_, args string) { logged = append(logged, args) }, funcr.Options{Verbosity: 1})
+	ctx := log.IntoContext(context.Background(), logger)
+	for range script {
+		result, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(svc)})
+		call := staleCall{RequeueAfter: result.RequeueAfter}
+		switch {
+		case errors.Is(err, ssa.ErrStale):
+			call.Err = "stale"
+		case err == errFailed: //nolint:errorlint // the very error the handler returned, not one that wraps it
+			call.Err = "the handler's own"
+		case err != nil:
+			call.Err = err.Error()
+		}
+		calls = append(calls, call)
+	}
+	return calls, logged, r
+}
+
+// A stale copy met by the handler is retried soon, without an error, while it is a cache that
+// lags: a few times in a row, backing off. The sixth in a row is an error for controller-runtime
+// to log and back off; a success starts the count again; any other error is the handler's own.
+func TestReconciler_RetriesAStaleCopyQuietlyAFewTimesInARow(t *testing.T) {
+	quiet := func(d time.Duration) staleCall { return staleCall{RequeueAfter: d} }
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name   string
+		script []string
+		want   []staleCall
+	}{
+		{"one stale copy", []string{"stale", "ok"}, []staleCall{quiet(100 * ms), {}}},
+		{"six in a row", []string{"stale", "stale", "stale", "stale", "stale", "stale", "stale", "ok", "stale"},
+			[]staleCall{quiet(100 * ms), quiet(200 * ms), quiet(400 * ms), quiet(800 * ms), quiet(time.Second), {Err: "stale"}, {Err: "stale"}, {}, quiet(100 * ms)}},
+		{"a success in between", []string{"stale", "stale", "stale", "stale", "stale", "ok", "stale"},
+			[]staleCall{quiet(100 * ms), quiet(200 * ms), quiet(400 * ms), quiet(800 * ms), quiet(time.Second), {}, quiet(100 * ms)}},
+		{"another error in between", []string{"stale", "stale", "fail", "stale"},
+			[]staleCall{quiet(100 * ms), quiet(200 * ms), {Err: "the handler's own"}, quiet(400 * ms)}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, _ := runScript(t, tc.script...)
+
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("what each reconcile returned (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// Each quiet retry is one log line at V(1), never an error line.
+func TestReconciler_LogsAQuietRetryAtV1(t *testing.T) {
+	_, logged, _ := runScript(t, "stale")
+
+	if len(logged) != 1 || !strings.Contains(logged[0], `"level"=1`) || !strings.Contains(logged[0], "reconciling it again") ||
+		!strings.Contains(logged[0], `"requeueAfter"="100ms"`) || strings.Contains(logged[0], `"error"`) {
+		t.Errorf("log lines = %q, want one at V(1) that says the object is reconciled again after 100ms", logged)
+	}
+}
+
+// The error past the bound is the one the handler met, and says why a stale copy is now an error.
+func TestStaleRetry_TheSixthStaleCopyInARowIsTheHandlersError(t *testing.T) {
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "demo", Name: "web"}}
+	refused := &ssa.ObjectError{Object: ssa.ObjectRef{Name: "web"}, Reason: ssa.ErrStale}
+	var stale StaleRetry
+	var err error
+	for range maxStaleRetries + 1 {
+		_, err = stale.Handle(context.Background(), req, reconcile.Result{}, refused)
+	}
+
+	if !errors.Is(err, refused) || !strings.Contains(err.Error(), "stale 6 times in a row") {
+		t.Errorf("err = %v, want the handler's, saying it was stale 6 times in a row", err)
+	}
+}
+
+// A handler's error that is not a stale copy, its Result with it, is returned as it is.
+func TestStaleRetry_ReturnsAnyOtherErrorAsItIs(t *testing.T) {
+	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "demo", Name: "web"}}
+	terminal := reconcile.TerminalError(fmt.Errorf("status: %w", ssa.ErrStale))
+	for _, err := range []error{errFailed, terminal} {
+		var stale StaleRetry
+		result, got := stale.Handle(context.Background(), req, reconcile.Result{RequeueAfter: time.Minute}, err)
+
+		if got != err || result.RequeueAfter != time.Minute { //nolint:errorlint // the very error given, not one that wraps it
+			t.Errorf("Handle(%v) = %+v, %v; want the Result and the error given", err, result, got)
+		}
+	}
+}
+
+// An object that disappears is forgotten: at once when the Reconciler finds it gone or releases
+// it, otherwise an hour after its last stale copy.
+func TestStaleRetry_ForgetsObjectsThatDisappear(t *testing.T) {
+	ctx := context.Background()
+	key := types.NamespacedName{Namespace: "demo", Name: "web"}
+	t.Run("released", func(t *testing.T) {
+		_, _, r := runScript(t, "stale")
+		if err := r.client.Delete(ctx, &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: key.Namespace, Name: key.Name}}); err != nil {
+			t.Fatal(err)
+		}
+		if outcome, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: key}); err != nil {
+			t.Fatal(outcome, err)
+		}
+
+		if d := cmp.Diff([]types.NamespacedName(nil), keysOf(&r.stale)); d != "" {
+			t.Errorf("objects remembered (-want +got):\n%s", d)
+		}
+	})
+	t.Run("found gone", func(t *testing.T) {
+		_, _, r := runScript(t, "stale")
+		svc := &corev1.Service{}
+		if err := r.client.Get(ctx, key, svc); err != nil {
+			t.Fatal(err)
+		}
+		// Someone strips the finalizer, then deletes the Service.
+		stripped := svc.DeepCopy()
+		stripped.Finalizers = nil
+		if err := r.client.Patch(ctx, stripped, client.MergeFrom(svc)); err != nil {
+			t.Fatal(err)
+		}
+		if err := r.client.Delete(ctx, stripped); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: key}); err != nil {
+			t.Fatal(err)
+		}
+
+		if d := cmp.Diff([]types.NamespacedName(nil), keysOf(&r.stale)); d != "" {
+			t.Errorf("objects remembered (-want +got):\n%s", d)
+		}
+	})
+	t.Run("not seen for an hour", func(t *testing.T) {
+		now := time.Now()
+		stale := StaleRetry{now: func() time.Time { return now }}
+		refused := fmt.Errorf("status: %w", ssa.ErrStale)
+		for _, name := range []string{"a", "b"} {
+			if _, err := stale.Handle(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Name: name}}, reconcile.Result{}, refused); err != nil {
+				t.Fatal(err)
+			}
+			now = now.Add(staleForgetAfter + time.Second)
+		}
+
+		if d := cmp.Diff([]types.NamespacedName{{Name: "b"}}, keysOf(&stale)); d != "" {
+			t.Errorf("objects remembered (-want +got):\n%s", d)
+		}
+	})
+}
+
+func keysOf(s *StaleRetry) []types.NamespacedName {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var keys []types.NamespacedName
+	for k := range s.objects {
+		keys = append(keys, k)
+	}
+	return keys
+}
