@@ -20,7 +20,7 @@ var publicPackages = []string{"../pkg/ssa", "../pkg/reconcile", "../pkg/ssatest"
 var entryMethods = []string{
 	"ssa.Finalizer.Add", "ssa.Finalizer.Remove", "ssa.Finalizer.IsOn", "ssa.Finalizer.IsOnLive", "ssa.Finalizer.Migrate", "ssa.Finalizer.PlanMigration",
 	"ssa.Ownership.CheckNoOverlap", "ssa.Ownership.Overlaps", "ssa.Ownership.Owners", "ssa.Ownership.FieldsOf", "ssa.Entry.IsApplyOf",
-	"ssa.Applier.Apply", "ssa.Applier.WouldChange",
+	"ssa.Applier.Apply", "ssa.Applier.ApplyChild", "ssa.Applier.WouldChange",
 	"reconcile.Step.Handle", "reconcile.StatusApplier.Apply",
 }
 

@@ -38,6 +38,10 @@ var (
 	// before-first-apply's (row 24), so an empty list is never the object's own state. Nothing
 	// was taken over; ssakit never computes ownership from an answer that lacks it.
 	ErrNoManagedFields = errors.New("the API server's answer carries no managedFields")
+	// ErrNotControlled means an object of a child's name exists that its owner does not control
+	// (Applier.ApplyChild): it was not created for the owner, and ssakit leaves it as it is
+	// rather than adopt it. Nothing was written.
+	ErrNotControlled = errors.New("object is not controlled by its owner")
 )
 
 // ObjectRef names the object an error is about.

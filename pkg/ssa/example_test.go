@@ -116,8 +116,7 @@ func ExampleFinalizer_Remove() {
 
 	// Remove always sends: mirror may be older than the finalizer.
 	sent, err := cleanup.Remove(ctx, mirror)
-	var coOwned *ssa.CoOwnedError
-	if errors.As(err, &coOwned) {
+	if coOwned, ok := errors.AsType[*ssa.CoOwnedError](err); ok {
 		// Still there: other managers own it too. coOwned.CoOwners names them.
 		fmt.Println(coOwned.CoOwners)
 	}
@@ -567,4 +566,26 @@ func ExampleSetControllerReference() {
 	// true false apps/v1 Deployment web 7c1e true true
 	// true api
 	// ConfigMap team-a/web-settings is already controlled by Deployment api, not by Deployment web: an object has one controller; give Deployment web's child another name, or remove the other controller reference from it (or delete it) first
+}
+
+func ExampleApplier_ApplyChild() {
+	ctx := context.Background()
+	site := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "site", UID: "5173"}} // the owner
+	theirs := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "taken"}}
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(site, theirs).Build()
+	pages := ssa.NewApplier(c, "site-controller", ssa.ApplierOptions{})
+	page := func(name string) *corev1ac.ConfigMapApplyConfiguration {
+		return corev1ac.ConfigMap(name, "demo").WithData(map[string]string{"index.html": "hello"})
+	}
+
+	created, err := pages.ApplyChild(ctx, site, page("site-page"))
+	fmt.Println(created, err)
+	again, err := pages.ApplyChild(ctx, site, page("site-page")) // as wanted: not sent
+	fmt.Println(again, err)
+	_, err = pages.ApplyChild(ctx, site, page("taken")) // not created for site: left alone
+	fmt.Println(errors.Is(err, ssa.ErrNotControlled))
+	// Output:
+	// true <nil>
+	// false <nil>
+	// true
 }

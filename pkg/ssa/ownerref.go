@@ -34,7 +34,8 @@ import (
 //     garbage collector never deletes a cluster-scoped child for a namespaced owner, and treats an
 //     owner in another namespace as gone, so it may delete the child.
 //   - a child live shows controlled by another object: an error that errors.As finds as a
-//     *controllerutil.AlreadyOwnedError, with live and the other controller's reference. As in
+//     *controllerutil.AlreadyOwnedError, with live and the other controller's reference, and
+//     errors.Is as ErrNotControlled. As in
 //     controllerutil, another object is one of another API group, kind or name: a controller
 //     reference to owner's group, kind and name is owner's, whatever its version or UID. So an owner
 //     deleted and created again under its name controls its former child again: the apply replaces
@@ -169,5 +170,6 @@ func (e *alreadyControlledError) Error() string {
 		e.child, current, owner, owner)
 }
 
-// Unwrap returns the *controllerutil.AlreadyOwnedError.
-func (e *alreadyControlledError) Unwrap() error { return e.owned }
+// Unwrap returns the *controllerutil.AlreadyOwnedError, and ErrNotControlled: the child is not
+// owner's to write.
+func (e *alreadyControlledError) Unwrap() []error { return []error{e.owned, ErrNotControlled} }
