@@ -111,8 +111,8 @@ func ExampleStep_Handle() {
 		panic(err)
 	}
 	step, err := ssareconcile.NewStep(mgr.GetClient(), "lb-provisioner", "lb.example.com/release", ssareconcile.StepOptions{
-		Finalizer: ssa.FinalizerOptions{APIReader: mgr.GetAPIReader()},
-		Recorder:  mgr.GetEventRecorder("lb-provisioner"),
+		FinalizerOptions: ssa.FinalizerOptions{APIReader: mgr.GetAPIReader()},
+		Recorder:         mgr.GetEventRecorder("lb-provisioner"),
 	})
 	if err != nil {
 		panic(err)
@@ -234,8 +234,8 @@ func ExampleNewStep() {
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
-	// In a manager: NewStep(mgr.GetClient(), ..., StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: mgr.GetAPIReader()}}).
-	step, err := ssareconcile.NewStep(c, "example", "example.com/cleanup", ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: c}})
+	// In a manager: NewStep(mgr.GetClient(), ..., StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: mgr.GetAPIReader()}}).
+	step, err := ssareconcile.NewStep(c, "example", "example.com/cleanup", ssareconcile.StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: c}})
 	if err != nil {
 		panic(err)
 	}

@@ -163,8 +163,10 @@ func New[T client.Object](mgr Cluster, handler Handler[T], opts Options, more ..
 			return nil, fmt.Errorf("reconcile.New: finalizer %q is given twice", f.Name)
 		}
 		seen[f.Name] = true
-		f.Options.APIReader = mgr.GetAPIReader()
-		step, err := NewStep(mgr.GetClient(), opts.Controller, f.Name, StepOptions{Finalizer: f.Options, Recorder: opts.Recorder})
+		if f.Options.APIReader == nil {
+			f.Options.APIReader = mgr.GetAPIReader()
+		}
+		step, err := NewStep(mgr.GetClient(), opts.Controller, f.Name, StepOptions{FinalizerOptions: f.Options, Recorder: opts.Recorder})
 		if err != nil {
 			return nil, err
 		}
@@ -178,14 +180,17 @@ func New[T client.Object](mgr Cluster, handler Handler[T], opts Options, more ..
 
 // checkDeclaredTogether refuses finalizers that would undo each other on every object they meet:
 // two on one field manager, since an apply is declarative for its manager and each one's apply
-// would remove the other; and one whose FormerNames name another, since its Add removes its
-// former names from every live object. ssa.NewFinalizer declares one finalizer and cannot see
-// this; the finalizers of a reconciler are declared here together.
+// would remove the other; one whose FormerNames name another, since its Add removes its former
+// names from every live object; and two that share a former name, since the first to release it
+// from an object that carries only it would leave the other's cleanup unrun. ssa.NewFinalizer
+// declares one finalizer and cannot see this; the finalizers of a reconciler are declared here
+// together.
 func checkDeclaredTogether(steps []*Step) error {
 	names := map[string]bool{}
 	for _, s := range steps {
 		names[s.Finalizer().Name()] = true
 	}
+	formerOf := map[string]string{}    // former name -> finalizer
 	finalizerOf := map[string]string{} // field manager -> finalizer
 	for _, s := range steps {
 		f := s.Finalizer()
@@ -199,6 +204,11 @@ func checkDeclaredTogether(steps []*Step) error {
 				return fmt.Errorf("reconcile.New: finalizer %q names finalizer %q among its FormerNames, and would remove it from every live object it adds itself to; "+
 					"a former name must be one no finalizer uses any more: declare one of them, not both", f.Name(), former)
 			}
+			if other, ok := formerOf[former]; ok {
+				return fmt.Errorf("reconcile.New: finalizers %q and %q both name %q among their FormerNames; on an object that carries only %q, the first to release it would leave the other's cleanup unrun: "+
+					"a former name is the earlier name of one finalizer, so give it to that one only", other, f.Name(), former, former)
+			}
+			formerOf[former] = f.Name()
 		}
 	}
 	return nil

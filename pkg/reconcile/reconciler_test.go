@@ -220,7 +220,7 @@ func TestStep_ACleanupResultWithoutRequeueAfterIsAFailure(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
 			c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
-			step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: c}})
+			step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: c}})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -240,5 +240,62 @@ func TestStep_ACleanupResultWithoutRequeueAfterIsAFailure(t *testing.T) {
 				t.Errorf("Handle = %v, %+v, %v; want Failed, a zero Result and an error that says to use RequeueAfter", outcome, result, err)
 			}
 		})
+	}
+}
+
+// Two finalizers that share a former name: on an object that carries only that name, the first
+// to release it would leave the other's cleanup unrun.
+func TestNew_RefusesTwoFinalizersThatShareAFormerName(t *testing.T) {
+	shared := ssa.FinalizerOptions{FormerNames: []string{"example.com/old"}}
+
+	_, err := New[*corev1.ConfigMap](testCluster(), noopHandler[*corev1.ConfigMap]{}, Options{
+		Controller: "op", Finalizer: "example.com/a", FinalizerOptions: shared,
+	}, Finalizer[*corev1.ConfigMap]{Name: "example.com/b", Cleanup: noopHandler[*corev1.ConfigMap]{}.Cleanup, Options: shared})
+
+	want := `finalizers "example.com/a" and "example.com/b" both name "example.com/old" among their FormerNames`
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("err = %v, want one that contains %s", err, want)
+	}
+}
+
+// countingReader counts the reads of the reader it wraps.
+type countingReader struct {
+	client.Reader
+	gets *int
+}
+
+func (r countingReader) Get(ctx context.Context, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
+	*r.gets++
+	return r.Reader.Get(ctx, key, obj, opts...)
+}
+
+// An APIReader given in Options.FinalizerOptions is the one the step reads the live object with
+// before a cleanup; the manager's is only the default.
+func TestNew_KeepsTheAPIReaderGivenInFinalizerOptions(t *testing.T) {
+	cluster := testCluster()
+	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
+	if err := cluster.Client.Create(t.Context(), cm); err != nil {
+		t.Fatal(err)
+	}
+	gets := 0
+	r, err := New[*corev1.ConfigMap](cluster, noopHandler[*corev1.ConfigMap]{}, Options{
+		Controller: "op", Finalizer: "example.com/f", FinalizerOptions: ssa.FinalizerOptions{APIReader: countingReader{Reader: cluster.Client, gets: &gets}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := reconcile.Request{NamespacedName: client.ObjectKeyFromObject(cm)}
+	if _, err := r.Reconcile(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Client.Delete(t.Context(), cm); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := r.Reconcile(t.Context(), req); err != nil {
+		t.Fatal(err)
+	}
+	if gets != 1 {
+		t.Errorf("the reader given was read %d times before the cleanup, want 1", gets)
 	}
 }

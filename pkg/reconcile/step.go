@@ -109,30 +109,30 @@ type Step struct {
 
 // StepOptions configure a Step.
 type StepOptions struct {
-	// Finalizer is passed to ssa.NewFinalizer. Its APIReader is required: mgr.GetAPIReader() with
+	// FinalizerOptions are passed to ssa.NewFinalizer. Its APIReader is required: mgr.GetAPIReader() with
 	// a controller-runtime manager. A cached reader would defeat its purpose (checking the live
 	// object before a cleanup) and start a metadata informer of its own. Its OnTakeOver, if any,
 	// is called after the step has counted, logged and announced the takeover.
-	Finalizer ssa.FinalizerOptions
+	FinalizerOptions ssa.FinalizerOptions
 	// Recorder emits the events; nil emits none. With a manager: mgr.GetEventRecorder(controller).
 	Recorder events.EventRecorder
 }
 
 // NewStep declares finalizer for controller, owned by the field manager
-// ssa.FinalizerFieldOwner(controller, finalizer) unless opts.Finalizer.FieldOwner says otherwise
+// ssa.FinalizerFieldOwner(controller, finalizer) unless opts.FinalizerOptions.FieldOwner says otherwise
 // (see ssa.NewFinalizer), and applied through c. The name is checked: an invalid one is an
 // *ssa.InvalidNameError.
 func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*Step, error) {
-	if opts.Finalizer.APIReader == nil {
-		return nil, fmt.Errorf("finalizer step %q: StepOptions.Finalizer.APIReader is required; pass mgr.GetAPIReader()", finalizer)
+	if opts.FinalizerOptions.APIReader == nil {
+		return nil, fmt.Errorf("finalizer step %q: StepOptions.FinalizerOptions.APIReader is required; pass mgr.GetAPIReader()", finalizer)
 	}
 	registerMetrics()
 	s := &Step{controller: controller, recorder: opts.Recorder}
-	fopts := opts.Finalizer
+	fopts := opts.FinalizerOptions
 	fopts.OnTakeOver = func(ctx context.Context, obj client.Object, t ssa.TakeOver) {
 		s.tookOver(ctx, obj, t)
-		if opts.Finalizer.OnTakeOver != nil {
-			opts.Finalizer.OnTakeOver(ctx, obj, t)
+		if opts.FinalizerOptions.OnTakeOver != nil {
+			opts.FinalizerOptions.OnTakeOver(ctx, obj, t)
 		}
 	}
 	f, err := ssa.NewFinalizer(&applyCounter{Client: c, controller: controller}, controller, finalizer, fopts)

@@ -36,7 +36,7 @@ func TestNewStep_CallsBothItsOwnAndTheUsersOnTakeOver(t *testing.T) {
 	var took []ssa.TakeOver
 	recorder := events.NewFakeRecorder(10)
 	step, err := NewStep(c, "example", finalizer, StepOptions{
-		Finalizer: ssa.FinalizerOptions{
+		FinalizerOptions: ssa.FinalizerOptions{
 			APIReader:      c,
 			TakeOverLegacy: true,
 			OnTakeOver:     func(_ context.Context, _ client.Object, t ssa.TakeOver) { took = append(took, t) },
@@ -73,7 +73,7 @@ func TestNewStep_RequiresAnAPIReader(t *testing.T) {
 
 	_, err := NewStep(c, "example", "example.com/cleanup", StepOptions{})
 
-	if err == nil || !strings.Contains(err.Error(), "StepOptions.Finalizer.APIReader is required; pass mgr.GetAPIReader()") {
+	if err == nil || !strings.Contains(err.Error(), "StepOptions.FinalizerOptions.APIReader is required; pass mgr.GetAPIReader()") {
 		t.Errorf("err = %v, want one that says to pass mgr.GetAPIReader()", err)
 	}
 }
@@ -85,7 +85,7 @@ func TestStep_CountsAnOperationThatSentAsAppliedAndOneThatDidNotAsNoop(t *testin
 	const controller = "counts-operations"
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
-	step, err := NewStep(c, controller, "example.com/cleanup", StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: c}})
+	step, err := NewStep(c, controller, "example.com/cleanup", StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: c}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -139,7 +139,7 @@ func TestStep_AFailingCleanupIsAnEventAndTheErrorNotALogLine(t *testing.T) {
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
 	recorder := events.NewFakeRecorder(10)
-	step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: c}, Recorder: recorder})
+	step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: c}, Recorder: recorder})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestStep_LogsTheFinalizerNotTheObject(t *testing.T) {
 	ctx := context.Background()
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "settings"}}
 	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(cm).Build()
-	step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: c}})
+	step, err := NewStep(c, "example", "example.com/cleanup", StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: c}})
 	if err != nil {
 		t.Fatal(err)
 	}

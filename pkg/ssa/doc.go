@@ -72,7 +72,7 @@
 // terminating object, which the server refuses new finalizers (row 12), keeps its former name
 // until its cleanup is done and Remove releases it. Former names are taken from every manager
 // that owns them: they are earlier names of this very finalizer, and no other finalizer may still
-// use them (reconcile.New refuses one that another of its finalizers uses). A rename interrupted
+// use them or share them (reconcile.New refuses both among its finalizers). A rename interrupted
 // between the takeover and the release (a timeout, a shutdown) leaves the former name owned by
 // the finalizer's manager, and the next Add or Remove finishes it. Unqualified names are accepted
 // as former names (row 15).

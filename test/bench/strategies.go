@@ -45,7 +45,7 @@ type finalizerWriter interface {
 func newWriter(strategy string, c client.Client, apiReader client.Reader, controller, finalizer string) (finalizerWriter, error) {
 	switch strategy {
 	case strategySSAKit:
-		step, err := ssareconcile.NewStep(c, controller, finalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: apiReader}})
+		step, err := ssareconcile.NewStep(c, controller, finalizer, ssareconcile.StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: apiReader}})
 		if err != nil {
 			return nil, err
 		}

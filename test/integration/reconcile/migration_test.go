@@ -255,7 +255,7 @@ func TestStep_CleansUpAnObjectGuardedByAFormerNameFromACopyReadBeforeItsDeletion
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
 	recorder := events.NewFakeRecorder(10)
 	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), "stale.ssakit.dev/finalizer", ssareconcile.StepOptions{
-		Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client, FormerNames: []string{"stale-finalizer"}}, Recorder: recorder,
+		FinalizerOptions: ssa.FinalizerOptions{APIReader: cluster.Client, FormerNames: []string{"stale-finalizer"}}, Recorder: recorder,
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	cleanups := 0

@@ -49,8 +49,8 @@ func TestStep_InAnExistingReconciler(t *testing.T) {
 	r := &existingReconciler{worked: make(chan string, 100), cleanups: make(chan string, 100)}
 	startManager(t, ns, managerOptions{}, func(mgr manager.Manager) error {
 		step, err := ssareconcile.NewStep(mgr.GetClient(), controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{
-			Finalizer: ssa.FinalizerOptions{APIReader: mgr.GetAPIReader()},
-			Recorder:  mgr.GetEventRecorder(controllerName(ns)),
+			FinalizerOptions: ssa.FinalizerOptions{APIReader: mgr.GetAPIReader()},
+			Recorder:         mgr.GetEventRecorder(controllerName(ns)),
 		})
 		if err != nil {
 			return err
@@ -68,7 +68,7 @@ func TestStep_InAnExistingReconciler(t *testing.T) {
 }
 
 func TestStep_RefusesAnInvalidFinalizerName(t *testing.T) {
-	_, err := ssareconcile.NewStep(cluster.Client, "widgets", "unqualified-finalizer", ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}})
+	_, err := ssareconcile.NewStep(cluster.Client, "widgets", "unqualified-finalizer", ssareconcile.StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: cluster.Client}})
 
 	if _, ok := errors.AsType[*ssa.InvalidNameError](err); !ok {
 		t.Fatalf("want *ssa.InvalidNameError, got %v", err)
@@ -83,7 +83,7 @@ func TestStep_WarnsWhenDeletionStartedWithoutItsFinalizer(t *testing.T) {
 	ns := cluster.Namespace(t)
 	name := controllerName(ns)
 	recorder := events.NewFakeRecorder(10)
-	step, err := ssareconcile.NewStep(cluster.Client, name, cleanupFinalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}, Recorder: recorder})
+	step, err := ssareconcile.NewStep(cluster.Client, name, cleanupFinalizer, ssareconcile.StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: cluster.Client}, Recorder: recorder})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "stripped")
 	outcome, _, err := step.Handle(t.Context(), w, nil)
@@ -111,7 +111,7 @@ func TestStep_WarnsWhenDeletionStartedWithoutItsFinalizer(t *testing.T) {
 func TestStep_CleansUpWhenTheAnswerToItsAddShowsDeletionStarted(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}})
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: cluster.Client}})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "deleted-meanwhile")
 	stale := staleCopyOfADeletedWidget(t, step, w)
@@ -147,7 +147,7 @@ func TestStep_AnUnqualifiedNameRefusedForABuiltInKindIsTerminal(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), "unqualified-cleanup", ssareconcile.StepOptions{
-		Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client, AllowUnqualifiedName: true},
+		FinalizerOptions: ssa.FinalizerOptions{APIReader: cluster.Client, AllowUnqualifiedName: true},
 	})
 	g.Expect(err).NotTo(HaveOccurred())
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "unqualified"}}
@@ -167,7 +167,7 @@ func TestStep_GivesNoWarningForAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
 	recorder := events.NewFakeRecorder(10)
-	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}, Recorder: recorder})
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: cluster.Client}, Recorder: recorder})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "cleaned-once")
 	stale := staleCopyOfADeletedWidget(t, step, w)
@@ -193,7 +193,7 @@ func TestStep_GivesNoWarningForAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 func TestStep_DoesNotProceedWithAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}})
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: cluster.Client}})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "cleaned-then-stale")
 	outcome, _, err := step.Handle(t.Context(), w, nil)
@@ -216,7 +216,7 @@ func TestStep_DoesNotProceedWithAStaleCopyOfAnObjectItCleanedUp(t *testing.T) {
 func TestStep_EndsQuietlyWhenTheObjectWasReplacedDuringItsCleanup(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{Finalizer: ssa.FinalizerOptions{APIReader: cluster.Client}})
+	step, err := ssareconcile.NewStep(cluster.Client, controllerName(ns), cleanupFinalizer, ssareconcile.StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: cluster.Client}})
 	g.Expect(err).NotTo(HaveOccurred())
 	w := createWidget(t, ns, "replaced-in-cleanup")
 	outcome, _, err := step.Handle(t.Context(), w, nil)
