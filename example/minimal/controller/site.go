@@ -15,7 +15,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/managedfields"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
@@ -38,9 +37,6 @@ const (
 	// Finalizer holds a Site until its DNS record is gone.
 	Finalizer = "minimal.ssakit.dev/dns-record"
 )
-
-// errNameTaken says that a ConfigMap of the Site's name exists that the Site does not control.
-var errNameTaken = errors.New("a ConfigMap of the Site's name exists that was not created for it; it is left as it is: delete or rename it")
 
 // Sites reconciles Sites: the Handler given to reconcile.New.
 type Sites struct {
@@ -83,7 +79,7 @@ func (s *Sites) Reconcile(ctx context.Context, site *minimalv1alpha1.Site) (ctrl
 	if err == nil {
 		err = s.page(ctx, site)
 	}
-	if errors.Is(err, dns.ErrTaken) || errors.Is(err, errNameTaken) {
+	if errors.Is(err, dns.ErrTaken) || errors.Is(err, ssa.ErrNotControlled) {
 		// No event comes when the name is freed: look again in a while.
 		return ctrl.Result{RequeueAfter: time.Minute}, s.report(ctx, site, metav1.ConditionFalse, minimalv1alpha1.ReasonNameTaken, err.Error())
 	}
@@ -100,34 +96,13 @@ func (s *Sites) Cleanup(ctx context.Context, site *minimalv1alpha1.Site) (ctrl.R
 	return ctrl.Result{RequeueAfter: wait}, err
 }
 
-// page applies the Site's ConfigMap: index.html, and the owner reference that makes the Site its
-// controller. A ConfigMap of the Site's name that the Site does not control is errNameTaken, and
-// is not written.
-//
-// A ConfigMap the cache does not have is created first, empty: a create is an if-absent write
-// (docs/ssa-semantics.md row 28), which never lands on a ConfigMap someone made a moment ago that
-// the cache has not seen yet, where an apply would adopt it. The apply carries the UID of the
-// ConfigMap it was checked on, so it lands on that one or nowhere.
+// page applies the Site's ConfigMap, index.html, controlled by the Site: ApplyChild creates it
+// first when the cache shows none, and writes nothing to a ConfigMap of that name that the Site
+// does not control (ssa.ErrNotControlled). The ConfigMap is the Site's: its content is taken back
+// from whoever changed it.
 func (s *Sites) page(ctx context.Context, site *minimalv1alpha1.Site) error {
-	page := &corev1.ConfigMap{}
-	err := s.client.Get(ctx, client.ObjectKeyFromObject(site), page)
-	if apierrors.IsNotFound(err) {
-		page.ObjectMeta = metav1.ObjectMeta{Namespace: site.Namespace, Name: site.Name,
-			OwnerReferences: []metav1.OwnerReference{*metav1.NewControllerRef(site, minimalv1alpha1.GroupVersion.WithKind("Site"))}}
-		err = s.client.Create(ctx, page, client.FieldOwner(Name))
-	}
-	if err == nil && !metav1.IsControlledBy(page, site) {
-		err = errNameTaken
-	}
-	if err != nil {
-		return err
-	}
-	config, err := ssa.SetControllerReference(site, corev1ac.ConfigMap(site.Name, site.Namespace).
-		WithUID(page.UID).WithData(map[string]string{"index.html": site.Spec.Page}), page, s.client.Scheme())
-	if err == nil {
-		// The ConfigMap is the Site's: its content is taken back from whoever changed it.
-		_, err = s.pages.Apply(ctx, page, config, client.ForceOwnership)
-	}
+	config := corev1ac.ConfigMap(site.Name, site.Namespace).WithData(map[string]string{"index.html": site.Spec.Page})
+	_, err := s.pages.ApplyChild(ctx, site, config, client.ForceOwnership)
 	return err
 }
 
