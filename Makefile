@@ -25,6 +25,12 @@ CONTROLLER_GEN := $(BIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 HELM_VERSION := v4.3.2
 HELM := $(BIN)/helm-$(HELM_VERSION)
 
+# The kubebuilder CLI test/integration/gettingstarted scaffolds docs/getting-started.md's operator
+# with, built from the pinned module hack/kubebuilder (kept out of the root go.mod). Keep
+# KUBEBUILDER_VERSION equal to the sigs.k8s.io/kubebuilder/v4 version in hack/kubebuilder/go.mod.
+KUBEBUILDER_VERSION := v4.16.0
+KUBEBUILDER := $(BIN)/kubebuilder-$(KUBEBUILDER_VERSION)
+
 OPERATOR := example/operator
 MINIMAL := example/minimal
 GENERATED := $(OPERATOR)/api/v1alpha1/zz_generated.deepcopy.go $(OPERATOR)/api/v1alpha1/applyconfiguration \
@@ -87,8 +93,16 @@ $(HELM):
 	@echo "building helm $(HELM_VERSION) from its Go module (a few minutes the first time)"
 	cd hack/helm && go build -o $@ -ldflags "-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v4/cmd/helm
 
+.PHONY: kubebuilder
+kubebuilder: $(KUBEBUILDER) ## Build the kubebuilder CLI (KUBEBUILDER_VERSION, from hack/kubebuilder) into bin/ for the getting-started guide's test.
+
+# The module's build info gives the binary its version, as `go install ...@version` does.
+$(KUBEBUILDER):
+	@echo "building kubebuilder $(KUBEBUILDER_VERSION) from its Go module (under a minute the first time)"
+	cd hack/kubebuilder && go build -o $@ sigs.k8s.io/kubebuilder/v4
+
 .PHONY: test
-test: controlplane test-fieldsv1string helm ## Run the unit and integration tests against a real kube-apiserver and etcd (KUBE_VERSION).
+test: controlplane test-fieldsv1string helm kubebuilder ## Run the unit and integration tests against a real kube-apiserver and etcd (KUBE_VERSION).
 	go test $(GO_TEST_FLAGS) ./...
 
 # The packages whose tests need no control plane.
@@ -104,7 +118,7 @@ proof: controlplane ## The ownership proof at ten times CI's size: 2,000 random 
 	PROOF_SEQUENCES=$${PROOF_SEQUENCES:-2000} go test $(GO_TEST_FLAGS) -timeout 60m -run TestProof -v ./test/integration/proof | grep -E '^(proof:|---|ok|FAIL|PASS)|violation|^\s+[0-9]+\.|replay|shrunk'
 
 .PHONY: test-matrix
-test-matrix: helm ## Run the integration tests on every release in KUBE_VERSIONS.
+test-matrix: helm kubebuilder ## Run the integration tests on every release in KUBE_VERSIONS.
 	@failed=""; \
 	for v in $(KUBE_VERSIONS); do \
 		echo "=== control plane $$v"; \
