@@ -34,7 +34,9 @@ import (
 // object in a row is returned as an error, and so is every next one until a reconcile of the
 // object succeeds: a copy that stays stale is another writer that keeps changing the object, to
 // be logged and backed off by controller-runtime's rate limiter. A reconcile that ends without
-// error resets the count; an object that is not seen stale again for an hour is forgotten.
+// error resets the count; an object that is not seen stale again for an hour is forgotten (within
+// a minute after that: the expired are swept out at most once a minute, so that a burst of stale
+// copies of many objects costs each one the same).
 //
 // Result.Requeue is not used for the retry: controller-runtime deprecates it, and it would run the
 // retry on the rate limiter's schedule (5ms first with the default limiter, before a cache has
@@ -42,6 +44,7 @@ import (
 type StaleRetry struct {
 	mu      sync.Mutex
 	objects map[types.NamespacedName]staleRun
+	swept   time.Time        // when objects was last swept of the runs forgotten
 	now     func() time.Time // time.Now unless a test says otherwise
 }
 
@@ -72,10 +75,17 @@ const (
 // would start its quiet retries, and the rate limiter's backoff, over again.
 const staleForgetAfter = time.Hour
 
+// staleSweepEvery is how often, at most, record looks through every object remembered for those
+// to forget. Sweeping on every stale copy would cost each one as many steps as there are objects
+// remembered, under the one lock of a controller: quadratic in a burst, 10s for a stale copy each
+// of 40,000 objects. Once a minute keeps the objects remembered to those seen stale within the
+// last hour and a minute, at a cost spread thin.
+const staleSweepEvery = time.Minute
+
 // Handle returns what the reconcile of req returns when its own work ended with result and err.
 // An err that wraps ssa.ErrStale, and is not a reconcile.TerminalError, is retried quietly:
-// Result{RequeueAfter: d} and no error, with one V(1) log line, up to maxStaleRetries times in a
-// row; past that, the error is returned, wrapped with the count. Any other err is returned as it
+// Result{RequeueAfter: d} and no error, with one V(1) log line, up to five times in a row; the
+// sixth stale copy in a row, and each next one, is returned, wrapped with the count. Any other err is returned as it
 // is, with result. No error: result is returned and req's count is reset.
 //
 // Give it the error of the reconcile's own work, not that of Step.Handle, which is the step's to
@@ -107,12 +117,18 @@ func (s *StaleRetry) record(key types.NamespacedName) int {
 	}
 	// Forget the objects not seen stale for long, which include those that disappeared: the
 	// map holds only the objects whose reconciles met a stale copy lately.
-	for k, run := range s.objects {
-		if now.Sub(run.last) > staleForgetAfter {
-			delete(s.objects, k)
+	if now.Sub(s.swept) >= staleSweepEvery {
+		s.swept = now
+		for k, run := range s.objects {
+			if now.Sub(run.last) > staleForgetAfter {
+				delete(s.objects, k)
+			}
 		}
 	}
 	run := s.objects[key]
+	if now.Sub(run.last) > staleForgetAfter {
+		run = staleRun{} // forgotten, though not swept out yet
+	}
 	run.count++
 	run.last = now
 	s.objects[key] = run

@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/funcr"
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
@@ -223,6 +225,32 @@ func TestStaleRetry_ForgetsObjectsThatDisappear(t *testing.T) {
 	})
 }
 
+// The expired are swept out at most once a minute, but an object not seen stale for an hour starts
+// its count over even before its run is swept out.
+func TestStaleRetry_AnObjectNotSeenStaleForAnHourStartsOver(t *testing.T) {
+	ctx := context.Background()
+	now := time.Now()
+	stale := StaleRetry{now: func() time.Time { return now }}
+	refused := fmt.Errorf("status: %w", ssa.ErrStale)
+	x := reconcile.Request{NamespacedName: types.NamespacedName{Name: "x"}}
+	for range maxStaleRetries {
+		if _, err := stale.Handle(ctx, x, reconcile.Result{}, refused); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now = now.Add(staleForgetAfter - 30*time.Second) // a sweep, while x is remembered
+	if _, err := stale.Handle(ctx, reconcile.Request{NamespacedName: types.NamespacedName{Name: "y"}}, reconcile.Result{}, refused); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(31 * time.Second) // x expired, and no sweep since
+
+	result, err := stale.Handle(ctx, x, reconcile.Result{}, refused)
+
+	if err != nil || result.RequeueAfter != staleRetryFirst {
+		t.Errorf("Handle = %+v, %v; want the first quiet retry, after %s", result, err, staleRetryFirst)
+	}
+}
+
 func keysOf(s *StaleRetry) []types.NamespacedName {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -231,4 +259,33 @@ func keysOf(s *StaleRetry) []types.NamespacedName {
 		keys = append(keys, k)
 	}
 	return keys
+}
+
+// A stale copy of one object, then a success, while many other objects are remembered, as in a
+// burst of stale copies when a controller starts on a cluster full of them: the cost of one must
+// not grow with the number of the others.
+func BenchmarkStaleRetry_ManyObjects(b *testing.B) {
+	ctx := log.IntoContext(context.Background(), logr.Discard())
+	refused := fmt.Errorf("status: %w", ssa.ErrStale)
+	for _, remembered := range []int{100, 10_000, 40_000} {
+		b.Run(fmt.Sprintf("remembered=%d", remembered), func(b *testing.B) {
+			var stale StaleRetry
+			for i := range remembered {
+				req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "demo", Name: strconv.Itoa(i)}}
+				if _, err := stale.Handle(ctx, req, reconcile.Result{}, refused); err != nil {
+					b.Fatal(err)
+				}
+			}
+			req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "demo", Name: "web"}}
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := stale.Handle(ctx, req, reconcile.Result{}, refused); err != nil {
+					b.Fatal(err)
+				}
+				if _, err := stale.Handle(ctx, req, reconcile.Result{}, nil); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

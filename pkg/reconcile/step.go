@@ -386,6 +386,7 @@ func (s *Step) event(obj runtime.Object, eventType, reason, action, note string,
 type recentUIDs struct {
 	mu      sync.Mutex
 	expires map[types.UID]time.Time
+	pruned  time.Time // when expires was last pruned
 }
 
 // recentFor is the shortest time a UID is remembered: far longer than a cache lags.
@@ -400,13 +401,23 @@ func (r *recentUIDs) add(uid types.UID, d time.Duration) (added bool) {
 		r.expires = map[types.UID]time.Time{}
 	}
 	r.prune(now)
-	_, known := r.expires[uid]
+	at, known := r.expires[uid]
 	r.expires[uid] = now.Add(max(d, recentFor))
-	return !known
+	return !known || now.After(at)
 }
 
-// prune forgets the UIDs that expired; r.mu is held.
+// pruneEvery is how often, at most, prune looks through every UID for those that expired: on every
+// call, a burst of cleanups (a namespace of thousands of objects deleted) would cost each one as
+// many steps as there are UIDs remembered, quadratic in all. An expired UID not pruned yet reads as
+// unknown all the same.
+const pruneEvery = time.Minute
+
+// prune forgets the UIDs that expired, unless it did less than pruneEvery ago; r.mu is held.
 func (r *recentUIDs) prune(now time.Time) {
+	if now.Sub(r.pruned) < pruneEvery {
+		return
+	}
+	r.pruned = now
 	for uid, at := range r.expires {
 		if now.After(at) {
 			delete(r.expires, uid)

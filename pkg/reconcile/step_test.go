@@ -3,8 +3,11 @@ package reconcile
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr/funcr"
 	"github.com/google/go-cmp/cmp"
@@ -12,6 +15,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -204,5 +208,40 @@ func TestStep_LogsTheFinalizerNotTheObject(t *testing.T) {
 		if !strings.Contains(line, `"finalizer"="example.com/cleanup"`) || strings.Contains(line, `"object"`) {
 			t.Errorf("log line %s: want the finalizer and not the object", line)
 		}
+	}
+}
+
+// A UID that expired reads as unknown even before it is pruned, which is at most once a minute.
+func TestRecentUIDs_AnExpiredUIDIsUnknownBeforeItIsPruned(t *testing.T) {
+	var r recentUIDs
+	r.add("fresh", recentFor) // prunes now, so the next minute does not
+	r.expires["old"] = time.Now().Add(-time.Second)
+
+	if r.has("old") {
+		t.Error(`has("old") = true for an expired UID, want false`)
+	}
+	if !r.add("old", recentFor) {
+		t.Error(`add("old") = false for an expired UID, want true: it is new again`)
+	}
+	if r.add("fresh", recentFor) {
+		t.Error(`add("fresh") = true for a UID remembered, want false`)
+	}
+}
+
+// One cleanup released, among many remembered (a namespace of them deleted): the cost of one must
+// not grow with the number of the others.
+func BenchmarkRecentUIDs_ManyObjects(b *testing.B) {
+	for _, remembered := range []int{100, 40_000} {
+		b.Run(fmt.Sprintf("remembered=%d", remembered), func(b *testing.B) {
+			var r recentUIDs
+			for i := range remembered {
+				r.add(types.UID(strconv.Itoa(i)), recentFor)
+			}
+			b.ReportAllocs()
+			for b.Loop() {
+				r.add("web", recentFor)
+				r.remove("web")
+			}
+		})
 	}
 }
