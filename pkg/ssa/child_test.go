@@ -8,9 +8,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
@@ -132,10 +134,10 @@ func TestApplier_ApplyChildDoesNotAdoptAnObjectTheCacheHasNotSeen(t *testing.T) 
 	}
 	pages := ssa.NewApplier(cache, "web", ssa.ApplierOptions{})
 
-	sent, err := pages.ApplyChild(t.Context(), tc.owner, pageConfig("hello"), client.ForceOwnership)
+	_, err := pages.ApplyChild(t.Context(), tc.owner, pageConfig("hello"), client.ForceOwnership)
 
-	if sent || !errors.Is(err, ssa.ErrStale) {
-		t.Errorf("ApplyChild = %v, %v; want ErrStale and nothing sent", sent, err)
+	if !errors.Is(err, ssa.ErrStale) {
+		t.Errorf("ApplyChild: %v; want ErrStale", err)
 	}
 	got := &corev1.ConfigMap{}
 	if err := tc.c.Get(t.Context(), client.ObjectKeyFromObject(foreign), got); err != nil {
@@ -154,5 +156,103 @@ func TestApplier_ApplyChildRefusesAChildInAnotherNamespace(t *testing.T) {
 
 	if err == nil || *tc.writes != 0 {
 		t.Errorf("ApplyChild to another namespace = %v with %d writes; want an error and no write", err, *tc.writes)
+	}
+}
+
+// The create's Update entry becomes the manager's Apply entry, so a key a later configuration
+// drops is removed, as it would be from a child an apply had made.
+func TestApplier_ApplyChildRemovesAFieldALaterConfigurationDrops(t *testing.T) {
+	tc := newChildTest(t)
+	pages := ssa.NewApplier(tc.c, "web", ssa.ApplierOptions{})
+	first := corev1ac.ConfigMap("web-page", "demo").WithData(map[string]string{"index.html": "hello", "old.html": "bye"})
+	if _, err := pages.ApplyChild(t.Context(), tc.owner, first); err != nil {
+		t.Fatal(err)
+	}
+
+	if _, err := pages.ApplyChild(t.Context(), tc.owner, pageConfig("hello")); err != nil {
+		t.Fatal(err)
+	}
+
+	got := &corev1.ConfigMap{}
+	if err := tc.c.Get(t.Context(), client.ObjectKey{Namespace: "demo", Name: "web-page"}, got); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[string]string{"index.html": "hello"}, got.Data); d != "" {
+		t.Errorf("data (-want +got):\n%s", d)
+	}
+	for _, e := range got.ManagedFields {
+		if e.Manager == "web" && e.Operation != metav1.ManagedFieldsOperationApply {
+			t.Errorf("the create's %s entry is still there: %s", e.Operation, e.FieldsV1)
+		}
+	}
+}
+
+func TestApplier_ApplyChildWithDryRunWritesNothing(t *testing.T) {
+	tc := newChildTest(t)
+	pages := ssa.NewApplier(tc.c, "web", ssa.ApplierOptions{})
+
+	if _, err := pages.ApplyChild(t.Context(), tc.owner, pageConfig("hello"), client.DryRunAll); err != nil {
+		t.Fatal(err)
+	}
+
+	err := tc.c.Get(t.Context(), client.ObjectKey{Namespace: "demo", Name: "web-page"}, &corev1.ConfigMap{})
+	if !apierrors.IsNotFound(err) {
+		t.Errorf("a dry run left the child: Get = %v", err)
+	}
+}
+
+func TestApplier_ApplyChildKeepsTheConfigurationsOtherOwnerReferences(t *testing.T) {
+	tc := newChildTest(t)
+	pages := ssa.NewApplier(tc.c, "web", ssa.ApplierOptions{})
+	other := metav1ac.OwnerReference().WithAPIVersion("v1").WithKind("ConfigMap").WithName("shared").WithUID("5e1")
+
+	if _, err := pages.ApplyChild(t.Context(), tc.owner, pageConfig("hello").WithOwnerReferences(other)); err != nil {
+		t.Fatal(err)
+	}
+
+	got := &corev1.ConfigMap{}
+	if err := tc.c.Get(t.Context(), client.ObjectKey{Namespace: "demo", Name: "web-page"}, got); err != nil {
+		t.Fatal(err)
+	}
+	var uids []string
+	for _, r := range got.OwnerReferences {
+		uids = append(uids, string(r.UID))
+	}
+	if d := cmp.Diff([]string{"d3a1", "5e1"}, uids); d != "" {
+		t.Errorf("owner references by UID (-want +got):\n%s", d)
+	}
+}
+
+func TestApplier_ApplyChildRefusesAnotherControllerInTheConfiguration(t *testing.T) {
+	tc := newChildTest(t)
+	pages := ssa.NewApplier(tc.c, "web", ssa.ApplierOptions{})
+	other := metav1ac.OwnerReference().WithAPIVersion("apps/v1").WithKind("Deployment").WithName("api").WithUID("a9").WithController(true)
+
+	_, err := pages.ApplyChild(t.Context(), tc.owner, pageConfig("hello").WithOwnerReferences(other))
+
+	if err == nil || *tc.writes != 0 {
+		t.Errorf("ApplyChild = %v with %d writes; want an error and no write", err, *tc.writes)
+	}
+}
+
+// A child deleted since the cache saw it: the apply, which carries its UID, finds nothing, and
+// the call says the copy was stale, since the delete event brings the reconcile that makes it again.
+func TestApplier_ApplyChildDeletedSinceTheCacheSawItIsStale(t *testing.T) {
+	tc := newChildTest(t)
+	if _, err := ssa.NewApplier(tc.c, "web", ssa.ApplierOptions{}).ApplyChild(t.Context(), tc.owner, pageConfig("hello")); err != nil {
+		t.Fatal(err)
+	}
+	cache := ssatest.NewLaggingClient(tc.c)
+	if err := tc.c.Delete(t.Context(), &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web-page"}}); err != nil {
+		t.Fatal(err)
+	}
+
+	_, err := ssa.NewApplier(cache, "web", ssa.ApplierOptions{}).ApplyChild(t.Context(), tc.owner, pageConfig("changed"))
+
+	if !errors.Is(err, ssa.ErrStale) {
+		t.Errorf("ApplyChild: %v; want ErrStale", err)
+	}
+	if err := tc.c.Get(t.Context(), client.ObjectKey{Namespace: "demo", Name: "web-page"}, &corev1.ConfigMap{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the deleted child is back: Get = %v", err)
 	}
 }

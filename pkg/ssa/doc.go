@@ -80,9 +80,9 @@
 // # Errors
 //
 // Errors are typed: match them with errors.Is against [ErrGone], [ErrReplaced], [ErrTerminating],
-// [ErrStale] and [ErrNoManagedFields], or with errors.As against [*CoOwnedError], [*ConflictError],
-// [*InvalidNameError] and [*OverlapError]. [FromApplyError] turns the API server's answer to any
-// apply into them.
+// [ErrStale], [ErrNoManagedFields] and [ErrNotControlled], or with errors.As against
+// [*CoOwnedError], [*ConflictError], [*InvalidNameError] and [*OverlapError]. [FromApplyError]
+// turns the API server's answer to any apply into them.
 //
 // For unit tests with controller-runtime's fake client, package ssatest builds a fake client set
 // up the way these calls need (UIDs, managedFields, schemas).

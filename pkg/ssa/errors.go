@@ -28,8 +28,10 @@ var (
 	// (row 12).
 	ErrTerminating = errors.New("object is being deleted")
 	// ErrStale means an apply that carried the observed resourceVersion was refused because the
-	// object was written, or deleted and recreated, since it was read (row 11). Nothing was
-	// written; the write that made the object stale brings a newer copy to a controller's cache.
+	// object was written, or deleted and recreated, since it was read (row 11), or that
+	// Applier.ApplyChild found its child otherwise than the cache showed it (made, deleted or
+	// replaced since). Nothing was written; a newer copy reaches a controller's cache soon, and
+	// reconcile.New retries such a reconcile without an error log.
 	ErrStale = errors.New("object changed since it was read")
 	// ErrNoManagedFields means a step that moves ownership needed the managedFields of the API
 	// server's answer to an apply, and the answer carried none: the client asks the server to

@@ -7,7 +7,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	appsv1ac "k8s.io/client-go/applyconfigurations/apps/v1"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
+	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
@@ -58,5 +62,39 @@ func TestApplyChild_LeavesAnObjectItDidNotCreate(t *testing.T) {
 	}
 	if after := liveSettings(t, ns); after.ResourceVersion != theirs.ResourceVersion {
 		t.Errorf("their ConfigMap was written: %+v", after)
+	}
+}
+
+// Kinds whose empty object the API server refuses, or whose type is immutable once created: the
+// child is created whole, so the server validates what the controller means.
+func TestApplyChild_CreatesChildrenTheServerValidates(t *testing.T) {
+	ns := cluster.Namespace(t)
+	owner := ownerWidget(t, ns, "web")
+	children := ssa.NewApplier(cluster.Client, childManager, ssa.ApplierOptions{})
+	labels := map[string]string{"app": "web"}
+	deployment := appsv1ac.Deployment("web", ns).WithSpec(appsv1ac.DeploymentSpec().
+		WithSelector(metav1ac.LabelSelector().WithMatchLabels(labels)).
+		WithTemplate(corev1ac.PodTemplateSpec().WithLabels(labels).
+			WithSpec(corev1ac.PodSpec().WithContainers(corev1ac.Container().WithName("web").WithImage("nginx")))))
+	tls := corev1ac.Secret("web-tls", ns).WithType(corev1.SecretTypeTLS).
+		WithData(map[string][]byte{corev1.TLSCertKey: []byte("cert"), corev1.TLSPrivateKeyKey: []byte("key")})
+
+	for name, config := range map[string]runtime.ApplyConfiguration{"Deployment": deployment, "TLS Secret": tls} {
+		sent, err := children.ApplyChild(t.Context(), owner, config)
+		if err != nil || !sent {
+			t.Errorf("%s: ApplyChild = %v, %v; want it created", name, sent, err)
+			continue
+		}
+		again, err := children.ApplyChild(t.Context(), owner, config)
+		if err != nil || again {
+			t.Errorf("%s: ApplyChild again = %v, %v; want nothing sent", name, again, err)
+		}
+	}
+	secret := &corev1.Secret{}
+	if err := cluster.Client.Get(t.Context(), client.ObjectKey{Namespace: ns, Name: "web-tls"}, secret); err != nil {
+		t.Fatal(err)
+	}
+	if secret.Type != corev1.SecretTypeTLS {
+		t.Errorf("the Secret's type is %q, want %q", secret.Type, corev1.SecretTypeTLS)
 	}
 }
