@@ -52,7 +52,11 @@ var (
 // Apply implements client.Writer: an apply to the main resource goes to the fake as it is, or
 // marked (markTerminating).
 func (c *markingClient) Apply(ctx context.Context, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
-	marked, held := c.markTerminating(obj, (&client.ApplyOptions{}).ApplyOptions(opts))
+	options := (&client.ApplyOptions{}).ApplyOptions(opts)
+	if len(options.DryRun) > 0 && options.FieldManager != "" {
+		return c.dryRunApply(obj, options)
+	}
+	marked, held := c.markTerminating(obj, options)
 	if marked == nil {
 		return c.WithWatch.Apply(ctx, obj, opts...)
 	}
@@ -67,6 +71,40 @@ func (c *markingClient) Apply(ctx context.Context, obj runtime.ApplyConfiguratio
 		return err
 	}
 	return writeAnswer(obj, marked)
+}
+
+// dryRunApply answers a dry-run apply as the API server does: with the object the apply would
+// leave, stored nowhere. controller-runtime's fake writes dry-run applies (it reads DryRun from
+// the patch options, where an Apply puts it only in their raw form), and would delete a
+// terminating object that other finalizers still hold.
+func (c *markingClient) dryRunApply(obj runtime.ApplyConfiguration, opts *client.ApplyOptions) error {
+	config, err := asUnstructured(obj)
+	if err != nil {
+		return err
+	}
+	gvr, _ := meta.UnsafeGuessKindToResource(config.GroupVersionKind())
+	gvk, err := c.tracker.kindFor(gvr)
+	if err != nil {
+		return err
+	}
+	if err := c.tracker.checkPreconditions(gvr, config); err != nil {
+		return err
+	}
+	applied, err := c.tracker.asSent(config.DeepCopy())
+	if err != nil {
+		return err
+	}
+	merged, _, err := c.tracker.merge(gvr, gvk, applied, config.GetNamespace(), false, metav1.PatchOptions{FieldManager: opts.FieldManager, Force: opts.Force})
+	if err != nil {
+		return err
+	}
+	content, err := runtime.DefaultUnstructuredConverter.ToUnstructured(merged)
+	if err != nil {
+		return err
+	}
+	answer := &unstructured.Unstructured{Object: content}
+	answer.SetGroupVersionKind(config.GroupVersionKind())
+	return writeAnswer(obj, answer)
 }
 
 // markTerminating returns the configuration to send the fake in place of obj, marked, and whether

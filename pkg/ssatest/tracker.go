@@ -1,6 +1,7 @@
 package ssatest
 
 import (
+	"errors"
 	"fmt"
 	"sync"
 
@@ -17,6 +18,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/uuid"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	clienttesting "k8s.io/client-go/testing"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // tracker is the object tracker under the fake client: client-go's testing.NewObjectTracker with
@@ -244,6 +246,27 @@ func (t *tracker) Apply(gvr schema.GroupVersionResource, applyConfiguration runt
 		return t.Delete(gvr, ns, config.GetName())
 	}
 	return t.ObjectTracker.Update(gvr, merged, ns, metav1.UpdateOptions{DryRun: o.DryRun, FieldManager: o.FieldManager, FieldValidation: o.FieldValidation})
+}
+
+// checkPreconditions refuses, as the API server does, an apply whose UID names no stored object
+// (docs/ssa-semantics.md row 9) and one whose resourceVersion is not the stored object's (row
+// 11): for a dry run, which the fake's own checks never see.
+func (t *tracker) checkPreconditions(gvr schema.GroupVersionResource, config *unstructured.Unstructured) error {
+	live, err := t.Get(gvr, config.GetNamespace(), config.GetName())
+	switch {
+	case apierrors.IsNotFound(err) && config.GetUID() != "":
+		return apierrors.NewConflict(gvr.GroupResource(), config.GetName(), fmt.Errorf("uid mismatch: the provided object specified uid %s, and no existing object was found", config.GetUID()))
+	case err != nil:
+		return client.IgnoreNotFound(err)
+	}
+	accessor, err := meta.Accessor(live)
+	if err != nil {
+		return err
+	}
+	if rv := config.GetResourceVersion(); rv != "" && rv != accessor.GetResourceVersion() {
+		return apierrors.NewConflict(gvr.GroupResource(), config.GetName(), errors.New("the object has been modified; please apply your changes to the latest version and try again"))
+	}
+	return nil
 }
 
 // merge returns the object an apply of applyConfiguration would leave stored, and whether one is
