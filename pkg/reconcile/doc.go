@@ -49,6 +49,14 @@
 // rate limiter to slow down. A reconciler that calls [Step.Handle] itself does the same with a
 // [StaleRetry].
 //
+// A cleanup's stale copy is retried the same way, by its [Step]: a Handler.Cleanup (or a
+// [Finalizer]'s) that waits for an external resource and reports its progress with
+// [StatusApplier.Apply] meets the same lag, and gets neither a CleanupFailed event nor an error
+// log for it, up to five times in a row. An error counts as a stale copy only when it wraps
+// ssa.ErrStale and nothing else: one that joins it with another error (errors.Join, or fmt.Errorf
+// with two %w) is a failure, retried with backoff and announced, so that a stale copy never hides
+// a failure met with it.
+//
 // # Logs
 //
 // Log lines go to the context's logger, which in a controller-runtime reconcile already names the
@@ -86,7 +94,8 @@
 //	                                     rejected (a finalizer name the server refuses), terminating
 //	                                     (add refused: deletion started without the finalizer),
 //	                                     error (retried)
-//	ssakit_cleanup_duration_seconds      controller; result: succeeded, waiting, failed
+//	ssakit_cleanup_duration_seconds      controller; result: succeeded, waiting (also a stale
+//	                                     copy retried quietly), failed
 //	ssakit_apply_requests_total          controller; target: finalizer, status
 //	ssakit_cleanups_skipped_total        controller (alert on any increase)
 package reconcile

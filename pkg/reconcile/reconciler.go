@@ -32,6 +32,11 @@ type Handler[T client.Object] interface {
 	// RequeueAfter, or sooner when obj changes. That is not a failure: no error log, no backoff,
 	// one Normal CleanupWaiting event when the waiting starts. An error leaves the finalizer and
 	// is retried with backoff, with a Warning event; so is any other non-zero Result.
+	//
+	// An error that wraps ssa.ErrStale and nothing else (a StatusApplier.Apply that reports the
+	// cleanup's progress on a copy from a cache that lags, refused) is retried soon and quietly,
+	// as one of Reconcile is (see Reconciler): no event, no error, up to five times in a row.
+	// Joined with any other error (errors.Join), it is that error's failure.
 	Cleanup(ctx context.Context, obj T) (reconcile.Result, error)
 }
 
@@ -117,7 +122,11 @@ type Options struct {
 // object in a row, and every next one until a reconcile of it succeeds, is returned as an error,
 // for controller-runtime to log and back off: that is a conflict with another writer, not a lag.
 // Result.Requeue (deprecated) is not used: it would retry on the rate limiter's schedule, as an
-// error does. A step's own error is returned as it is.
+// error does. A cleanup's stale copy is retried the same way, by its step (see Step.Handle), so
+// that a waiting cleanup that reports its progress in the status does not fail on the lag; each
+// finalizer's cleanup on its own, so one that fails is returned whatever another met. An error
+// that joins a stale copy with another is that other error's failure. A step's own error is
+// returned as it is.
 type Reconciler[T client.Object] struct {
 	client     client.Client
 	gvk        schema.GroupVersionKind

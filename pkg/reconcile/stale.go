@@ -83,10 +83,14 @@ const staleForgetAfter = time.Hour
 const staleSweepEvery = time.Minute
 
 // Handle returns what the reconcile of req returns when its own work ended with result and err.
-// An err that wraps ssa.ErrStale, and is not a reconcile.TerminalError, is retried quietly:
+// An err that wraps ssa.ErrStale and nothing else, and is not a reconcile.TerminalError, is
+// retried quietly:
 // Result{RequeueAfter: d} and no error, with one V(1) log line, up to five times in a row; the
 // sixth stale copy in a row, and each next one, is returned, wrapped with the count. Any other err is returned as it
 // is, with result. No error: result is returned and req's count is reset.
+//
+// An err that joins a stale copy with another error (errors.Join, or fmt.Errorf with two %w) is
+// returned as it is: a failure must not wait behind the quiet retries of a stale copy met with it.
 //
 // Give it the error of the reconcile's own work, not that of Step.Handle, which is the step's to
 // report: return that as it is.
@@ -95,7 +99,7 @@ func (s *StaleRetry) Handle(ctx context.Context, req reconcile.Request, result r
 	case err == nil:
 		s.forget(req.NamespacedName)
 		return result, nil
-	case !errors.Is(err, ssa.ErrStale) || errors.Is(err, reconcile.TerminalError(nil)):
+	case !onlyStale(err) || errors.Is(err, reconcile.TerminalError(nil)):
 		return result, err
 	}
 	n := s.record(req.NamespacedName)
@@ -105,6 +109,38 @@ func (s *StaleRetry) Handle(ctx context.Context, req reconcile.Request, result r
 	delay := min(staleRetryFirst<<(n-1), staleRetryMax)
 	log.FromContext(ctx).V(1).Info("Object changed since it was read; reconciling it again", "retry", n, "requeueAfter", delay, "reason", err.Error())
 	return reconcile.Result{RequeueAfter: delay}, nil
+}
+
+// onlyStale reports whether err is a stale copy and nothing else: it wraps ssa.ErrStale, and each
+// error it joins (errors.Join, fmt.Errorf with several %w) does too. An *ssa.ObjectError, which
+// unwraps to its reason and the API server's answer, is one error, stale when its reason is.
+func onlyStale(err error) bool {
+	if err == nil {
+		return false
+	}
+	if err == ssa.ErrStale { //nolint:errorlint // this node of the tree, not one it wraps
+		return true
+	}
+	if objErr, ok := err.(*ssa.ObjectError); ok { //nolint:errorlint // this node of the tree, not one it wraps
+		return errors.Is(objErr.Reason, ssa.ErrStale)
+	}
+	switch u := err.(type) { //nolint:errorlint // the wrapping of this node, not of one it wraps
+	case interface{ Unwrap() error }:
+		return onlyStale(u.Unwrap())
+	case interface{ Unwrap() []error }:
+		joined := 0
+		for _, e := range u.Unwrap() {
+			if e == nil {
+				continue
+			}
+			if !onlyStale(e) {
+				return false
+			}
+			joined++
+		}
+		return joined > 0
+	}
+	return false
 }
 
 // record counts one more stale copy of key and returns how many there were in a row.

@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -157,7 +158,8 @@ func TestStaleRetry_TheSixthStaleCopyInARowIsTheHandlersError(t *testing.T) {
 func TestStaleRetry_ReturnsAnyOtherErrorAsItIs(t *testing.T) {
 	req := reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "demo", Name: "web"}}
 	terminal := reconcile.TerminalError(fmt.Errorf("status: %w", ssa.ErrStale))
-	for _, err := range []error{errFailed, terminal} {
+	joined := errors.Join(errFailed, fmt.Errorf("status: %w", ssa.ErrStale))
+	for _, err := range []error{errFailed, terminal, joined} {
 		var stale StaleRetry
 		result, got := stale.Handle(context.Background(), req, reconcile.Result{RequeueAfter: time.Minute}, err)
 
@@ -251,6 +253,34 @@ func TestStaleRetry_AnObjectNotSeenStaleForAnHourStartsOver(t *testing.T) {
 	}
 }
 
+func TestOnlyStale(t *testing.T) {
+	stale := &ssa.ObjectError{Object: ssa.ObjectRef{Name: "web"}, Reason: ssa.ErrStale, Err: errors.New("409: the object has been modified")}
+	gone := &ssa.ObjectError{Object: ssa.ObjectRef{Name: "web"}, Reason: ssa.ErrGone}
+	for _, tc := range []struct {
+		name string
+		err  error
+		want bool
+	}{
+		{"ErrStale", ssa.ErrStale, true},
+		{"an ObjectError with the server's answer", stale, true},
+		{"wrapped", fmt.Errorf("status of Service demo/web: %w", stale), true},
+		{"two stale copies joined", errors.Join(stale, fmt.Errorf("child: %w", ssa.ErrStale)), true},
+		{"nil", nil, false},
+		{"another error", errFailed, false},
+		{"another ObjectError", gone, false},
+		{"joined with a failure", errors.Join(stale, errFailed), false},
+		{"with a failure in one fmt.Errorf", fmt.Errorf("%w; %w", stale, errFailed), false},
+		{"a join wrapped", fmt.Errorf("cleanup: %w", errors.Join(errFailed, stale)), false},
+		{"a stale copy's text only", errors.New(stale.Error()), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := onlyStale(tc.err); got != tc.want {
+				t.Errorf("onlyStale(%v) = %v, want %v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
 func keysOf(s *StaleRetry) []types.NamespacedName {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -288,4 +318,157 @@ func BenchmarkStaleRetry_ManyObjects(b *testing.B) {
 			}
 		})
 	}
+}
+
+// cleanupScript is a Handler for Services whose cleanups do, call after call, what their scripts
+// say: "stale" applies a status to a copy someone else wrote since it was read (a waiting cleanup
+// that reports its progress, on a copy from a lagging cache), so the fake refuses it (ssa.ErrStale);
+// "stale+fail" returns that refusal joined with errFailed; "fail" returns errFailed; "ok" is done.
+// The main finalizer's cleanup follows main, another finalizer's, if any, other.
+type cleanupScript struct {
+	noopHandler[*corev1.Service]
+	client client.Client
+	status *StatusApplier
+}
+
+func (h *cleanupScript) cleanup(script []string) func(context.Context, *corev1.Service) (reconcile.Result, error) {
+	calls := 0
+	return func(ctx context.Context, svc *corev1.Service) (reconcile.Result, error) {
+		next := script[calls]
+		calls++
+		switch next {
+		case "fail":
+			return reconcile.Result{}, errFailed
+		case "ok":
+			return reconcile.Result{}, nil
+		}
+		written := svc.DeepCopy()
+		written.Labels = map[string]string{"written": fmt.Sprint(calls)}
+		if err := h.client.Patch(ctx, written, client.MergeFrom(svc), client.FieldOwner("someone")); err != nil {
+			return reconcile.Result{}, err
+		}
+		err := h.status.Apply(ctx, svc, corev1ac.ServiceStatus().WithConditions(
+			Condition(nil, metav1.Condition{Type: "Released", Status: metav1.ConditionFalse, Reason: "Call" + fmt.Sprint(calls)})))
+		if next == "stale+fail" {
+			err = errors.Join(errFailed, err)
+		}
+		return reconcile.Result{}, err
+	}
+}
+
+// runCleanupScript deletes a Service that carries the finalizers of New's Reconciler, reconciles
+// it once per step of main, and returns what each reconcile returned, with each error as it is,
+// and the events emitted. With other, a second finalizer's cleanup follows it.
+func runCleanupScript(t *testing.T, main []string, other ...string) (calls []staleCall, errs []error, emitted []string) {
+	t.Helper()
+	ctx := context.Background()
+	finalizers := []string{"lb.example.com/release"}
+	if other != nil {
+		finalizers = append(finalizers, "dns.example.com/record")
+	}
+	// The finalizers are on the Service already, each owned by its step's manager alone.
+	svc := &corev1.Service{ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web", Generation: 1, Finalizers: finalizers}}
+	for _, f := range finalizers {
+		svc.ManagedFields = append(svc.ManagedFields, metav1.ManagedFieldsEntry{
+			Manager: ssa.FinalizerFieldOwner("lb-provisioner", f), Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1",
+			FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:finalizers":{"v:\"` + f + `\"":{}}}}`),
+		})
+	}
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(svc).WithStatusSubresource(svc).Build()
+	h := &cleanupScript{client: c, status: NewStatusApplier(c, "lb-provisioner", StatusApplierOptions{})}
+	var more []Finalizer[*corev1.Service]
+	if other != nil {
+		more = append(more, Finalizer[*corev1.Service]{Name: finalizers[1], Cleanup: h.cleanup(other)})
+	}
+	recorder := events.NewFakeRecorder(100)
+	r, err := New[*corev1.Service](ssatest.Cluster{Client: c}, &scriptedCleanupHandler{h, h.cleanup(main)},
+		Options{Controller: "lb-provisioner", Finalizer: finalizers[0], Recorder: recorder}, more...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Delete(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	for range main {
+		result, err := r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(svc)})
+		call := staleCall{RequeueAfter: result.RequeueAfter}
+		if errors.Is(err, ssa.ErrStale) {
+			call.Err = "stale"
+		} else if err != nil {
+			call.Err = "another"
+		}
+		calls = append(calls, call)
+		errs = append(errs, err)
+	}
+	close(recorder.Events)
+	for event := range recorder.Events {
+		emitted = append(emitted, strings.Fields(event)[1]) // "Warning CleanupFailed ...": the reason
+	}
+	return calls, errs, emitted
+}
+
+// scriptedCleanupHandler is a cleanupScript whose Cleanup is one script's.
+type scriptedCleanupHandler struct {
+	*cleanupScript
+	run func(context.Context, *corev1.Service) (reconcile.Result, error)
+}
+
+func (h *scriptedCleanupHandler) Cleanup(ctx context.Context, svc *corev1.Service) (reconcile.Result, error) {
+	return h.run(ctx, svc)
+}
+
+// A stale copy met by a cleanup (its status write refused) is retried soon, quietly, as one met by
+// Handler.Reconcile: no error, no CleanupFailed event, a few times in a row. The sixth in a row is
+// the cleanup's failure.
+func TestReconciler_RetriesAStaleCopyInACleanupQuietlyAFewTimesInARow(t *testing.T) {
+	quiet := func(d time.Duration) staleCall { return staleCall{RequeueAfter: d} }
+	ms := time.Millisecond
+	for _, tc := range []struct {
+		name       string
+		script     []string
+		want       []staleCall
+		wantEvents []string
+	}{
+		{"one stale copy", []string{"stale", "ok"}, []staleCall{quiet(100 * ms), {}}, []string{ReasonCleanupSucceeded}},
+		{"six in a row", []string{"stale", "stale", "stale", "stale", "stale", "stale"},
+			[]staleCall{quiet(100 * ms), quiet(200 * ms), quiet(400 * ms), quiet(800 * ms), quiet(time.Second), {Err: "stale"}}, []string{ReasonCleanupFailed}},
+		{"another error in between", []string{"stale", "fail", "stale", "ok"},
+			[]staleCall{quiet(100 * ms), {Err: "another"}, quiet(200 * ms), {}}, []string{ReasonCleanupFailed, ReasonCleanupSucceeded}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, _, emitted := runCleanupScript(t, tc.script)
+
+			if d := cmp.Diff(tc.want, got); d != "" {
+				t.Errorf("what each reconcile returned (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tc.wantEvents, emitted); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// A real failure is never retried quietly, though a stale copy comes with it: in the same
+// cleanup's error, or in another finalizer's.
+func TestReconciler_NeverHidesACleanupFailureThatComesWithAStaleCopy(t *testing.T) {
+	t.Run("joined in one cleanup's error", func(t *testing.T) {
+		_, errs, emitted := runCleanupScript(t, []string{"stale+fail"})
+
+		if !errors.Is(errs[0], errFailed) {
+			t.Errorf("err = %v, want the cleanup's failure", errs[0])
+		}
+		if d := cmp.Diff([]string{ReasonCleanupFailed}, emitted); d != "" {
+			t.Errorf("events (-want +got):\n%s", d)
+		}
+	})
+	t.Run("in another finalizer's cleanup", func(t *testing.T) {
+		_, errs, emitted := runCleanupScript(t, []string{"stale"}, "fail")
+
+		if !errors.Is(errs[0], errFailed) {
+			t.Errorf("err = %v, want the other cleanup's failure", errs[0])
+		}
+		if d := cmp.Diff([]string{ReasonCleanupFailed}, emitted); d != "" {
+			t.Errorf("events (-want +got):\n%s", d)
+		}
+	})
 }

@@ -95,7 +95,8 @@ func (o Outcome) String() string {
 // Step is the finalizer step of a reconcile on its own, for a reconciler that keeps its shape and
 // calls Handle at its top. New builds a whole reconciler around it. Such a reconciler passes the
 // Result and error of its own work (after Handle said Proceed) through a StaleRetry, as New's
-// does, so that a stale copy is retried soon and without an error log.
+// does, so that a stale copy is retried soon and without an error log; the step does so itself
+// for a stale copy its cleanup meets.
 //
 // The step's log lines go to the context's logger, which in a controller-runtime reconcile names
 // the object already; the step adds the finalizer's name.
@@ -105,6 +106,7 @@ type Step struct {
 	recorder   events.EventRecorder
 	cleanedUp  recentUIDs // cleaned up and released by this step
 	waiting    recentUIDs // whose cleanup said it is not done yet
+	stale      StaleRetry // the stale copies the cleanups met
 }
 
 // StepOptions configure a Step.
@@ -177,7 +179,12 @@ func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
 //     the caller returns the Result, so the object is looked at again after RequeueAfter. This is
 //     not an error: no error log, no backoff, and one Normal ReasonCleanupWaiting event each time
 //     a wait starts (in this process: a restarted controller announces it again).
-//   - cleanup returns an error: Failed, with the error; a Warning event, and the caller's
+//   - cleanup returns an error that wraps ssa.ErrStale and nothing else (a status write it made
+//     on obj, refused because obj changed since it was read: a cache that lags): Waiting, quietly,
+//     as StaleRetry says: a Result with a RequeueAfter of 100ms, doubling up to 1s, one log line
+//     at V(1), no event. The sixth stale copy in a row, and each next one until the cleanup
+//     returns no error, is a failure as below.
+//   - cleanup returns any other error: Failed, with the error; a Warning event, and the caller's
 //     retry with backoff. So does any other non-zero Result (Requeue, deprecated, would be
 //     retried with backoff; Priority alone, never): the error says to use RequeueAfter. The step
 //     logs no line of its own for it: the caller returns the error, which controller-runtime
@@ -269,6 +276,19 @@ func (s *Step) cleanUp(ctx context.Context, obj client.Object, cleanup func(cont
 		// (Priority alone): neither is a wait.
 		err = fmt.Errorf("the cleanup returned %+v: to wait, return a Result with a positive RequeueAfter; to fail, an error", result)
 		result = reconcile.Result{}
+	}
+	if err != nil {
+		// A stale copy, and nothing else: a write the cleanup made (its progress in the status,
+		// say) was refused because obj changed since it was read. A cache that lags, retried soon
+		// and quietly, as StaleRetry says; a failure, as any other error, when it keeps on.
+		retry, stillErr := s.stale.Handle(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj)}, reconcile.Result{}, err)
+		if stillErr == nil {
+			cleanupDuration.WithLabelValues(s.controller, resultWaiting).Observe(time.Since(start).Seconds())
+			return Waiting, retry, nil
+		}
+		err = stillErr
+	} else {
+		s.stale.forget(client.ObjectKeyFromObject(obj))
 	}
 	switch {
 	case err != nil:
