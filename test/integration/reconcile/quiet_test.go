@@ -31,6 +31,7 @@ import (
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
+	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
 // The happy path of an operator built as the docs recommend (the finalizer predicate with
@@ -204,10 +205,9 @@ func startParentOperator(t *testing.T, namespace string, cleanup func(attempt in
 		t.Fatalf("reading the Widget's schema: %v", err)
 	}
 	h := &parentHandler{
-		client:     mgr.GetClient(),
-		controller: name,
-		status:     ssareconcile.NewStatusApplier(mgr.GetClient(), name, ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{types}}),
-		cleanup:    cleanup,
+		children: ssa.NewApplier(mgr.GetClient(), name, ssa.ApplierOptions{}),
+		status:   ssareconcile.NewStatusApplier(mgr.GetClient(), name, ssareconcile.StatusApplierOptions{TypeConverters: []managedfields.TypeConverter{types}}),
+		cleanup:  cleanup,
 	}
 	r, err := ssareconcile.New[*testcluster.Widget](mgr, h, ssareconcile.Options{Controller: name, Finalizer: quietFinalizer})
 	if err != nil {
@@ -235,10 +235,9 @@ func startParentOperator(t *testing.T, namespace string, cleanup func(attempt in
 
 // parentHandler applies each parent's child and status, and counts what it was asked to do.
 type parentHandler struct {
-	client     client.Client
-	controller string
-	status     *ssareconcile.StatusApplier
-	cleanup    func(attempt int) error
+	children *ssa.Applier
+	status   *ssareconcile.StatusApplier
+	cleanup  func(attempt int) error
 
 	mu       sync.Mutex
 	calls    int
@@ -249,10 +248,11 @@ func (h *parentHandler) Reconcile(ctx context.Context, w *testcluster.Widget) (r
 	h.mu.Lock()
 	h.calls++
 	h.mu.Unlock()
-	owner := metav1ac.OwnerReference().WithAPIVersion(testcluster.WidgetGVK.GroupVersion().String()).WithKind(testcluster.WidgetGVK.Kind).
-		WithName(w.Name).WithUID(w.UID).WithController(true).WithBlockOwnerDeletion(true)
-	child := corev1ac.ConfigMap(w.Name+"-child", w.Namespace).WithOwnerReferences(owner).WithData(map[string]string{"color": w.Spec.Color})
-	if err := h.client.Apply(ctx, child, client.FieldOwner(h.controller), client.ForceOwnership); err != nil {
+	// The child through ApplyChild, as the docs recommend: created the first time (a stale copy
+	// when the cache has not shown one made a moment ago), then applied with the Widget's
+	// controller reference.
+	child := corev1ac.ConfigMap(w.Name+"-child", w.Namespace).WithData(map[string]string{"color": w.Spec.Color})
+	if _, err := h.children.ApplyChild(ctx, w, child, client.ForceOwnership); err != nil {
 		return reconcile.Result{}, err
 	}
 	ready := ssareconcile.Condition(w.Status.Conditions, metav1.Condition{
