@@ -2,13 +2,19 @@
 // for unit tests of controllers built on ssakit, and says where the fake still differs from the
 // API server.
 //
-//	scheme, _ := setup.Scheme() // built-in types and the operator's
+// A test of the minimal example's Site controller (example/minimal/controller/site_test.go): the
+// scheme holds client-go's types and the Site's, and the type converter is the one controller-gen
+// generated with the Site's apply configurations (the package applyconfiguration of its API):
+//
+//	scheme := runtime.NewScheme()
+//	_ = clientgoscheme.AddToScheme(scheme)   // ConfigMaps and the other built-in types
+//	_ = minimalv1alpha1.AddToScheme(scheme) // Site
 //	c := ssatest.NewClientBuilder(scheme, applyconfiguration.NewTypeConverter(scheme)).
-//		WithStatusSubresource(&v1alpha1.ConfigMirror{}).
-//		WithObjects(mirror, source).
+//		WithStatusSubresource(&minimalv1alpha1.Site{}). // as the CRD declares it
+//		WithObjects(site).
 //		Build()
-//	_, r, err := controller.NewReconciler(ssatest.Cluster{Client: c}, controller.Options{Recorder: events.NewFakeRecorder(100)})
-//	_, err = r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(mirror)})
+//	r, err := controller.NewReconciler(ssatest.Cluster{Client: c}, dns.NewMemory(30*time.Second))
+//	_, err = r.Reconcile(ctx, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(site)})
 //
 // [NewClientBuilder] returns a [ClientBuilder] of the fake client with what ssakit needs from the
 // server and the plain fake lacks: UIDs on every object (ssa.Finalizer refuses an object without

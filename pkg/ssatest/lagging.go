@@ -19,8 +19,12 @@ import (
 // caught up (CatchUp). An object created since is not found, one deleted since is still there,
 // one written since is served as it was, resourceVersion included, so that a write guarded by
 // that resourceVersion is refused with a 409 Conflict, as on the API server. Every other method,
-// writes, Watch and subresource reads included, goes to the client it lags, whose answers are
-// current.
+// writes and subresource reads included, goes to the client it lags, whose answers are current.
+//
+// Get and List read a copy of the store, not the client given to NewLaggingClient: interceptor
+// funcs given to the ClientBuilder's WithInterceptorFuncs see the writes and subresource reads of
+// a LaggingClient, never its Get or List. To intercept the lagging reads, wrap the LaggingClient
+// in a client.Client of the test's own that overrides Get or List and calls the LaggingClient's.
 //
 // Use it as the cached client of the code under test; give [Cluster] the LaggingClient as
 // Client, and its GetAPIReader reads the store, as a manager's API reader does:

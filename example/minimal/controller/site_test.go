@@ -1,7 +1,6 @@
 package controller_test
 
 import (
-	"context"
 	"testing"
 	"time"
 
@@ -14,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	minimalv1alpha1 "github.com/ssakit/ssakit/example/minimal/api/v1alpha1"
@@ -40,12 +38,6 @@ type fixture struct {
 // subresource, as the CRD declares it.
 func newFixture(t *testing.T, objs ...client.Object) *fixture {
 	t.Helper()
-	return newFixtureWith(t, interceptor.Funcs{}, objs...)
-}
-
-// newFixtureWith is newFixture with interceptor funcs around the fake client.
-func newFixtureWith(t *testing.T, funcs interceptor.Funcs, objs ...client.Object) *fixture {
-	t.Helper()
 	scheme := runtime.NewScheme()
 	if err := clientgoscheme.AddToScheme(scheme); err != nil {
 		t.Fatal(err)
@@ -57,16 +49,22 @@ func newFixtureWith(t *testing.T, funcs interceptor.Funcs, objs ...client.Object
 	f.client = ssatest.NewClientBuilder(scheme, minimalapplyconfiguration.NewTypeConverter(scheme)).
 		WithStatusSubresource(&minimalv1alpha1.Site{}).
 		WithObjects(objs...).
-		WithInterceptorFuncs(funcs).
 		Build()
 	f.dns = dns.NewMemory(deleteDelay)
 	f.dns.Now = func() time.Time { return f.now }
-	r, err := controller.NewReconciler(ssatest.Cluster{Client: f.client}, f.dns)
+	f.readThrough(t, f.client)
+	return f
+}
+
+// readThrough has the reconciler read through cache, as a manager's client reads its informer
+// cache, and write through it to the fake client.
+func (f *fixture) readThrough(t *testing.T, cache client.Client) {
+	t.Helper()
+	r, err := controller.NewReconciler(ssatest.Cluster{Client: cache}, f.dns)
 	if err != nil {
 		t.Fatal(err)
 	}
 	f.r = r
-	return f
 }
 
 // reconcile reconciles the Site "hello" once.
@@ -202,29 +200,25 @@ func TestReconcile_ConfigMapOfTheSitesNameNotCreatedForItIsLeftAlone(t *testing.
 
 func TestReconcile_ConfigMapTheCacheHasNotSeenYetIsNotAdopted(t *testing.T) {
 	g := NewWithT(t)
+	f := newFixture(t, site())
+	// A cache that lags: someone creates the ConfigMap after the cache last caught up, and the
+	// controller's reads do not show it yet.
+	f.readThrough(t, ssatest.NewLaggingClient(f.client))
 	theirs := page()
 	theirs.Data = map[string]string{"index.html": "theirs"}
-	// A cache that lags: someone created the ConfigMap a moment ago, and the controller's reads
-	// do not show it yet.
-	lagging := true
-	f := newFixtureWith(t, interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, opts ...client.GetOption) error {
-		if _, ok := obj.(*corev1.ConfigMap); ok && lagging {
-			return apierrors.NewNotFound(corev1.Resource("configmaps"), key.Name)
-		}
-		return c.Get(ctx, key, obj, opts...)
-	}}, site(), theirs)
+	g.Expect(f.client.Create(t.Context(), theirs, client.FieldOwner("someone"))).To(Succeed())
 
 	result, err := f.r.Reconcile(t.Context(), reconcile.Request{NamespacedName: client.ObjectKeyFromObject(site())})
 
 	// The controller creates a ConfigMap it does not see, and a create fails where the name is
 	// taken (ssa.ErrStale): the reconcile is retried soon, quietly, from a cache that has caught
 	// up by then.
-	lagging = false
 	got := f.get(t, page()).(*corev1.ConfigMap)
 	g.Expect(got.OwnerReferences).To(BeEmpty(), "the ConfigMap was adopted")
 	g.Expect(got.Data).To(Equal(map[string]string{"index.html": "theirs"}))
 	g.Expect(err).NotTo(HaveOccurred())
 	g.Expect(result.RequeueAfter).To(BeNumerically(">", 0), "the reconcile is not retried")
+	g.Expect(ready(t, f.get(t, site()).(*minimalv1alpha1.Site))).To(Equal("no Ready condition"), "the reconcile saw the ConfigMap: the cache did not lag")
 }
 
 func TestReconcile_HostnameWithAnotherOwnersRecordIsLeftAlone(t *testing.T) {
