@@ -2,7 +2,6 @@ package finalizer
 
 import (
 	"context"
-	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -11,7 +10,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -156,19 +154,4 @@ func newFinalizerFor(t *testing.T, c client.Client, controller, name string, opt
 		t.Fatalf("NewFinalizer(%q, %q): %v", controller, name, err)
 	}
 	return f
-}
-
-// fieldPaths renders every path in set, sorted, in structured-merge-diff's readable form
-// (fieldpath.Path.String): `.spec.color`, `.metadata.finalizers[="example.com/cleanup"]`.
-func fieldPaths(set *fieldpath.Set) []string {
-	var paths []fieldpath.Path
-	for p := range set.All() {
-		paths = append(paths, p.Copy()) // All reuses one path while it iterates
-	}
-	slices.SortFunc(paths, fieldpath.Path.Compare)
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = p.String()
-	}
-	return out
 }

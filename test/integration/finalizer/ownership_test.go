@@ -60,7 +60,7 @@ func TestOwnership_OfALiveObject(t *testing.T) {
 	diff(t, "owners of the finalizer", []string{finalizerManager}, o.Owners(ssa.FinalizerPath(cleanup)))
 	diff(t, "owners of spec.color", []string{userManager}, o.Owners(fieldpath.MakePathOrDie("spec", "color")))
 	g.Expect(entries).To(HaveLen(1))
-	diff(t, "status entry", "widgets (Apply, status): .status.phase", entries[0].String()+": "+strings.Join(fieldPaths(entries[0].Fields), ", "))
+	diff(t, "status entry", "widgets (Apply, status): .status.phase", entries[0].String()+": "+strings.Join(testcluster.FieldPaths(entries[0].Fields), ", "))
 	g.Expect(o.CheckNoOverlap(userManager, statusManager, finalizerManager)).To(Succeed())
 }
 

@@ -32,7 +32,7 @@ func ownedBy(t *testing.T, obj client.Object, manager string) []string {
 			set = set.Union(e.Fields)
 		}
 	}
-	return fieldPaths(set)
+	return testcluster.FieldPaths(set)
 }
 
 // operations returns the operations of manager's entries on obj.

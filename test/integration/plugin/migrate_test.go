@@ -7,6 +7,7 @@ import (
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
+	"github.com/ssakit/ssakit/internal/testcluster"
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
@@ -86,7 +87,7 @@ func TestMigrate_MovesTheFinalizersAsTheDryRunSaid(t *testing.T) {
 		}
 		diff(t, name+": finalizers", []string{cleanup}, obj.GetFinalizers())
 		diff(t, name+": owners of the finalizer", []string{finalizerManager}, ownership.Owners(ssa.FinalizerPath(cleanup)))
-		diff(t, name+": what the user owns", []string{".spec.color"}, fieldPaths(ownership.FieldsOf(userManager)))
+		diff(t, name+": what the user owns", []string{".spec.color"}, testcluster.FieldPaths(ownership.FieldsOf(userManager)))
 		color, _, _ := unstructured.NestedString(obj.Object, "spec", "color")
 		diff(t, name+": spec.color", "green", color)
 	}

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"slices"
 	"strings"
 	"testing"
 
@@ -10,7 +9,6 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 )
@@ -81,16 +79,6 @@ func diff(t *testing.T, what string, want, got any, opts ...cmp.Option) {
 	if d := cmp.Diff(want, got, opts...); d != "" {
 		t.Errorf("%s (-want +got):\n%s", what, d)
 	}
-}
-
-// fieldPaths renders the paths of set, sorted.
-func fieldPaths(set *fieldpath.Set) []string {
-	var paths []string
-	for p := range set.All() {
-		paths = append(paths, p.String())
-	}
-	slices.Sort(paths)
-	return paths
 }
 
 // table splits a printed table into rows of whitespace-separated words.

@@ -17,7 +17,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/structured-merge-diff/v6/fieldpath"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	ssareconcile "github.com/ssakit/ssakit/pkg/reconcile"
@@ -411,12 +410,12 @@ func ownOnlyTheirShare(live metav1.Object, finalizers map[string]string, statusM
 	}
 	for _, e := range ownership.Entries {
 		if name, ok := finalizers[e.Manager]; ok {
-			if paths := fieldPaths(e.Fields); e.Subresource != "" || len(paths) != 1 || paths[0] != ssa.FinalizerPath(name).String() {
+			if paths := testcluster.FieldPaths(e.Fields); e.Subresource != "" || len(paths) != 1 || paths[0] != ssa.FinalizerPath(name).String() {
 				return fmt.Errorf("the manager of %s owns %v (%s)", name, paths, e)
 			}
 		}
 		if e.Manager == statusManager {
-			for _, p := range fieldPaths(e.Fields) {
+			for _, p := range testcluster.FieldPaths(e.Fields) {
 				if e.Subresource != "status" || !strings.HasPrefix(p, ".status") {
 					return fmt.Errorf("the status manager owns %s (%s)", p, e)
 				}
@@ -424,21 +423,6 @@ func ownOnlyTheirShare(live metav1.Object, finalizers map[string]string, statusM
 		}
 	}
 	return nil
-}
-
-// fieldPaths renders every path in set, sorted, in structured-merge-diff's readable form
-// (fieldpath.Path.String): `.status.phase`, `.metadata.finalizers[="proof.ssakit.dev/first"]`.
-func fieldPaths(set *fieldpath.Set) []string {
-	var paths []fieldpath.Path
-	for p := range set.All() {
-		paths = append(paths, p.Copy()) // All reuses one path while it iterates
-	}
-	slices.SortFunc(paths, fieldpath.Path.Compare)
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = p.String()
-	}
-	return out
 }
 
 // disjoint is invariant (f): no field is owned by one of ssakit's managers and one of the user's.

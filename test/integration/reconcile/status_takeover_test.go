@@ -2,7 +2,6 @@ package reconcile
 
 import (
 	"errors"
-	"slices"
 	"testing"
 
 	. "github.com/onsi/gomega"
@@ -172,20 +171,5 @@ func statusEntryPaths(t *testing.T, w *testcluster.Widget, manager string) []str
 			set = set.Union(e.Fields)
 		}
 	}
-	return fieldPaths(set)
-}
-
-// fieldPaths renders every path in set, sorted, in structured-merge-diff's readable form
-// (fieldpath.Path.String): `.status.phase`, `.metadata.finalizers[="example.com/cleanup"]`.
-func fieldPaths(set *fieldpath.Set) []string {
-	var paths []fieldpath.Path
-	for p := range set.All() {
-		paths = append(paths, p.Copy()) // All reuses one path while it iterates
-	}
-	slices.SortFunc(paths, fieldpath.Path.Compare)
-	out := make([]string, len(paths))
-	for i, p := range paths {
-		out[i] = p.String()
-	}
-	return out
+	return testcluster.FieldPaths(set)
 }
