@@ -30,7 +30,8 @@ import (
 //     one managedFields patch guarded by the create's resourceVersion) and config is applied once,
 //     so that the manager's applies own the child's fields as if an apply had made it: a field a
 //     later configuration drops is removed, not kept by the create's entry. Three requests, once
-//     per child.
+//     per child. Should a write come between the create and the patch, the next call finds the
+//     manager's Update entry on the child and folds it then.
 //   - A child owner does not control is refused, and not written: an *ObjectError wrapping
 //     ErrNotControlled when it has no controller, and an error that errors.Is finds as
 //     ErrNotControlled and errors.As as a *controllerutil.AlreadyOwnedError when another object
@@ -76,7 +77,14 @@ func (a *Applier) ApplyChild(ctx context.Context, owner client.Object, config ru
 		return false, notControlledError(ref, child, controller)
 	}
 	desired.SetUID(child.GetUID())
-	sent, err = a.Apply(ctx, child, client.ApplyConfigurationFromUnstructured(desired), opts...)
+	if hasUpdateEntryOf(child, a.manager) && !isDryRun(opts) {
+		// A create whose entry was never folded into the manager's Apply entry (a write came
+		// between the create and its managedFields patch): fold it now.
+		err = a.foldAfterApply(ctx, ref, desired, opts)
+		sent = true
+	} else {
+		sent, err = a.Apply(ctx, child, client.ApplyConfigurationFromUnstructured(desired), opts...)
+	}
 	if errors.Is(err, ErrGone) || errors.Is(err, ErrReplaced) {
 		return sent, &ObjectError{Object: ref, Reason: ErrStale, Err: err,
 			Detail: "the child was deleted or replaced since the client's cache saw it, and nothing was applied; its delete event brings the reconcile that makes it again"}
@@ -121,16 +129,45 @@ func (a *Applier) createChild(ctx context.Context, ref ObjectRef, desired *unstr
 	case err != nil || isDryRun(opts):
 		return true, err
 	}
-	if _, err := UpgradeManagers(ctx, a.client, created, a.manager, a.manager); err != nil {
-		return true, fmt.Errorf("%s was created, but its create's Update entry could not be made %q's Apply entry, so a field a later configuration drops would stay: %w", ref, a.manager, err)
-	}
-	// The entry now owns what the create set, containers included, where an apply owns the
-	// fields it sets: one apply of config settles it, so the next call sends nothing.
 	desired.SetUID(created.GetUID())
-	if _, err := a.Apply(ctx, created, client.ApplyConfigurationFromUnstructured(desired)); err != nil {
-		return true, fmt.Errorf("%s was created, but its first apply failed: %w", ref, err)
+	return true, a.fold(ctx, ref, created, desired)
+}
+
+// fold makes the manager's Update entry on obj, which has its managedFields whole (an answer of
+// the API server), part of its Apply entry (UpgradeManagers), then applies desired once: the
+// entry owned what the write set, containers included, where an apply owns the fields it sets,
+// so after it the next call sends nothing. A write since obj was read is ErrStale, and the next
+// call folds again.
+func (a *Applier) fold(ctx context.Context, ref ObjectRef, obj client.Object, desired *unstructured.Unstructured) error {
+	if _, err := UpgradeManagers(ctx, a.client, obj, a.manager, a.manager); err != nil {
+		return fmt.Errorf("%s: %q's Update entry could not be made its Apply entry, so a field a later configuration drops would stay: %w", ref, a.manager, err)
 	}
-	return true, nil
+	if _, err := a.Apply(ctx, obj, client.ApplyConfigurationFromUnstructured(desired.DeepCopy())); err != nil {
+		return fmt.Errorf("%s: applying it once its Update entry was folded: %w", ref, err)
+	}
+	return nil
+}
+
+// foldAfterApply applies desired, whatever the cached child shows, for an answer with
+// managedFields whole, and folds the manager's Update entry there (fold).
+func (a *Applier) foldAfterApply(ctx context.Context, ref ObjectRef, desired *unstructured.Unstructured, opts []client.ApplyOption) error {
+	answer := desired.DeepCopy()
+	applyOpts := append(append([]client.ApplyOption(nil), opts...), client.FieldOwner(a.manager))
+	if err := a.client.Apply(ctx, client.ApplyConfigurationFromUnstructured(answer), applyOpts...); err != nil {
+		return FromApplyError(ref, err)
+	}
+	return a.fold(ctx, ref, answer, desired)
+}
+
+// hasUpdateEntryOf reports whether obj's managedFields show an Update entry of manager on the
+// main resource.
+func hasUpdateEntryOf(obj client.Object, manager string) bool {
+	for _, e := range obj.GetManagedFields() {
+		if e.Manager == manager && e.Operation == metav1.ManagedFieldsOperationUpdate && e.Subresource == "" {
+			return true
+		}
+	}
+	return false
 }
 
 // notControlledError refuses child, which is not controlled by controller's object though no

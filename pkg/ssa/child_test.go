@@ -256,3 +256,40 @@ func TestApplier_ApplyChildDeletedSinceTheCacheSawItIsStale(t *testing.T) {
 		t.Errorf("the deleted child is back: Get = %v", err)
 	}
 }
+
+// A child whose create entry was never folded (a write came between the create and its
+// managedFields patch) still has the manager's Update entry: the next call folds it, so a key a
+// later configuration drops is removed.
+func TestApplier_ApplyChildFoldsAnUpdateEntryItsCreateLeft(t *testing.T) {
+	tc := newChildTest(t)
+	left := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "demo", Name: "web-page", OwnerReferences: []metav1.OwnerReference{{
+			APIVersion: "apps/v1", Kind: "Deployment", Name: "web", UID: "d3a1", Controller: new(true), BlockOwnerDeletion: new(true)}}},
+		Data: map[string]string{"index.html": "hello", "old.html": "bye"},
+	}
+	if err := tc.c.Create(t.Context(), left, client.FieldOwner("web")); err != nil {
+		t.Fatal(err)
+	}
+	pages := ssa.NewApplier(tc.c, "web", ssa.ApplierOptions{})
+
+	if _, err := pages.ApplyChild(t.Context(), tc.owner, pageConfig("hello")); err != nil {
+		t.Fatal(err)
+	}
+
+	got := &corev1.ConfigMap{}
+	if err := tc.c.Get(t.Context(), client.ObjectKeyFromObject(left), got); err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(map[string]string{"index.html": "hello"}, got.Data); d != "" {
+		t.Errorf("data (-want +got):\n%s", d)
+	}
+	for _, e := range got.ManagedFields {
+		if e.Manager == "web" && e.Operation != metav1.ManagedFieldsOperationApply {
+			t.Errorf("the create's %s entry is still there: %s", e.Operation, e.FieldsV1)
+		}
+	}
+	before := *tc.writes
+	if sent, err := pages.ApplyChild(t.Context(), tc.owner, pageConfig("hello")); err != nil || sent || *tc.writes != before {
+		t.Errorf("ApplyChild after the fold = %v, %v with %d writes; want nothing sent", sent, err, *tc.writes-before)
+	}
+}
