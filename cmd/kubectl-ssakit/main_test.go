@@ -163,3 +163,29 @@ current-context: c
 		})
 	}
 }
+
+// A release command removes the one finalizer it names, and only while it is where it was found;
+// a Namespace's spec.finalizers go through its finalize subresource. Names are quoted for sh.
+func TestReleaseCommand_RemovesExactlyTheStuckFinalizer(t *testing.T) {
+	widget := objectJSON{APIVersion: "example.com/v1", Kind: "Widget", Namespace: "prod", Name: "w"}
+	for name, tc := range map[string]struct {
+		object    objectJSON
+		field     string
+		index     int
+		finalizer string
+		want      string
+	}{
+		"custom resource": {widget, metadataFinalizers, 2, "example.com/cleanup",
+			`kubectl patch widget.example.com/w -n prod --type=json -p '[{"op":"test","path":"/metadata/finalizers/2","value":"example.com/cleanup"},{"op":"remove","path":"/metadata/finalizers/2"}]'`},
+		"quote in the name": {objectJSON{APIVersion: "v1", Kind: "ConfigMap", Namespace: "prod", Name: "c"}, metadataFinalizers, 0, "it's",
+			`kubectl patch configmap/c -n prod --type=json -p '[{"op":"test","path":"/metadata/finalizers/0","value":"it'\''s"},{"op":"remove","path":"/metadata/finalizers/0"}]'`},
+		"namespace spec": {objectJSON{APIVersion: "v1", Kind: "Namespace", Name: "prod"}, specFinalizers, 0, "kubernetes",
+			`kubectl get namespace prod -o json | jq '.spec.finalizers -= ["kubernetes"]' | kubectl replace --raw /api/v1/namespaces/prod/finalize -f -`},
+	} {
+		t.Run(name, func(t *testing.T) {
+			if d := cmp.Diff(tc.want, releaseCommand(tc.object, tc.field, tc.index, tc.finalizer)); d != "" {
+				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}

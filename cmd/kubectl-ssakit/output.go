@@ -55,6 +55,16 @@ func (o objectJSON) String() string {
 	return o.Namespace + "/" + kind + "/" + o.Name
 }
 
+// kubectlName names the object as kubectl takes it back: kind.group/name (kind/name in the core
+// group), lower-case, without its namespace, which goes in -n.
+func (o objectJSON) kubectlName() string {
+	kind := strings.ToLower(o.Kind)
+	if group, _, found := strings.Cut(o.APIVersion, "/"); found {
+		kind += "." + group
+	}
+	return kind + "/" + o.Name
+}
+
 func objectOf(obj *unstructured.Unstructured) objectJSON {
 	return objectJSON{APIVersion: obj.GetAPIVersion(), Kind: obj.GetKind(), Namespace: obj.GetNamespace(), Name: obj.GetName(), UID: string(obj.GetUID())}
 }

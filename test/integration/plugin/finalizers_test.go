@@ -2,9 +2,16 @@ package plugin
 
 import (
 	"encoding/json"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp/cmpopts"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
 // finalizerRow is what a test reads of one finalizers -o json entry.
@@ -70,4 +77,77 @@ func TestFinalizers_PrintsATableAndASummary(t *testing.T) {
 		{ns + "/widget.test.ssakit.dev/legacy", oldName, legacyManager, "(Update)", "unqualified"},
 	}, table(r.stdout))
 	diff(t, "summary", "1 finalizer(s) on 1 of 2 object(s): 1 without a domain-qualified name, 0 stuck\n", r.stderr)
+}
+
+// A Namespace stuck Terminating on spec.finalizers (no namespace controller runs here, so
+// "kubernetes" stays) is reported stuck, with the command that releases it; that command, run as
+// printed through sh with a real kubectl and jq, lets the namespace go.
+func TestFinalizers_ReportsANamespaceStuckOnSpecFinalizersAndHowToReleaseIt(t *testing.T) {
+	ns := cluster.Namespace(t)
+	if err := cluster.Client.Delete(t.Context(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+		t.Fatal(err)
+	}
+
+	r := plugin(t, ns, "finalizers", "namespace/"+ns, "--stuck-after", "0s", "-o", "json")
+
+	diff(t, "exit code", 0, r.code)
+	var rows []struct {
+		Field, Finalizer, Release string
+		Stuck                     bool
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("%v:\n%s", err, r.stdout)
+	}
+	if len(rows) != 1 || rows[0].Field != "spec.finalizers" || rows[0].Finalizer != "kubernetes" || !rows[0].Stuck {
+		t.Fatalf("want one stuck spec.finalizers row for kubernetes, got %+v", rows)
+	}
+	want := "kubectl get namespace " + ns + " -o json | jq '.spec.finalizers -= [\"kubernetes\"]' | kubectl replace --raw /api/v1/namespaces/" + ns + "/finalize -f -"
+	diff(t, "release command", want, rows[0].Release)
+
+	text := plugin(t, ns, "finalizers", "namespace/"+ns, "--stuck-after", "0s")
+	if !strings.Contains(text.stderr, want) || !strings.Contains(text.stderr, "skips") {
+		t.Errorf("the text output gives no release command and no warning:\n%s", text.stderr)
+	}
+
+	release(t, ns, rows[0].Release)
+	gone := &corev1.Namespace{}
+	if err := cluster.Client.Get(t.Context(), client.ObjectKey{Name: ns}, gone); !apierrors.IsNotFound(err) {
+		t.Errorf("the namespace is still there after its release command: %v, finalizers %v", err, gone.Spec.Finalizers)
+	}
+}
+
+// An object terminating for longer than --stuck-after with a name no controller releases gets the
+// exact kubectl command that releases it, and the command works.
+func TestFinalizers_GivesTheCommandThatReleasesAStuckFinalizer(t *testing.T) {
+	ns := cluster.Namespace(t)
+	stuck := legacyFinalizer(t, userWidget(t, ns, "stuck"), oldName)
+	legacyFinalizer(t, stuck, cleanup)
+	if err := cluster.Client.Delete(t.Context(), stuck); err != nil {
+		t.Fatal(err)
+	}
+
+	r := plugin(t, ns, "finalizers", widgets+"/stuck", "--stuck-after", "0s", "-o", "json")
+
+	diff(t, "exit code", 0, r.code)
+	var rows []struct{ Finalizer, Release string }
+	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
+		t.Fatalf("%v:\n%s", err, r.stdout)
+	}
+	diff(t, "release commands", []struct{ Finalizer, Release string }{
+		{oldName, `kubectl patch widget.test.ssakit.dev/stuck -n ` + ns + ` --type=json -p '[{"op":"test","path":"/metadata/finalizers/0","value":"widget-finalizer"},{"op":"remove","path":"/metadata/finalizers/0"}]'`},
+		{cleanup, `kubectl patch widget.test.ssakit.dev/stuck -n ` + ns + ` --type=json -p '[{"op":"test","path":"/metadata/finalizers/1","value":"example.com/cleanup"},{"op":"remove","path":"/metadata/finalizers/1"}]'`},
+	}, rows)
+
+	release(t, ns, rows[1].Release)
+	diff(t, "finalizers left", []string{oldName}, live(t, key(ns, "stuck")).GetFinalizers())
+}
+
+// release runs a command the plugin printed, through sh, with the test cluster's kubeconfig.
+func release(t *testing.T, namespace, command string) {
+	t.Helper()
+	cmd := exec.CommandContext(t.Context(), "sh", "-c", command)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+cluster.Kubeconfig(t, namespace))
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s: %v\n%s", command, err, out)
+	}
 }
