@@ -111,9 +111,11 @@ const kubebuilderNoPath = `finalizer name "storage.finalizers.tutorial.kubebuild
 	`and built-in types refuse it; use a domain-qualified name such as example.com/cleanup, and ssa.FinalizerOptions.FormerNames to migrate live objects`
 
 func TestKubebuilderControllerFindings(t *testing.T) {
-	const useSSA = "use ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa), which applies only this finalizer, with a field manager of its own"
+	const useSSA = "use ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa), which applies only this finalizer, with a field manager of its own, " +
+		"and migrate live objects with ssa.FinalizerOptions{TakeOverLegacy: true} or kubectl ssakit migrate"
 	const file = "guestbook_controller.go"
-	const ownedByUpdate = "Update records the finalizer under an Update field-manager entry, which an apply cannot release later (ssa-semantics row 3); "
+	const ownedByUpdate = "Update records the finalizer under an Update field-manager entry, which an apply cannot release later " +
+		"(ssa-semantics row 3, https://github.com/ssakit/ssakit/blob/main/docs/ssa-semantics.md#ownership-of-metadatafinalizers); "
 	// The name is reported where it is added only: ContainsFinalizer and RemoveFinalizer deal
 	// with a name already on objects.
 	want := []finding{
@@ -140,6 +142,24 @@ func TestExampleOperatorControllerHasNoFindings(t *testing.T) {
 		t.Run(mode.name, func(t *testing.T) {
 			g := NewWithT(t)
 			output, code := runVet(t, mode.run("github.com/ssakit/ssakit/example/operator/controller"))
+			g.Expect(findings(t, output)).To(BeEmpty())
+			g.Expect(code).To(Equal(0), string(output))
+		})
+	}
+}
+
+// A test file's fixtures are reported, unless each analyzer's tests flag leaves them out, the
+// way docs/vet.md tells go vet users to.
+func TestTestsFlagsLeaveOutTestFiles(t *testing.T) {
+	leaveOut := []string{"-finalizerupdate.tests=false", "-finalizername.tests=false", "-typedapply.tests=false"}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			g := NewWithT(t)
+			output, code := runVet(t, mode.run("./testdata/testfiles"))
+			g.Expect(findings(t, output)).To(HaveLen(2), string(output))
+			g.Expect(code).To(Equal(mode.exitFindings), string(output))
+
+			output, code = runVet(t, mode.run(append(leaveOut, "./testdata/testfiles")...))
 			g.Expect(findings(t, output)).To(BeEmpty())
 			g.Expect(code).To(Equal(0), string(output))
 		})

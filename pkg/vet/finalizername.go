@@ -59,6 +59,7 @@ type nameUse struct {
 }
 
 func runFinalizerName(pass *analysis.Pass) (any, error) {
+	pass = reporting(pass)
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	info := pass.TypesInfo
 	for cur := range insp.Root().Preorder((*ast.CallExpr)(nil), (*ast.CompositeLit)(nil)) {

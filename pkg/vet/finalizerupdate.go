@@ -34,8 +34,14 @@ controllerutil.CreateOrPatch): it replaces the whole finalizer list, so a
 finalizer another writer added or removed since the object was read is lost or
 comes back. ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa) applies only its
 own finalizer, with a field manager of its own, and
-ssa.FinalizerOptions.TakeOverLegacy moves finalizers of live objects out of
-Update entries.
+ssa.FinalizerOptions{TakeOverLegacy: true} or kubectl ssakit migrate moves
+finalizers of live objects out of Update entries.
+
+A constant name the package removes but never adds (with AddFinalizer, or
+declared with ssa.NewFinalizer) is someone else's, such as a platform's
+protection finalizer removed before a delete: ssa.Finalizer cannot release
+it, and removing it records nothing, so only its removal with a merge patch
+without an optimistic lock is reported, for the change it can lose.
 
 An object is followed by variable identity within the function that calls
 AddFinalizer or RemoveFinalizer, closures included, to the writes that can run
@@ -48,21 +54,28 @@ Apply patches, JSON and strategic merge patches are not reported.`,
 }
 
 // ssaFinalizerAdvice ends every FinalizerUpdate message.
-const ssaFinalizerAdvice = "use ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa), which applies only this finalizer, with a field manager of its own"
+const ssaFinalizerAdvice = "use ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa), which applies only this finalizer, with a field manager of its own, " +
+	"and migrate live objects with ssa.FinalizerOptions{TakeOverLegacy: true} or kubectl ssakit migrate"
+
+// row3 cites the row of ssa-semantics.md that shows an Update entry keeping a finalizer, by a URL
+// that opens outside a clone: GitHub anchors the table's section, not its rows.
+const row3 = "ssa-semantics row 3, https://github.com/ssakit/ssakit/blob/main/docs/ssa-semantics.md#ownership-of-metadatafinalizers"
 
 // Hazards, by write. The server records what an Update or a patch other than an apply changed
 // (structured-merge-diff's Updater.Update) under an Update entry of its field manager: the
 // finalizer it added stays owned there, and no apply can release it (ssa-semantics row 3). A
 // merge patch without an optimistic lock also replaces the whole list from what was read.
 const (
-	updateHazard      = "records the finalizer under an Update field-manager entry, which an apply cannot release later (ssa-semantics row 3)"
+	updateHazard      = "records the finalizer under an Update field-manager entry, which an apply cannot release later (" + row3 + ")"
 	mergePatchHazard  = "a merge patch replaces the whole finalizer list, so a finalizer another writer added or removed since the read is lost or comes back"
 	lockedPatchHazard = "a merge patch " + updateHazard
 )
 
 func runFinalizerUpdate(pass *analysis.Pass) (any, error) {
+	pass = reporting(pass)
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	vals := valuesOf(pass, insp)
+	added := addedNames(pass, insp)
 	for cur := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 		call := cur.Node().(*ast.CallExpr)
 		fn := typeutil.StaticCallee(pass.TypesInfo, call)
@@ -82,23 +95,66 @@ func runFinalizerUpdate(pass *analysis.Pass) (any, error) {
 			continue
 		}
 		subject := fmt.Sprintf("controllerutil.%s on %s", fn.Name(), target.Name())
+		advice := ssaFinalizerAdvice
+		if name, ok := constantString(pass.TypesInfo, call.Args[1]); ok && fn.Name() == "RemoveFinalizer" && !added[name] {
+			subject = fmt.Sprintf("controllerutil.RemoveFinalizer of %q, which this package never adds, on %s", name, target.Name())
+			advice = foreignAdvice
+		}
 		if w, ok := laterWrite(pass.TypesInfo, vals, body, newFlow(body), call, target); ok {
-			reportWrite(pass, call, subject, w, vals)
+			reportWrite(pass, call, subject, w, vals, advice)
 			continue
 		}
 		if helper, ok := mutatedBy(pass.TypesInfo, body, target); ok {
-			hazard := "whose Update " + updateHazard
-			if isFunc(typeutil.StaticCallee(pass.TypesInfo, helper), controllerutilPkg, "CreateOrPatch") {
-				hazard = "whose merge patch replaces the whole finalizer list, so a finalizer another writer added or removed since the read is lost or comes back"
-			}
-			pass.Report(analysis.Diagnostic{
-				Pos: call.Pos(), End: call.End(),
-				Message: fmt.Sprintf("%s, written by %s (line %d), %s; %s",
-					subject, types.ExprString(helper.Fun), line(pass, helper), hazard, ssaFinalizerAdvice),
-			})
+			reportMutate(pass, call, subject, helper, advice)
 		}
 	}
 	return nil, nil
+}
+
+// reportMutate reports call, in the mutate function of helper (controllerutil.CreateOrUpdate or
+// CreateOrPatch).
+func reportMutate(pass *analysis.Pass, call *ast.CallExpr, subject string, helper *ast.CallExpr, advice string) {
+	hazard := "whose Update " + updateHazard
+	if isFunc(typeutil.StaticCallee(pass.TypesInfo, helper), controllerutilPkg, "CreateOrPatch") {
+		hazard = "whose merge patch replaces the whole finalizer list, so a finalizer another writer added or removed since the read is lost or comes back"
+	} else if advice == foreignAdvice {
+		// Removing a name records nothing, and an Update fails on a concurrent change.
+		return
+	}
+	pass.Report(analysis.Diagnostic{
+		Pos: call.Pos(), End: call.End(),
+		Message: fmt.Sprintf("%s, written by %s (line %d), %s; %s",
+			subject, types.ExprString(helper.Fun), line(pass, helper), hazard, advice),
+	})
+}
+
+// foreignAdvice ends the message about a finalizer the package removes but never adds (a
+// platform's protection finalizer, removed before a delete): ssa.Finalizer can only release what
+// its own apply added, so it cannot help; only the lost update can be fixed.
+const foreignAdvice = "remove it with Update, or a merge patch with client.MergeFromWithOptimisticLock, which fail with a conflict instead"
+
+// addedNames returns the constant finalizer names the package adds: with
+// controllerutil.AddFinalizer, or declared with ssa.NewFinalizer. A name it only removes is
+// someone else's.
+func addedNames(pass *analysis.Pass, insp *inspector.Inspector) map[string]bool {
+	added := map[string]bool{}
+	for cur := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
+		call := cur.Node().(*ast.CallExpr)
+		fn := typeutil.StaticCallee(pass.TypesInfo, call)
+		var arg ast.Expr
+		switch {
+		case isFunc(fn, controllerutilPkg, "AddFinalizer") && len(call.Args) == 2:
+			arg = call.Args[1]
+		case isFunc(fn, ssaPkg, "NewFinalizer") && len(call.Args) >= 3:
+			arg = call.Args[2]
+		default:
+			continue
+		}
+		if name, ok := constantString(pass.TypesInfo, arg); ok {
+			added[name] = true
+		}
+	}
+	return added
 }
 
 // laterWrite finds the first write of target that can run after call in the function at body,
@@ -152,16 +208,22 @@ func deferredBy(cur, body inspector.Cursor) *ast.DeferStmt {
 	return nil
 }
 
-func reportWrite(pass *analysis.Pass, call *ast.CallExpr, subject string, w write, vals *values) {
+func reportWrite(pass *analysis.Pass, call *ast.CallExpr, subject string, w write, vals *values, advice string) {
 	how := types.ExprString(w.call.Fun)
 	hazard := "Update " + updateHazard
+	kind := otherPatch
 	if w.method == "Patch" {
-		kind, patch := vals.patchOf(w.patch)
+		var patch string
+		kind, patch = vals.patchOf(w.patch)
 		how += " and " + patch
 		hazard = mergePatchHazard
 		if kind == lockedMergePatch {
 			hazard = lockedPatchHazard
 		}
+	}
+	if advice == foreignAdvice && kind != mergePatch {
+		// Removing a name records nothing; an Update or a locked patch fails on a concurrent change.
+		return
 	}
 	where := fmt.Sprintf("line %d", line(pass, w.call))
 	if w.deferred {
@@ -169,7 +231,7 @@ func reportWrite(pass *analysis.Pass, call *ast.CallExpr, subject string, w writ
 	}
 	pass.Report(analysis.Diagnostic{
 		Pos: call.Pos(), End: call.End(),
-		Message: fmt.Sprintf("%s, written with %s (%s): %s; %s", subject, how, where, hazard, ssaFinalizerAdvice),
+		Message: fmt.Sprintf("%s, written with %s (%s): %s; %s", subject, how, where, hazard, advice),
 	})
 }
 

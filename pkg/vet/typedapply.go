@@ -17,7 +17,7 @@ import (
 
 // TypedApply reports typed Go objects sent as Server-Side Apply configurations: they send the
 // zero value of every field their JSON encoding keeps, which the field manager then applies and
-// owns (controller-runtime#1669).
+// owns (https://github.com/kubernetes-sigs/controller-runtime/issues/1669).
 var TypedApply = &analysis.Analyzer{
 	Name: "typedapply",
 	Doc: `report typed objects applied with their zero values
@@ -27,7 +27,7 @@ its JSON encoding keeps, zero values included (a number or string without
 omitempty, an intstr.IntOrString or resource.Quantity even with omitempty, as a
 Service port's targetPort: 0). Applied with Server-Side Apply, each of them is
 set, and owned by the field manager, though the controller never meant to set
-it (controller-runtime#1669). An apply configuration sends only what was set:
+it (https://github.com/kubernetes-sigs/controller-runtime/issues/1669). An apply configuration sends only what was set:
 one generated with +kubebuilder:ac:generate=true or from client-go, applied
 with Client.Apply, or client.ApplyConfigurationFromUnstructured of an
 Unstructured holding only the fields to set.
@@ -61,10 +61,11 @@ implements.`,
 const applyDeprecated = "client.Apply as a patch type is deprecated in controller-runtime v0.25"
 
 // applyAdvice ends the messages about typed objects applied whole.
-const applyAdvice = "apply an apply configuration with Client.Apply instead (generated with +kubebuilder:ac:generate=true, or client-go's), " +
+const applyAdvice = "apply an apply configuration with Client.Apply instead (controller-runtime v0.22 or later; generated with +kubebuilder:ac:generate=true, or client-go's), " +
 	"or client.ApplyConfigurationFromUnstructured of an Unstructured holding only the fields to set"
 
 func runTypedApply(pass *analysis.Pass) (any, error) {
+	pass = reporting(pass)
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	vals := valuesOf(pass, insp)
 	info := pass.TypesInfo
@@ -89,7 +90,7 @@ func runTypedApply(pass *analysis.Pass) (any, error) {
 				for i, f := range fields {
 					fields[i] = "status." + f
 				}
-				pass.Reportf(call.Args[2].Pos(), "reconcile.StatusApplier.Apply of typed status %s sends every field its JSON encoding keeps, zero values included%s, and the controller comes to own them (controller-runtime#1669); pass the status apply configuration generated with +kubebuilder:ac:generate=true instead",
+				pass.Reportf(call.Args[2].Pos(), "reconcile.StatusApplier.Apply of typed status %s sends every field its JSON encoding keeps, zero values included%s, and the controller comes to own them (https://github.com/kubernetes-sigs/controller-runtime/issues/1669); pass the status apply configuration generated with +kubebuilder:ac:generate=true instead",
 					typeName(pass, status), unsetFields(fields))
 			}
 		}
@@ -145,7 +146,7 @@ func checkAppliedObject(pass *analysis.Pass, vals *values, w write) {
 		pass.Reportf(w.obj.Pos(), "%s of typed %s: %s; %s", how, typeName(pass, t), applyDeprecated, applyAdvice)
 		return
 	}
-	pass.Reportf(w.obj.Pos(), "%s of typed %s sends every field its JSON encoding keeps, zero values included%s, and the field manager comes to own them (controller-runtime#1669); %s",
+	pass.Reportf(w.obj.Pos(), "%s of typed %s sends every field its JSON encoding keeps, zero values included%s, and the field manager comes to own them (https://github.com/kubernetes-sigs/controller-runtime/issues/1669); %s",
 		how, typeName(pass, t), unsetFields(fields), applyAdvice)
 }
 
@@ -179,7 +180,7 @@ func reportConverted(pass *analysis.Pass, call *ast.CallExpr, how string, source
 	}
 	pass.Report(analysis.Diagnostic{
 		Pos: call.Pos(), End: call.End(),
-		Message: fmt.Sprintf("%s of an Unstructured converted from typed %s (line %d) sends every field that type's JSON encoding keeps, zero values included%s, and the field manager comes to own them (controller-runtime#1669); %s",
+		Message: fmt.Sprintf("%s of an Unstructured converted from typed %s (line %d) sends every field that type's JSON encoding keeps, zero values included%s, and the field manager comes to own them (https://github.com/kubernetes-sigs/controller-runtime/issues/1669); %s",
 			how, typeName(pass, source), line(pass, at), unsetFields(fields), applyAdvice),
 	})
 }

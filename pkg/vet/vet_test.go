@@ -57,3 +57,22 @@ func requires(analyzers []*analysis.Analyzer) []*analysis.Analyzer {
 func TestAnalyzersOnKubebuilderController(t *testing.T) {
 	analysistest.Run(t, analysistest.TestData(), all, "kubebuilder")
 }
+
+// With -<analyzer>.tests=false, each analyzer leaves out its findings in _test.go files (a
+// fixture's name without a path, an Update and an apply of a fake object) and keeps the others.
+func TestTestsFlagLeavesOutTestFiles(t *testing.T) {
+	for _, a := range vet.Analyzers {
+		setFlag(t, a, "tests", "false")
+	}
+	analysistest.Run(t, analysistest.TestData(), all, "testfiles")
+}
+
+// setFlag sets a's flag for the test, and back to its default after it.
+func setFlag(t *testing.T, a *analysis.Analyzer, name, value string) {
+	t.Helper()
+	g := NewWithT(t)
+	g.Expect(a.Flags.Set(name, value)).To(Succeed())
+	t.Cleanup(func() {
+		g.Expect(a.Flags.Set(name, a.Flags.Lookup(name).DefValue)).To(Succeed())
+	})
+}

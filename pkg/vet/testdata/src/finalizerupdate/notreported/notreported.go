@@ -147,3 +147,29 @@ func addFinalizerAfterDeferredStatusUpdate(ctx context.Context, c client.Client,
 	controllerutil.AddFinalizer(cm, finalizer)
 	return nil
 }
+
+// protection is a platform's finalizer this package removes before a delete but never adds: no
+// apply of the package's own can release it, and removing it records nothing.
+const protection = "platform.example.com/protection"
+
+func removeForeignFinalizerThenUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	controllerutil.RemoveFinalizer(cm, protection)
+	if err := c.Update(ctx, cm); err != nil {
+		return err
+	}
+	return c.Delete(ctx, cm)
+}
+
+func removeForeignFinalizerThenPatchWithOptimisticLock(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	before := cm.DeepCopyObject().(*corev1.ConfigMap)
+	controllerutil.RemoveFinalizer(cm, "platform.example.com/protection")
+	return c.Patch(ctx, cm, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
+}
+
+func removeForeignFinalizerInCreateOrUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	_, err := controllerutil.CreateOrUpdate(ctx, c, cm, func() error {
+		controllerutil.RemoveFinalizer(cm, protection)
+		return nil
+	})
+	return err
+}

@@ -13,7 +13,7 @@ import (
 const finalizer = "example.com/cleanup"
 
 func addFinalizerThenUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
-	controllerutil.AddFinalizer(cm, finalizer) // want `^controllerutil.AddFinalizer on cm, written with c.Update \(line 17\): Update records the finalizer under an Update field-manager entry, which an apply cannot release later \(ssa-semantics row 3\); use ssa.Finalizer \(github.com/ssakit/ssakit/pkg/ssa\), which applies only this finalizer, with a field manager of its own$`
+	controllerutil.AddFinalizer(cm, finalizer) // want `^controllerutil.AddFinalizer on cm, written with c.Update \(line 17\): Update records the finalizer under an Update field-manager entry, which an apply cannot release later \(ssa-semantics row 3, https://github.com/ssakit/ssakit/blob/main/docs/ssa-semantics.md#ownership-of-metadatafinalizers\); use ssa.Finalizer \(github.com/ssakit/ssakit/pkg/ssa\), which applies only this finalizer, with a field manager of its own, and migrate live objects with ssa.FinalizerOptions{TakeOverLegacy: true} or kubectl ssakit migrate$`
 	return c.Update(ctx, cm)
 }
 
@@ -79,7 +79,7 @@ func removeFinalizerThenPatchMergeFromWithOptions(ctx context.Context, c client.
 // finalizer. The merge patch still records the finalizer under an Update entry.
 func removeFinalizerThenPatchMergeFromWithOptimisticLock(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
 	before := cm.DeepCopyObject().(*corev1.ConfigMap)
-	controllerutil.RemoveFinalizer(cm, finalizer) // want `^controllerutil.RemoveFinalizer on cm, written with c.Patch and client.MergeFromWithOptions \(line 83\): a merge patch records the finalizer under an Update field-manager entry, which an apply cannot release later \(ssa-semantics row 3\); use ssa.Finalizer`
+	controllerutil.RemoveFinalizer(cm, finalizer) // want `^controllerutil.RemoveFinalizer on cm, written with c.Patch and client.MergeFromWithOptions \(line 83\): a merge patch records the finalizer under an Update field-manager entry, which an apply cannot release later \(ssa-semantics row 3, https://github.com/ssakit/ssakit/blob/main/docs/ssa-semantics.md#ownership-of-metadatafinalizers\); use ssa.Finalizer`
 	return c.Patch(ctx, cm, client.MergeFromWithOptions(before, client.MergeFromWithOptimisticLock{}))
 }
 
@@ -114,7 +114,7 @@ func addFinalizerAndUpdateInsideRetryClosure(ctx context.Context, c client.Clien
 
 func addFinalizerInCreateOrUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
 	_, err := controllerutil.CreateOrUpdate(ctx, c, cm, func() error {
-		controllerutil.AddFinalizer(cm, finalizer) // want `^controllerutil.AddFinalizer on cm, written by controllerutil.CreateOrUpdate \(line 116\), whose Update records the finalizer under an Update field-manager entry, which an apply cannot release later \(ssa-semantics row 3\); use ssa.Finalizer`
+		controllerutil.AddFinalizer(cm, finalizer) // want `^controllerutil.AddFinalizer on cm, written by controllerutil.CreateOrUpdate \(line 116\), whose Update records the finalizer under an Update field-manager entry, which an apply cannot release later \(ssa-semantics row 3, https://github.com/ssakit/ssakit/blob/main/docs/ssa-semantics.md#ownership-of-metadatafinalizers\); use ssa.Finalizer`
 		return nil
 	})
 	return err
@@ -162,4 +162,12 @@ func addFinalizerBeforeDeferredMergePatch(ctx context.Context, c client.Client, 
 		_ = c.Patch(ctx, cm, client.MergeFrom(before))
 	}()
 	return nil
+}
+
+// A platform's finalizer, removed before a delete and never added here: ssa.Finalizer cannot
+// release it, but a merge patch without a lock can still lose another writer's change.
+func removeForeignFinalizerThenMergePatch(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	before := cm.DeepCopyObject().(*corev1.ConfigMap)
+	controllerutil.RemoveFinalizer(cm, "platform.example.com/protection") // want `^controllerutil.RemoveFinalizer of "platform.example.com/protection", which this package never adds, on cm, written with c.Patch and client.MergeFrom \(line 172\): a merge patch replaces the whole finalizer list, so a finalizer another writer added or removed since the read is lost or comes back; remove it with Update, or a merge patch with client.MergeFromWithOptimisticLock, which fail with a conflict instead$`
+	return c.Patch(ctx, cm, client.MergeFrom(before))
 }

@@ -15,7 +15,7 @@ import (
 )
 
 func patchTypedObjectWithApply(ctx context.Context, c client.Client, w *widget.Widget) error {
-	return c.Patch(ctx, w, client.Apply, client.FieldOwner("widgets")) // want `^c.Patch with client.Apply of typed \*widget.Widget sends every field its JSON encoding keeps, zero values included \(spec.replicas, spec.paused, spec.storage and 1 more even when unset\), and the field manager comes to own them \(controller-runtime#1669\); apply an apply configuration with Client.Apply instead \(generated with \+kubebuilder:ac:generate=true, or client-go's\), or client.ApplyConfigurationFromUnstructured of an Unstructured holding only the fields to set$`
+	return c.Patch(ctx, w, client.Apply, client.FieldOwner("widgets")) // want `^c.Patch with client.Apply of typed \*widget.Widget sends every field its JSON encoding keeps, zero values included \(spec.replicas, spec.paused, spec.storage and 1 more even when unset\), and the field manager comes to own them \(https://github.com/kubernetes-sigs/controller-runtime/issues/1669\); apply an apply configuration with Client.Apply instead \(controller-runtime v0.22 or later; generated with \+kubebuilder:ac:generate=true, or client-go's\), or client.ApplyConfigurationFromUnstructured of an Unstructured holding only the fields to set$`
 }
 
 func patchTypedObjectWhoseListItemsSendOptionalFields(ctx context.Context, c client.Client, g *widget.Gadget) error {
@@ -23,7 +23,7 @@ func patchTypedObjectWhoseListItemsSendOptionalFields(ctx context.Context, c cli
 }
 
 func patchBuiltinTypeWithApply(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
-	return c.Patch(ctx, cm, client.Apply) // want `^c.Patch with client.Apply of typed \*v1.ConfigMap: client.Apply as a patch type is deprecated in controller-runtime v0.25; apply an apply configuration with Client.Apply instead \(generated with \+kubebuilder:ac:generate=true, or client-go's\), or client.ApplyConfigurationFromUnstructured of an Unstructured holding only the fields to set$`
+	return c.Patch(ctx, cm, client.Apply) // want `^c.Patch with client.Apply of typed \*v1.ConfigMap: client.Apply as a patch type is deprecated in controller-runtime v0.25; apply an apply configuration with Client.Apply instead \(controller-runtime v0.22 or later; generated with \+kubebuilder:ac:generate=true, or client-go's\), or client.ApplyConfigurationFromUnstructured of an Unstructured holding only the fields to set$`
 }
 
 func patchTypedObjectWithStoredApplyPatch(ctx context.Context, c client.Client, g *widget.Gadget) error {
@@ -83,7 +83,7 @@ func patchConvertedTypedObjectWithoutZeroValuesWithApply(ctx context.Context, c 
 
 func statusApplierWithTypedStatus(ctx context.Context, a *reconcile.StatusApplier, s *widget.Sprocket) error {
 	s.Status.Phase = "Ready"
-	return a.Apply(ctx, s, s.Status) // want `^reconcile.StatusApplier.Apply of typed status widget.SprocketStatus sends every field its JSON encoding keeps, zero values included \(status.phase even when unset\), and the controller comes to own them \(controller-runtime#1669\); pass the status apply configuration generated with \+kubebuilder:ac:generate=true instead$`
+	return a.Apply(ctx, s, s.Status) // want `^reconcile.StatusApplier.Apply of typed status widget.SprocketStatus sends every field its JSON encoding keeps, zero values included \(status.phase even when unset\), and the controller comes to own them \(https://github.com/kubernetes-sigs/controller-runtime/issues/1669\); pass the status apply configuration generated with \+kubebuilder:ac:generate=true instead$`
 }
 
 func statusApplierWithTypedStatusPointer(ctx context.Context, a *reconcile.StatusApplier, w *widget.Widget) error {

@@ -1,0 +1,3 @@
+// Package testfiles has findings only in its test file, which the analyzers' tests flags leave
+// out.
+package testfiles
