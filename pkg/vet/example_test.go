@@ -13,7 +13,7 @@ func ExampleAnalyzers() {
 		fmt.Printf("%s: %s\n", a.Name, summary)
 	}
 	// Output:
-	// finalizerupdate: report finalizers added or removed with controllerutil and written with Update or a merge patch
+	// finalizerupdate: report finalizers changed in memory and written with Update or a merge patch
 	// finalizername: report finalizer names the API server refuses or warns on
 	// typedapply: report typed objects applied with their zero values
 }

@@ -14,23 +14,28 @@ import (
 	"golang.org/x/tools/go/types/typeutil"
 )
 
-// FinalizerUpdate reports controllerutil.AddFinalizer and RemoveFinalizer on an object that the
-// same function then writes with Update, or patches with client.MergeFrom,
-// client.MergeFromWithOptions or client.Merge, deferred writes included; and on the object of a
-// controllerutil.CreateOrUpdate or CreateOrPatch whose mutate function they are called in.
+// FinalizerUpdate reports a finalizer change (controllerutil.AddFinalizer or RemoveFinalizer,
+// SetFinalizers, an assignment to Finalizers, or a call of a function that changes its
+// argument's finalizers for its caller to write) of an object that the same function then writes
+// with Update (a client's, a client-go typed clientset's, or a wrapper's of that shape), or
+// patches with client.MergeFrom, client.MergeFromWithOptions, client.Merge or
+// client.RawPatch(types.MergePatchType, ...), deferred writes included; and on the object of a
+// controllerutil.CreateOrUpdate or CreateOrPatch whose mutate function makes the change.
 var FinalizerUpdate = &analysis.Analyzer{
 	Name: "finalizerupdate",
-	Doc: `report finalizers added or removed with controllerutil and written with Update or a merge patch
+	Doc: `report finalizers changed in memory and written with Update or a merge patch
 
-controllerutil.AddFinalizer and RemoveFinalizer change the object in memory; the
-write that follows decides what reaches the server. The server records what an
+controllerutil.AddFinalizer and RemoveFinalizer, SetFinalizers and assignments
+to Finalizers (append, slices.DeleteFunc, []string{}) change the object in
+memory; the write that follows decides what reaches the server. The server records what an
 Update or a merge patch changed under an Update entry of its field manager: a
 finalizer it added stays owned there, and a later apply, of ssa.Finalizer or any
 other manager, cannot release it (ssa-semantics row 3). An Update carries the
 resourceVersion it read, so a concurrent change makes it fail with a conflict
 rather than lose anything; a merge patch does not (client.MergeFrom,
 MergeFromWithOptions without MergeFromWithOptimisticLock, client.Merge,
-controllerutil.CreateOrPatch): it replaces the whole finalizer list, so a
+client.RawPatch(types.MergePatchType, ...), controllerutil.CreateOrPatch): it
+replaces the whole finalizer list, so a
 finalizer another writer added or removed since the object was read is lost or
 comes back. ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa) applies only its
 own finalizer, with a field manager of its own, and
@@ -43,14 +48,22 @@ protection finalizer removed before a delete: ssa.Finalizer cannot release
 it, and removing it records nothing, so only its removal with a merge patch
 without an optimistic lock is reported, for the change it can lose.
 
-An object is followed by variable identity within the function that calls
-AddFinalizer or RemoveFinalizer, closures included, to the writes that can run
-after the call (by the function's control-flow graph), and to the writes it
-defers, which run at its return; writes of the status or another subresource,
-Apply patches, JSON and strategic merge patches are not reported.`,
-	URL:      "https://pkg.go.dev/github.com/ssakit/ssakit/pkg/vet#FinalizerUpdate",
-	Requires: []*analysis.Analyzer{inspect.Analyzer},
-	Run:      runFinalizerUpdate,
+Updates are a client's (controller-runtime's client.Client or a type with its
+methods), a client-go typed clientset's Update(ctx, obj, opts), or any
+method Update(ctx, obj[, opts]) returning an error whose obj has
+GetFinalizers (a store wrapping a clientset). A function that changes a
+parameter's finalizers and writes it nowhere gets a fact, across packages:
+its calls count as the change, and the caller's write is reported there.
+
+An object is followed by variable identity within the function that changes
+it, closures included, to the writes that can run after the change (by the
+function's control-flow graph), and to the writes it defers, which run at its
+return; writes of the status or another subresource, Apply patches, JSON and
+strategic merge patches are not reported.`,
+	URL:       "https://pkg.go.dev/github.com/ssakit/ssakit/pkg/vet#FinalizerUpdate",
+	Requires:  []*analysis.Analyzer{inspect.Analyzer},
+	Run:       runFinalizerUpdate,
+	FactTypes: []analysis.Fact{(*changesFinalizers)(nil)},
 }
 
 // ssaFinalizerAdvice ends every FinalizerUpdate message.
@@ -72,20 +85,13 @@ const (
 )
 
 func runFinalizerUpdate(pass *analysis.Pass) (any, error) {
-	pass = reporting(pass)
+	// The facts come first, and from every file: a test file's helper is a helper too.
 	insp := pass.ResultOf[inspect.Analyzer].(*inspector.Inspector)
 	vals := valuesOf(pass, insp)
+	exportChangeFacts(pass, insp)
+	pass = reporting(pass)
 	added := addedNames(pass, insp)
-	for cur := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
-		call := cur.Node().(*ast.CallExpr)
-		fn := typeutil.StaticCallee(pass.TypesInfo, call)
-		if !isFunc(fn, controllerutilPkg, "AddFinalizer") && !isFunc(fn, controllerutilPkg, "RemoveFinalizer") {
-			continue
-		}
-		target := rootVar(pass.TypesInfo, call.Args[0])
-		if target == nil {
-			continue
-		}
+	for cur := range insp.Root().Preorder((*ast.CallExpr)(nil), (*ast.AssignStmt)(nil)) {
 		var body inspector.Cursor
 		for c := range cur.Enclosing((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
 			body = c
@@ -94,18 +100,19 @@ func runFinalizerUpdate(pass *analysis.Pass) (any, error) {
 		if !body.Valid() {
 			continue
 		}
-		subject := fmt.Sprintf("controllerutil.%s on %s", fn.Name(), target.Name())
-		advice := ssaFinalizerAdvice
-		if name, ok := constantString(pass.TypesInfo, call.Args[1]); ok && fn.Name() == "RemoveFinalizer" && !added[name] {
-			subject = fmt.Sprintf("controllerutil.RemoveFinalizer of %q, which this package never adds, on %s", name, target.Name())
-			advice = foreignAdvice
-		}
-		if w, ok := laterWrite(pass.TypesInfo, vals, body, newFlow(body), call, target); ok {
-			reportWrite(pass, call, subject, w, vals, advice)
-			continue
-		}
-		if helper, ok := mutatedBy(pass.TypesInfo, body, target); ok {
-			reportMutate(pass, call, subject, helper, advice)
+		for _, c := range changesAt(pass, cur.Node()) {
+			advice := ssaFinalizerAdvice
+			if c.removed != "" && !added[c.removed] {
+				c.subject = fmt.Sprintf("controllerutil.RemoveFinalizer of %q, which this package never adds, on %s", c.removed, c.target.Name())
+				advice = foreignAdvice
+			}
+			if w, ok := laterWrite(pass.TypesInfo, vals, body, newFlow(body), c.node, c.target); ok {
+				reportWrite(pass, c.node, c.subject, w, vals, advice)
+				continue
+			}
+			if helper, ok := mutatedBy(pass.TypesInfo, body, c.target); ok {
+				reportMutate(pass, c.node, c.subject, helper, advice)
+			}
 		}
 	}
 	return nil, nil
@@ -113,7 +120,7 @@ func runFinalizerUpdate(pass *analysis.Pass) (any, error) {
 
 // reportMutate reports call, in the mutate function of helper (controllerutil.CreateOrUpdate or
 // CreateOrPatch).
-func reportMutate(pass *analysis.Pass, call *ast.CallExpr, subject string, helper *ast.CallExpr, advice string) {
+func reportMutate(pass *analysis.Pass, call ast.Node, subject string, helper *ast.CallExpr, advice string) {
 	hazard := "whose Update " + updateHazard
 	if isFunc(typeutil.StaticCallee(pass.TypesInfo, helper), controllerutilPkg, "CreateOrPatch") {
 		hazard = "whose merge patch replaces the whole finalizer list, so a finalizer another writer added or removed since the read is lost or comes back"
@@ -162,7 +169,7 @@ func addedNames(pass *analysis.Pass, insp *inspector.Inspector) map[string]bool 
 // an Update of the object, or a merge patch of it. A write deferred by the function itself
 // (defer r.Update(ctx, obj), or in a deferred function literal) runs when the function returns,
 // so after call whenever call and the defer statement are on one path, in either order.
-func laterWrite(info *types.Info, vals *values, body inspector.Cursor, flow *flow, call *ast.CallExpr, target *types.Var) (write, bool) {
+func laterWrite(info *types.Info, vals *values, body inspector.Cursor, flow *flow, call ast.Node, target *types.Var) (write, bool) {
 	for cur := range body.Preorder((*ast.CallExpr)(nil)) {
 		n := cur.Node()
 		deferred := deferredBy(cur, body)
@@ -208,7 +215,7 @@ func deferredBy(cur, body inspector.Cursor) *ast.DeferStmt {
 	return nil
 }
 
-func reportWrite(pass *analysis.Pass, call *ast.CallExpr, subject string, w write, vals *values, advice string) {
+func reportWrite(pass *analysis.Pass, call ast.Node, subject string, w write, vals *values, advice string) {
 	how := types.ExprString(w.call.Fun)
 	hazard := "Update " + updateHazard
 	kind := otherPatch

@@ -24,6 +24,8 @@ var all = &analysis.Analyzer{
 	Name:     "ssakitvet",
 	Doc:      "run all of ssakit-vet's analyzers",
 	Requires: requires(vet.Analyzers),
+	// Facts of one analyzer are exported and imported under the analyzer that runs them.
+	FactTypes: factTypes(vet.Analyzers),
 	Run: func(pass *analysis.Pass) (any, error) {
 		for _, a := range vet.Analyzers {
 			p := *pass
@@ -34,6 +36,14 @@ var all = &analysis.Analyzer{
 		}
 		return nil, nil
 	},
+}
+
+func factTypes(analyzers []*analysis.Analyzer) []analysis.Fact {
+	var union []analysis.Fact
+	for _, a := range analyzers {
+		union = append(union, a.FactTypes...)
+	}
+	return union
 }
 
 func requires(analyzers []*analysis.Analyzer) []*analysis.Analyzer {

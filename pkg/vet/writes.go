@@ -45,8 +45,11 @@ type write struct {
 // the subresource's.
 func writeOf(info *types.Info, call *ast.CallExpr) (write, bool) {
 	fn, ok := typeutil.Callee(info, call).(*types.Func)
-	if !ok || !isWriteSignature(fn.Signature(), len(call.Args)) {
+	if !ok {
 		return write{}, false
+	}
+	if !isWriteSignature(fn.Signature(), len(call.Args)) {
+		return typedUpdateOf(info, call)
 	}
 	params := fn.Signature().Params()
 	options := params.At(params.Len() - 1).Type().(*types.Slice).Elem()
@@ -61,6 +64,34 @@ func writeOf(info *types.Info, call *ast.CallExpr) (write, bool) {
 		}
 	}
 	return write{}, false
+}
+
+// mergePatchType is the content type of a JSON merge patch, types.MergePatchType.
+const mergePatchType = "application/merge-patch+json"
+
+// typedUpdateOf recognizes call as an Update of a client-go typed clientset, or of a wrapper
+// with its shape: a method Update(ctx, obj[, options]) returning the object or nothing, and an
+// error, whose obj has GetFinalizers (flytepropeller's store, Update(ctx, obj) (obj, error));
+// UpdateStatus is its status subresource's.
+func typedUpdateOf(info *types.Info, call *ast.CallExpr) (write, bool) {
+	fn, ok := typeutil.Callee(info, call).(*types.Func)
+	if !ok || (fn.Name() != "Update" && fn.Name() != "UpdateStatus") {
+		return write{}, false
+	}
+	sig := fn.Signature()
+	params, results := sig.Params(), sig.Results()
+	if sig.Recv() == nil || sig.Variadic() || params.Len() < 2 || params.Len() > 3 || len(call.Args) != params.Len() ||
+		results.Len() == 0 || results.Len() > 2 || !types.Identical(results.At(results.Len()-1).Type(), types.Universe.Lookup("error").Type()) ||
+		!isNamed(params.At(0).Type(), "context", "Context") || !hasFinalizers(params.At(1).Type()) {
+		return write{}, false
+	}
+	return write{call: call, method: "Update", subresource: fn.Name() == "UpdateStatus", obj: call.Args[1]}, true
+}
+
+// hasFinalizers reports whether t has a GetFinalizers method: an object with metadata.
+func hasFinalizers(t types.Type) bool {
+	sel := types.NewMethodSet(t).Lookup(nil, "GetFinalizers")
+	return sel != nil
 }
 
 // isWriteSignature tells whether sig is a method's (ctx, client.Object, ..., ...option), and
@@ -136,6 +167,11 @@ func (v *values) patchAfter(expr ast.Expr, hops int) (patchKind, string) {
 		switch {
 		case isFunc(fn, clientPkg, "MergeFrom"):
 			return mergePatch, "client.MergeFrom"
+		case isFunc(fn, clientPkg, "RawPatch") && len(call.Args) == 2:
+			// A JSON merge patch replaces each list it carries whole, however it was built.
+			if t, ok := constantString(v.info, call.Args[0]); ok && t == mergePatchType {
+				return mergePatch, "client.RawPatch(" + types.ExprString(call.Args[0]) + ")"
+			}
 		case isFunc(fn, clientPkg, "MergeFromWithOptions"):
 			for _, opt := range call.Args[1:] {
 				if isNamed(namedOf(v.info.TypeOf(opt)), clientPkg, "MergeFromWithOptimisticLock") {

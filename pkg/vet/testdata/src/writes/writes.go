@@ -93,7 +93,11 @@ func patchStrategicMergeFrom(ctx context.Context, c client.Client, cm *corev1.Co
 }
 
 func patchRaw(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
-	return c.Patch(ctx, cm, client.RawPatch(types.MergePatchType, []byte(`{}`))) // want `^object Patch other$`
+	return c.Patch(ctx, cm, client.RawPatch(types.MergePatchType, []byte(`{}`))) // want `^object Patch merge client.RawPatch\(types.MergePatchType\)$`
+}
+
+func patchRawJSON(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	return c.Patch(ctx, cm, client.RawPatch(types.JSONPatchType, []byte(`[]`))) // want `^object Patch other$`
 }
 
 func patchParameter(ctx context.Context, c client.Client, cm *corev1.ConfigMap, patch client.Patch) error {
@@ -145,7 +149,7 @@ func writeToStore(ctx context.Context, s store, cm *corev1.ConfigMap) error {
 	if err := s.Patch(ctx, cm, client.Apply); err != nil {
 		return err
 	}
-	return s.Update(ctx, cm)
+	return s.Update(ctx, cm) // want `^object Update$`
 }
 
 func updateFunctionValue(ctx context.Context, update func(context.Context, client.Object, ...client.UpdateOption) error, cm *corev1.ConfigMap) error {

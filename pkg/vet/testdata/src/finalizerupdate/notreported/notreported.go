@@ -15,11 +15,11 @@ import (
 
 const finalizer = "example.com/cleanup"
 
-func addFinalizerWithoutWrite(cm *corev1.ConfigMap) bool {
+func addFinalizerWithoutWrite(cm *corev1.ConfigMap) bool { // want addFinalizerWithoutWrite:"changesFinalizers\\[0\\]"
 	return controllerutil.AddFinalizer(cm, finalizer)
 }
 
-func addFinalizerThenUpdateOfAnotherObject(ctx context.Context, c client.Client, cm, other *corev1.ConfigMap) error {
+func addFinalizerThenUpdateOfAnotherObject(ctx context.Context, c client.Client, cm, other *corev1.ConfigMap) error { // want addFinalizerThenUpdateOfAnotherObject:"changesFinalizers\\[2\\]"
 	controllerutil.AddFinalizer(cm, finalizer)
 	return c.Update(ctx, other)
 }
@@ -71,17 +71,18 @@ func addFinalizerThenPatchOfReassignedVariable(ctx context.Context, c client.Cli
 	return c.Patch(ctx, cm, patch)
 }
 
-// The analyzer looks within one function: the caller's Update is not seen.
-func addFinalizerInHelper(cm *corev1.ConfigMap) {
+// The helper changes the finalizers for its caller to write, but this caller writes only the
+// status.
+func addFinalizerInHelper(cm *corev1.ConfigMap) { // want addFinalizerInHelper:"changesFinalizers\\[0\\]"
 	controllerutil.AddFinalizer(cm, finalizer)
 }
 
-func updateAfterHelper(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+func statusUpdateAfterHelper(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
 	addFinalizerInHelper(cm)
-	return c.Update(ctx, cm)
+	return c.Status().Update(ctx, cm)
 }
 
-func addFinalizerToOwnerInCreateOrUpdateOfChild(ctx context.Context, c client.Client, owner, child *corev1.ConfigMap) error {
+func addFinalizerToOwnerInCreateOrUpdateOfChild(ctx context.Context, c client.Client, owner, child *corev1.ConfigMap) error { // want addFinalizerToOwnerInCreateOrUpdateOfChild:"changesFinalizers\\[2\\]"
 	_, err := controllerutil.CreateOrUpdate(ctx, c, child, func() error {
 		controllerutil.AddFinalizer(owner, finalizer)
 		return nil
@@ -101,14 +102,15 @@ func ssaFinalizerAdd(ctx context.Context, f *ssa.Finalizer, cm *corev1.ConfigMap
 	return err
 }
 
-// An Update method of a type that is not a controller-runtime client.
+// An Update method of a type that is neither a client nor shaped like one (no context): a
+// cache. (A wrapper's Update(ctx, obj) is taken for a client's.)
 type cache struct{}
 
-func (cache) Update(ctx context.Context, obj client.Object) error { return nil }
+func (cache) Update(obj client.Object) error { return nil }
 
-func addFinalizerThenUpdateOfCache(ctx context.Context, c cache, cm *corev1.ConfigMap) error {
+func addFinalizerThenUpdateOfCache(ctx context.Context, c cache, cm *corev1.ConfigMap) error { // want addFinalizerThenUpdateOfCache:"changesFinalizers\\[2\\]"
 	controllerutil.AddFinalizer(cm, finalizer)
-	return c.Update(ctx, cm)
+	return c.Update(cm)
 }
 
 // The branch that removes the finalizer returns before the Update below can run.

@@ -72,3 +72,7 @@ type Condition struct {
 	Reason             string          `json:"reason"`
 	Message            string          `json:"message"`
 }
+
+type UpdateOptions struct {
+	FieldManager string
+}

@@ -1,0 +1,206 @@
+package vet
+
+import (
+	"fmt"
+	"go/ast"
+	"go/types"
+	"slices"
+
+	"golang.org/x/tools/go/analysis"
+	"golang.org/x/tools/go/ast/inspector"
+	"golang.org/x/tools/go/types/typeutil"
+)
+
+// change is a finalizer change of an object held in a variable: controllerutil.AddFinalizer or
+// RemoveFinalizer, SetFinalizers, an assignment to the Finalizers field, or a call of a function
+// whose changesFinalizers fact says it changes its argument's finalizers.
+type change struct {
+	// node is the call or assignment, where a finding is reported.
+	node   ast.Node
+	target *types.Var
+	// subject names the change in messages.
+	subject string
+	// removed is the constant name given to controllerutil.RemoveFinalizer; empty otherwise.
+	removed string
+}
+
+// changesFinalizers is the fact of a function that changes the finalizers of some of its
+// parameters' objects, for its callers to write: Numaflow's reconcile(ctx, objCopy), whose caller
+// patches the copy.
+type changesFinalizers struct {
+	// Params are the indices of those parameters, in order.
+	Params []int
+}
+
+// AFact marks changesFinalizers as a go/analysis fact.
+func (*changesFinalizers) AFact() {}
+
+func (f *changesFinalizers) String() string { return fmt.Sprintf("changesFinalizers%v", f.Params) }
+
+// changesAt returns the finalizer changes n makes: a call or an assignment.
+func changesAt(pass *analysis.Pass, n ast.Node) []change {
+	info := pass.TypesInfo
+	switch n := n.(type) {
+	case *ast.CallExpr:
+		return callChanges(pass, n)
+	case *ast.AssignStmt:
+		var changes []change
+		for i, lhs := range n.Lhs {
+			sel, ok := ast.Unparen(lhs).(*ast.SelectorExpr)
+			if !ok || !isFinalizersField(info, sel) {
+				continue
+			}
+			target := metaOwner(info, sel.X)
+			if target == nil {
+				continue
+			}
+			subject := "assignment to " + types.ExprString(sel)
+			if len(n.Rhs) == len(n.Lhs) && clearsAll(info, n.Rhs[i]) {
+				subject += " (which removes every finalizer, other controllers' too)"
+			}
+			changes = append(changes, change{node: n, target: target, subject: subject})
+		}
+		return changes
+	}
+	return nil
+}
+
+func callChanges(pass *analysis.Pass, call *ast.CallExpr) []change {
+	info := pass.TypesInfo
+	fn, _ := typeutil.Callee(info, call).(*types.Func)
+	if fn == nil {
+		return nil
+	}
+	switch {
+	case isFunc(fn, controllerutilPkg, "AddFinalizer"), isFunc(fn, controllerutilPkg, "RemoveFinalizer"):
+		target := rootVar(info, call.Args[0])
+		if target == nil {
+			return nil
+		}
+		c := change{node: call, target: target, subject: fmt.Sprintf("controllerutil.%s on %s", fn.Name(), target.Name())}
+		if name, ok := constantString(info, call.Args[1]); ok && fn.Name() == "RemoveFinalizer" {
+			c.removed = name
+		}
+		return []change{c}
+	case isMethod(fn, metav1Pkg, "SetFinalizers"), isMethod(fn, unstructuredPkg, "SetFinalizers"):
+		sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+		if !ok {
+			return nil
+		}
+		target := metaOwner(info, sel.X)
+		if target == nil || len(call.Args) != 1 {
+			return nil
+		}
+		subject := fmt.Sprintf("%s on %s", types.ExprString(call.Fun), target.Name())
+		if clearsAll(info, call.Args[0]) {
+			subject = fmt.Sprintf("%s(%s) on %s (which removes every finalizer, other controllers' too)", types.ExprString(call.Fun), types.ExprString(call.Args[0]), target.Name())
+		}
+		return []change{{node: call, target: target, subject: subject}}
+	}
+	var fact changesFinalizers
+	if !pass.ImportObjectFact(fn.Origin(), &fact) {
+		return nil
+	}
+	var changes []change
+	for _, i := range fact.Params {
+		if i >= len(call.Args) {
+			continue
+		}
+		if target := rootVar(info, call.Args[i]); target != nil {
+			changes = append(changes, change{node: call, target: target,
+				subject: fmt.Sprintf("%s changes the finalizers of %s", types.ExprString(call.Fun), target.Name())})
+		}
+	}
+	return changes
+}
+
+// isFinalizersField reports whether sel selects metav1.ObjectMeta's Finalizers field, directly
+// or promoted through an embedded ObjectMeta.
+func isFinalizersField(info *types.Info, sel *ast.SelectorExpr) bool {
+	v, ok := info.ObjectOf(sel.Sel).(*types.Var)
+	return ok && v.IsField() && v.Name() == "Finalizers" && inPackage(v, metav1Pkg)
+}
+
+// metaOwner returns the variable whose metadata expr is: obj, &obj, or obj.ObjectMeta.
+func metaOwner(info *types.Info, expr ast.Expr) *types.Var {
+	if sel, ok := ast.Unparen(expr).(*ast.SelectorExpr); ok && isNamed(deref(info.TypeOf(sel)), metav1Pkg, "ObjectMeta") {
+		expr = sel.X
+	}
+	return rootVar(info, expr)
+}
+
+// exportChangeFacts exports a changesFinalizers fact for each function of the package that
+// changes a parameter's finalizers, itself or through functions with the fact, until no fact
+// changes: a helper of a helper is found whatever the order of their declarations.
+func exportChangeFacts(pass *analysis.Pass, insp *inspector.Inspector) {
+	for range maxHops {
+		changed := false
+		for cur := range insp.Root().Preorder((*ast.FuncDecl)(nil)) {
+			decl := cur.Node().(*ast.FuncDecl)
+			fn, ok := pass.TypesInfo.Defs[decl.Name].(*types.Func)
+			if !ok || decl.Body == nil {
+				continue
+			}
+			params := changedParams(pass, cur, fn.Signature().Params())
+			var old changesFinalizers
+			pass.ImportObjectFact(fn, &old)
+			if len(params) > 0 && !slices.Equal(params, old.Params) {
+				pass.ExportObjectFact(fn, &changesFinalizers{Params: params})
+				changed = true
+			}
+		}
+		if !changed {
+			return
+		}
+	}
+}
+
+// changedParams returns the indices of the parameters whose finalizers the function at decl
+// changes, closures included, and leaves for its caller to write.
+func changedParams(pass *analysis.Pass, decl inspector.Cursor, params *types.Tuple) []int {
+	var changed []int
+	for cur := range decl.Preorder((*ast.CallExpr)(nil), (*ast.AssignStmt)(nil)) {
+		for _, c := range changesAt(pass, cur.Node()) {
+			if writes(pass.TypesInfo, decl, c.target) {
+				continue
+			}
+			for i := range params.Len() {
+				if params.At(i) == c.target && !slices.Contains(changed, i) {
+					changed = append(changed, i)
+				}
+			}
+		}
+	}
+	slices.Sort(changed)
+	return changed
+}
+
+// writes reports whether the function at decl writes target anywhere, by any write writeOf
+// knows, reported or not (a status update, a JSON patch, a deferred Update), or with
+// controllerutil.CreateOrUpdate or CreateOrPatch: the function then writes what it changes
+// itself, and is checked there, not at its callers.
+func writes(info *types.Info, decl inspector.Cursor, target *types.Var) bool {
+	for cur := range decl.Preorder((*ast.CallExpr)(nil)) {
+		call := cur.Node().(*ast.CallExpr)
+		if w, ok := writeOf(info, call); ok && rootVar(info, w.obj) == target {
+			return true
+		}
+		fn := typeutil.StaticCallee(info, call)
+		if (isFunc(fn, controllerutilPkg, "CreateOrUpdate") || isFunc(fn, controllerutilPkg, "CreateOrPatch")) &&
+			len(call.Args) == 4 && rootVar(info, call.Args[2]) == target {
+			return true
+		}
+	}
+	return false
+}
+
+// clearsAll reports whether expr is an empty finalizer list: nil or []string{}.
+func clearsAll(info *types.Info, expr ast.Expr) bool {
+	switch e := ast.Unparen(expr).(type) {
+	case *ast.CompositeLit:
+		return len(e.Elts) == 0
+	case *ast.Ident:
+		return info.Types[e].IsNil()
+	}
+	return false
+}
