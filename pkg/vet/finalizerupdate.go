@@ -42,8 +42,9 @@ own finalizer, with a field manager of its own, and
 ssa.FinalizerOptions{TakeOverLegacy: true} or kubectl ssakit migrate moves
 finalizers of live objects out of Update entries.
 
-A constant name the package removes but never adds (with AddFinalizer, or
-declared with ssa.NewFinalizer) is someone else's, such as a platform's
+A constant name the package removes but never adds (with AddFinalizer, an
+append to an object's finalizers, or declared with ssa.NewFinalizer) is
+someone else's, such as a platform's
 protection finalizer removed before a delete: ssa.Finalizer cannot release
 it, and removing it records nothing, so only its removal with a merge patch
 without an optimistic lock is reported, for the change it can lose.
@@ -140,25 +141,44 @@ func reportMutate(pass *analysis.Pass, call ast.Node, subject string, helper *as
 // its own apply added, so it cannot help; only the lost update can be fixed.
 const foreignAdvice = "remove it with Update, or a merge patch with client.MergeFromWithOptimisticLock, which fail with a conflict instead"
 
+// isAppendToFinalizers reports whether call is append(obj.GetFinalizers(), ...) or
+// append(obj.Finalizers, ...).
+func isAppendToFinalizers(info *types.Info, call *ast.CallExpr) bool {
+	if b, ok := typeutil.Callee(info, call).(*types.Builtin); !ok || b.Name() != "append" || len(call.Args) < 2 {
+		return false
+	}
+	switch list := ast.Unparen(call.Args[0]).(type) {
+	case *ast.SelectorExpr:
+		return isFinalizersField(info, list)
+	case *ast.CallExpr:
+		fn, _ := typeutil.Callee(info, list).(*types.Func)
+		return isMethod(fn, metav1Pkg, "GetFinalizers") || isMethod(fn, unstructuredPkg, "GetFinalizers")
+	}
+	return false
+}
+
 // addedNames returns the constant finalizer names the package adds: with
-// controllerutil.AddFinalizer, or declared with ssa.NewFinalizer. A name it only removes is
+// controllerutil.AddFinalizer, appended to an object's finalizers, or declared with
+// ssa.NewFinalizer. A name it only removes is
 // someone else's.
 func addedNames(pass *analysis.Pass, insp *inspector.Inspector) map[string]bool {
 	added := map[string]bool{}
 	for cur := range insp.Root().Preorder((*ast.CallExpr)(nil)) {
 		call := cur.Node().(*ast.CallExpr)
 		fn := typeutil.StaticCallee(pass.TypesInfo, call)
-		var arg ast.Expr
+		var args []ast.Expr
 		switch {
 		case isFunc(fn, controllerutilPkg, "AddFinalizer") && len(call.Args) == 2:
-			arg = call.Args[1]
+			args = call.Args[1:]
 		case isFunc(fn, ssaPkg, "NewFinalizer") && len(call.Args) >= 3:
-			arg = call.Args[2]
-		default:
-			continue
+			args = call.Args[2:3]
+		case isAppendToFinalizers(pass.TypesInfo, call):
+			args = call.Args[1:]
 		}
-		if name, ok := constantString(pass.TypesInfo, arg); ok {
-			added[name] = true
+		for _, arg := range args {
+			if name, ok := constantString(pass.TypesInfo, arg); ok {
+				added[name] = true
+			}
 		}
 	}
 	return added

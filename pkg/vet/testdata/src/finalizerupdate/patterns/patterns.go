@@ -114,3 +114,16 @@ func assignNilFinalizersThenUpdate(ctx context.Context, c client.Client, cm *cor
 	cm.Finalizers = nil // want `^assignment to cm.Finalizers \(which removes every finalizer, other controllers' too\), written with c.Update`
 	return c.Update(ctx, cm)
 }
+
+// The package appends this name, so its removal is the package's own finalizer's.
+const appended = "example.com/appended"
+
+func addAppendedFinalizerThenUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	cm.Finalizers = append(cm.Finalizers, appended) // want `^assignment to cm.Finalizers, written with c.Update`
+	return c.Update(ctx, cm)
+}
+
+func removeAppendedFinalizerThenUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+	controllerutil.RemoveFinalizer(cm, appended) // want `^controllerutil.RemoveFinalizer on cm, written with c.Update.*use ssa.Finalizer`
+	return c.Update(ctx, cm)
+}
