@@ -166,6 +166,26 @@ func TestTestsFlagsLeaveOutTestFiles(t *testing.T) {
 	}
 }
 
+// A helper's fact crosses packages both ways: go vet passes it from helper's run to caller's in
+// a file, the standalone checker in memory.
+func TestHelperInAnotherPackageIsFollowed(t *testing.T) {
+	want := []finding{{"caller.go", 14, 5, "helper.EnsureFinalizer changes the finalizers of cm, written with c.Update (line 15): "}}
+	for _, mode := range modes {
+		t.Run(mode.name, func(t *testing.T) {
+			g := NewWithT(t)
+			output, code := runVet(t, mode.run("./testdata/caller"))
+			got := findings(t, output)
+			for i := range got {
+				got[i].Message = got[i].Message[:min(len(got[i].Message), len(want[0].Message))]
+			}
+			if diff := gocmp.Diff(want, got); diff != "" {
+				t.Errorf("findings (-want +got):\n%s", diff)
+			}
+			g.Expect(code).To(Equal(mode.exitFindings), string(output))
+		})
+	}
+}
+
 // The end-to-end tests run on the very controller whose want comments analysistest checks
 // against stubs: only this copy compiles against the real controller-runtime.
 func TestKubebuilderControllerIsTheOneAnalysistestChecks(t *testing.T) {

@@ -6,8 +6,9 @@
 // values, or with the deprecated client.Apply patch ([TypedApply]).
 //
 // They are golang.org/x/tools/go/analysis analyzers, built on its inspect pass (the
-// go/ast/inspector cursor), go/types/typeutil, and go/cfg for whether a write can follow a
-// finalizer change; cmd/ssakit-vet runs them with the multichecker, standalone or as
+// go/ast/inspector cursor), go/types/typeutil, go/cfg for whether a write can follow a
+// finalizer change, and a fact on each function that changes a parameter's finalizers for its
+// caller to write; cmd/ssakit-vet runs them with the multichecker, standalone or as
 // `go vet -vettool`. Calls are recognized by their packages' import paths and
 // signatures (controller-runtime's client and controllerutil, apimachinery's runtime and
 // unstructured, ssakit's ssa and reconcile), and objects by variable identity, never by the names
