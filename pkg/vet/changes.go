@@ -204,3 +204,60 @@ func clearsAll(info *types.Info, expr ast.Expr) bool {
 	}
 	return false
 }
+
+// writesTo reports whether w writes target's finalizers: w's object is target or a deep copy of
+// it (r.Update(ctx, objCopy.DeepCopy())), or w is a RawPatch whose data carries target's
+// finalizers (Numaflow patches the object it read with a merge patch of its copy's
+// finalizers: RawPatch(types.MergePatchType, data), data marshalled from a map holding
+// objCopy.Finalizers).
+func (v *values) writesTo(w write, target *types.Var) bool {
+	if rootVar(v.info, w.obj) == target || deepCopied(v.info, w.obj) == target {
+		return true
+	}
+	if w.patch == nil {
+		return false
+	}
+	call, ok := ast.Unparen(w.patch).(*ast.CallExpr)
+	if !ok || !isFunc(typeutil.StaticCallee(v.info, call), clientPkg, "RawPatch") || len(call.Args) != 2 {
+		return false
+	}
+	return v.carriesFinalizers(call.Args[1], target, 0)
+}
+
+// deepCopied returns the variable expr deep-copies: x.DeepCopy(), x.DeepCopyObject(), or either
+// asserted to a type; nil for anything else.
+func deepCopied(info *types.Info, expr ast.Expr) *types.Var {
+	expr = ast.Unparen(expr)
+	if assert, ok := expr.(*ast.TypeAssertExpr); ok {
+		expr = ast.Unparen(assert.X)
+	}
+	call, ok := expr.(*ast.CallExpr)
+	if !ok || len(call.Args) != 0 {
+		return nil
+	}
+	sel, ok := ast.Unparen(call.Fun).(*ast.SelectorExpr)
+	if !ok || (sel.Sel.Name != "DeepCopy" && sel.Sel.Name != "DeepCopyObject") {
+		return nil
+	}
+	return rootVar(info, sel.X)
+}
+
+// carriesFinalizers reports whether expr holds target.Finalizers or target.GetFinalizers(),
+// following variables assigned once (data, _ := json.Marshal(patch); patch := map[string]any{...}).
+func (v *values) carriesFinalizers(expr ast.Expr, target *types.Var, hops int) bool {
+	found := false
+	ast.Inspect(expr, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.SelectorExpr:
+			if (n.Sel.Name == "Finalizers" || n.Sel.Name == "GetFinalizers") && metaOwner(v.info, n.X) == target {
+				found = true
+			}
+		case *ast.Ident:
+			if def, ok := v.only(v.info.Uses[n]); ok && hops < maxHops && v.carriesFinalizers(def.expr, target, hops+1) {
+				found = true
+			}
+		}
+		return !found
+	})
+	return found
+}

@@ -202,7 +202,7 @@ func laterWrite(info *types.Info, vals *values, body inspector.Cursor, flow *flo
 			continue
 		}
 		w, ok := writeOf(info, n.(*ast.CallExpr))
-		if !ok || w.subresource || rootVar(info, w.obj) != target {
+		if !ok || w.subresource || !vals.writesTo(w, target) {
 			continue
 		}
 		w.deferred = deferred != nil

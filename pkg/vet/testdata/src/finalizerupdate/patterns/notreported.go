@@ -2,6 +2,7 @@ package patterns
 
 import (
 	"context"
+	"encoding/json"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,4 +42,12 @@ func (r *reconciler) helperOnCopyThenUpdateOfOriginal(ctx context.Context, cm *c
 	cmCopy := cm.DeepCopyObject().(*corev1.ConfigMap)
 	_ = r.reconcile(ctx, cmCopy)
 	return r.Update(ctx, cm)
+}
+
+// The merge patch of the original carries the copy's labels, not its finalizers.
+func (r *reconciler) helperOnCopyThenRawMergePatchOfLabels(ctx context.Context, cm *corev1.ConfigMap) error {
+	cmCopy := cm.DeepCopyObject().(*corev1.ConfigMap)
+	_ = r.reconcile(ctx, cmCopy)
+	data, _ := json.Marshal(map[string]any{"metadata": map[string]any{"labels": cmCopy.Labels}})
+	return r.Patch(ctx, cm, client.RawPatch(types.MergePatchType, data))
 }

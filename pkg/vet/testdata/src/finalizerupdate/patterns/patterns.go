@@ -127,3 +127,19 @@ func removeAppendedFinalizerThenUpdate(ctx context.Context, c client.Client, cm 
 	controllerutil.RemoveFinalizer(cm, appended) // want `^controllerutil.RemoveFinalizer on cm, written with c.Update.*use ssa.Finalizer`
 	return c.Update(ctx, cm)
 }
+
+// Numaflow's shape: the helper changes a copy, and the caller writes the copy's finalizers into
+// a merge patch of the object it read, or updates a deep copy of the copy.
+func (r *reconciler) helperOnCopyThenRawMergePatchOfOriginal(ctx context.Context, cm *corev1.ConfigMap) error {
+	cmCopy := cm.DeepCopyObject().(*corev1.ConfigMap)
+	_ = r.reconcile(ctx, cmCopy) // want `^r.reconcile changes the finalizers of cmCopy, written with r.Patch and client.RawPatch\(types.MergePatchType\)`
+	patch := map[string]any{"metadata": map[string]any{"finalizers": cmCopy.Finalizers}}
+	data, _ := json.Marshal(patch)
+	return r.Patch(ctx, cm, client.RawPatch(types.MergePatchType, data))
+}
+
+func (r *reconciler) helperOnCopyThenUpdateOfItsDeepCopy(ctx context.Context, cm *corev1.ConfigMap) error {
+	cmCopy := cm.DeepCopyObject().(*corev1.ConfigMap)
+	_ = r.reconcile(ctx, cmCopy) // want `^r.reconcile changes the finalizers of cmCopy, written with r.Update`
+	return r.Update(ctx, cmCopy.DeepCopyObject().(*corev1.ConfigMap))
+}
