@@ -2,6 +2,8 @@ package main
 
 import (
 	"bytes"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +12,9 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -185,6 +190,73 @@ func TestReleaseCommand_RemovesExactlyTheStuckFinalizer(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			if d := cmp.Diff(tc.want, releaseCommand(tc.object, tc.field, tc.index, tc.finalizer)); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// --dry-run takes kubectl's values, a bare --dry-run is client, and a bad value gets kubectl's
+// error, not strconv's.
+func TestMigrate_DryRunTakesKubectlsValues(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args    []string
+		want    dryRun
+		wantErr string
+	}{
+		"default":             {nil, "", ""},
+		"bare":                {[]string{"--dry-run"}, dryRunClient, ""},
+		"client":              {[]string{"--dry-run=client"}, dryRunClient, ""},
+		"server":              {[]string{"--dry-run=server"}, dryRunServer, ""},
+		"none":                {[]string{"--dry-run=none"}, dryRunNone, ""},
+		"deprecated true":     {[]string{"--dry-run=true"}, dryRunClient, ""},
+		"deprecated false":    {[]string{"--dry-run=false"}, dryRunNone, ""},
+		"bad value":           {[]string{"--dry-run=serve"}, "", `invalid dry-run value (serve). Must be "none", "server", or "client"`},
+		"bare before a value": {[]string{"--dry-run", "server"}, dryRunClient, ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			cmd := newMigrateCommand(nil, genericiooptions.IOStreams{})
+			err := cmd.ParseFlags(tc.args)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error %v; want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			value, ok := cmd.Flags().Lookup("dry-run").Value.(*dryRun)
+			if !ok || *value != tc.want {
+				t.Errorf("--dry-run is %v; want %q", cmd.Flags().Lookup("dry-run").Value, tc.want)
+			}
+		})
+	}
+}
+
+// A 403 names the missing permission and a 422 the refusing rule, and neither advises to run
+// again; other errors do.
+func TestFailure_SaysWhatIsMissingInsteadOfRunAgain(t *testing.T) {
+	widgets := schema.GroupResource{Group: "example.com", Resource: "widgets"}
+	forbidden := apierrors.NewForbidden(widgets, "w", errors.New(`User "reader" cannot patch resource "widgets"`))
+	invalid := apierrors.NewInvalid(schema.GroupKind{Group: "example.com", Kind: "Widget"}, "w", field.ErrorList{field.Forbidden(field.NewPath("metadata", "finalizers"), "denied by policy no-cleanup")})
+	for name, tc := range map[string]struct {
+		errs         []error
+		want         []string
+		wantRunAgain bool
+	}{
+		"403":      {[]error{fmt.Errorf("migrate: %w", forbidden), forbidden}, []string{"2 object(s) failed", "(403)", `cannot patch resource "widgets"`, "kubectl auth can-i patch"}, false},
+		"422":      {[]error{invalid}, []string{"(422)", "denied by policy no-cleanup", "admission policy or webhook"}, false},
+		"conflict": {[]error{apierrors.NewConflict(widgets, "w", errors.New("changed"))}, []string{"1 for other reasons"}, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := failure(tc.errs, dryRunNone).Error()
+			for _, want := range tc.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("%q does not say %q", got, want)
+				}
+			}
+			if strings.Contains(got, "run the command again") != tc.wantRunAgain {
+				t.Errorf("%q: advises to run again: %v, want %v", got, !tc.wantRunAgain, tc.wantRunAgain)
 			}
 		})
 	}

@@ -29,7 +29,9 @@ type migrateOptions struct {
 	fieldOwner     string
 	formerNames    []string
 	legacyManagers []string
-	dryRun         bool
+	dryRun         dryRun
+	unqualified    bool
+	showUnchanged  bool
 	progressEvery  time.Duration
 	concurrency    int
 }
@@ -44,7 +46,7 @@ type migrated struct {
 func newMigrateCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &migrateOptions{}
 	cmd := &cobra.Command{
-		Use:   "migrate TYPE [NAME...] --controller NAME --finalizer NEW [--former-name OLD...] [--legacy-manager M...] [--dry-run]",
+		Use:   "migrate TYPE [NAME...] --controller NAME --finalizer NEW [--former-name OLD...] [--legacy-manager M...] [--dry-run=none|client|server]",
 		Short: "Move finalizers to the field manager of an ssakit finalizer, renaming them if asked",
 		Long: `Move the finalizer NEW on each selected object to the field manager the controller's
 ssa.Finalizer uses (<controller>/finalizer/<NEW>, or --field-owner), with ssakit's own
@@ -58,9 +60,14 @@ migration (ssa.Finalizer.Migrate, with FinalizerOptions.TakeOverLegacy and Forme
     name: the server refuses new finalizers on it, and the controller's Remove releases it.
 
 An object that carries neither NEW nor a former name is left alone: migrate never protects an
-object the controller did not. With --dry-run nothing is written, and each object's line says
-what would change (ssa.Finalizer.PlanMigration). Run it with the controller scaled down, or
-after the release that declares the same options has rolled out.`,
+object the controller did not. Objects left alone are counted in one line, not listed (but with
+--show-unchanged).
+
+--dry-run=client (or a bare --dry-run) writes nothing and says what each object would get
+(ssa.Finalizer.PlanMigration), without asking the server. --dry-run=server sends every write
+with dryRun=All, so the server checks them as real ones (RBAC, admission webhooks and
+policies, the schema) and persists nothing. Run it with the controller scaled down, or after
+the release that declares the same options has rolled out.`,
 		Example: `  kubectl ssakit migrate widgets.example.com -A --controller widgets --finalizer example.com/cleanup --dry-run
   kubectl ssakit migrate widgets.example.com -A --controller widgets --finalizer example.com/cleanup --former-name widget-finalizer`,
 		Args: cobra.MinimumNArgs(1),
@@ -74,7 +81,10 @@ after the release that declares the same options has rolled out.`,
 	cmd.Flags().StringVar(&o.fieldOwner, "field-owner", "", "The finalizer's field manager, when the controller sets one with ssa.FinalizerOptions.FieldOwner.")
 	cmd.Flags().StringSliceVar(&o.formerNames, "former-name", nil, "A former name of the finalizer to replace with --finalizer (ssa.FinalizerOptions.FormerNames); repeatable.")
 	cmd.Flags().StringSliceVar(&o.legacyManagers, "legacy-manager", nil, "An Apply field manager to take the finalizer from, besides every Update owner (ssa.FinalizerOptions.LegacyManagers); repeatable.")
-	cmd.Flags().BoolVar(&o.dryRun, "dry-run", false, "Change nothing; print what each object would get.")
+	cmd.Flags().Var(&o.dryRun, "dry-run", `Must be "none", "server", or "client". With client, only print what each object would get; with server, send every write with dryRun=All, checked by the server (RBAC, admission) and not persisted. A bare --dry-run is client.`)
+	cmd.Flags().Lookup("dry-run").NoOptDefVal = string(dryRunClient)
+	cmd.Flags().BoolVar(&o.unqualified, "allow-unqualified-name", false, "Accept a --finalizer name without a domain (widget-finalizer), for a finalizer already on custom resources under that name (ssa.FinalizerOptions.AllowUnqualifiedName).")
+	cmd.Flags().BoolVar(&o.showUnchanged, "show-unchanged", false, "Print a line for each object left alone, and why, not only their count.")
 	cmd.Flags().DurationVar(&o.progressEvery, "progress-every", 2*time.Second, "How often a progress line goes to stderr on long runs.")
 	cmd.Flags().IntVar(&o.concurrency, "concurrency", 8, "How many objects are migrated at once; the output keeps the listed order.")
 	return cmd
@@ -92,6 +102,9 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 	if err != nil {
 		return err
 	}
+	if o.dryRun == dryRunServer {
+		c = client.NewDryRunClient(c)
+	}
 	f, err := o.newFinalizer(c)
 	if err != nil {
 		return err
@@ -100,13 +113,10 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 	if objects == nil && readErr != nil {
 		return readErr
 	}
-	prefix := ""
-	if o.dryRun {
-		prefix = "(dry run) "
-	}
+	prefix := o.dryRun.prefix()
 	fmt.Fprintf(streams.ErrOut, "%smigrating finalizer %q to field manager %q on %d object(s)\n", prefix, f.Name(), f.FieldOwner(), len(objects))
-	if failed := o.report(ctx, c, f, objects, streams, prefix); failed > 0 {
-		return errors.Join(fmt.Errorf("%d object(s) failed; their lines say why. Objects that succeeded are migrated; run the command again for the others", failed), readErr)
+	if failed := o.report(ctx, c, f, objects, streams, prefix); len(failed) > 0 {
+		return errors.Join(failure(failed, o.dryRun), readErr)
 	}
 	return readErr
 }
@@ -115,10 +125,11 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 // is taken over from its legacy owners, and its former names are replaced.
 func (o *migrateOptions) newFinalizer(c client.Client) (*ssa.Finalizer, error) {
 	opts := ssa.FinalizerOptions{
-		FieldOwner:     client.FieldOwner(o.fieldOwner),
-		TakeOverLegacy: true,
-		LegacyManagers: o.legacyManagers,
-		FormerNames:    o.formerNames,
+		FieldOwner:           client.FieldOwner(o.fieldOwner),
+		AllowUnqualifiedName: o.unqualified,
+		TakeOverLegacy:       true,
+		LegacyManagers:       o.legacyManagers,
+		FormerNames:          o.formerNames,
 	}
 	controller := o.controller
 	if controller == "" {
@@ -127,10 +138,11 @@ func (o *migrateOptions) newFinalizer(c client.Client) (*ssa.Finalizer, error) {
 	return ssa.NewFinalizer(c, controller, o.finalizer, opts)
 }
 
-// report migrates objects and prints a line for each, in the listed order, with a progress
-// line on stderr every o.progressEvery and a last one at the end. It returns how many failed.
-func (o *migrateOptions) report(ctx context.Context, c client.Client, f *ssa.Finalizer, objects []*unstructured.Unstructured, streams genericiooptions.IOStreams, prefix string) int {
-	var t tally
+// report migrates objects and prints a line for each it changes or fails on, in the listed order,
+// one line counting those it leaves alone and why, a progress line on stderr every
+// o.progressEvery and a last one at the end. It returns the errors of those that failed.
+func (o *migrateOptions) report(ctx context.Context, c client.Client, f *ssa.Finalizer, objects []*unstructured.Unstructured, streams genericiooptions.IOStreams, prefix string) []error {
+	t := tally{showUnchanged: o.showUnchanged}
 	lastProgress := time.Now()
 	for i, done := range o.migrateAll(ctx, c, f, objects) {
 		// Receive first: the object is read again while it migrates, and is named after.
@@ -138,38 +150,80 @@ func (o *migrateOptions) report(ctx context.Context, c client.Client, f *ssa.Fin
 		t.print(streams.Out, prefix, objectOf(objects[i]), f.Name(), result)
 		if time.Since(lastProgress) >= o.progressEvery && i+1 < len(objects) {
 			lastProgress = time.Now()
-			progress(streams.ErrOut, prefix, i+1, len(objects), t.changed, t.unchanged, t.failed)
+			progress(streams.ErrOut, prefix, i+1, len(objects), t.changed, t.unchanged, len(t.failed))
 		}
 	}
-	progress(streams.ErrOut, prefix, len(objects), len(objects), t.changed, t.unchanged, t.failed)
+	t.printUnchanged(streams.Out, prefix)
+	progress(streams.ErrOut, prefix, len(objects), len(objects), t.changed, t.unchanged, len(t.failed))
 	return t.failed
 }
 
-// tally counts the objects migrate has printed, by outcome.
+// tally counts the objects migrate has seen, by outcome, and why those left alone were.
 type tally struct {
-	changed, unchanged, failed int
+	changed, unchanged int
+	failed             []error
+	showUnchanged      bool
+	// why counts the objects left alone by reason, in the order the reasons first came.
+	why     map[string]int
+	reasons []string
 }
 
-// print prints what became of the object name, and what stays as it is and why, and counts it.
+// print prints what became of the object name, and what stays as it is and why, and counts it;
+// an object left alone is only counted, unless showUnchanged.
 func (t *tally) print(out io.Writer, prefix string, name objectJSON, finalizer string, result migrated) {
 	m, err := result.m, result.err
 	switch {
 	case result.gone:
-		t.unchanged++
-		fmt.Fprintf(out, "%s%s: unchanged: deleted since it was listed\n", prefix, name)
+		t.leftAlone("deleted since it was listed")
+		if t.showUnchanged {
+			fmt.Fprintf(out, "%s%s: unchanged: deleted since it was listed\n", prefix, name)
+		}
+		return
 	case err != nil:
-		t.failed++
+		t.failed = append(t.failed, err)
 		fmt.Fprintf(out, "%s%s: failed: %v\n", prefix, name, err)
 	case m.Changes():
 		t.changed++
 		fmt.Fprintf(out, "%s%s: %s\n", prefix, name, describe(m, finalizer))
 	default:
-		t.unchanged++
+		t.leftAlone(m.Kept...)
+		if !t.showUnchanged {
+			return
+		}
 		fmt.Fprintf(out, "%s%s: unchanged\n", prefix, name)
 	}
 	for _, kept := range m.Kept {
 		fmt.Fprintf(out, "%s%s:   kept: %s\n", prefix, name, kept)
 	}
+}
+
+// leftAlone counts an object left alone, under its first reason.
+func (t *tally) leftAlone(reasons ...string) {
+	t.unchanged++
+	// Without a reason to keep anything, the finalizer is already its manager's alone.
+	reason := "already migrated"
+	if len(reasons) > 0 {
+		reason = reasons[0]
+	}
+	if t.why == nil {
+		t.why = map[string]int{}
+	}
+	if t.why[reason] == 0 {
+		t.reasons = append(t.reasons, reason)
+	}
+	t.why[reason]++
+}
+
+// printUnchanged prints one line for every object left alone: how many, and why.
+func (t *tally) printUnchanged(out io.Writer, prefix string) {
+	if t.unchanged == 0 || t.showUnchanged {
+		return
+	}
+	why := make([]string, len(t.reasons))
+	for i, reason := range t.reasons {
+		why[i] = fmt.Sprintf("%d: %s", t.why[reason], reason)
+	}
+	fmt.Fprintf(out, "%s%d object(s) unchanged (--show-unchanged lists them): %s\n", prefix, t.unchanged, strings.Join(why, "; "))
 }
 
 // migrateAll migrates (or plans, with --dry-run) objects, o.concurrency at a time, and returns one
@@ -199,7 +253,7 @@ func (o *migrateOptions) migrateAll(ctx context.Context, c client.Client, f *ssa
 
 // migrateOne migrates obj, read again first, or plans its migration with --dry-run.
 func (o *migrateOptions) migrateOne(ctx context.Context, c client.Client, f *ssa.Finalizer, obj *unstructured.Unstructured) migrated {
-	if o.dryRun {
+	if o.dryRun == dryRunClient {
 		m, err := f.PlanMigration(obj)
 		return migrated{m: m, err: err}
 	}
@@ -209,8 +263,29 @@ func (o *migrateOptions) migrateOne(ctx context.Context, c client.Client, f *ssa
 	if err != nil || gone {
 		return migrated{gone: gone, err: err}
 	}
+	if o.dryRun == dryRunServer {
+		return serverDryRun(ctx, f, obj)
+	}
 	m, err := f.Migrate(ctx, obj)
 	return migrated{m: m, err: err}
+}
+
+// serverDryRun runs the migration through a client that sends every write with dryRun=All, so
+// the server checks each as a real one (RBAC, admission, the schema), and says what the real run
+// would do: the plan. A dry-run write is not persisted, so a later step that reads its outcome
+// (a release after the takeover of the former name) finds the name still co-owned: that
+// *ssa.CoOwnedError is the dry run's, not the object's.
+func serverDryRun(ctx context.Context, f *ssa.Finalizer, obj *unstructured.Unstructured) migrated {
+	plan, err := f.PlanMigration(obj.DeepCopy())
+	if err != nil {
+		return migrated{err: err}
+	}
+	if _, err := f.Migrate(ctx, obj); err != nil {
+		if _, coOwned := errors.AsType[*ssa.CoOwnedError](err); !coOwned {
+			return migrated{err: err}
+		}
+	}
+	return migrated{m: plan}
 }
 
 // validate checks the flags before anything is read, in the flags' own terms.
@@ -250,6 +325,48 @@ func (o *migrateOptions) validate() error {
 	return nil
 }
 
+// failure is migrate's error when some objects failed: what the server refused and what is
+// missing, from their errors, and whether running again can help.
+func failure(failed []error, mode dryRun) error {
+	var forbidden, invalid []string
+	other := 0
+	for _, err := range failed {
+		var status apierrors.APIStatus
+		ok := errors.As(err, &status)
+		switch {
+		case ok && apierrors.IsForbidden(err):
+			forbidden = appendNew(forbidden, status.Status().Message)
+		case ok && apierrors.IsInvalid(err):
+			invalid = appendNew(invalid, status.Status().Message)
+		default:
+			other++
+		}
+	}
+	var why []string
+	if len(forbidden) > 0 {
+		why = append(why, fmt.Sprintf("the server forbids what migrate needs (403): %s. migrate needs get and patch on the objects (it applies the finalizer and patches managedFields); check with kubectl auth can-i patch TYPE -n NAMESPACE, and ask for the permission: running again fails the same way until it is granted", strings.Join(forbidden, "; ")))
+	}
+	if len(invalid) > 0 {
+		why = append(why, fmt.Sprintf("the server refuses the writes as invalid (422): %s. A validating admission policy or webhook, or the resource's schema, rejects the change: running again fails the same way until the rule allows it", strings.Join(invalid, "; ")))
+	}
+	if other > 0 {
+		verb := "are migrated"
+		if mode != dryRunNone {
+			verb = "would be migrated"
+		}
+		why = append(why, fmt.Sprintf("%d for other reasons, which their lines give: objects that succeeded %s; run the command again for the others", other, verb))
+	}
+	return fmt.Errorf("%d object(s) failed: %s", len(failed), strings.Join(why, "; "))
+}
+
+// appendNew appends s to list unless list has it.
+func appendNew(list []string, s string) []string {
+	if slices.Contains(list, s) {
+		return list
+	}
+	return append(list, s)
+}
+
 // refresh reads obj again from the server, into obj; gone is true when it no longer exists.
 func refresh(ctx context.Context, c client.Client, obj *unstructured.Unstructured) (gone bool, err error) {
 	err = c.Get(ctx, client.ObjectKeyFromObject(obj), obj)
@@ -257,6 +374,50 @@ func refresh(ctx context.Context, c client.Client, obj *unstructured.Unstructure
 		return true, nil
 	}
 	return false, err
+}
+
+// dryRun is the --dry-run flag, as kubectl has it: none, client or server.
+type dryRun string
+
+const (
+	dryRunNone   dryRun = "none"
+	dryRunClient dryRun = "client"
+	dryRunServer dryRun = "server"
+)
+
+func (d *dryRun) String() string {
+	if *d == "" {
+		return string(dryRunNone)
+	}
+	return string(*d)
+}
+
+func (d *dryRun) Type() string { return "string" }
+
+// Set takes kubectl's values, and its deprecated booleans: true is client, false none.
+func (d *dryRun) Set(s string) error {
+	switch s {
+	case "none", "client", "server":
+		*d = dryRun(s)
+	case "true":
+		*d = dryRunClient
+	case "false":
+		*d = dryRunNone
+	default:
+		return fmt.Errorf(`invalid dry-run value (%s). Must be "none", "server", or "client"`, s)
+	}
+	return nil
+}
+
+// prefix starts each line of a dry run.
+func (d dryRun) prefix() string {
+	switch d {
+	case dryRunClient:
+		return "(dry run) "
+	case dryRunServer:
+		return "(server dry run) "
+	}
+	return ""
 }
 
 func progress(w io.Writer, prefix string, done, total, changed, unchanged, failed int) {

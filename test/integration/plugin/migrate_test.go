@@ -5,7 +5,10 @@ import (
 	"strings"
 	"testing"
 
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -32,16 +35,20 @@ func migrationFixture(t *testing.T) string {
 
 var migrateArgs = []string{"migrate", widgets, "--controller", "widgets", "--finalizer", cleanup, "--former-name", oldName}
 
-// The expected lines, each object's, in the order kubectl lists them (by name).
+// Why the fixture's objects are left alone.
+const (
+	keptTerminating = `it is terminating: the server refuses new finalizers (docs/ssa-semantics.md row 12), so it keeps "widget-finalizer" until its cleanup is done and the controller's Remove releases it`
+	keptNeither     = `it carries neither "example.com/cleanup" nor a former name of it: there is nothing to migrate, and the controller adds the finalizer to the objects it manages`
+)
+
+// The expected lines: each changed object's, in the order kubectl lists them (by name), then one
+// for the objects left alone.
 func migrationLines(ns string) []string {
 	object := func(name string) string { return ns + "/widget.test.ssakit.dev/" + name }
 	return []string{
 		object("a-update") + `: apply "example.com/cleanup", take "example.com/cleanup" over from "legacy-operator"`,
 		object("b-renamed") + `: put "example.com/cleanup" on, release "widget-finalizer"`,
-		object("c-terminating") + ": unchanged",
-		object("c-terminating") + `:   kept: it is terminating: the server refuses new finalizers (docs/ssa-semantics.md row 12), so it keeps "widget-finalizer" until its cleanup is done and the controller's Remove releases it`,
-		object("d-unprotected") + ": unchanged",
-		object("d-unprotected") + `:   kept: it carries neither "example.com/cleanup" nor a former name of it: there is nothing to migrate, and the controller adds the finalizer to the objects it manages`,
+		"2 object(s) unchanged (--show-unchanged lists them): 1: " + keptTerminating + "; 1: " + keptNeither,
 	}
 }
 
@@ -185,4 +192,118 @@ func TestMigrate_ConcurrentlyKeepsTheListedOrder(t *testing.T) {
 		}
 		diff(t, obj.GetName()+": owners of the finalizer", []string{finalizerManager}, ownership.Owners(ssa.FinalizerPath(cleanup)))
 	}
+}
+
+// --show-unchanged gives each object left alone its lines, as before.
+func TestMigrate_ShowUnchangedListsTheObjectsLeftAlone(t *testing.T) {
+	ns := migrationFixture(t)
+
+	r := plugin(t, ns, append(migrateArgs, "--dry-run", "--show-unchanged")...)
+
+	diff(t, "exit code", 0, r.code)
+	object := func(name string) string { return "(dry run) " + ns + "/widget.test.ssakit.dev/" + name }
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if len(lines) < 2 {
+		t.Fatalf("want the changed objects' lines first, got:\n%s", r.stdout)
+	}
+	diff(t, "lines of the objects left alone", []string{
+		object("c-terminating") + ": unchanged",
+		object("c-terminating") + ":   kept: " + keptTerminating,
+		object("d-unprotected") + ": unchanged",
+		object("d-unprotected") + ":   kept: " + keptNeither,
+	}, lines[2:])
+}
+
+// --dry-run=server sends the real writes with dryRun=All: the lines are the real run's, and
+// nothing changes.
+func TestMigrate_ServerDryRunSaysWhatTheRealRunDoesAndChangesNothing(t *testing.T) {
+	ns := migrationFixture(t)
+	before := map[string]string{}
+	for _, name := range []string{"a-update", "b-renamed", "c-terminating", "d-unprotected"} {
+		before[name] = live(t, key(ns, name)).GetResourceVersion()
+	}
+
+	r := plugin(t, ns, append(migrateArgs, "--dry-run=server")...)
+
+	diff(t, "exit code", 0, r.code)
+	var want []string
+	for _, line := range migrationLines(ns) {
+		want = append(want, "(server dry run) "+line)
+	}
+	diff(t, "output", want, strings.Split(strings.TrimSpace(r.stdout), "\n"))
+	diff(t, "summary", "(server dry run) 4/4 objects: 2 would change, 2 unchanged, 0 failed", lastLine(r.stderr))
+	for name, version := range before {
+		diff(t, name+"'s resourceVersion", version, live(t, key(ns, name)).GetResourceVersion())
+	}
+}
+
+// A user who may read the objects but not patch them: the client-side dry run cannot know, the
+// server dry run fails as the real run would, and the error names the missing permission instead
+// of advising to run again.
+func TestMigrate_ServerDryRunCatchesAMissingPermission(t *testing.T) {
+	ns := migrationFixture(t)
+	reader := readOnlyUser(t, ns)
+
+	client := plugin(t, ns, append(migrateArgs, "--dry-run", "--as", reader)...)
+	diff(t, "client dry run's exit code", 0, client.code)
+
+	for _, mode := range []string{"--dry-run=server", "--dry-run=none"} {
+		r := plugin(t, ns, append(migrateArgs, mode, "--as", reader)...)
+
+		diff(t, mode+": exit code", 2, r.code)
+		last := lastLine(r.stderr)
+		for _, want := range []string{"403", `cannot patch resource "widgets"`, "kubectl auth can-i patch"} {
+			if !strings.Contains(last, want) {
+				t.Errorf("%s: the error does not say %q:\n%s", mode, want, last)
+			}
+		}
+		if strings.Contains(last, "run the command again") {
+			t.Errorf("%s: the error advises to run again:\n%s", mode, last)
+		}
+	}
+	diff(t, "a-update's owners", []string{legacyManager}, owners(t, ns, "a-update", cleanup))
+}
+
+// readOnlyUser is a user, for --as, who may get and list Widgets in namespace, and nothing else.
+func readOnlyUser(t *testing.T, namespace string) string {
+	t.Helper()
+	name := "reader-" + namespace
+	role := &rbacv1.Role{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "widget-reader"},
+		Rules:      []rbacv1.PolicyRule{{APIGroups: []string{testcluster.WidgetGVK.Group}, Resources: []string{"widgets"}, Verbs: []string{"get", "list"}}},
+	}
+	binding := &rbacv1.RoleBinding{
+		ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "widget-reader"},
+		RoleRef:    rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: role.Name},
+		Subjects:   []rbacv1.Subject{{APIGroup: rbacv1.GroupName, Kind: rbacv1.UserKind, Name: name}},
+	}
+	for _, obj := range []ctrlclient.Object{role, binding} {
+		if err := cluster.Client.Create(t.Context(), obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return name
+}
+
+// owners are the managers of finalizer on the Widget name.
+func owners(t *testing.T, namespace, name, finalizer string) []string {
+	t.Helper()
+	ownership, err := ssa.ParseOwnership(live(t, key(namespace, name)).GetManagedFields())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ownership.Owners(ssa.FinalizerPath(finalizer))
+}
+
+// --allow-unqualified-name migrates a finalizer whose current name has no domain: its item is
+// taken over from the legacy writer.
+func TestMigrate_AllowUnqualifiedNameMigratesAFinalizerWithoutADomain(t *testing.T) {
+	ns := cluster.Namespace(t)
+	legacyFinalizer(t, userWidget(t, ns, "w"), oldName)
+
+	r := plugin(t, ns, "migrate", widgets, "--controller", "widgets", "--finalizer", oldName, "--allow-unqualified-name")
+
+	diff(t, "exit code", 0, r.code)
+	diff(t, "output", ns+`/widget.test.ssakit.dev/w: apply "widget-finalizer", take "widget-finalizer" over from "legacy-operator"`, strings.TrimSpace(r.stdout))
+	diff(t, "owners", []string{ssa.FinalizerFieldOwner("widgets", oldName)}, owners(t, ns, "w", oldName))
 }
