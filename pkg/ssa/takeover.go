@@ -107,10 +107,14 @@ func (f *Finalizer) movable(ownership *Ownership, finalizers, names []string) (*
 // withItemsMoved returns entries with the items in moving taken from every main-resource entry
 // and given to the manager's Apply entry (made, when it has none, as after its removal apply or a
 // managedFields reset). Only items movable allowed are in moving, so every entry that holds one
-// may lose it. ownership is entries parsed.
+// may lose it. ownership is entries parsed. The manager's entry gets the time of the move, as the
+// server stamps an entry whose fields it changes: an apply that changes no value (the finalizer
+// was already on, put there by a legacy Update) leaves the server's new entry without a time, and
+// the move is when the manager came to own the item.
 func (f *Finalizer) withItemsMoved(entries []metav1.ManagedFieldsEntry, ownership *Ownership, moving *fieldpath.Set, ref ObjectRef) ([]metav1.ManagedFieldsEntry, error) {
 	moved := make([]metav1.ManagedFieldsEntry, 0, len(entries)+1)
 	hasOwn := false
+	now := metav1.Now()
 	for i, e := range ownership.Entries {
 		entry := *entries[i].DeepCopy()
 		var fields *fieldpath.Set
@@ -118,6 +122,7 @@ func (f *Finalizer) withItemsMoved(entries []metav1.ManagedFieldsEntry, ownershi
 		case f.isOwnEntry(e):
 			hasOwn = true
 			fields = e.Fields.Union(moving)
+			entry.Time = &now
 		case e.Subresource == "" && !e.Fields.Intersection(moving).Empty():
 			fields = withoutEmptiedParents(e.Fields.Difference(moving), moving)
 			if fields.Empty() {
@@ -141,7 +146,6 @@ func (f *Finalizer) withItemsMoved(entries []metav1.ManagedFieldsEntry, ownershi
 	if err != nil {
 		return nil, err
 	}
-	now := metav1.Now()
 	return append(moved, metav1.ManagedFieldsEntry{
 		Manager: f.manager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: ref.GroupVersionKind.GroupVersion().String(),
 		Time: &now, FieldsType: "FieldsV1", FieldsV1: raw,

@@ -307,3 +307,20 @@ func TestMigrate_AllowUnqualifiedNameMigratesAFinalizerWithoutADomain(t *testing
 	diff(t, "output", ns+`/widget.test.ssakit.dev/w: apply "widget-finalizer", take "widget-finalizer" over from "legacy-operator"`, strings.TrimSpace(r.stdout))
 	diff(t, "owners", []string{ssa.FinalizerFieldOwner("widgets", oldName)}, owners(t, ns, "w", oldName))
 }
+
+// After a migration, every managedFields entry of a migrated object carries its time: the
+// finalizer manager's entry too.
+func TestMigrate_EveryEntryKeepsItsTime(t *testing.T) {
+	ns := migrationFixture(t)
+
+	r := plugin(t, ns, migrateArgs...)
+
+	diff(t, "exit code", 0, r.code)
+	for _, name := range []string{"a-update", "b-renamed"} {
+		for _, e := range live(t, key(ns, name)).GetManagedFields() {
+			if e.Time == nil {
+				t.Errorf("%s: the entry of %s (%s) has no time", name, e.Manager, e.Operation)
+			}
+		}
+	}
+}
