@@ -30,12 +30,21 @@ type change struct {
 type changesFinalizers struct {
 	// Params are the indices of those parameters, in order.
 	Params []int
+	// Results are the indices of the results that return an object whose finalizers the
+	// function changed and did not write (flytepropeller's TryMutateWorkflow returns the mutated
+	// copy its caller writes), in order.
+	Results []int
 }
 
 // AFact marks changesFinalizers as a go/analysis fact.
 func (*changesFinalizers) AFact() {}
 
-func (f *changesFinalizers) String() string { return fmt.Sprintf("changesFinalizers%v", f.Params) }
+func (f *changesFinalizers) String() string {
+	if len(f.Results) > 0 {
+		return fmt.Sprintf("changesFinalizers%v returns%v", f.Params, f.Results)
+	}
+	return fmt.Sprintf("changesFinalizers%v", f.Params)
+}
 
 // changesAt returns the finalizer changes n makes: a call or an assignment.
 func changesAt(pass *analysis.Pass, n ast.Node) []change {
@@ -44,25 +53,58 @@ func changesAt(pass *analysis.Pass, n ast.Node) []change {
 	case *ast.CallExpr:
 		return callChanges(pass, n)
 	case *ast.AssignStmt:
-		var changes []change
-		for i, lhs := range n.Lhs {
-			sel, ok := ast.Unparen(lhs).(*ast.SelectorExpr)
-			if !ok || !isFinalizersField(info, sel) {
-				continue
-			}
-			target := metaOwner(info, sel.X)
-			if target == nil {
-				continue
-			}
-			subject := "assignment to " + types.ExprString(sel)
-			if len(n.Rhs) == len(n.Lhs) && clearsAll(info, n.Rhs[i]) {
-				subject += " (which removes every finalizer, other controllers' too)"
-			}
-			changes = append(changes, change{node: n, target: target, subject: subject})
-		}
-		return changes
+		return append(assignChanges(info, n), returnedChanges(pass, n)...)
 	}
 	return nil
+}
+
+// assignChanges returns the changes of assignments to an object's Finalizers field.
+func assignChanges(info *types.Info, n *ast.AssignStmt) []change {
+	var changes []change
+	for i, lhs := range n.Lhs {
+		sel, ok := ast.Unparen(lhs).(*ast.SelectorExpr)
+		if !ok || !isFinalizersField(info, sel) {
+			continue
+		}
+		target := metaOwner(info, sel.X)
+		if target == nil {
+			continue
+		}
+		subject := "assignment to " + types.ExprString(sel)
+		if len(n.Rhs) == len(n.Lhs) && clearsAll(info, n.Rhs[i]) {
+			subject += " (which removes every finalizer, other controllers' too)"
+		}
+		changes = append(changes, change{node: n, target: target, subject: subject})
+	}
+	return changes
+}
+
+// returnedChanges returns the changes of x, err := f(...) where f's fact says it returns an
+// object with changed finalizers: x holds them from there on.
+func returnedChanges(pass *analysis.Pass, n *ast.AssignStmt) []change {
+	if len(n.Rhs) != 1 {
+		return nil
+	}
+	call, ok := ast.Unparen(n.Rhs[0]).(*ast.CallExpr)
+	if !ok {
+		return nil
+	}
+	fn, _ := typeutil.Callee(pass.TypesInfo, call).(*types.Func)
+	var fact changesFinalizers
+	if fn == nil || !pass.ImportObjectFact(fn.Origin(), &fact) {
+		return nil
+	}
+	var changes []change
+	for _, i := range fact.Results {
+		if i >= len(n.Lhs) {
+			continue
+		}
+		if target := rootVar(pass.TypesInfo, n.Lhs[i]); target != nil {
+			changes = append(changes, change{node: n, target: target,
+				subject: fmt.Sprintf("%s returns %s with changed finalizers", types.ExprString(call.Fun), target.Name())})
+		}
+	}
+	return changes
 }
 
 func callChanges(pass *analysis.Pass, call *ast.CallExpr) []change {
@@ -141,11 +183,12 @@ func exportChangeFacts(pass *analysis.Pass, insp *inspector.Inspector) {
 			if !ok || decl.Body == nil {
 				continue
 			}
-			params := changedParams(pass, cur, fn.Signature().Params())
+			fact := changedVars(pass, cur, fn.Signature())
 			var old changesFinalizers
 			pass.ImportObjectFact(fn, &old)
-			if len(params) > 0 && !slices.Equal(params, old.Params) {
-				pass.ExportObjectFact(fn, &changesFinalizers{Params: params})
+			if (len(fact.Params) > 0 || len(fact.Results) > 0) &&
+				(!slices.Equal(fact.Params, old.Params) || !slices.Equal(fact.Results, old.Results)) {
+				pass.ExportObjectFact(fn, fact)
 				changed = true
 			}
 		}
@@ -155,24 +198,48 @@ func exportChangeFacts(pass *analysis.Pass, insp *inspector.Inspector) {
 	}
 }
 
-// changedParams returns the indices of the parameters whose finalizers the function at decl
-// changes, closures included, and leaves for its caller to write.
-func changedParams(pass *analysis.Pass, decl inspector.Cursor, params *types.Tuple) []int {
-	var changed []int
+// changedVars returns the fact of the function at decl: the parameters whose finalizers it
+// changes, closures included, and the results it returns them in, that it leaves for its caller
+// to write.
+func changedVars(pass *analysis.Pass, decl inspector.Cursor, sig *types.Signature) *changesFinalizers {
+	fact := &changesFinalizers{}
 	for cur := range decl.Preorder((*ast.CallExpr)(nil), (*ast.AssignStmt)(nil)) {
 		for _, c := range changesAt(pass, cur.Node()) {
 			if writes(pass.TypesInfo, decl, c.target) {
 				continue
 			}
-			for i := range params.Len() {
-				if params.At(i) == c.target && !slices.Contains(changed, i) {
-					changed = append(changed, i)
+			for i := range sig.Params().Len() {
+				if sig.Params().At(i) == c.target && !slices.Contains(fact.Params, i) {
+					fact.Params = append(fact.Params, i)
+				}
+			}
+			for _, i := range returnedAt(pass.TypesInfo, decl, c.target) {
+				if !slices.Contains(fact.Results, i) {
+					fact.Results = append(fact.Results, i)
 				}
 			}
 		}
 	}
-	slices.Sort(changed)
-	return changed
+	slices.Sort(fact.Params)
+	slices.Sort(fact.Results)
+	return fact
+}
+
+// returnedAt returns the indices of the results in which the function at decl returns target,
+// in its own return statements (not its closures').
+func returnedAt(info *types.Info, decl inspector.Cursor, target *types.Var) []int {
+	var at []int
+	for cur := range decl.Preorder((*ast.ReturnStmt)(nil)) {
+		if enclosingFunc(cur) != decl {
+			continue
+		}
+		for i, r := range cur.Node().(*ast.ReturnStmt).Results {
+			if rootVar(info, r) == target && !slices.Contains(at, i) {
+				at = append(at, i)
+			}
+		}
+	}
+	return at
 }
 
 // writes reports whether the function at decl writes target anywhere, by any write writeOf
@@ -260,4 +327,12 @@ func (v *values) carriesFinalizers(expr ast.Expr, target *types.Var, hops int) b
 		return !found
 	})
 	return found
+}
+
+// enclosingFunc returns the innermost function declaration or literal around cur.
+func enclosingFunc(cur inspector.Cursor) inspector.Cursor {
+	for c := range cur.Enclosing((*ast.FuncDecl)(nil), (*ast.FuncLit)(nil)) {
+		return c
+	}
+	return inspector.Cursor{}
 }

@@ -143,3 +143,26 @@ func (r *reconciler) helperOnCopyThenUpdateOfItsDeepCopy(ctx context.Context, cm
 	_ = r.reconcile(ctx, cmCopy) // want `^r.reconcile changes the finalizers of cmCopy, written with r.Update`
 	return r.Update(ctx, cmCopy.DeepCopyObject().(*corev1.ConfigMap))
 }
+
+// flytepropeller's shape: a helper sets the finalizer on an interface, a mutating function
+// returns the changed copy, and its caller writes that through a store.
+func setFinalizerIfEmpty(meta metav1.Object, finalizer string) { // want setFinalizerIfEmpty:"changesFinalizers\\[0\\]"
+	if !slices.Contains(meta.GetFinalizers(), finalizer) {
+		meta.SetFinalizers(append(meta.GetFinalizers(), finalizer))
+	}
+}
+
+func (r *reconciler) tryMutate(ctx context.Context, original *corev1.ConfigMap) (*corev1.ConfigMap, error) { // want tryMutate:"changesFinalizers\\[\\] returns\\[0\\]"
+	mutable := original.DeepCopyObject().(*corev1.ConfigMap)
+	setFinalizerIfEmpty(mutable, finalizer)
+	return mutable, nil
+}
+
+func (r *reconciler) handle(ctx context.Context, cm *corev1.ConfigMap) error {
+	mutated, err := r.tryMutate(ctx, cm) // want `^r.tryMutate returns mutated with changed finalizers, written with r.store.Update`
+	if err != nil {
+		return err
+	}
+	_, err = r.store.Update(ctx, mutated)
+	return err
+}
