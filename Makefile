@@ -57,8 +57,10 @@ run: ## Run the ConfigMirror operator against the cluster of the current kubecon
 	go run ./$(OPERATOR)/cmd/operator
 
 .PHONY: plugin
-plugin: ## Build the kubectl plugin into bin/kubectl-ssakit (put bin/ on PATH, then: kubectl ssakit --help).
+plugin: ## Build the kubectl plugin into bin/kubectl-ssakit, and its completion into bin/kubectl_complete-ssakit (put bin/ on PATH, then: kubectl ssakit --help).
 	go build -o $(BIN)/kubectl-ssakit ./cmd/kubectl-ssakit
+	printf '#!/bin/sh\n# kubectl runs this to complete kubectl ssakit (kubectl 1.26 or later).\nexec kubectl-ssakit __complete "$$@"\n' > $(BIN)/kubectl_complete-ssakit
+	chmod +x $(BIN)/kubectl_complete-ssakit
 
 .PHONY: vet-tool
 vet-tool: ## Build the analyzer into bin/ssakit-vet (then: go vet -vettool=$(CURDIR)/bin/ssakit-vet ./...).

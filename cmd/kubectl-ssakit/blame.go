@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
@@ -27,49 +28,62 @@ type ownedFieldJSON struct {
 func newBlameCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	var format output
 	cmd := &cobra.Command{
-		Use:   "blame TYPE NAME",
+		Use:   "blame (TYPE NAME... | TYPE/NAME...)",
 		Short: "Show every field of an object with the managers that own it",
 		Long: `Show every field the object's managedFields name, with its value when it is a scalar, and
 every manager that owns it: the manager's name, the operation (Apply or Update) and the
 subresource it wrote through.`,
 		Example: `  kubectl ssakit blame configmap app-config
+  kubectl ssakit blame configmap/app-config deployment.apps/web
   kubectl ssakit blame widgets.example.com my-widget -n prod -o json`,
-		Args: cobra.ExactArgs(2),
+		Args: withUsage(namedObjects),
 		RunE: func(_ *cobra.Command, args []string) error {
-			objects, err := (&selection{}).objects(flags, args)
-			if err != nil {
-				return err // blame reads one object
+			objects, readErr := (&selection{}).objects(flags, args)
+			if objects == nil {
+				return readErr
 			}
-			for _, obj := range objects {
-				if len(obj.GetManagedFields()) == 0 {
-					return fmt.Errorf("%s has no managedFields: nothing records who owns its fields (they were reset, or the server does not track them)", objectOf(obj))
-				}
-				if format == "json" {
-					fields, err := ssa.OwnedFields(obj)
-					if err != nil {
-						return err
-					}
-					out := blameJSON{Object: objectOf(obj), Fields: make([]ownedFieldJSON, len(fields))}
-					for i, f := range fields {
-						out.Fields[i] = ownedFieldJSON{Path: f.Path.String(), Owners: entriesOf(f.Owners)}
-						if f.Value != "" {
-							out.Fields[i].Value = json.RawMessage(f.Value)
-						}
-					}
-					if err := writeJSON(streams.Out, out); err != nil {
-						return err
-					}
-					continue
-				}
-				text, err := ssa.Blame(obj)
-				if err != nil {
-					return err
-				}
-				fmt.Fprint(streams.Out, text)
+			if err := blame(streams, objects, format); err != nil {
+				return err
 			}
-			return nil
+			return readErr
 		},
 	}
 	cmd.Flags().VarP(&format, "output", "o", "Output format: json, or none for text.")
 	return cmd
+}
+
+// blame prints the blame of each object.
+func blame(streams genericiooptions.IOStreams, objects []*unstructured.Unstructured, format output) error {
+	for _, obj := range objects {
+		if len(obj.GetManagedFields()) == 0 {
+			return fmt.Errorf("%s has no managedFields: nothing records who owns its fields (they were reset, or the server does not track them)", objectOf(obj))
+		}
+		if format == "json" {
+			fields, err := ssa.OwnedFields(obj)
+			if err != nil {
+				return err
+			}
+			out := blameJSON{Object: objectOf(obj), Fields: make([]ownedFieldJSON, len(fields))}
+			for i, f := range fields {
+				out.Fields[i] = ownedFieldJSON{Path: f.Path.String(), Owners: entriesOf(f.Owners)}
+				if f.Value != "" {
+					out.Fields[i].Value = json.RawMessage(f.Value)
+				}
+			}
+			if err := writeJSON(streams.Out, out); err != nil {
+				return err
+			}
+			continue
+		}
+		text, err := ssa.Blame(obj)
+		if err != nil {
+			return err
+		}
+		if len(objects) > 1 {
+			// Several objects: each blame under its object's name, as tail(1) heads its files.
+			fmt.Fprintf(streams.Out, "==> %s <==\n", objectOf(obj))
+		}
+		fmt.Fprint(streams.Out, text)
+	}
+	return nil
 }

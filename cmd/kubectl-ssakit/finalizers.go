@@ -144,7 +144,7 @@ func newFinalizersCommand(flags *genericclioptions.ConfigFlags, streams generici
 		stuckAfter time.Duration
 	)
 	cmd := &cobra.Command{
-		Use:   "finalizers TYPE [NAME...]",
+		Use:   "finalizers (TYPE [NAME...] | TYPE/NAME...)",
 		Short: "List each finalizer on each object: its owners, its name's class, whether it is stuck",
 		Long: `List each finalizer on each object with the field managers that own it (an Update owner is a
 controller that added it with Update or a merge patch: a candidate for kubectl ssakit
@@ -161,7 +161,7 @@ command that releases it by hand (JSON: "release"), which skips the cleanup it s
 		Example: `  kubectl ssakit finalizers widgets.example.com -A
   kubectl ssakit finalizers configmaps -n prod --stuck-after 1h -o json
   kubectl ssakit finalizers namespaces`,
-		Args: cobra.MinimumNArgs(1),
+		Args: withUsage(someObjects),
 		RunE: func(_ *cobra.Command, args []string) error {
 			objects, readErr := selected.objects(flags, args)
 			if objects == nil && readErr != nil {

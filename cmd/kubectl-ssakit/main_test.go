@@ -261,3 +261,27 @@ func TestFailure_SaysWhatIsMissingInsteadOfRunAgain(t *testing.T) {
 		})
 	}
 }
+
+// Every subcommand takes TYPE/NAME, and a wrong number of arguments gets the usage line, as
+// kubectl's commands do.
+func TestArgs_AWrongArityShowsTheUsage(t *testing.T) {
+	for name, tc := range map[string]struct {
+		args []string
+		want string
+	}{
+		"blame of a type alone": {[]string{"blame", "configmaps"}, `"configmaps" is a type`},
+		"blame of nothing":      {[]string{"blame"}, "TYPE NAME... or TYPE/NAME..."},
+		"finalizers of nothing": {[]string{"finalizers"}, "name a type"},
+		"overlaps of nothing":   {[]string{"overlaps"}, "name a type"},
+		"migrate of nothing":    {[]string{"migrate", "--controller", "c", "--finalizer", "example.com/cleanup"}, "name a type"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			code, stderr := execute(append(tc.args, "--kubeconfig", "/nonexistent")...)
+
+			usage := "Usage:\n  kubectl ssakit " + tc.args[0] + " ("
+			if code != 2 || !strings.Contains(stderr, tc.want) || !strings.Contains(stderr, usage) || !strings.Contains(stderr, "See 'kubectl ssakit "+tc.args[0]+" -h'") {
+				t.Errorf("exit code %d, stderr %q; want 2, %q and the usage", code, stderr, tc.want)
+			}
+		})
+	}
+}

@@ -46,7 +46,7 @@ type migrated struct {
 func newMigrateCommand(flags *genericclioptions.ConfigFlags, streams genericiooptions.IOStreams) *cobra.Command {
 	o := &migrateOptions{}
 	cmd := &cobra.Command{
-		Use:   "migrate TYPE [NAME...] --controller NAME --finalizer NEW [--former-name OLD...] [--legacy-manager M...] [--dry-run=none|client|server]",
+		Use:   "migrate (TYPE [NAME...] | TYPE/NAME...) --controller NAME --finalizer NEW [--former-name OLD...] [--legacy-manager M...] [--dry-run=none|client|server]",
 		Short: "Move finalizers to the field manager of an ssakit finalizer, renaming them if asked",
 		Long: `Move the finalizer NEW on each selected object to the field manager the controller's
 ssa.Finalizer uses (<controller>/finalizer/<NEW>, or --field-owner), with ssakit's own
@@ -70,7 +70,7 @@ policies, the schema) and persists nothing. Run it with the controller scaled do
 the release that declares the same options has rolled out.`,
 		Example: `  kubectl ssakit migrate widgets.example.com -A --controller widgets --finalizer example.com/cleanup --dry-run
   kubectl ssakit migrate widgets.example.com -A --controller widgets --finalizer example.com/cleanup --former-name widget-finalizer`,
-		Args: cobra.MinimumNArgs(1),
+		Args: withUsage(someObjects),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return o.run(cmd.Context(), flags, streams, args)
 		},

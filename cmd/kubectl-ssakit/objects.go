@@ -1,7 +1,9 @@
 package main
 
 import (
+	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -55,4 +57,35 @@ func (s *selection) objects(flags *genericclioptions.ConfigFlags, args []string)
 		readErr = fmt.Errorf("some objects could not be read and were left out: %w", readErr)
 	}
 	return objects, readErr
+}
+
+// withUsage makes an Args validator's error end with the command's usage line and where to read
+// more, as kubectl's do; the root command silences the whole usage text.
+func withUsage(validate cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := validate(cmd, args); err != nil {
+			return fmt.Errorf("%w\nUsage:\n  %s\nSee '%s -h' for help and examples", err, cmd.UseLine(), cmd.CommandPath())
+		}
+		return nil
+	}
+}
+
+// namedObjects accepts TYPE NAME..., TYPE/NAME... or TYPE[,TYPE...] with names after: at least
+// one object named.
+func namedObjects(_ *cobra.Command, args []string) error {
+	switch {
+	case len(args) == 0:
+		return errors.New("name the objects as TYPE NAME... or TYPE/NAME...: kubectl api-resources lists the types")
+	case len(args) == 1 && !strings.Contains(args[0], "/"):
+		return fmt.Errorf("%q is a type: name its objects after it (TYPE NAME...) or as TYPE/NAME", args[0])
+	}
+	return nil
+}
+
+// someObjects accepts TYPE [NAME...] and TYPE/NAME...: a type at least.
+func someObjects(_ *cobra.Command, args []string) error {
+	if len(args) == 0 {
+		return errors.New("name a type, and objects if you like, as TYPE [NAME...] or TYPE/NAME...: kubectl api-resources lists the types")
+	}
+	return nil
 }

@@ -33,7 +33,7 @@ func newOverlapsCommand(flags *genericclioptions.ConfigFlags, streams genericioo
 		managers []string
 	)
 	cmd := &cobra.Command{
-		Use:   "overlaps TYPE [NAME...]",
+		Use:   "overlaps (TYPE [NAME...] | TYPE/NAME...)",
 		Short: "List the fields owned by more than one manager; exit code 1 when there are any",
 		Long: `List, per object, every field that more than one managedFields entry owns (ssa.Ownership.Overlaps
 over entries): two managers, or one manager through both Apply and Update. A shared field is
@@ -45,7 +45,7 @@ managers and your user's, say). The exit code is 1 when any shared field is foun
 command can guard a CI job; 0 when none is, 2 on an error.`,
 		Example: `  kubectl ssakit overlaps widgets.example.com -A
   kubectl ssakit overlaps deployment web --manager kubectl --manager my-operator -o json`,
-		Args: cobra.MinimumNArgs(1),
+		Args: withUsage(someObjects),
 		RunE: func(_ *cobra.Command, args []string) error {
 			objects, readErr := selected.objects(flags, args)
 			if objects == nil && readErr != nil {

@@ -72,3 +72,23 @@ func TestBlame_OfAMissingObjectExitsTwo(t *testing.T) {
 		t.Errorf("stderr does not say the object was not found:\n%s", r.stderr)
 	}
 }
+
+// blame takes TYPE/NAME, and several objects, each blame under its object's name.
+func TestBlame_TakesTypeSlashNameAndSeveralObjects(t *testing.T) {
+	ns := cluster.Namespace(t)
+	userWidget(t, ns, "one")
+	legacyFinalizer(t, userWidget(t, ns, "two"), cleanup)
+
+	r := plugin(t, ns, "blame", "widget.test.ssakit.dev/one", widgets+"/two")
+
+	diff(t, "exit code", 0, r.code)
+	var want strings.Builder
+	for _, name := range []string{"one", "two"} {
+		text, err := ssa.Blame(live(t, key(ns, name)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want.WriteString("==> " + ns + "/widget.test.ssakit.dev/" + name + " <==\n" + text)
+	}
+	diff(t, "output", want.String(), r.stdout)
+}
