@@ -242,14 +242,15 @@ func returnedAt(info *types.Info, decl inspector.Cursor, target *types.Var) []in
 	return at
 }
 
-// writes reports whether the function at decl writes target anywhere, by any write writeOf
-// knows, reported or not (a status update, a JSON patch, a deferred Update), or with
+// writes reports whether the function at decl writes target anywhere, by any write of the
+// object writeOf knows, reported or not (a JSON patch, a deferred Update), or with
 // controllerutil.CreateOrUpdate or CreateOrPatch: the function then writes what it changes
-// itself, and is checked there, not at its callers.
+// itself, and is checked there, not at its callers. A status write takes no finalizer, and
+// leaves them to the caller (Numaflow's reconcile functions update the status themselves).
 func writes(info *types.Info, decl inspector.Cursor, target *types.Var) bool {
 	for cur := range decl.Preorder((*ast.CallExpr)(nil)) {
 		call := cur.Node().(*ast.CallExpr)
-		if w, ok := writeOf(info, call); ok && rootVar(info, w.obj) == target {
+		if w, ok := writeOf(info, call); ok && !w.subresource && rootVar(info, w.obj) == target {
 			return true
 		}
 		fn := typeutil.StaticCallee(info, call)

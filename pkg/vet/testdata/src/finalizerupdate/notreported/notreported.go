@@ -33,12 +33,12 @@ func updateBeforeAddFinalizer(ctx context.Context, c client.Client, cm *corev1.C
 }
 
 // The server takes only the status from a status write.
-func addFinalizerThenStatusUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+func addFinalizerThenStatusUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error { // want addFinalizerThenStatusUpdate:"changesFinalizers\\[2\\]"
 	controllerutil.AddFinalizer(cm, finalizer)
 	return c.Status().Update(ctx, cm)
 }
 
-func addFinalizerThenStatusPatchMergeFrom(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+func addFinalizerThenStatusPatchMergeFrom(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error { // want addFinalizerThenStatusPatchMergeFrom:"changesFinalizers\\[2\\]"
 	before := cm.DeepCopyObject().(*corev1.ConfigMap)
 	controllerutil.AddFinalizer(cm, finalizer)
 	return c.Status().Patch(ctx, cm, client.MergeFrom(before))
@@ -77,7 +77,7 @@ func addFinalizerInHelper(cm *corev1.ConfigMap) { // want addFinalizerInHelper:"
 	controllerutil.AddFinalizer(cm, finalizer)
 }
 
-func statusUpdateAfterHelper(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+func statusUpdateAfterHelper(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error { // want statusUpdateAfterHelper:"changesFinalizers\\[2\\]"
 	addFinalizerInHelper(cm)
 	return c.Status().Update(ctx, cm)
 }
@@ -144,7 +144,7 @@ func addFinalizerAfterClosureWithDeferredUpdate(ctx context.Context, c client.Cl
 }
 
 // A deferred status write takes nothing but the status.
-func addFinalizerAfterDeferredStatusUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error {
+func addFinalizerAfterDeferredStatusUpdate(ctx context.Context, c client.Client, cm *corev1.ConfigMap) error { // want addFinalizerAfterDeferredStatusUpdate:"changesFinalizers\\[2\\]"
 	defer c.Status().Update(ctx, cm)
 	controllerutil.AddFinalizer(cm, finalizer)
 	return nil

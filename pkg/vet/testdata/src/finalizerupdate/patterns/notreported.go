@@ -25,7 +25,7 @@ func literalFinalizersThenCreate(ctx context.Context, c client.Client) error {
 }
 
 // The status subresource takes nothing but the status.
-func assignFinalizersThenStatusUpdate(ctx context.Context, r *reconciler, cm *corev1.ConfigMap) error {
+func assignFinalizersThenStatusUpdate(ctx context.Context, r *reconciler, cm *corev1.ConfigMap) error { // want assignFinalizersThenStatusUpdate:"changesFinalizers\\[2\\]"
 	cm.Finalizers = nil
 	_, err := r.configMaps.UpdateStatus(ctx, cm, metav1.UpdateOptions{})
 	return err

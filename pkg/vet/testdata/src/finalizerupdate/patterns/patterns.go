@@ -166,3 +166,16 @@ func (r *reconciler) handle(ctx context.Context, cm *corev1.ConfigMap) error {
 	_, err = r.store.Update(ctx, mutated)
 	return err
 }
+
+// A helper that writes only the status still leaves the finalizers to its caller.
+func (r *reconciler) reconcileWithStatus(ctx context.Context, cm *corev1.ConfigMap) error { // want reconcileWithStatus:"changesFinalizers\\[1\\]"
+	controllerutil.AddFinalizer(cm, finalizer)
+	return r.Status().Update(ctx, cm)
+}
+
+func (r *reconciler) helperWithStatusThenUpdate(ctx context.Context, cm *corev1.ConfigMap) error {
+	if err := r.reconcileWithStatus(ctx, cm); err != nil { // want `^r.reconcileWithStatus changes the finalizers of cm, written with r.Update`
+		return err
+	}
+	return r.Update(ctx, cm)
+}
