@@ -48,17 +48,18 @@ subresource it wrote through.`,
 			return readErr
 		},
 	}
-	cmd.Flags().VarP(&format, "output", "o", "Output format: json, or none for text.")
+	cmd.Flags().VarP(&format, "output", "o", "Output format: json or yaml (a kubectl List), or none for text.")
 	return cmd
 }
 
 // blame prints the blame of each object.
 func blame(streams genericiooptions.IOStreams, objects []*unstructured.Unstructured, format output) error {
+	var blamed []blameJSON
 	for _, obj := range objects {
 		if len(obj.GetManagedFields()) == 0 {
 			return fmt.Errorf("%s has no managedFields: nothing records who owns its fields (they were reset, or the server does not track them)", objectOf(obj))
 		}
-		if format == "json" {
+		if format.structured() {
 			fields, err := ssa.OwnedFields(obj)
 			if err != nil {
 				return err
@@ -70,9 +71,7 @@ func blame(streams genericiooptions.IOStreams, objects []*unstructured.Unstructu
 					out.Fields[i].Value = json.RawMessage(f.Value)
 				}
 			}
-			if err := writeJSON(streams.Out, out); err != nil {
-				return err
-			}
+			blamed = append(blamed, out)
 			continue
 		}
 		text, err := ssa.Blame(obj)
@@ -84,6 +83,9 @@ func blame(streams genericiooptions.IOStreams, objects []*unstructured.Unstructu
 			fmt.Fprintf(streams.Out, "==> %s <==\n", objectOf(obj))
 		}
 		fmt.Fprint(streams.Out, text)
+	}
+	if format.structured() {
+		return writeList(streams.Out, format, blamed)
 	}
 	return nil
 }

@@ -176,8 +176,8 @@ command that releases it by hand (JSON: "release"), which skips the cleanup it s
 				found = append(found, f...)
 			}
 			var err error
-			if format == "json" {
-				err = writeJSON(streams.Out, found)
+			if format.structured() {
+				err = writeList(streams.Out, format, found)
 			} else {
 				err = printFinalizers(streams, found, len(objects))
 			}
@@ -189,7 +189,7 @@ command that releases it by hand (JSON: "release"), which skips the cleanup it s
 	}
 	selected.addFlags(cmd)
 	cmd.Flags().DurationVar(&stuckAfter, "stuck-after", 5*time.Minute, "Report a finalizer stuck when its object has been terminating for longer than this.")
-	cmd.Flags().VarP(&format, "output", "o", "Output format: json, or none for text.")
+	cmd.Flags().VarP(&format, "output", "o", "Output format: json or yaml (a kubectl List), or none for text.")
 	return cmd
 }
 

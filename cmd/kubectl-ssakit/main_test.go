@@ -57,9 +57,9 @@ func TestMigrate_RefusesFlagsThatCannotWork(t *testing.T) {
 }
 
 func TestOutput_RefusesAnUnknownFormat(t *testing.T) {
-	code, stderr := execute("blame", "widgets", "w", "-o", "yaml")
+	code, stderr := execute("blame", "widgets", "w", "-o", "xml")
 
-	if code != 2 || !strings.Contains(stderr, `unknown output format "yaml"`) {
+	if code != 2 || !strings.Contains(stderr, `unknown output format "xml"`) {
 		t.Errorf("exit code %d, stderr %q", code, stderr)
 	}
 }

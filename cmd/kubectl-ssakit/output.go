@@ -9,28 +9,52 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
 )
 
-// output is the -o flag: "" for text, "json" for JSON.
+// output is the -o flag: "" for text, "json" or "yaml".
 type output string
 
 func (o *output) String() string { return string(*o) }
 func (o *output) Type() string   { return "format" }
 func (o *output) Set(s string) error {
-	if s != "" && s != "json" {
-		return fmt.Errorf("unknown output format %q: use -o json, or no -o for text", s)
+	if s != "" && s != "json" && s != "yaml" {
+		return fmt.Errorf("unknown output format %q: use -o json or -o yaml, or no -o for text", s)
 	}
 	*o = output(s)
 	return nil
 }
 
-// writeJSON writes v indented, as kubectl writes JSON.
-func writeJSON(w io.Writer, v any) error {
+// structured reports whether the output is JSON or YAML.
+func (o output) structured() bool { return o == "json" || o == "yaml" }
+
+// list is a kubectl List of items, as kubectl get -o json|yaml prints several objects.
+type list[T any] struct {
+	APIVersion string         `json:"apiVersion"`
+	Kind       string         `json:"kind"`
+	Metadata   map[string]any `json:"metadata"`
+	Items      []T            `json:"items"`
+}
+
+// writeList writes items as a kubectl List, in JSON indented as kubectl writes it, or in YAML.
+func writeList[T any](w io.Writer, format output, items []T) error {
+	if items == nil {
+		items = []T{}
+	}
+	l := list[T]{APIVersion: "v1", Kind: "List", Metadata: map[string]any{"resourceVersion": ""}, Items: items}
+	if format == "yaml" {
+		out, err := yaml.Marshal(l)
+		if err != nil {
+			return err
+		}
+		_, err = w.Write(out)
+		return err
+	}
 	encoder := json.NewEncoder(w)
 	encoder.SetIndent("", "    ")
-	return encoder.Encode(v)
+	return encoder.Encode(l)
 }
 
 // objectJSON names an object in JSON output.

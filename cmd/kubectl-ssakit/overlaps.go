@@ -66,11 +66,8 @@ command can guard a CI job; 0 when none is, 2 on an error.`,
 				}
 				found = append(found, o)
 			}
-			if format == "json" {
-				if found == nil {
-					found = []overlapJSON{}
-				}
-				if err := writeJSON(streams.Out, found); err != nil {
+			if format.structured() {
+				if err := writeList(streams.Out, format, found); err != nil {
 					return err
 				}
 			} else if err := printOverlaps(streams, found, len(objects)); err != nil {
@@ -87,7 +84,7 @@ command can guard a CI job; 0 when none is, 2 on an error.`,
 	}
 	selected.addFlags(cmd)
 	cmd.Flags().StringSliceVar(&managers, "manager", nil, "Only fields shared among these managers (repeat the flag, or separate with commas); all managers when none is given.")
-	cmd.Flags().VarP(&format, "output", "o", "Output format: json, or none for text.")
+	cmd.Flags().VarP(&format, "output", "o", "Output format: json or yaml (a kubectl List), or none for text.")
 	return cmd
 }
 

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"encoding/json"
 	"strings"
 	"testing"
 
@@ -40,7 +39,7 @@ func TestBlame_JSONGivesEachFieldItsOwners(t *testing.T) {
 	r := plugin(t, ns, "blame", widgets, "blamed", "-o", "json")
 
 	diff(t, "exit code", 0, r.code)
-	var out struct {
+	var objects []struct {
 		Object struct{ Kind, Namespace, Name string }
 		Fields []struct {
 			Path   string
@@ -48,9 +47,11 @@ func TestBlame_JSONGivesEachFieldItsOwners(t *testing.T) {
 			Owners []struct{ Manager, Operation, Subresource string }
 		}
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
-		t.Fatalf("%v:\n%s", err, r.stdout)
+	decodeList(t, r.stdout, &objects)
+	if len(objects) != 1 {
+		t.Fatalf("want one object, got %d:\n%s", len(objects), r.stdout)
 	}
+	out := objects[0]
 	diff(t, "object", struct{ Kind, Namespace, Name string }{"Widget", ns, "blamed"}, out.Object)
 	var color any
 	var owners []struct{ Manager, Operation, Subresource string }

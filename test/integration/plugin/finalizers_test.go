@@ -12,6 +12,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 )
 
 // finalizerRow is what a test reads of one finalizers -o json entry.
@@ -43,9 +44,7 @@ func TestFinalizers_ListsOwnersNameStandingAndStuckObjects(t *testing.T) {
 		finalizerRow
 		TerminatingSeconds *int64
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
-		t.Fatalf("%v:\n%s", err, r.stdout)
-	}
+	decodeList(t, r.stdout, &rows)
 	var got []finalizerRow
 	for _, row := range rows {
 		row.Terminating = row.TerminatingSeconds != nil
@@ -95,9 +94,7 @@ func TestFinalizers_ReportsANamespaceStuckOnSpecFinalizersAndHowToReleaseIt(t *t
 		Field, Finalizer, Release string
 		Stuck                     bool
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
-		t.Fatalf("%v:\n%s", err, r.stdout)
-	}
+	decodeList(t, r.stdout, &rows)
 	if len(rows) != 1 || rows[0].Field != "spec.finalizers" || rows[0].Finalizer != "kubernetes" || !rows[0].Stuck {
 		t.Fatalf("want one stuck spec.finalizers row for kubernetes, got %+v", rows)
 	}
@@ -130,9 +127,7 @@ func TestFinalizers_GivesTheCommandThatReleasesAStuckFinalizer(t *testing.T) {
 
 	diff(t, "exit code", 0, r.code)
 	var rows []struct{ Finalizer, Release string }
-	if err := json.Unmarshal([]byte(r.stdout), &rows); err != nil {
-		t.Fatalf("%v:\n%s", err, r.stdout)
-	}
+	decodeList(t, r.stdout, &rows)
 	diff(t, "release commands", []struct{ Finalizer, Release string }{
 		{oldName, `kubectl patch widget.test.ssakit.dev/stuck -n ` + ns + ` --type=json -p '[{"op":"test","path":"/metadata/finalizers/0","value":"widget-finalizer"},{"op":"remove","path":"/metadata/finalizers/0"}]'`},
 		{cleanup, `kubectl patch widget.test.ssakit.dev/stuck -n ` + ns + ` --type=json -p '[{"op":"test","path":"/metadata/finalizers/1","value":"example.com/cleanup"},{"op":"remove","path":"/metadata/finalizers/1"}]'`},
@@ -150,4 +145,28 @@ func release(t *testing.T, namespace, command string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("%s: %v\n%s", command, err, out)
 	}
+}
+
+// -o yaml prints the same kubectl List as -o json, in YAML.
+func TestFinalizers_YAMLIsTheJSONList(t *testing.T) {
+	ns := cluster.Namespace(t)
+	legacyFinalizer(t, userWidget(t, ns, "legacy"), cleanup)
+
+	asJSON := plugin(t, ns, "finalizers", widgets, "-o", "json")
+	asYAML := plugin(t, ns, "finalizers", widgets, "-o", "yaml")
+
+	diff(t, "exit codes", []int{0, 0}, []int{asJSON.code, asYAML.code})
+	converted, err := yaml.YAMLToJSON([]byte(asYAML.stdout))
+	if err != nil {
+		t.Fatalf("%v:\n%s", err, asYAML.stdout)
+	}
+	var fromJSON, fromYAML map[string]any
+	if err := json.Unmarshal([]byte(asJSON.stdout), &fromJSON); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(converted, &fromYAML); err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "the YAML list", fromJSON, fromYAML, cmpopts.IgnoreMapEntries(func(k string, _ any) bool { return k == "terminatingSeconds" }))
+	diff(t, "kind", "List", fromYAML["kind"])
 }

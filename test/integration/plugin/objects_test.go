@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -88,4 +89,22 @@ func table(out string) [][]string {
 		rows = append(rows, strings.Fields(line))
 	}
 	return rows
+}
+
+// decodeList decodes out, a kubectl List as -o json prints it, into items.
+func decodeList(t *testing.T, out string, items any) {
+	t.Helper()
+	var l struct {
+		APIVersion, Kind string
+		Items            json.RawMessage
+	}
+	if err := json.Unmarshal([]byte(out), &l); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
+	if l.APIVersion != "v1" || l.Kind != "List" {
+		t.Fatalf("not a kubectl List (apiVersion %q, kind %q):\n%s", l.APIVersion, l.Kind, out)
+	}
+	if err := json.Unmarshal(l.Items, items); err != nil {
+		t.Fatalf("%v:\n%s", err, out)
+	}
 }

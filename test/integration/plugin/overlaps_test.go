@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"encoding/json"
 	"testing"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -53,9 +52,7 @@ func TestOverlaps_AmongNamedManagersOnlyExitsZeroWhenTheyShareNothing(t *testing
 
 	diff(t, "exit code", 0, r.code)
 	var out []any
-	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
-		t.Fatalf("%v:\n%s", err, r.stdout)
-	}
+	decodeList(t, r.stdout, &out)
 	diff(t, "objects with shared fields", []any{}, out)
 }
 
@@ -75,9 +72,7 @@ func TestOverlaps_FindsOneManagerOwningAFieldThroughApplyAndUpdate(t *testing.T)
 			Owners []string
 		}
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
-		t.Fatalf("%v:\n%s", err, r.stdout)
-	}
+	decodeList(t, r.stdout, &out)
 	diff(t, "shared fields", []struct {
 		Path   string
 		Owners []string
