@@ -227,7 +227,7 @@ func printFinalizers(streams genericiooptions.IOStreams, found []finalizerJSON, 
 		return nil
 	}
 	w := printers.GetNewTabWriter(streams.Out)
-	fmt.Fprintln(w, "OBJECT\tFINALIZER\tOWNERS\tNAME\tTERMINATING")
+	fmt.Fprintln(w, "NAMESPACE\tOBJECT\tFINALIZER\tOWNERS\tNAME\tTERMINATING")
 	unqualified, stuck := 0, 0
 	carrying := map[objectJSON]bool{}
 	for _, f := range found {
@@ -254,7 +254,7 @@ func printFinalizers(streams genericiooptions.IOStreams, found []finalizerJSON, 
 		if f.Field == specFinalizers {
 			finalizer += " (spec.finalizers)"
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", f.Object, finalizer, strings.Join(owners, ", "), f.Name, terminating)
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", f.Object.Namespace, f.Object.kubectlName(), finalizer, strings.Join(owners, ", "), f.Name, terminating)
 	}
 	if err := w.Flush(); err != nil {
 		return err

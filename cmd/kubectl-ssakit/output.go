@@ -66,17 +66,13 @@ type objectJSON struct {
 	UID        string `json:"uid"`
 }
 
-// String names the object as kubectl does: namespace/kind.group/name, without the namespace for
-// a cluster-scoped object and without the group for the core group.
+// String names the object in a form kubectl takes back: kind.group/name -n namespace, without
+// -n for a cluster-scoped object and without the group for the core group.
 func (o objectJSON) String() string {
-	kind := strings.ToLower(o.Kind)
-	if group, _, found := strings.Cut(o.APIVersion, "/"); found {
-		kind += "." + group
-	}
 	if o.Namespace == "" {
-		return kind + "/" + o.Name
+		return o.kubectlName()
 	}
-	return o.Namespace + "/" + kind + "/" + o.Name
+	return o.kubectlName() + " -n " + o.Namespace
 }
 
 // kubectlName names the object as kubectl takes it back: kind.group/name (kind/name in the core

@@ -114,11 +114,11 @@ func printOverlaps(streams genericiooptions.IOStreams, found []overlapJSON, obje
 		return nil
 	}
 	w := printers.GetNewTabWriter(streams.Out)
-	fmt.Fprintln(w, "OBJECT\tFIELD\tMANAGERS")
+	fmt.Fprintln(w, "NAMESPACE\tOBJECT\tFIELD\tMANAGERS")
 	fields := 0
 	for _, o := range found {
 		for _, s := range o.Shared {
-			fmt.Fprintf(w, "%s\t%s\t%s\n", o.Object, s.Path, strings.Join(s.Owners, ", "))
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\n", o.Object.Namespace, o.Object.kubectlName(), s.Path, strings.Join(s.Owners, ", "))
 			fields++
 		}
 	}

@@ -89,7 +89,7 @@ func TestBlame_TakesTypeSlashNameAndSeveralObjects(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want.WriteString("==> " + ns + "/widget.test.ssakit.dev/" + name + " <==\n" + text)
+		want.WriteString("==> " + "widget.test.ssakit.dev/" + name + " -n " + ns + " <==\n" + text)
 	}
 	diff(t, "output", want.String(), r.stdout)
 }

@@ -72,8 +72,8 @@ func TestFinalizers_PrintsATableAndASummary(t *testing.T) {
 
 	diff(t, "exit code", 0, r.code)
 	diff(t, "table", [][]string{
-		{"OBJECT", "FINALIZER", "OWNERS", "NAME", "TERMINATING"},
-		{ns + "/widget.test.ssakit.dev/legacy", oldName, legacyManager, "(Update)", "unqualified"},
+		{"NAMESPACE", "OBJECT", "FINALIZER", "OWNERS", "NAME", "TERMINATING"},
+		{ns, "widget.test.ssakit.dev/legacy", oldName, legacyManager, "(Update)", "unqualified"},
 	}, table(r.stdout))
 	diff(t, "summary", "1 finalizer(s) on 1 of 2 object(s): 1 without a domain-qualified name, 0 stuck\n", r.stderr)
 }

@@ -44,7 +44,7 @@ const (
 // The expected lines: each changed object's, in the order kubectl lists them (by name), then one
 // for the objects left alone.
 func migrationLines(ns string) []string {
-	object := func(name string) string { return ns + "/widget.test.ssakit.dev/" + name }
+	object := func(name string) string { return "widget.test.ssakit.dev/" + name + " -n " + ns }
 	return []string{
 		object("a-update") + `: apply "example.com/cleanup", take "example.com/cleanup" over from "legacy-operator"`,
 		object("b-renamed") + `: put "example.com/cleanup" on, release "widget-finalizer"`,
@@ -176,7 +176,7 @@ func TestMigrate_ConcurrentlyKeepsTheListedOrder(t *testing.T) {
 	for i := range 24 {
 		name := fmt.Sprintf("w-%02d", i)
 		legacyFinalizer(t, userWidget(t, ns, name), cleanup)
-		want = append(want, ns+"/widget.test.ssakit.dev/"+name+`: apply "example.com/cleanup", take "example.com/cleanup" over from "legacy-operator"`)
+		want = append(want, "widget.test.ssakit.dev/"+name+" -n "+ns+`: apply "example.com/cleanup", take "example.com/cleanup" over from "legacy-operator"`)
 	}
 
 	r := plugin(t, ns, "migrate", widgets, "--controller", "widgets", "--finalizer", cleanup, "--concurrency", "6", "--qps", "200", "--burst", "200")
@@ -201,7 +201,7 @@ func TestMigrate_ShowUnchangedListsTheObjectsLeftAlone(t *testing.T) {
 	r := plugin(t, ns, append(migrateArgs, "--dry-run", "--show-unchanged")...)
 
 	diff(t, "exit code", 0, r.code)
-	object := func(name string) string { return "(dry run) " + ns + "/widget.test.ssakit.dev/" + name }
+	object := func(name string) string { return "(dry run) " + "widget.test.ssakit.dev/" + name + " -n " + ns }
 	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
 	if len(lines) < 2 {
 		t.Fatalf("want the changed objects' lines first, got:\n%s", r.stdout)
@@ -304,7 +304,7 @@ func TestMigrate_AllowUnqualifiedNameMigratesAFinalizerWithoutADomain(t *testing
 	r := plugin(t, ns, "migrate", widgets, "--controller", "widgets", "--finalizer", oldName, "--allow-unqualified-name")
 
 	diff(t, "exit code", 0, r.code)
-	diff(t, "output", ns+`/widget.test.ssakit.dev/w: apply "widget-finalizer", take "widget-finalizer" over from "legacy-operator"`, strings.TrimSpace(r.stdout))
+	diff(t, "output", "widget.test.ssakit.dev/w -n "+ns+`: apply "widget-finalizer", take "widget-finalizer" over from "legacy-operator"`, strings.TrimSpace(r.stdout))
 	diff(t, "owners", []string{ssa.FinalizerFieldOwner("widgets", oldName)}, owners(t, ns, "w", oldName))
 }
 

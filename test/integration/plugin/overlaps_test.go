@@ -36,8 +36,8 @@ func TestOverlaps_ListsSharedFieldsAndExitsOne(t *testing.T) {
 
 	diff(t, "exit code", 1, r.code)
 	diff(t, "output", [][]string{
-		{"OBJECT", "FIELD", "MANAGERS"},
-		{ns + "/widget.test.ssakit.dev/co-owned", `.metadata.finalizers[="example.com/cleanup"]`, "legacy-operator", "(Update),", "widgets/finalizer/example.com/cleanup", "(Apply)"},
+		{"NAMESPACE", "OBJECT", "FIELD", "MANAGERS"},
+		{ns, "widget.test.ssakit.dev/co-owned", `.metadata.finalizers[="example.com/cleanup"]`, "legacy-operator", "(Update),", "widgets/finalizer/example.com/cleanup", "(Apply)"},
 	}, table(r.stdout))
 	diff(t, "summary", "1 shared field(s) on 1 of 2 object(s)\n", r.stderr)
 }
