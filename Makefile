@@ -30,6 +30,9 @@ HELM := $(BIN)/helm-$(HELM_VERSION)
 # KUBEBUILDER_VERSION equal to the sigs.k8s.io/kubebuilder/v4 version in hack/kubebuilder/go.mod.
 KUBEBUILDER_VERSION := v4.16.0
 KUBEBUILDER := $(BIN)/kubebuilder-$(KUBEBUILDER_VERSION)
+# kubectl for test/integration/plugin (its completion, the release commands it prints), built from
+# the default control plane's pinned module, so no machine's own kubectl is needed.
+KUBECTL := $(BIN)/kubectl-v$(DEFAULT_KUBE_VERSION)
 
 OPERATOR := example/operator
 MINIMAL := example/minimal
@@ -95,6 +98,12 @@ $(HELM):
 	@echo "building helm $(HELM_VERSION) from its Go module (a few minutes the first time)"
 	cd hack/helm && go build -o $@ -ldflags "-X helm.sh/helm/v4/internal/version.version=$(HELM_VERSION)" helm.sh/helm/v4/cmd/helm
 
+.PHONY: kubectl
+kubectl: $(KUBECTL) ## Build kubectl (DEFAULT_KUBE_VERSION, from hack/controlplane) into bin/ for test/integration/plugin (nothing to do when present).
+
+$(KUBECTL):
+	cd hack/controlplane/v$(DEFAULT_KUBE_VERSION) && go build -o $(KUBECTL) k8s.io/kubernetes/cmd/kubectl
+
 .PHONY: kubebuilder
 kubebuilder: $(KUBEBUILDER) ## Build the kubebuilder CLI (KUBEBUILDER_VERSION, from hack/kubebuilder) into bin/ for the getting-started guide's test.
 
@@ -104,7 +113,7 @@ $(KUBEBUILDER):
 	cd hack/kubebuilder && go build -o $@ sigs.k8s.io/kubebuilder/v4
 
 .PHONY: test
-test: controlplane test-fieldsv1string helm kubebuilder ## Run the unit and integration tests against a real kube-apiserver and etcd (KUBE_VERSION).
+test: controlplane test-fieldsv1string helm kubebuilder kubectl ## Run the unit and integration tests against a real kube-apiserver and etcd (KUBE_VERSION).
 	go test $(GO_TEST_FLAGS) ./...
 
 # The packages whose tests need no control plane.
@@ -120,7 +129,7 @@ proof: controlplane ## The ownership proof at ten times CI's size: 2,000 random 
 	PROOF_SEQUENCES=$${PROOF_SEQUENCES:-2000} go test $(GO_TEST_FLAGS) -timeout 60m -run TestProof -v ./test/integration/proof | grep -E '^(proof:|---|ok|FAIL|PASS)|violation|^\s+[0-9]+\.|replay|shrunk'
 
 .PHONY: test-matrix
-test-matrix: helm kubebuilder ## Run the integration tests on every release in KUBE_VERSIONS.
+test-matrix: helm kubebuilder kubectl ## Run the integration tests on every release in KUBE_VERSIONS.
 	@failed=""; \
 	for v in $(KUBE_VERSIONS); do \
 		echo "=== control plane $$v"; \

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -78,7 +79,7 @@ func finalizersOf(obj *unstructured.Unstructured, now time.Time, stuckAfter time
 			f.Stuck = terminating > stuckAfter
 		}
 		if f.Stuck {
-			f.Release = releaseCommand(f.Object, field, index, name)
+			f.Release = releaseCommand(obj, f.Object, field, index, name)
 		}
 		found = append(found, f)
 	}
@@ -113,15 +114,23 @@ func namespaceWaits(obj *unstructured.Unstructured) []string {
 	return waits
 }
 
-// releaseCommand is the shell command that removes the finalizer name at index of field from o,
-// and nothing else: a JSON patch that tests the item before it removes it, so it fails rather
-// than removes another finalizer when the list has changed. A Namespace's spec.finalizers are
-// written through its finalize subresource, which kubectl patch cannot reach.
-func releaseCommand(o objectJSON, field string, index int, name string) string {
+// releaseCommand is the shell command that removes the finalizer name at index of field from o
+// (obj, as read), and nothing else. For metadata.finalizers, a JSON patch that tests the item before
+// it removes it, so it fails rather than removes another finalizer when the list has changed. A
+// Namespace's spec.finalizers are written through its finalize subresource, which kubectl patch
+// cannot reach: a replace of the finalizers kept, guarded by obj's resourceVersion, so it fails
+// rather than drops a finalizer added since; it needs kubectl alone.
+func releaseCommand(obj *unstructured.Unstructured, o objectJSON, field string, index int, name string) string {
 	quotedName, _ := json.Marshal(name)
 	if field == specFinalizers {
-		return fmt.Sprintf("kubectl get namespace %s -o json | jq %s | kubectl replace --raw /api/v1/namespaces/%s/finalize -f -",
-			o.Name, shellQuote(".spec.finalizers -= ["+string(quotedName)+"]"), o.Name)
+		names, _, _ := unstructured.NestedStringSlice(obj.Object, "spec", "finalizers")
+		kept := slices.DeleteFunc(slices.Clone(names), func(n string) bool { return n == name })
+		body, _ := json.Marshal(map[string]any{
+			"apiVersion": "v1", "kind": "Namespace",
+			"metadata": map[string]any{"name": o.Name, "resourceVersion": obj.GetResourceVersion()},
+			"spec":     map[string]any{"finalizers": append([]string{}, kept...)},
+		})
+		return fmt.Sprintf("echo %s | kubectl replace --raw /api/v1/namespaces/%s/finalize -f -", shellQuote(string(body)), o.Name)
 	}
 	path := fmt.Sprintf("/metadata/finalizers/%d", index)
 	patch := fmt.Sprintf(`[{"op":"test","path":%q,"value":%s},{"op":"remove","path":%q}]`, path, quotedName, path)

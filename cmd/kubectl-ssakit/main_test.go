@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -169,8 +170,16 @@ current-context: c
 	}
 }
 
-// A release command removes the one finalizer it names, and only while it is where it was found;
-// a Namespace's spec.finalizers go through its finalize subresource. Names are quoted for sh.
+// stuckNamespace is a Namespace as read, terminating on two spec.finalizers.
+var stuckNamespace = &unstructured.Unstructured{Object: map[string]any{
+	"apiVersion": "v1", "kind": "Namespace",
+	"metadata": map[string]any{"name": "prod", "resourceVersion": "42"},
+	"spec":     map[string]any{"finalizers": []any{"kubernetes", "example.com/keep"}},
+}}
+
+// A release command removes the one finalizer it names, and only while it is where it was found
+// (a JSON patch's test; for a Namespace's spec.finalizers, which go through its finalize
+// subresource with kubectl alone, the resourceVersion read). Names are quoted for sh.
 func TestReleaseCommand_RemovesExactlyTheStuckFinalizer(t *testing.T) {
 	widget := objectJSON{APIVersion: "example.com/v1", Kind: "Widget", Namespace: "prod", Name: "w"}
 	for name, tc := range map[string]struct {
@@ -185,10 +194,10 @@ func TestReleaseCommand_RemovesExactlyTheStuckFinalizer(t *testing.T) {
 		"quote in the name": {objectJSON{APIVersion: "v1", Kind: "ConfigMap", Namespace: "prod", Name: "c"}, metadataFinalizers, 0, "it's",
 			`kubectl patch configmap/c -n prod --type=json -p '[{"op":"test","path":"/metadata/finalizers/0","value":"it'\''s"},{"op":"remove","path":"/metadata/finalizers/0"}]'`},
 		"namespace spec": {objectJSON{APIVersion: "v1", Kind: "Namespace", Name: "prod"}, specFinalizers, 0, "kubernetes",
-			`kubectl get namespace prod -o json | jq '.spec.finalizers -= ["kubernetes"]' | kubectl replace --raw /api/v1/namespaces/prod/finalize -f -`},
+			`echo '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"prod","resourceVersion":"42"},"spec":{"finalizers":["example.com/keep"]}}' | kubectl replace --raw /api/v1/namespaces/prod/finalize -f -`},
 	} {
 		t.Run(name, func(t *testing.T) {
-			if d := cmp.Diff(tc.want, releaseCommand(tc.object, tc.field, tc.index, tc.finalizer)); d != "" {
+			if d := cmp.Diff(tc.want, releaseCommand(stuckNamespace, tc.object, tc.field, tc.index, tc.finalizer)); d != "" {
 				t.Errorf("(-want +got):\n%s", d)
 			}
 		})

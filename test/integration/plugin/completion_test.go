@@ -11,9 +11,9 @@ import (
 // make plugin builds kubectl_complete-ssakit next to the plugin, and a real kubectl completes
 // `kubectl ssakit` through it.
 func TestCompletion_KubectlCompletesThePluginThroughMakePluginsExecutable(t *testing.T) {
-	kubectl, err := exec.LookPath("kubectl")
+	kubectl, err := exec.LookPath("kubectl") // the project's, put first on PATH by TestMain
 	if err != nil {
-		t.Skip("no kubectl on PATH")
+		t.Fatal(err)
 	}
 	dir := t.TempDir()
 	build := exec.CommandContext(t.Context(), "make", "-C", filepath.Join("..", "..", ".."), "plugin", "BIN="+dir)

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/ssakit/ssakit/internal/controlplane"
 	"github.com/ssakit/ssakit/internal/testcluster"
 )
 
@@ -32,8 +33,28 @@ func TestMain(m *testing.M) {
 		if out, err := build.CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("building kubectl-ssakit: %w\n%s", err, out)
 		}
+		if err := putKubectlOnPath(dir); err != nil {
+			return nil, err
+		}
 		return func() { _ = os.RemoveAll(dir) }, nil
 	}))
+}
+
+// putKubectlOnPath puts the project's kubectl (make kubectl: bin/kubectl-v<default release>) first
+// on PATH as "kubectl", through a link in dir, so that the tests that run kubectl, as a user would
+// with the commands the plugin prints, need no kubectl of the machine's.
+func putKubectlOnPath(dir string) error {
+	kubectl, err := filepath.Abs(filepath.Join("..", "..", "..", "bin", "kubectl-v"+controlplane.DefaultKubeVersion))
+	if err != nil {
+		return err
+	}
+	if _, err := os.Stat(kubectl); err != nil {
+		return fmt.Errorf("the plugin's tests run kubectl: build it with make kubectl (%w)", err)
+	}
+	if err := os.Symlink(kubectl, filepath.Join(dir, "kubectl")); err != nil {
+		return err
+	}
+	return os.Setenv("PATH", dir+string(os.PathListSeparator)+os.Getenv("PATH"))
 }
 
 // result is what one run of the plugin printed and returned.
