@@ -31,7 +31,7 @@ func AssetsDir() (string, error) {
 	if dir, ok := os.LookupEnv("KUBEBUILDER_ASSETS"); ok {
 		return checkAssets(dir, "KUBEBUILDER_ASSETS="+dir)
 	}
-	root, err := repositoryRoot()
+	root, err := RepositoryRoot()
 	if err != nil {
 		return "", err
 	}
@@ -56,9 +56,10 @@ func checkAssets(dir, hint string) (string, error) {
 	return dir, nil
 }
 
-// repositoryRoot walks up from the working directory (a test's package directory) to the
-// directory that holds the project's go.mod.
-func repositoryRoot() (string, error) {
+// RepositoryRoot walks up from the working directory (a test's package directory) to the
+// directory that holds the project's go.mod and hack/: where the pinned tools of the Makefile land
+// (bin/).
+func RepositoryRoot() (string, error) {
 	dir, err := os.Getwd()
 	if err != nil {
 		return "", err

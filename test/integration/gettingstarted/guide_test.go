@@ -49,7 +49,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"go/format"
 	"os"
@@ -93,7 +92,7 @@ func substitutions(root, assets string) []substitution {
 }
 
 func TestGettingStarted(t *testing.T) {
-	root, err := repositoryRoot()
+	root, err := controlplane.RepositoryRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -293,28 +292,6 @@ func findKubebuilder(root string) (string, error) {
 		return "", fmt.Errorf("%s does not report version %s:\n%s\ndelete it and run `make kubebuilder`", path, KubebuilderVersion, out)
 	}
 	return path, nil
-}
-
-// repositoryRoot walks up from the working directory (this package's directory) to the directory
-// that holds the project's go.mod and hack/kubebuilder, as internal/controlplane does for its
-// binaries.
-func repositoryRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "hack", "kubebuilder")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the ssakit repository root (with hack/kubebuilder) above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // shellQuote quotes s for bash, in single quotes.

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/ssakit/ssakit/internal/controlplane"
 	"github.com/ssakit/ssakit/internal/testcluster"
 )
 
@@ -42,7 +43,7 @@ func TestMain(m *testing.M) {
 // findHelm returns the path of bin/helm-<HelmVersion> in the repository, or an error that says
 // to run `make helm`.
 func findHelm() (string, error) {
-	root, err := repositoryRoot()
+	root, err := controlplane.RepositoryRoot()
 	if err != nil {
 		return "", err
 	}
@@ -59,27 +60,6 @@ func findHelm() (string, error) {
 		return "", fmt.Errorf("%s reports version %q, not %s: delete it and run `make helm`", path, got, HelmVersion)
 	}
 	return path, nil
-}
-
-// repositoryRoot walks up from the working directory (this package's directory) to the directory
-// that holds the project's go.mod and hack/helm, as internal/controlplane does for its binaries.
-func repositoryRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "hack", "helm")); err == nil {
-			if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-				return dir, nil
-			}
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("cannot find the ssakit repository root (with hack/helm) above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // helmCLI runs helm for one test, against the test control plane, in one namespace, with helm's

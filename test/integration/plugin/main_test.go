@@ -44,10 +44,11 @@ func TestMain(m *testing.M) {
 // on PATH as "kubectl", through a link in dir, so that the tests that run kubectl, as a user would
 // with the commands the plugin prints, need no kubectl of the machine's.
 func putKubectlOnPath(dir string) error {
-	kubectl, err := filepath.Abs(filepath.Join("..", "..", "..", "bin", "kubectl-v"+controlplane.DefaultKubeVersion))
+	root, err := controlplane.RepositoryRoot()
 	if err != nil {
 		return err
 	}
+	kubectl := filepath.Join(root, "bin", "kubectl-v"+controlplane.DefaultKubeVersion)
 	if _, err := os.Stat(kubectl); err != nil {
 		return fmt.Errorf("the plugin's tests run kubectl: build it with make kubectl (%w)", err)
 	}
