@@ -40,7 +40,7 @@ func AssetsDir() (string, error) {
 		version = DefaultKubeVersion
 	}
 	return checkAssets(filepath.Join(root, "bin", "controlplane", version),
-		"run `make controlplane KUBE_VERSION="+version+"` to build them from their Go modules (about 5 minutes the first time), or set KUBEBUILDER_ASSETS to a directory that holds kube-apiserver and etcd")
+		"run `make controlplane KUBE_VERSION="+version+"` to build them from their Go modules (about 8 minutes the first time on 2 cores), or set KUBEBUILDER_ASSETS to a directory that holds kube-apiserver and etcd")
 }
 
 func checkAssets(dir, hint string) (string, error) {
