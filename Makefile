@@ -128,6 +128,10 @@ test-fieldsv1string: ## Build every package and test, and run the unit tests, wi
 proof: controlplane ## The ownership proof at ten times CI's size: 2,000 random sequences of 20 steps (PROOF_SEED replays one).
 	PROOF_SEQUENCES=$${PROOF_SEQUENCES:-2000} go test $(GO_TEST_FLAGS) -timeout 60m -run TestProof -v ./test/integration/proof | grep -E '^(proof:|---|ok|FAIL|PASS)|violation|^\s+[0-9]+\.|replay|shrunk'
 
+.PHONY: mutants
+mutants: controlplane ## Apply each plausible defect of pkg/ssa and pkg/reconcile listed in test/mutants/mutants.txt and run the suites that must kill it (MUTANTS=id1,id2 runs some).
+	MUTANTS="$(MUTANTS)" go run ./test/mutants
+
 .PHONY: test-matrix
 test-matrix: helm kubebuilder kubectl ## Run the integration tests on every release in KUBE_VERSIONS.
 	@failed=""; \
