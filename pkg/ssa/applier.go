@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"sync"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -35,6 +36,9 @@ type Applier struct {
 	client  client.Client
 	manager string
 	types   managedfields.TypeConverter
+	// kinds holds the schema of each kind decided on (schema.GroupVersionKind to kindType): the
+	// converters' schemas do not change.
+	kinds sync.Map
 }
 
 // ApplierOptions configure NewApplier. The zero value knows client-go's built-in types only.
@@ -61,6 +65,9 @@ func (a *Applier) FieldOwner() string { return a.manager }
 // caller holds no copy of the object: then it could. config must name live: its kind, namespace
 // and name; another object is an error, since comparing with it would prove nothing.
 func (a *Applier) WouldChange(live client.Object, config runtime.ApplyConfiguration) (bool, error) {
+	if a.provenUnchanged(live, config) {
+		return false, nil
+	}
 	desired, err := a.content(live, config)
 	if err != nil {
 		return false, err
@@ -100,6 +107,9 @@ func (a *Applier) wouldChange(live client.Object, desired *unstructured.Unstruct
 // reconcile, whose Apply then sends. A uid or resourceVersion in config is a precondition of the
 // request: when it is not live's, only the server can judge it, and the request is sent.
 func (a *Applier) Apply(ctx context.Context, live client.Object, config runtime.ApplyConfiguration, opts ...client.ApplyOption) (sent bool, err error) {
+	if a.provenUnchanged(live, config) {
+		return false, nil
+	}
 	desired, err := a.content(live, config)
 	if err != nil {
 		return false, err

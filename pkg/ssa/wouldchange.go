@@ -58,8 +58,25 @@ func MayChange(types []managedfields.TypeConverter, live client.Object, config *
 	return mayChange(typeconverters.First(types...), live, config, manager, subresource)
 }
 
-// mayChange is MayChange with types combined.
+// mayChange is MayChange with types combined: the fast path (decide) when it can tell, the
+// reference (mayChangeExactly) otherwise.
 func mayChange(types managedfields.TypeConverter, live client.Object, config *unstructured.Unstructured, manager, subresource string) bool {
+	if kt, ok := kindTypeOf(types, config.GroupVersionKind()); ok {
+		switch decide(kt, live, value.NewValueInterface(config.Object), manager, subresource, config.GetAPIVersion()) {
+		case unchanged:
+			return false
+		case changes:
+			return true
+		case unknown:
+		}
+	}
+	return mayChangeExactly(types, live, config, manager, subresource)
+}
+
+// mayChangeExactly is the reference decision: live and config converted whole to typed values,
+// config's field set compared with the parsed entry, config merged into live and the result
+// compared with live. The fast path (decide) answers only what this would answer.
+func mayChangeExactly(types managedfields.TypeConverter, live client.Object, config *unstructured.Unstructured, manager, subresource string) bool {
 	owned, err := ownedFields(live.GetManagedFields(), manager, subresource, config.GetAPIVersion())
 	if err != nil || owned == nil {
 		return true
