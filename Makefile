@@ -162,12 +162,13 @@ $(BIN)/controlplane/%/kube-apiserver $(BIN)/controlplane/%/etcd: hack/controlpla
 		k8s.io/kubernetes/cmd/kube-apiserver ./etcd
 	touch $(BIN)/controlplane/$*/kube-apiserver $(BIN)/controlplane/$*/etcd
 
-# BENCH_FLAGS are passed to the bench: '-scale 0.1 -repeat 1' for a quick look, '-only steady,e2e'
-# for some measurements; see test/bench/main.go.
+# BENCH_FLAGS are passed to the bench: '-scale 0.1 -repeat 1' for a quick look (100 and 1,000
+# objects), '-sizes 1000' for one size, '-only steady,e2e' for some measurements; see
+# test/bench/main.go.
 BENCH_FLAGS ?=
 
 .PHONY: bench
-bench: controlplane ## Measure ssakit against Update, merge patches, dry-run and TTL-cache skipping on one control plane; writes docs/bench.md.
+bench: controlplane ## Measure ssakit against Update, merge patches, dry-run and TTL-cache skipping on one control plane, at 1,000 and 10,000 objects; writes docs/bench.md.
 	go run ./test/bench $(BENCH_FLAGS)
 
 .PHONY: lint

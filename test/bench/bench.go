@@ -6,6 +6,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,10 +28,20 @@ import (
 type bench struct {
 	cluster *testcluster.Cluster
 	scale   float64
-	repeat  int
+	// sizes are the object counts every measurement runs at, scaled, with their repeats.
+	sizes []size
 	// only names the measurements to run; empty runs all.
 	only     []string
 	progress io.Writer
+	// started is when the run began, for the progress lines.
+	started time.Time
+}
+
+// size is one object count the measurements run at, and how many times each timing is measured
+// there.
+type size struct {
+	objects int
+	repeat  int
 }
 
 // report is the whole run's result.
@@ -39,7 +50,7 @@ type report struct {
 	goVersion   string
 	kubeVersion string
 	scale       float64
-	repeat      int
+	sizes       []size
 	command     string
 	duration    time.Duration
 	tables      []table
@@ -47,9 +58,10 @@ type report struct {
 
 func (r report) write(w io.Writer) {
 	fmt.Fprintf(w, "# ssakit bench\n\n")
-	fmt.Fprintf(w, "Produced by `%s` (`go run ./test/bench`, source in [test/bench](../test/bench)) in %s: %d cores, %s, kube-apiserver %s with etcd on the same machine, scale %v, %d repeats.\n\n",
-		r.command, r.duration.Round(time.Second), r.cores, r.goVersion, r.kubeVersion, r.scale, r.repeat)
-	fmt.Fprintf(w, "Figures are the median over the repeats, with the range in parentheses; the lifecycle table's counts do not vary and come from one run. "+
+	fmt.Fprintf(w, "Produced by `%s` (`go run ./test/bench`, source in [test/bench](../test/bench)) in %s: %d cores, %s, kube-apiserver %s with etcd on the same machine, scale %v; every table at %s.\n\n",
+		r.command, r.duration.Round(time.Second), r.cores, r.goVersion, r.kubeVersion, r.scale, sizesText(r.sizes))
+	fmt.Fprintf(w, "Figures are the median over the repeats, with the range in parentheses; counts of requests do not vary and come from one run. "+
+		"Each table has a row per size and strategy, with the cost per object, so that how it grows with the number of objects shows. "+
 		"They are ratios on a shared machine, where the API server, etcd and the clients share %d cores: compare the rows of a table, not the figures with another machine's. "+
 		"Requests are counted at the clients' HTTP transport; informers' watches are not counted, and their caches are not part of any strategy's cost.\n\n", r.cores)
 	for _, t := range r.tables {
@@ -57,25 +69,51 @@ func (r report) write(w io.Writer) {
 	}
 }
 
-// run runs every measurement in turn.
+// sizesText says the sizes and their repeats: "1,000 objects (3 repeats) and 10,000 (1 repeat)".
+func sizesText(sizes []size) string {
+	parts := make([]string, len(sizes))
+	for i, s := range sizes {
+		repeats := fmt.Sprintf("%d repeats", s.repeat)
+		if s.repeat == 1 {
+			repeats = "1 repeat"
+		}
+		parts[i] = fmt.Sprintf("%s (%s)", thousands(s.objects), repeats)
+		if i == 0 {
+			parts[i] = fmt.Sprintf("%s objects (%s)", thousands(s.objects), repeats)
+		}
+	}
+	if len(parts) == 1 {
+		return parts[0]
+	}
+	return strings.Join(parts[:len(parts)-1], ", ") + " and " + parts[len(parts)-1]
+}
+
+// run runs every measurement in turn, at every size, and merges each measurement's tables over
+// the sizes.
 func (b *bench) run(ctx context.Context) (report, error) {
 	version, err := serverVersion(b.cluster.Config)
 	if err != nil {
 		return report{}, err
 	}
-	r := report{cores: runtime.NumCPU(), goVersion: runtime.Version(), kubeVersion: version, scale: b.scale, repeat: b.repeat}
+	r := report{cores: runtime.NumCPU(), goVersion: runtime.Version(), kubeVersion: version, scale: b.scale, sizes: b.sizes}
 	for _, m := range b.measurements() {
 		if len(b.only) > 0 && !slices.Contains(b.only, m.name) {
 			continue
 		}
-		fmt.Fprintf(b.progress, "bench: %s\n", m.name)
-		start := time.Now()
-		tables, err := m.run(ctx)
-		if err != nil {
-			return report{}, fmt.Errorf("%s: %w", m.name, err)
+		var bySize [][]table
+		var took []time.Duration
+		for _, s := range b.sizes {
+			fmt.Fprintf(b.progress, "bench: %s at %d objects, %d repeats (%s so far)\n", m.name, s.objects, s.repeat, time.Since(b.started).Round(time.Second))
+			start := time.Now()
+			tables, err := m.run(ctx, s)
+			if err != nil {
+				return report{}, fmt.Errorf("%s at %d objects: %w", m.name, s.objects, err)
+			}
+			took = append(took, time.Since(start))
+			fmt.Fprintf(b.progress, "bench: %s at %d objects took %s\n", m.name, s.objects, took[len(took)-1].Round(100*time.Millisecond))
+			bySize = append(bySize, tables)
 		}
-		fmt.Fprintf(b.progress, "bench: %s took %s\n", m.name, time.Since(start).Round(100*time.Millisecond))
-		r.tables = append(r.tables, tables...)
+		r.tables = append(r.tables, mergeSizes(b.sizes, bySize, took)...)
 	}
 	return r, nil
 }
@@ -92,10 +130,20 @@ func serverVersion(cfg *rest.Config) (string, error) {
 	return info.GitVersion, nil
 }
 
-// measurement is one part of the bench, by the name -only takes.
+// measurement is one part of the bench, by the name -only takes; run measures it at one size and
+// returns its tables, the same ones at every size.
 type measurement struct {
 	name string
-	run  func(context.Context) ([]table, error)
+	run  func(context.Context, size) ([]table, error)
+}
+
+// measurementNames are the names -only takes, in the order the bench runs them.
+func measurementNames() []string {
+	var names []string
+	for _, m := range (&bench{}).measurements() {
+		names = append(names, m.name)
+	}
+	return names
 }
 
 func (b *bench) measurements() []measurement {
@@ -106,11 +154,9 @@ func (b *bench) measurements() []measurement {
 		{"steady", b.steadyState},
 		{"e2e", b.endToEnd},
 		{"migrate", b.migrate},
+		{"memory", b.informerMemory},
 	}
 }
-
-// n scales an object count; it is never below one.
-func (b *bench) n(count int) int { return max(1, int(float64(count)*b.scale+0.5)) }
 
 // namespace creates a namespace of its own for one measurement.
 func (b *bench) namespace(ctx context.Context) (string, error) {

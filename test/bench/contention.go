@@ -17,19 +17,19 @@ import (
 // writers is how many concurrent writers the contention measurement runs.
 const writers = 8
 
-// contention measures (3): 8 writers, each with its own finalizer, add it to each of 200 Widgets
-// concurrently, starting from one list read before any of them wrote (the copies an informer
+// contention measures (3): 8 writers, each with its own finalizer, add it to each of size's
+// Widgets concurrently, starting from one list read before any of them wrote (the copies an informer
 // cache hands each of 8 controllers), then remove it, each holding the object its own add
 // returned. Lost finalizers are those a writer added, with success, that are missing once every
 // add is done; left behind, those still there once every removal is done.
-func (b *bench) contention(ctx context.Context) ([]table, error) {
-	objects := b.n(200)
-	type figures struct{ lost, left, conflicts, retries, failures, seconds repeated }
+func (b *bench) contention(ctx context.Context, size size) ([]table, error) {
+	objects := size.objects
+	type figures struct{ lost, left, conflicts, retries, failures, seconds, perObject repeated }
 	results := map[string]*figures{}
 	for _, s := range strategyNames {
 		results[s] = &figures{}
 	}
-	for rep := range b.repeat {
+	for rep := range size.repeat {
 		for _, s := range rotated(strategyNames, rep) {
 			f := results[s]
 			r, err := b.contend(ctx, s, objects)
@@ -42,19 +42,21 @@ func (b *bench) contention(ctx context.Context) ([]table, error) {
 			f.retries = append(f.retries, float64(r.retries))
 			f.failures = append(f.failures, float64(r.failures))
 			f.seconds = append(f.seconds, r.elapsed.Seconds())
+			f.perObject = append(f.perObject, ms(r.elapsed)/float64(objects))
 		}
 	}
 	t := table{
 		title: "Contention: 8 writers on the same objects",
-		intro: fmt.Sprintf("%d writers, each with its own finalizer, add it to each of %d Widgets at once, each starting from the copies of one list read before anyone wrote "+
-			"(what 8 controllers' caches hold), then remove it, each holding what its own add returned; the 8 writers share one client. Update and the locked patch re-read and retry on a 409 (up to %d times). "+
+		intro: fmt.Sprintf("%d writers, each with its own finalizer, add it to each Widget of a namespace at once, each starting from the copies of one list read before anyone wrote "+
+			"(what 8 controllers' caches hold), then remove it, each holding what its own add returned; the 8 writers share one client. Each writer starts at another object (writer i at the i-th eighth), as controllers' queues do. "+
+			"Update and the locked patch re-read and retry on a 409 (up to %d times). "+
 			"Lost: finalizers whose add succeeded and that are missing once all adds are done. Left behind: finalizers still there once all removals are done. "+
-			"Failures: writes that returned an error after the retries.", writers, objects, maxRetries),
-		header: []string{"strategy", "lost", "left behind", "409s", "retries", "failures", "total time (s)"},
+			"Failures: writes that returned an error after the retries. Counts are totals over all objects; the time per object is the total time over the objects.", writers, maxRetries),
+		header: []string{"strategy", "lost", "left behind", "409s", "retries", "failures", "total time (s)", "time per object (ms)"},
 	}
 	for _, s := range strategyNames {
 		f := results[s]
-		t.rows = append(t.rows, []string{s, f.lost.format(0), f.left.format(0), f.conflicts.format(0), f.retries.format(0), f.failures.format(0), f.seconds.format(2)})
+		t.rows = append(t.rows, []string{s, f.lost.format(0), f.left.format(0), f.conflicts.format(0), f.retries.format(0), f.failures.format(0), f.seconds.format(2), f.perObject.format(2)})
 	}
 	return []table{t}, nil
 }

@@ -80,12 +80,12 @@ func (u *updateMirror) Reconcile(ctx context.Context, req reconcile.Request) (re
 	return u.mirror.Reconcile(ctx, obj)
 }
 
-// endToEnd measures (5): the example operator's reconciler running in a manager, 1,000
+// endToEnd measures (5): the example operator's reconciler running in a manager, size's
 // ConfigMirrors created (each copying its own source into one target namespace) until every one
 // is Ready, then deleted until every one is gone with its copy. Both variants are built the same
 // way (For ConfigMirror only, the same number of workers) and differ only in how the finalizer is written.
-func (b *bench) endToEnd(ctx context.Context) ([]table, error) {
-	mirrors := b.n(1000)
+func (b *bench) endToEnd(ctx context.Context, size size) ([]table, error) {
+	mirrors := size.objects
 	variants := []string{operatorSSAKit, operatorUpdate}
 	type figures struct{ create, remove, lifecycle, requests, events, errors repeated }
 	results := map[string]*figures{}
@@ -99,7 +99,7 @@ func (b *bench) endToEnd(ctx context.Context) ([]table, error) {
 			return nil, fmt.Errorf("%s, warming up: %w", v, err)
 		}
 	}
-	for rep := range b.repeat {
+	for rep := range size.repeat {
 		for _, v := range rotated(variants, rep) {
 			r, err := b.operatorRun(ctx, v, mirrors, rep)
 			if err != nil {
@@ -117,10 +117,10 @@ func (b *bench) endToEnd(ctx context.Context) ([]table, error) {
 	}
 	t := table{
 		title: "End to end: the example operator's throughput",
-		intro: fmt.Sprintf("%d ConfigMirrors, each copying its own source ConfigMap into one target namespace, are created until every one is Ready, then deleted until every one "+
+		intro: fmt.Sprintf("The ConfigMirrors of a namespace, each copying its own source ConfigMap into one target namespace, are created until every one is Ready, then deleted until every one "+
 			"is gone and its copy deleted. The operator's reconciler runs in a controller-runtime manager with %d workers, watching ConfigMirrors only; the second variant is the "+
 			"same reconciler with its finalizer added and removed by `controllerutil` and `Update`. Objects per second; requests per object are the operator's, without its event writes, which are counted apart. Reconcile errors are those the reconciler returned (a status apply "+
-			"refused because the cached object was stale, say: it is retried with backoff).", mirrors, controllerOptions.MaxConcurrentReconciles),
+			"refused because the cached object was stale, say: it is retried with backoff).", controllerOptions.MaxConcurrentReconciles),
 		header: []string{"operator", "create → Ready (obj/s)", "delete → gone (obj/s)", "whole lifecycle (obj/s)", "lifecycle / ssakit", "requests per object", "event writes per object", "reconcile errors"},
 	}
 	base := results[operatorSSAKit]
@@ -174,7 +174,7 @@ func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep in
 	if r.ready, err = b.mirrorsReady(ctx, ns, target, mirrors); err != nil {
 		return operatorResult{}, err
 	}
-	if r.gone, err = b.mirrorsGone(ctx, ns); err != nil {
+	if r.gone, err = b.mirrorsGone(ctx, ns, mirrors); err != nil {
 		return r, err
 	}
 	r.requests, r.events = operatorRequests(m.take())
@@ -266,7 +266,7 @@ func (b *bench) mirrorsReady(ctx context.Context, ns, target string, mirrors int
 	}); err != nil {
 		return 0, err
 	}
-	if err := b.waitFor(ctx, ns, func(list *mirrorv1alpha1.ConfigMirrorList) bool {
+	if err := b.waitFor(ctx, ns, mirrors, func(list *mirrorv1alpha1.ConfigMirrorList) bool {
 		for _, obj := range list.Items {
 			if !meta.IsStatusConditionTrue(obj.Status.Conditions, mirrorv1alpha1.ConditionReady) {
 				return false
@@ -279,13 +279,14 @@ func (b *bench) mirrorsReady(ctx context.Context, ns, target string, mirrors int
 	return time.Since(start), nil
 }
 
-// mirrorsGone deletes every ConfigMirror of ns and says how long until every one is gone.
-func (b *bench) mirrorsGone(ctx context.Context, ns string) (time.Duration, error) {
+// mirrorsGone deletes every ConfigMirror of ns, mirrors of them, and says how long until every
+// one is gone.
+func (b *bench) mirrorsGone(ctx context.Context, ns string, mirrors int) (time.Duration, error) {
 	start := time.Now()
 	if err := b.cluster.Client.DeleteAllOf(ctx, &mirrorv1alpha1.ConfigMirror{}, client.InNamespace(ns)); err != nil {
 		return 0, err
 	}
-	if err := b.waitFor(ctx, ns, func(list *mirrorv1alpha1.ConfigMirrorList) bool { return len(list.Items) == 0 }); err != nil {
+	if err := b.waitFor(ctx, ns, mirrors, func(list *mirrorv1alpha1.ConfigMirrorList) bool { return len(list.Items) == 0 }); err != nil {
 		return 0, fmt.Errorf("waiting for every mirror to be gone: %w", err)
 	}
 	return time.Since(start), nil
@@ -312,10 +313,15 @@ func (b *bench) checkCopiesGone(ctx context.Context, target string) error {
 	return nil
 }
 
-// waitFor lists the ConfigMirrors of namespace every 200 ms until done says so, for up to 5
-// minutes. The lists are the admin's, not the operator's, and are not counted.
-func (b *bench) waitFor(ctx context.Context, namespace string, done func(*mirrorv1alpha1.ConfigMirrorList) bool) error {
-	deadline := time.Now().Add(5 * time.Minute)
+// waitFor lists the ConfigMirrors of namespace, mirrors of them, every 200 ms or, above 1,000
+// mirrors, every 0.2 ms per mirror (so that the lists take the same share of the API server's
+// time, and the phases' ends are found as closely relative to their length, at any size) until
+// done says so, for up to 5 minutes and 100 ms per mirror. The lists are the admin's, not the
+// operator's, and are not counted.
+func (b *bench) waitFor(ctx context.Context, namespace string, mirrors int, done func(*mirrorv1alpha1.ConfigMirrorList) bool) error {
+	limit := 5*time.Minute + time.Duration(mirrors)*100*time.Millisecond
+	interval := max(200*time.Millisecond, time.Duration(mirrors)*200*time.Microsecond)
+	deadline := time.Now().Add(limit)
 	for {
 		list := &mirrorv1alpha1.ConfigMirrorList{}
 		err := b.cluster.Client.List(ctx, list, client.InNamespace(namespace))
@@ -326,8 +332,8 @@ func (b *bench) waitFor(ctx context.Context, namespace string, done func(*mirror
 			return err
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not done after 5 minutes")
+			return fmt.Errorf("not done after %s", limit)
 		}
-		time.Sleep(200 * time.Millisecond)
+		time.Sleep(interval)
 	}
 }

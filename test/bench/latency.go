@@ -13,21 +13,20 @@ import (
 const latencyFinalizer = "bench.ssakit.dev/latency"
 
 // latency measures (1) single-writer finalizer add and remove latency and (6) the bytes each
-// write sends: one writer adds its finalizer to each of 100 Widgets and removes it again, ten
-// times over, always holding the object its last write returned (a controller's freshest copy).
-func (b *bench) latency(ctx context.Context) ([]table, error) {
-	objects, cycles := b.n(100), 10
+// write sends: one writer adds its finalizer to each of size's Widgets and removes it again,
+// always holding the object its last write returned (a controller's freshest copy).
+func (b *bench) latency(ctx context.Context, size size) ([]table, error) {
 	type figures struct{ addP50, addP99, removeP50, removeP99, addBytes, removeBytes repeated }
 	results := map[string]*figures{}
 	for _, s := range strategyNames {
 		results[s] = &figures{}
 	}
-	for rep := -1; rep < b.repeat; rep++ {
+	for rep := -1; rep < size.repeat; rep++ {
 		for _, s := range rotated(strategyNames, max(rep, 0)) {
-			objects, cycles := objects, cycles
+			objects := size.objects
 			if rep < 0 {
 				// A first round pays for what a process does once; it is not measured.
-				objects, cycles = min(objects, 5), 1
+				objects = min(objects, 5)
 			}
 			fx, err := b.fixture(ctx, objects)
 			if err != nil {
@@ -40,24 +39,22 @@ func (b *bench) latency(ctx context.Context) ([]table, error) {
 			}
 			var adds, removes []time.Duration
 			var addCalls, removeCalls []testcluster.Request
-			for range cycles {
-				for _, obj := range widgets {
-					start := time.Now()
-					if _, err := w.add(ctx, obj); err != nil {
-						return nil, fmt.Errorf("%s: adding: %w", s, err)
-					}
-					adds = append(adds, time.Since(start))
+			for _, obj := range widgets {
+				start := time.Now()
+				if _, err := w.add(ctx, obj); err != nil {
+					return nil, fmt.Errorf("%s: adding: %w", s, err)
 				}
-				addCalls = append(addCalls, m.take()...)
-				for _, obj := range widgets {
-					start := time.Now()
-					if _, err := w.remove(ctx, obj); err != nil {
-						return nil, fmt.Errorf("%s: removing: %w", s, err)
-					}
-					removes = append(removes, time.Since(start))
-				}
-				removeCalls = append(removeCalls, m.take()...)
+				adds = append(adds, time.Since(start))
 			}
+			addCalls = append(addCalls, m.take()...)
+			for _, obj := range widgets {
+				start := time.Now()
+				if _, err := w.remove(ctx, obj); err != nil {
+					return nil, fmt.Errorf("%s: removing: %w", s, err)
+				}
+				removes = append(removes, time.Since(start))
+			}
+			removeCalls = append(removeCalls, m.take()...)
 			if rep < 0 {
 				continue
 			}
@@ -73,10 +70,9 @@ func (b *bench) latency(ctx context.Context) ([]table, error) {
 
 	latency := table{
 		title: "Finalizer add and remove latency, one writer",
-		intro: fmt.Sprintf("One writer adds its finalizer to each of %d Widgets and removes it again, %d times over (%d adds and %d removals per strategy and repeat), "+
-			"always holding the object its last write returned. ssakit is `ssa.Finalizer.Add`/`Remove`; the others are `controllerutil.AddFinalizer`/`RemoveFinalizer` "+
-			"followed by `Update`, `Patch(client.MergeFrom)` or `Patch(client.MergeFromWithOptimisticLock)`. Milliseconds.",
-			objects, cycles, objects*cycles, objects*cycles),
+		intro: "One writer adds its finalizer to each of the Widgets of a namespace (as many as the objects column says) and removes it again (one add and one removal per object, strategy and repeat), " +
+			"always holding the object its last write returned. ssakit is `ssa.Finalizer.Add`/`Remove`; the others are `controllerutil.AddFinalizer`/`RemoveFinalizer` " +
+			"followed by `Update`, `Patch(client.MergeFrom)` or `Patch(client.MergeFromWithOptimisticLock)`. Milliseconds per write.",
 		header: []string{"strategy", "add p50", "add p99", "remove p50", "remove p99", "add p50 / ssakit", "remove p50 / ssakit"},
 	}
 	bytes := table{

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"time"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -17,25 +18,30 @@ const strippedCache = "ssakit, cache strips managedFields"
 // resyncs is how many steady-state reconciles a lifecycle has between the add and the removal.
 const resyncs = 10
 
+// lifecycleWorkers is how many objects' lifecycles run at once: the counts per object are the
+// same at any number, and 10,000 lifecycles one at a time would take most of the bench's hour.
+const lifecycleWorkers = 4
+
 // lifecycle measures (2) the requests a controller sends per object lifecycle: the finalizer part
 // of a reconcile when the object appears, of 10 resyncs, and of the reconcile after the user
 // deletes it, counted at the controller's HTTP transport. ssakit runs reconcile.Step.Handle; the
 // others run the kubebuilder pattern (AddFinalizer and write when it changed something; on
 // deletion, the cleanup, RemoveFinalizer and write). Each reconcile gets the object as an
-// informer cache would hand it over: the last answer, then the terminating object.
-func (b *bench) lifecycle(ctx context.Context) ([]table, error) {
-	objects := b.n(50)
+// informer cache would hand it over: the last answer, then the terminating object. The counts
+// come from one run; the time per object is of that run.
+func (b *bench) lifecycle(ctx context.Context, size size) ([]table, error) {
+	objects := size.objects
 	t := table{
 		title: "Requests per object lifecycle",
-		intro: fmt.Sprintf("The finalizer part of a reconcile of each of %d Widgets when it appears, of %d resyncs, and of the reconcile after it is deleted; "+
+		intro: fmt.Sprintf("The finalizer part of a reconcile of each Widget of a namespace when it appears, of %d resyncs, and of the reconcile after it is deleted; "+
 			"the controller's requests per object, counted at its transport. ssakit is `reconcile.Step.Handle`; the others are the kubebuilder pattern "+
 			"(`controllerutil.AddFinalizer` and a write when it changed something; on deletion the cleanup, `RemoveFinalizer` and a write). "+
 			"Each reconcile gets the object its last write returned, then the terminating object: a cache that is never behind, so no strategy meets a 409 here "+
-			"(the contention table has stale copies).", objects, resyncs),
-		header: []string{"strategy", "requests", "writes", "reads", "409s"},
+			"(the contention table has stale copies). %d objects' lifecycles run at once; the time per object is the run's time over its objects, the admin's deletion and reads included.", resyncs, lifecycleWorkers),
+		header: []string{"strategy", "requests", "writes", "reads", "409s", "time per object (ms)"},
 	}
 	for _, s := range append(append([]string(nil), strategyNames...), strippedCache) {
-		calls, err := b.lifecycles(ctx, s, objects)
+		calls, elapsed, err := b.lifecycles(ctx, s, objects)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s, err)
 		}
@@ -43,7 +49,8 @@ func (b *bench) lifecycle(ctx context.Context) ([]table, error) {
 			return fmt.Sprintf("%.1f", float64(countCalls(calls, keep))/float64(objects))
 		}
 		t.rows = append(t.rows, []string{s, perObject(func(testcluster.Request) bool { return true }), perObject(testcluster.Request.IsWrite),
-			perObject(func(c testcluster.Request) bool { return !c.IsWrite() }), perObject(func(c testcluster.Request) bool { return c.StatusCode == http.StatusConflict })})
+			perObject(func(c testcluster.Request) bool { return !c.IsWrite() }), perObject(func(c testcluster.Request) bool { return c.StatusCode == http.StatusConflict }),
+			fmt.Sprintf("%.2f", ms(elapsed)/float64(objects))})
 	}
 	t.notes = append(t.notes, "ssakit's removal reads the object's metadata from the API server before the cleanup (`Finalizer.IsOnLive`): "+
 		"an informer cache can lag behind the controller's own removal, and the read keeps a finished cleanup from running twice. "+
@@ -52,11 +59,13 @@ func (b *bench) lifecycle(ctx context.Context) ([]table, error) {
 	return []table{t}, nil
 }
 
-// lifecycles runs the lifecycle of objects Widgets with strategy and returns the controller's calls.
-func (b *bench) lifecycles(ctx context.Context, strategy string, objects int) ([]testcluster.Request, error) {
+// lifecycles runs the lifecycle of objects Widgets with strategy, lifecycleWorkers at once, and
+// returns the controller's calls and how long the lifecycles took, from after the Widgets were
+// created.
+func (b *bench) lifecycles(ctx context.Context, strategy string, objects int) ([]testcluster.Request, time.Duration, error) {
 	fx, err := b.fixture(ctx, objects)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	writerStrategy := strategy
 	if strategy == strippedCache {
@@ -64,7 +73,7 @@ func (b *bench) lifecycles(ctx context.Context, strategy string, objects int) ([
 	}
 	w, err := newWriter(writerStrategy, fx.client, fx.client, "bench-lifecycle", "bench.ssakit.dev/lifecycle")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	fromCache := func(obj *testcluster.Widget) *testcluster.Widget {
 		if strategy == strippedCache {
@@ -72,25 +81,28 @@ func (b *bench) lifecycles(ctx context.Context, strategy string, objects int) ([
 		}
 		return obj
 	}
-	for _, obj := range fx.widgets {
+	start := time.Now()
+	err = parallel(lifecycleWorkers, len(fx.widgets), func(i int) error {
+		obj := fx.widgets[i]
 		for range 1 + resyncs {
 			if err := w.reconcile(ctx, fromCache(obj)); err != nil {
-				return nil, fmt.Errorf("reconciling %s: %w", obj.Name, err)
+				return fmt.Errorf("reconciling %s: %w", obj.Name, err)
 			}
 		}
 		if err := b.cluster.Client.Delete(ctx, obj); err != nil {
-			return nil, err
+			return err
 		}
 		terminating := &testcluster.Widget{}
 		if err := b.cluster.Client.Get(ctx, client.ObjectKeyFromObject(obj), terminating); err != nil {
-			return nil, fmt.Errorf("reading %s after its deletion: %w", obj.Name, err)
+			return fmt.Errorf("reading %s after its deletion: %w", obj.Name, err)
 		}
 		if err := w.reconcile(ctx, fromCache(terminating)); err != nil {
-			return nil, fmt.Errorf("reconciling %s after its deletion: %w", obj.Name, err)
+			return fmt.Errorf("reconciling %s after its deletion: %w", obj.Name, err)
 		}
 		if err := b.cluster.Client.Get(ctx, client.ObjectKeyFromObject(obj), &testcluster.Widget{}); err == nil {
-			return nil, fmt.Errorf("%s still exists after its finalizer was removed", obj.Name)
+			return fmt.Errorf("%s still exists after its finalizer was removed", obj.Name)
 		}
-	}
-	return fx.meter.take(), nil
+		return nil
+	})
+	return fx.meter.take(), time.Since(start), err
 }

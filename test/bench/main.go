@@ -2,12 +2,14 @@
 // of writing them, side by side on one control plane in one run, and writes the tables to
 // docs/bench.md. `make bench` runs it from the repository's root:
 //
-//	go run ./test/bench [-scale 1] [-repeat 3] [-out docs/bench.md]
+//	go run ./test/bench [-sizes 1000,10000] [-repeat 3,1] [-scale 1] [-out docs/bench.md]
 //
 // It starts kube-apiserver and etcd from the binaries `make controlplane` built (or
-// KUBEBUILDER_ASSETS), as the integration tests do. Every figure that is a time is measured
-// -repeat times and reported as the median with the range; counts of requests are the same on
-// every run and are measured once. -scale multiplies every object count (0.1 for a quick look).
+// KUBEBUILDER_ASSETS), as the integration tests do. Every table is measured at each of -sizes
+// objects, with a row per size, so that how the cost per object grows shows. Every figure that
+// is a time is measured -repeat times at its size (one count per size, or one for all) and
+// reported as the median with the range; counts of requests are the same on every run and are
+// measured once. -scale multiplies every object count (0.1 for a quick look).
 package main
 
 import (
@@ -17,6 +19,8 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -30,37 +34,74 @@ import (
 func main() {
 	opts := options{}
 	flag.Float64Var(&opts.scale, "scale", 1, "multiply every object count by this factor")
-	flag.IntVar(&opts.repeat, "repeat", 3, "measure every timing this many times and report the median and range")
+	sizes := flag.String("sizes", joinInts(defaultSizes), "measure every table at these object counts, comma-separated")
+	repeats := flag.String("repeat", joinInts(defaultRepeats), "measure every timing this many times at each size, comma-separated in the order of -sizes (one count applies to all), and report the median and range")
 	flag.StringVar(&opts.out, "out", "docs/bench.md", "write the markdown tables to this file too; empty writes none")
-	only := flag.String("only", "", "run only these measurements, comma-separated: latency, lifecycle, contention, steady, e2e, migrate")
+	only := flag.String("only", "", "run only these measurements, comma-separated: "+strings.Join(measurementNames(), ", "))
 	flag.Parse()
 	if *only != "" {
 		opts.only = strings.Split(*only, ",")
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, opts, os.Stdout, os.Stderr)
-	stop()
+	var err error
+	if opts.sizes, err = parseInts(*sizes); err == nil {
+		opts.repeats, err = parseInts(*repeats)
+	}
+	if err == nil {
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = run(ctx, opts, os.Stdout, os.Stderr)
+		stop()
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
 		os.Exit(1)
 	}
 }
 
+// The sizes `make bench` measures at, and its repeats at each: three at 1,000 objects, one at
+// 10,000, so that it finishes within the hour on 2 cores.
+var (
+	defaultSizes   = []int{1000, 10000}
+	defaultRepeats = []int{3, 1}
+)
+
 // options are the command's flags.
 type options struct {
-	scale  float64
-	repeat int
-	out    string
-	only   []string
+	scale float64
+	// sizes are the object counts every table is measured at, before scale; repeats, how many
+	// times each timing is measured at each size (one count for all, or one per size).
+	sizes   []int
+	repeats []int
+	out     string
+	only    []string
 	// command is how the report says it was produced.
 	command string
+}
+
+// sized returns the object count of each size, scaled, and the repeats at each, or an error
+// that says which flag to fix.
+func (opts options) sized() ([]size, error) {
+	if opts.scale <= 0 {
+		return nil, fmt.Errorf("-scale must be positive (have %v)", opts.scale)
+	}
+	if len(opts.sizes) == 0 || slices.ContainsFunc(opts.sizes, func(n int) bool { return n < 1 }) {
+		return nil, fmt.Errorf("-sizes must name at least one object count, each at least 1 (have %v)", opts.sizes)
+	}
+	if (len(opts.repeats) != 1 && len(opts.repeats) != len(opts.sizes)) || slices.ContainsFunc(opts.repeats, func(n int) bool { return n < 1 }) {
+		return nil, fmt.Errorf("-repeat must give one count for all sizes or one per size (%d), each at least 1 (have %v)", len(opts.sizes), opts.repeats)
+	}
+	sizes := make([]size, len(opts.sizes))
+	for i, n := range opts.sizes {
+		sizes[i] = size{objects: max(1, int(float64(n)*opts.scale+0.5)), repeat: opts.repeats[min(i, len(opts.repeats)-1)]}
+	}
+	return sizes, nil
 }
 
 // run starts the control plane, runs every measurement, prints the report to out and writes it
 // to opts.out. Progress goes to progress.
 func run(ctx context.Context, opts options, out, progress io.Writer) error {
-	if opts.scale <= 0 || opts.repeat < 1 {
-		return fmt.Errorf("-scale must be positive and -repeat at least 1 (have %v and %d)", opts.scale, opts.repeat)
+	sizes, err := opts.sized()
+	if err != nil {
+		return err
 	}
 	ctrllog.SetLogger(logr.Discard())
 	start := time.Now()
@@ -73,9 +114,9 @@ func run(ctx context.Context, opts options, out, progress io.Writer) error {
 	if err := installMirrorCRD(cluster); err != nil {
 		return err
 	}
-	b := &bench{cluster: cluster, scale: opts.scale, repeat: opts.repeat, only: opts.only, progress: progress}
+	b := &bench{cluster: cluster, scale: opts.scale, sizes: sizes, only: opts.only, progress: progress, started: start}
 	if unknown := b.unknownMeasurements(); len(unknown) > 0 {
-		return fmt.Errorf("-only names no measurement %q; the measurements are latency, lifecycle, contention, steady, e2e and migrate", unknown)
+		return fmt.Errorf("-only names no measurement %q; the measurements are %s", unknown, strings.Join(measurementNames(), ", "))
 	}
 	report, err := b.run(ctx)
 	if err != nil {
@@ -104,12 +145,42 @@ func run(ctx context.Context, opts options, out, progress io.Writer) error {
 
 // commandLine is the command that reproduces a run with opts.
 func commandLine(opts options) string {
-	if opts.scale == 1 && opts.repeat == 3 && len(opts.only) == 0 {
+	var flags []string
+	if !slices.Equal(opts.sizes, defaultSizes) {
+		flags = append(flags, "-sizes "+joinInts(opts.sizes))
+	}
+	if opts.scale != 1 {
+		flags = append(flags, fmt.Sprintf("-scale %v", opts.scale))
+	}
+	if !slices.Equal(opts.repeats, defaultRepeats) {
+		flags = append(flags, "-repeat "+joinInts(opts.repeats))
+	}
+	if len(opts.only) > 0 {
+		flags = append(flags, "-only "+strings.Join(opts.only, ","))
+	}
+	if len(flags) == 0 {
 		return "make bench"
 	}
-	flags := fmt.Sprintf("-scale %v -repeat %d", opts.scale, opts.repeat)
-	if len(opts.only) > 0 {
-		flags += " -only " + strings.Join(opts.only, ",")
+	return "make bench BENCH_FLAGS='" + strings.Join(flags, " ") + "'"
+}
+
+// parseInts parses a comma-separated list of integers.
+func parseInts(list string) ([]int, error) {
+	var ints []int
+	for field := range strings.SplitSeq(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(field))
+		if err != nil {
+			return nil, fmt.Errorf("%q is not a comma-separated list of integers: %w", list, err)
+		}
+		ints = append(ints, n)
 	}
-	return "make bench BENCH_FLAGS='" + flags + "'"
+	return ints, nil
+}
+
+func joinInts(ints []int) string {
+	fields := make([]string, len(ints))
+	for i, n := range ints {
+		fields[i] = strconv.Itoa(n)
+	}
+	return strings.Join(fields, ",")
 }

@@ -34,10 +34,10 @@ var migrateRuns = []struct {
 }
 
 // migrate measures (7) `kubectl ssakit migrate` on Widgets whose finalizer a legacy controller
-// added with Update: the built plugin, run as a user would against the control plane, at two
-// fleet sizes and two sets of flags. Each run starts on a fresh fleet, and afterwards every
-// object's finalizer is checked to be owned by its manager alone.
-func (b *bench) migrate(ctx context.Context) ([]table, error) {
+// added with Update: the built plugin, run as a user would against the control plane, on size's
+// objects with two sets of flags. Each run starts on a fresh fleet, and afterwards every object's
+// finalizer is checked to be owned by its manager alone.
+func (b *bench) migrate(ctx context.Context, size size) ([]table, error) {
 	dir, err := os.MkdirTemp("", "ssakit-bench-")
 	if err != nil {
 		return nil, err
@@ -52,18 +52,16 @@ func (b *bench) migrate(ctx context.Context) ([]table, error) {
 		intro: "Widgets whose finalizer a legacy controller added with `controllerutil.AddFinalizer` and `Update`, migrated by the built plugin " +
 			"(`kubectl ssakit migrate widgets.test.ssakit.dev -n NS --controller bench-migrate --finalizer bench.ssakit.dev/migrate`): " +
 			"per object a read, the apply and the takeover patch. One run per row, each on a fresh fleet; afterwards every finalizer is owned by its manager alone.",
-		header: []string{"objects", "flags", "time", "objects/s", "ms per object"},
+		header: []string{"flags", "time", "objects/s", "ms per object"},
 	}
-	for _, size := range []int{b.n(1000), b.n(10000)} {
-		for _, run := range migrateRuns {
-			fmt.Fprintf(b.progress, "bench: migrate: %d objects, %s\n", size, run.name)
-			took, err := b.migrateFleet(ctx, plugin, dir, size, run.flags)
-			if err != nil {
-				return nil, fmt.Errorf("migrating %d objects with %s: %w", size, run.name, err)
-			}
-			t.rows = append(t.rows, []string{fmt.Sprint(size), run.name, took.Round(100 * time.Millisecond).String(),
-				fmt.Sprintf("%.0f", float64(size)/took.Seconds()), fmt.Sprintf("%.1f", float64(took.Milliseconds())/float64(size))})
+	for _, run := range migrateRuns {
+		fmt.Fprintf(b.progress, "bench: migrate: %d objects, %s\n", size.objects, run.name)
+		took, err := b.migrateFleet(ctx, plugin, dir, size.objects, run.flags)
+		if err != nil {
+			return nil, fmt.Errorf("migrating %d objects with %s: %w", size.objects, run.name, err)
 		}
+		t.rows = append(t.rows, []string{run.name, took.Round(100 * time.Millisecond).String(),
+			fmt.Sprintf("%.0f", float64(size.objects)/took.Seconds()), fmt.Sprintf("%.1f", float64(took.Milliseconds())/float64(size.objects))})
 	}
 	t.notes = append(t.notes, "The defaults are kubectl's client-side limits; the server's API Priority and Fairness applies either way. "+
 		"Every guard stays at any rate: each object is read again right before it is migrated, and each write carries its UID.")

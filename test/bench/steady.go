@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -36,27 +37,32 @@ type widgetHandler struct {
 }
 
 func (h *widgetHandler) Reconcile(ctx context.Context, w *testcluster.Widget) (reconcile.Result, error) {
-	child := corev1ac.ConfigMap(w.Name, w.Namespace).
-		WithOwnerReferences(metav1ac.OwnerReference().WithAPIVersion(testcluster.WidgetGVK.GroupVersion().String()).
-			WithKind(testcluster.WidgetGVK.Kind).WithName(w.Name).WithUID(w.UID).WithController(true)).
-		WithData(map[string]string{"color": w.Spec.Color})
-	if err := h.children.apply(ctx, child); err != nil {
+	if err := h.children.apply(ctx, childConfig(w)); err != nil {
 		return reconcile.Result{}, err
 	}
 	return reconcile.Result{}, h.status.Apply(ctx, w, map[string]any{"phase": "Ready"})
+}
+
+// childConfig is the configuration of w's child ConfigMap: its name, w as its controller, and
+// w's color.
+func childConfig(w *testcluster.Widget) *corev1ac.ConfigMapApplyConfiguration {
+	return corev1ac.ConfigMap(w.Name, w.Namespace).
+		WithOwnerReferences(metav1ac.OwnerReference().WithAPIVersion(testcluster.WidgetGVK.GroupVersion().String()).
+			WithKind(testcluster.WidgetGVK.Kind).WithName(w.Name).WithUID(w.UID).WithController(true)).
+		WithData(map[string]string{"color": w.Spec.Color})
 }
 
 func (h *widgetHandler) Cleanup(context.Context, *testcluster.Widget) (reconcile.Result, error) {
 	return reconcile.Result{}, nil
 }
 
-// steadyState measures (4): 1,000 Widgets under a running controller that holds a finalizer,
+// steadyState measures (4): size's Widgets under a running controller that holds a finalizer,
 // applies status and applies one child ConfigMap each, read from an informer cache that keeps
 // the controller's managedFields entries. Once everything is in place, every object is resynced
 // (reconciled with nothing changed) with each way of applying the children, and the requests of
 // each pass are counted. It also measures (6) the cost of the drift applier's local decision.
-func (b *bench) steadyState(ctx context.Context) (_ []table, err error) {
-	fx, err := b.fixture(ctx, b.n(1000))
+func (b *bench) steadyState(ctx context.Context, size size) (_ []table, err error) {
+	fx, err := b.fixture(ctx, size.objects)
 	if err != nil {
 		return nil, err
 	}
@@ -81,12 +87,12 @@ func (b *bench) steadyState(ctx context.Context) (_ []table, err error) {
 	if err := settle(ctx, fx, reconcilers[childrenDrift]); err != nil {
 		return nil, err
 	}
-	results, err := b.measureResyncs(ctx, fx, reconcilers)
+	results, err := measureResyncs(ctx, fx, reconcilers, size.repeat)
 	if err != nil {
 		return nil, err
 	}
 	steady := steadyTable(len(fx.widgets), results, ttl.entries())
-	decision, err := b.decisionCost(ctx, mgr.GetClient(), fx.widgets[0])
+	decision, err := decisionCost(ctx, mgr.GetClient(), fx.widgets[0], size.repeat)
 	if err != nil {
 		return nil, err
 	}
@@ -143,12 +149,12 @@ func settle(ctx context.Context, fx fixture, r reconcile.Reconciler) error {
 }
 
 // steadyFigures are one way of applying the children's figures: requests per object and resync,
-// and the time of each resync of all objects.
-type steadyFigures struct{ finalizer, status, children, firstChildren, seconds repeated }
+// and the time of each resync of all objects, in all and per object.
+type steadyFigures struct{ finalizer, status, children, firstChildren, seconds, perObject repeated }
 
 // measureResyncs resyncs every Widget of fx with each of reconcilers: once to count the first
-// resync of each applier in this process, where a TTL cache is still empty, then -repeat times.
-func (b *bench) measureResyncs(ctx context.Context, fx fixture, reconcilers map[string]*ssareconcile.Reconciler[*testcluster.Widget]) (map[string]*steadyFigures, error) {
+// resync of each applier in this process, where a TTL cache is still empty, then repeat times.
+func measureResyncs(ctx context.Context, fx fixture, reconcilers map[string]*ssareconcile.Reconciler[*testcluster.Widget], repeat int) (map[string]*steadyFigures, error) {
 	objects := len(fx.widgets)
 	results := map[string]*steadyFigures{}
 	for _, s := range childrenNames {
@@ -158,7 +164,7 @@ func (b *bench) measureResyncs(ctx context.Context, fx fixture, reconcilers map[
 		calls := fx.meter.take()
 		results[s] = &steadyFigures{firstChildren: repeated{perObject(calls, objects, "children")}}
 	}
-	for rep := range b.repeat {
+	for rep := range repeat {
 		for _, s := range rotated(childrenNames, rep) {
 			start := time.Now()
 			if err := resync(ctx, fx, reconcilers[s]); err != nil {
@@ -177,6 +183,7 @@ func (f *steadyFigures) add(calls []testcluster.Request, objects int, elapsed ti
 	f.status = append(f.status, perObject(calls, objects, "status"))
 	f.children = append(f.children, perObject(calls, objects, "children"))
 	f.seconds = append(f.seconds, elapsed.Seconds())
+	f.perObject = append(f.perObject, float64(elapsed.Microseconds())/float64(objects))
 }
 
 // steadyTable is the steady state's table; ttlEntries is how many request hashes the TTL cache
@@ -184,15 +191,15 @@ func (f *steadyFigures) add(calls []testcluster.Request, objects int, elapsed ti
 func steadyTable(objects int, results map[string]*steadyFigures, ttlEntries int) table {
 	t := table{
 		title: "Steady state: requests per resync",
-		intro: fmt.Sprintf("A controller built with `reconcile.New` holds a finalizer on each of %d Widgets, applies their status and one child ConfigMap each, "+
-			"and reads from an informer cache that keeps its own managedFields entries (`ssa.KeepManagedFieldsOf`). Once all is in place, every Widget is resynced "+
-			"(reconciled with nothing to change) with each way of applying the children; requests per object and resync. The first resync is the first one the applier "+
-			"makes in its process, when a TTL cache is still empty.", objects),
-		header: []string{"children applied by", "finalizer", "status", "children", "children, first resync", "resync of all objects (s)"},
+		intro: "A controller built with `reconcile.New` holds a finalizer on each Widget of a namespace, applies their status and one child ConfigMap each, " +
+			"and reads from an informer cache that keeps its own managedFields entries (`ssa.KeepManagedFieldsOf`). Once all is in place, every Widget is resynced " +
+			"(reconciled with nothing to change, one at a time) with each way of applying the children; requests per object and resync. The first resync is the first one the applier " +
+			"makes in its process, when a TTL cache is still empty.",
+		header: []string{"children applied by", "finalizer", "status", "children", "children, first resync", "resync of all objects (s)", "resync per object (µs)"},
 	}
 	for _, s := range childrenNames {
 		f := results[s]
-		t.rows = append(t.rows, []string{s, f.finalizer.format(2), f.status.format(2), f.children.format(2), f.firstChildren.format(2), f.seconds.format(2)})
+		t.rows = append(t.rows, []string{s, f.finalizer.format(2), f.status.format(2), f.children.format(2), f.firstChildren.format(2), f.seconds.format(2), f.perObject.format(0)})
 	}
 	t.notes = append(t.notes, fmt.Sprintf("The TTL cache held %d request hashes for %d children at the end; the drift applier keeps no state of its own: it decides from the cached child. "+
 		"The passes here run seconds apart, well within the TTL (30 minutes, as Cluster API's): its later resyncs are its best case. "+
@@ -204,22 +211,27 @@ func perObject(calls []testcluster.Request, objects int, class string) float64 {
 	return float64(countCalls(calls, func(c testcluster.Request) bool { return classOf(c) == class })) / float64(objects)
 }
 
+// The rows of the decision table.
+const (
+	decisionDrift = "ssa.Applier.WouldChange on the cached child: the drift applier's proof that its apply changes nothing"
+	decisionHash  = "SHA-256 of the request (lower bound of a TTL cache key)"
+)
+
 // decisionCost measures (6) what the drift applier's local decision costs per object, as a Go
-// benchmark (testing.Benchmark): ssa.Applier.WouldChange on a cached child and the configuration
-// of the steady state, next to the request hash a TTL cache computes for the same decision.
-func (b *bench) decisionCost(ctx context.Context, cache client.Client, w *testcluster.Widget) (table, error) {
-	live := &corev1.ConfigMap{}
-	if err := cache.Get(ctx, client.ObjectKeyFromObject(w), live); err != nil {
-		return table{}, err
-	}
+// benchmark (testing.Benchmark) run repeat times: ssa.Applier.WouldChange on the steady state's
+// child of w, as the controller's cache holds it, and the configuration the steady-state
+// controller applies it with (childConfig), next to the request hash a TTL cache computes for
+// the same decision.
+func decisionCost(ctx context.Context, cache client.Client, w *testcluster.Widget, repeat int) (table, error) {
 	owner := &testcluster.Widget{}
 	if err := cache.Get(ctx, client.ObjectKeyFromObject(w), owner); err != nil {
 		return table{}, err
 	}
-	config := corev1ac.ConfigMap(w.Name, w.Namespace).
-		WithOwnerReferences(metav1ac.OwnerReference().WithAPIVersion(testcluster.WidgetGVK.GroupVersion().String()).
-			WithKind(testcluster.WidgetGVK.Kind).WithName(w.Name).WithUID(owner.UID).WithController(true)).
-		WithData(map[string]string{"color": w.Spec.Color})
+	config := childConfig(owner)
+	live, err := cached(ctx, cache, config)
+	if err != nil || live == nil {
+		return table{}, fmt.Errorf("reading the steady state's child %s from the cache: %w", keyOf(config), cmp.Or(err, errors.New("not found")))
+	}
 	applier := ssa.NewApplier(cache, steadyController, ssa.ApplierOptions{})
 	if changes, err := applier.WouldChange(live, config); err != nil || changes {
 		if err != nil {
@@ -229,7 +241,8 @@ func (b *bench) decisionCost(ctx context.Context, cache client.Client, w *testcl
 	}
 	t := table{
 		title: "Cost of the local decision per object",
-		intro: "Go benchmarks (`testing.Benchmark`) in the bench's process, on a child ConfigMap from the cache and the configuration of the steady state above. " +
+		intro: "Go benchmarks (`testing.Benchmark`) in the bench's process, on the steady state's child ConfigMap of its first Widget as the controller's cache holds it " +
+			"(only the controller's managedFields entry kept) and the configuration the controller applies it with. " +
 			"The hash row is a lower bound of a TTL cache's decision: Cluster API also converts the request (PrepareModified) and hashes a spew dump of it, which costs more than this SHA-256 of its JSON.",
 		header: []string{"decision", "time per object (µs)", "allocations", "bytes allocated"},
 	}
@@ -238,12 +251,12 @@ func (b *bench) decisionCost(ctx context.Context, cache client.Client, w *testcl
 		name string
 		run  func() error
 	}{
-		{"ssa.Applier.WouldChange (drift applier)", func() error { _, err := applier.WouldChange(live, config); return err }},
-		{"SHA-256 of the request (lower bound of a TTL cache key)", func() error { _, err := requestHash(config); return err }},
+		{decisionDrift, func() error { _, err := applier.WouldChange(live, config); return err }},
+		{decisionHash, func() error { _, err := requestHash(config); return err }},
 	} {
 		var times repeated
 		var result testing.BenchmarkResult
-		for range b.repeat {
+		for range repeat {
 			result = testing.Benchmark(func(tb *testing.B) {
 				tb.ReportAllocs()
 				for tb.Loop() {
