@@ -5,13 +5,15 @@
 //	go run ./test/mutants               # every mutant
 //	MUTANTS=id1,id2 go run ./test/mutants
 //	go run ./test/mutants -check        # each snippet occurs once and each mutant compiles; no test runs
+//	go run ./test/mutants -list other.txt
 //
 // The working tree is never edited: the mutated file is written to a temporary directory and
 // replaces the original at build time through `go test -overlay` (cmd/go's build overlay). The
 // suites of a mutant run in the order listed (cheapest first), each with -count=1 -failfast, and
-// stop at the first that fails: the mutant is killed by the test that failed. A mutant that does
-// not compile, or whose original snippet no longer occurs exactly once, is an error in the list,
-// never counted as killed. A suite that times out kills the mutant, with a note. The integration
+// stop at the first that fails: the mutant is killed by the test that failed. The first time a
+// suite fails it runs once more without any mutant, and must pass there, or the tree is broken
+// and nothing it says counts. A mutant that does not compile, or whose original snippet no
+// longer occurs exactly once, is an error in the list, never counted as killed. A suite that times out kills the mutant, with a note. The integration
 // suites run against the control plane `make controlplane` built, the proof at CI's size (its
 // defaults: PROOF_SEQUENCES and PROOF_STEPS are removed from the suites' environment).
 //
@@ -48,9 +50,10 @@ const suiteTimeout = "15m"
 
 func main() {
 	check := flag.Bool("check", false, "only check that each mutant's snippet occurs once and that it compiles; run no test")
+	list := flag.String("list", listFile, "the list of mutants, relative to the repository root or absolute")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Stdout, *check)
+	code := run(ctx, os.Stdout, *list, *check)
 	stop()
 	os.Exit(code)
 }
@@ -73,13 +76,16 @@ type result struct {
 	output  string // of the suite that decided it
 }
 
-func run(ctx context.Context, out io.Writer, checkOnly bool) int {
+func run(ctx context.Context, out io.Writer, list string, checkOnly bool) int {
 	root, err := controlplane.RepositoryRoot()
 	if err != nil {
 		fmt.Fprintln(out, "mutants:", err)
 		return 2
 	}
-	mutants, err := load(root, os.Getenv("MUTANTS"))
+	if !filepath.IsAbs(list) {
+		list = filepath.Join(root, list)
+	}
+	mutants, err := load(list, os.Getenv("MUTANTS"))
 	if err != nil {
 		fmt.Fprintln(out, "mutants:", err)
 		return 2
@@ -91,12 +97,13 @@ func run(ctx context.Context, out io.Writer, checkOnly bool) int {
 	}
 	defer os.RemoveAll(tmp)
 	verbose := os.Getenv("MUTANTS_VERBOSE") != ""
+	baseline := map[suite]result{}
 	start := time.Now()
 	counts := map[verdict]int{}
 	var survivors, errored []string
 	for i, m := range mutants {
 		began := time.Now()
-		r := m.run(ctx, root, filepath.Join(tmp, fmt.Sprint(i)), checkOnly)
+		r := m.run(ctx, root, filepath.Join(tmp, fmt.Sprint(i)), checkOnly, baseline)
 		counts[r.verdict]++
 		fmt.Fprintln(out, r.line(m, time.Since(began)))
 		switch {
@@ -131,8 +138,8 @@ func run(ctx context.Context, out io.Writer, checkOnly bool) int {
 }
 
 // load reads the list and keeps the mutants ids names (comma-separated; all when empty).
-func load(root, ids string) ([]mutant, error) {
-	f, err := os.Open(filepath.Join(root, listFile))
+func load(listFile, ids string) ([]mutant, error) {
+	f, err := os.Open(listFile)
 	if err != nil {
 		return nil, err
 	}
@@ -164,7 +171,9 @@ func load(root, ids string) ([]mutant, error) {
 }
 
 // run applies m through an overlay in dir and runs its suites until one fails.
-func (m *mutant) run(ctx context.Context, root, dir string, checkOnly bool) result {
+// A suite that fails kills the mutant only when it passes without it: the first time a suite
+// fails, it runs again on the tree as it is, and the answer is kept in baseline.
+func (m *mutant) run(ctx context.Context, root, dir string, checkOnly bool, baseline map[suite]result) result {
 	overlay, err := m.overlay(root, dir)
 	if err != nil {
 		return result{verdict: listError, by: err.Error()}
@@ -179,23 +188,43 @@ func (m *mutant) run(ctx context.Context, root, dir string, checkOnly bool) resu
 		return result{verdict: checked}
 	}
 	for _, s := range m.suites {
-		args := []string{"test", "-overlay=" + overlay, "-count=1", "-failfast", "-timeout=" + suiteTimeout}
-		if s.run != "" {
-			args = append(args, "-run", s.run)
-		}
-		output, err := goCommand(ctx, root, append(args, s.pkg)...)
-		var exitErr *exec.ExitError
-		switch {
-		case err == nil:
+		r := runSuite(ctx, root, overlay, s)
+		if r.verdict == survived {
 			continue
-		case ctx.Err() != nil:
-			return result{verdict: listError, by: "interrupted"}
-		case !errors.As(err, &exitErr):
-			return result{verdict: listError, by: err.Error()}
 		}
-		return judge(s, output)
+		if r.verdict == killed {
+			if _, ok := baseline[s]; !ok {
+				baseline[s] = runSuite(ctx, root, "", s)
+			}
+			if b := baseline[s]; b.verdict != survived {
+				return result{verdict: listError, by: s.String() + " fails without the mutant too (" + b.by + "): fix the tree first", output: b.output}
+			}
+		}
+		return r
 	}
 	return result{verdict: survived}
+}
+
+// runSuite runs s with overlay (none when empty): survived when it passes.
+func runSuite(ctx context.Context, root, overlay string, s suite) result {
+	args := []string{"test", "-count=1", "-failfast", "-timeout=" + suiteTimeout}
+	if overlay != "" {
+		args = append(args, "-overlay="+overlay)
+	}
+	if s.run != "" {
+		args = append(args, "-run", s.run)
+	}
+	output, err := goCommand(ctx, root, append(args, s.pkg)...)
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+		return result{verdict: survived}
+	case ctx.Err() != nil:
+		return result{verdict: listError, by: "interrupted"}
+	case !errors.As(err, &exitErr):
+		return result{verdict: listError, by: err.Error()}
+	}
+	return judge(s, output)
 }
 
 // overlay writes the mutated file and the overlay that puts it in place of the original, and
