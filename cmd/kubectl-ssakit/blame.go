@@ -19,6 +19,8 @@ type blameJSON struct {
 }
 
 type ownedFieldJSON struct {
+	// Path is the field as ssa.FormatPath renders it, in text too: a key's dots escaped as
+	// kubectl's JSONPath takes them (.metadata.labels.kubernetes\.io/metadata\.name).
 	Path string `json:"path"`
 	// Value is the field's value when it is a scalar.
 	Value  json.RawMessage `json:"value,omitempty"`
@@ -32,7 +34,12 @@ func newBlameCommand(flags *genericclioptions.ConfigFlags, streams genericioopti
 		Short: "Show every field of an object with the managers that own it",
 		Long: `Show every field the object's managedFields name, with its value when it is a scalar, and
 every manager that owns it: the manager's name, the operation (Apply or Update) and the
-subresource it wrote through.`,
+subresource it wrote through.
+
+A path is written as kubectl's JSONPath takes it, with a backslash before each dot of a key
+(.metadata.labels.kubernetes\.io/metadata\.name), so a path of fields pastes into
+kubectl get -o jsonpath='{PATH}'; list items are named by their keys ([name="web"]) or, in
+a set, by their value ([="example.com/cleanup"]).`,
 		Example: `  kubectl ssakit blame configmap app-config
   kubectl ssakit blame configmap/app-config deployment.apps/web
   kubectl ssakit blame widgets.example.com my-widget -n prod -o json`,
@@ -66,7 +73,7 @@ func blame(streams genericiooptions.IOStreams, objects []*unstructured.Unstructu
 			}
 			out := blameJSON{Object: objectOf(obj), Fields: make([]ownedFieldJSON, len(fields))}
 			for i, f := range fields {
-				out.Fields[i] = ownedFieldJSON{Path: f.Path.String(), Owners: entriesOf(f.Owners)}
+				out.Fields[i] = ownedFieldJSON{Path: ssa.FormatPath(f.Path), Owners: entriesOf(f.Owners)}
 				if f.Value != "" {
 					out.Fields[i].Value = json.RawMessage(f.Value)
 				}

@@ -21,6 +21,7 @@ type overlapJSON struct {
 }
 
 type overlapFieldJSON struct {
+	// Path is the field as ssa.FormatPath renders it, as blame's.
 	Path string `json:"path"`
 	// Owners are the entries that own the field: `manager (Operation[, subresource])`.
 	Owners []string `json:"owners"`
@@ -62,7 +63,7 @@ command can guard a CI job; 0 when none is, 2 on an error.`,
 				}
 				o := overlapJSON{Object: objectOf(obj)}
 				for _, s := range shared {
-					o.Shared = append(o.Shared, overlapFieldJSON{Path: s.Path.String(), Owners: s.Managers})
+					o.Shared = append(o.Shared, overlapFieldJSON{Path: ssa.FormatPath(s.Path), Owners: s.Managers})
 				}
 				found = append(found, o)
 			}

@@ -54,13 +54,14 @@ func OwnedFields(obj runtime.Object) ([]OwnedField, error) {
 	return fields, nil
 }
 
-// Blame renders obj one owned field per line (OwnedFields): the path, its value when it is a
-// scalar, and every entry that owns it (`manager (Operation)` or `manager (Operation,
-// subresource)`). Lines are sorted by path. It reads obj's managedFields, so it needs an object
-// that still has them.
+// Blame renders obj one owned field per line (OwnedFields): the path ([FormatPath]), its value
+// when it is a scalar, and every entry that owns it (`manager (Operation)` or `manager
+// (Operation, subresource)`). Lines are sorted by path. It reads obj's managedFields, so it needs
+// an object that still has them.
 //
 //	.data.key                                 "value"  user (Apply)
 //	.metadata.finalizers[="example.com/fin"]           op/finalizer (Apply)
+//	.metadata.labels.app\.kubernetes\.io/name  "web"    user (Apply)
 func Blame(obj runtime.Object) (string, error) {
 	fields, err := OwnedFields(obj)
 	if err != nil {
@@ -73,13 +74,54 @@ func Blame(obj runtime.Object) (string, error) {
 		for i, e := range field.Owners {
 			owners[i] = e.String()
 		}
-		fmt.Fprintf(w, "%s\t%s\t%s\n", field.Path, field.Value, strings.Join(owners, ", "))
+		fmt.Fprintf(w, "%s\t%s\t%s\n", FormatPath(field.Path), field.Value, strings.Join(owners, ", "))
 	}
 	if err := w.Flush(); err != nil {
 		return "", err
 	}
 	return b.String(), nil
 }
+
+// FormatPath renders path so that a reader tells a key holding dots from nested fields, and
+// kubectl takes it back: each field name as kubectl's JSONPath reads it
+// (k8s.io/client-go/util/jsonpath, the parser behind kubectl get -o jsonpath), with a backslash
+// before each character that parser ends a name at (`.`, `,`, `[`, `]`, `{`, `}`, `$`, `@`,
+// blanks) and before a backslash; list items in structured-merge-diff's form
+// (fieldpath.PathElement.String): `[name="web"]` for a keyed item, `[="value"]` for a set item,
+// `[0]` for an index. A path of fields only is a JSONPath: kubectl get -o
+// jsonpath='{.metadata.labels.kubernetes\.io/metadata\.name}' prints that label. Items stay in
+// structured-merge-diff's form, which names them by key, because kubectl's JSONPath has none (it
+// filters lists: `[?(@.name=="web")]`); and that parser drops every backslash, so a name holding
+// one is unambiguous here but cannot be asked for. fieldpath.Path.String, which Blame used, prints
+// `.metadata.labels.kubernetes.io/metadata.name`: three nested fields to a reader and to kubectl.
+//
+//	.metadata.labels.kubernetes\.io/metadata\.name
+//	.spec.containers[name="web"].resources.limits.nvidia\.com/gpu
+//	.metadata.finalizers[="example.com/cleanup"]
+func FormatPath(path fieldpath.Path) string {
+	var b strings.Builder
+	for _, pe := range path {
+		if pe.FieldName == nil {
+			b.WriteString(pe.String())
+			continue
+		}
+		b.WriteByte('.')
+		if *pe.FieldName == "*" {
+			b.WriteByte('\\') // a bare * is kubectl's wildcard
+		}
+		for _, r := range *pe.FieldName {
+			if strings.ContainsRune(jsonPathSpecial, r) {
+				b.WriteByte('\\')
+			}
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// jsonPathSpecial holds the characters kubectl's JSONPath parser ends a field name at
+// (isTerminator in k8s.io/client-go/util/jsonpath/parser.go), and its escape character.
+const jsonPathSpecial = ".,[]{}$@ \t\r\n\\"
 
 // scalarAt returns the JSON rendering of the scalar at path in content, or "" when path leads to
 // a map, a list, a set item or nothing.
