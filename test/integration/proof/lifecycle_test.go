@@ -82,6 +82,7 @@ type lifecycle struct {
 	handler  *cleanupLog
 	replicas map[string]*replica
 	tally    lifecycleTally
+	states   stateTally
 }
 
 // lifecycleTally counts what the reconciles met and did, to show that the sequences exercise the
@@ -321,26 +322,38 @@ func (p *replica) catchUp(ctx context.Context, key client.ObjectKey, live *unstr
 // with a live read, invariant (h): it runs only on a terminating object that still carries the
 // lifecycle's finalizer, and once it completed for a UID it runs again only when the removal
 // that followed failed (Handler.Cleanup: it runs again whenever the finalizer could not be
-// removed after it).
+// removed after it). Its Reconcile checks invariant (j): a replica never goes on to reconcile an
+// object it cleaned up and released (Step.Handle says Released for such a stale copy: whatever
+// a reconcile built for it would outlive it).
 type cleanupLog struct {
 	live client.Reader // the API server, uncached and unrecorded
 
 	mu        sync.Mutex
 	answer    string
+	replica   string // the cache kind of the replica reconciling now
 	completed map[types.UID]int
 	// mayRunAgain holds the UIDs whose finalizer was still on the object after a completed
 	// cleanup: the removal failed, and the cleanup must run again.
 	mayRunAgain map[types.UID]bool
-	attempts    int // since the last settle
-	violations  []string
+	// releasedBy is the replica that removed the finalizer of each UID after its cleanup.
+	releasedBy map[types.UID]string
+	attempts   int // since the last settle
+	violations []string
+	// rebuilt are the violations of (j) since the last settle.
+	rebuilt []string
 }
 
 func newCleanupLog(live client.Reader) *cleanupLog {
-	return &cleanupLog{live: live, completed: map[types.UID]int{}, mayRunAgain: map[types.UID]bool{}}
+	return &cleanupLog{live: live, completed: map[types.UID]int{}, mayRunAgain: map[types.UID]bool{}, releasedBy: map[types.UID]string{}}
 }
 
-// Reconcile has nothing to build: the proof is about the finalizer around it.
-func (h *cleanupLog) Reconcile(context.Context, *testcluster.Widget) (reconcile.Result, error) {
+// Reconcile has nothing to build: the proof is about the finalizer around it. It checks (j).
+func (h *cleanupLog) Reconcile(_ context.Context, w *testcluster.Widget) (reconcile.Result, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.releasedBy[w.UID] == h.replica {
+		h.rebuilt = append(h.rebuilt, fmt.Sprintf("the %s replica went on to reconcile %s (uid %s), which it had cleaned up and released", h.replica, w.Name, w.UID))
+	}
 	return reconcile.Result{}, nil
 }
 
@@ -375,28 +388,42 @@ func (h *cleanupLog) Cleanup(ctx context.Context, w *testcluster.Widget) (reconc
 	return reconcile.Result{}, nil
 }
 
-// prepare sets the answer of the next cleanups and returns how many times uid's completed. It
-// forgets what an earlier reconcile left unsettled (its step broke before (h)), so that nothing
-// is blamed on the wrong reconcile, or on a replay of the shrinking.
-func (h *cleanupLog) prepare(answer string, uid types.UID) (completed int) {
+// prepare sets the answer of the next cleanups and the replica about to reconcile, and returns
+// how many times uid's completed and which replica released it ("" for none). It forgets what
+// an earlier reconcile left unsettled (its step broke before (h)), so that nothing is blamed on
+// the wrong reconcile, or on a replay of the shrinking.
+func (h *cleanupLog) prepare(answer string, uid types.UID, replica string) (completed int) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.answer, h.attempts, h.violations = answer, 0, nil
+	h.answer, h.replica, h.attempts, h.violations, h.rebuilt = answer, replica, 0, nil, nil
 	return h.completed[uid]
 }
 
-// settle records, after a reconcile, whether a cleanup of uid that completed in it was followed
-// by a removal that failed, and returns the completions of uid, the cleanup attempts and the
-// violations seen since prepare.
-func (h *cleanupLog) settle(uid types.UID, completedBefore int, stillCarries bool) (completed, attempts int, violations []string) {
+// released returns the replica that released uid after its cleanup, "" for none.
+func (h *cleanupLog) released(uid types.UID) string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.completed[uid] > completedBefore && stillCarries {
-		h.mayRunAgain[uid] = true
+	return h.releasedBy[uid]
+}
+
+// settle records, after a reconcile, whether a cleanup of uid that completed in it was followed
+// by a removal that failed (the finalizer is still on: carried) or that succeeded, and returns
+// the completions of uid, the cleanup attempts and the violations of (h) and (j) seen since
+// prepare.
+func (h *cleanupLog) settle(uid types.UID, completedBefore int, had, carried bool) (completed, attempts int, violations, rebuilt []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.completed[uid] > completedBefore && had {
+		if carried {
+			h.mayRunAgain[uid] = true
+		} else {
+			h.releasedBy[uid] = h.replica
+		}
 	}
 	attempts, h.attempts = h.attempts, 0
 	violations, h.violations = h.violations, nil
-	return h.completed[uid], attempts, violations
+	rebuilt, h.rebuilt = h.rebuilt, nil
+	return h.completed[uid], attempts, violations, rebuilt
 }
 
 // reconcileCall is what a reconcile gives step: what every ssakit call does, and the lifecycle's
@@ -420,7 +447,7 @@ func (r *run) reconcile(ctx context.Context, a action, before *unstructured.Unst
 	if before != nil {
 		uid = before.GetUID()
 	}
-	completedBefore := r.lc.handler.prepare(a.Value, uid)
+	completedBefore := r.lc.handler.prepare(a.Value, uid, a.View)
 	p := r.lc.replicas[a.View]
 	var old *cacheBehind
 	if a.Age > 0 {
@@ -438,12 +465,18 @@ func (r *run) reconcile(ctx context.Context, a action, before *unstructured.Unst
 	if before != nil && (view == nil || view.GetResourceVersion() != before.GetResourceVersion()) {
 		tally.behind++
 	}
+	if view != nil {
+		r.lc.states.reached(a.View, view, before, r.lc.handler.released(view.GetUID()))
+	}
 	held := func(after *unstructured.Unstructured) error {
 		r.checks += 2
 		had := before != nil && slices.Contains(before.GetFinalizers(), lifecycleFinal)
 		has := after != nil && after.GetUID() == uid && slices.Contains(after.GetFinalizers(), lifecycleFinal)
-		completed, attempts, violations := r.lc.handler.settle(uid, completedBefore, had && has)
+		completed, attempts, violations, rebuilt := r.lc.handler.settle(uid, completedBefore, had, has)
 		tally.cleanups += attempts
+		if attempts > 0 && a.Value == cleanupWaits {
+			r.lc.states.waited++
+		}
 		switch {
 		case !had && has:
 			tally.added++
@@ -453,6 +486,8 @@ func (r *run) reconcile(ctx context.Context, a action, before *unstructured.Unst
 		switch {
 		case len(violations) > 0:
 			return fmt.Errorf("(h) %s (%s): %v", a.Op, outcome(got.err), violations)
+		case len(rebuilt) > 0:
+			return fmt.Errorf("(j) %s (%s): %v", a.Op, outcome(got.err), rebuilt)
 		case !had && has && !before.GetDeletionTimestamp().IsZero():
 			return fmt.Errorf("(i) %s (%s) put the lifecycle's finalizer on a terminating object", a.Op, outcome(got.err))
 		case had && !has && completed == 0:
