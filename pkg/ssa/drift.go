@@ -2,6 +2,7 @@ package ssa
 
 import (
 	"bytes"
+	"sync"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -71,12 +72,21 @@ func kindTypeOf(types managedfields.TypeConverter, gvk schema.GroupVersionKind) 
 //
 // It answers unknown whenever the shape is one it does not model: a null or an empty map or list
 // in config (the merge keeps empty and null apart), an associative list of another length or
-// order than live's (items owned by others), an item without its keys (defaults), duplicate items,
-// a field the schema does not declare, or a value of the wrong kind. Atomic values are validated
-// by typed.AsTyped; other values are checked as the schema's validation checks them. Unlike the
+// order than live's (items owned by others), an item without its keys, duplicate items, a field
+// the schema does not declare, or a value of the wrong kind. config is checked as the schema's
+// validation (typed.AsTyped) checks it: an atomic value in one pass that also compares it, one
+// that holds an associative list by typed.AsTyped and value.Equals themselves. Unlike the
 // reference it does not validate the parts of live that config does not name: the apply leaves
-// them as they are.
-func decide(kt kindType, live client.Object, config value.Value, manager, subresource, apiVersion string) (v verdict) {
+// them as they are (a live object the schema does not hold whole makes the server refuse the
+// apply, which then changes nothing either).
+func decide(kt kindType, live client.Object, config value.Value, manager, subresource, apiVersion string) verdict {
+	w := newWalker()
+	defer w.release()
+	return w.decide(kt, live, config, manager, subresource, apiVersion)
+}
+
+// decide is decide with w's allocator and buffers.
+func (w *walker) decide(kt kindType, live client.Object, config value.Value, manager, subresource, apiVersion string) (v verdict) {
 	// value.NewValueReflect panics on Go kinds JSON cannot hold (channels, funcs, interfaces it
 	// cannot convert): then the fast path cannot tell.
 	defer func() {
@@ -92,11 +102,11 @@ func decide(kt kindType, live client.Object, config value.Value, manager, subres
 	if err != nil {
 		return unknown
 	}
-	w := &walker{schema: kt.schema, set: &fieldpath.Set{}}
+	w.schema, w.set = kt.schema, &fieldpath.Set{}
 	if v := w.walk(kt.typeRef, config, current); v != unchanged {
 		return v
 	}
-	if !sameFields(own, w.set) {
+	if !w.sameFields(own) {
 		return changes
 	}
 	return unchanged
@@ -135,10 +145,11 @@ func liveValue(live client.Object) (value.Value, error) {
 	return value.NewValueReflect(live)
 }
 
-// sameFields reports whether own's fields are set.
-func sameFields(own []metav1.ManagedFieldsEntry, set *fieldpath.Set) bool {
+// sameFields reports whether own's fields are those of w's walk.
+func (w *walker) sameFields(own []metav1.ManagedFieldsEntry) bool {
 	if len(own) == 1 && own[0].FieldsV1 != nil {
-		if encoded, err := set.ToJSON(); err == nil && bytes.Equal(encoded, own[0].FieldsV1.GetRawBytes()) {
+		w.buf.Reset()
+		if err := w.set.ToJSONStream(&w.buf); err == nil && bytes.Equal(w.buf.Bytes(), own[0].FieldsV1.GetRawBytes()) {
 			return true
 		}
 	}
@@ -150,20 +161,49 @@ func sameFields(own []metav1.ManagedFieldsEntry, set *fieldpath.Set) bool {
 	for _, e := range ownership.Entries {
 		owned = owned.Union(e.Fields)
 	}
-	return owned.Equals(set)
+	return owned.Equals(w.set)
 }
 
-// walker walks a configuration beside the live object, collecting the configuration's fields.
+// walker walks a configuration beside the live object, collecting the configuration's fields. Its
+// values come from a structured-merge-diff freelist allocator and go back to it, except those the
+// field set keeps (list items and their keys, from the heap); the field names of its paths are
+// kept in names, which the set points into until the walker is released.
 type walker struct {
 	schema *smdschema.Schema
 	path   fieldpath.Path
 	set    *fieldpath.Set
+	names  []string
+	buf    bytes.Buffer
+	a      value.Allocator
+}
+
+// walkers keep walkers, with their allocators and buffers, between decisions.
+var walkers = sync.Pool{New: func() any { return &walker{a: value.NewFreelistAllocator()} }}
+
+func newWalker() *walker {
+	return walkers.Get().(*walker)
+}
+
+// release returns w to walkers; its field set and values are no longer used.
+func (w *walker) release() {
+	clear(w.path[:cap(w.path)])
+	clear(w.names[:cap(w.names)])
+	w.schema, w.set, w.path, w.names = nil, nil, w.path[:0], w.names[:0]
+	walkers.Put(w)
+}
+
+// name returns a pointer to a copy of key that lives as long as the walk.
+func (w *walker) name(key string) *string {
+	// A full buffer is replaced; the paths already made keep pointing into the old one.
+	w.names = append(w.names, key)
+	return &w.names[len(w.names)-1]
 }
 
 // insert records the current path as one of the configuration's fields, unless the server never
 // tracks it.
 func (w *walker) insert() {
-	if !untrackedFields.Has(w.path) {
+	// Every untracked field is a top-level field or one of metadata's.
+	if len(w.path) > 2 || !untrackedFields.Has(w.path) {
 		w.set.Insert(w.path)
 	}
 }
@@ -185,7 +225,9 @@ func (w *walker) walk(tr smdschema.TypeRef, config, current value.Value) verdict
 		if atom.Map.ElementRelationship == smdschema.Atomic {
 			return w.whole(tr, config, current)
 		}
-		return w.walkMap(atom.Map, config.AsMap(), current)
+		m := config.AsMapUsing(w.a)
+		defer w.a.Free(m)
+		return w.walkMap(atom.Map, m, current)
 	case config.IsList():
 		if atom.List == nil {
 			return unknown
@@ -193,7 +235,9 @@ func (w *walker) walk(tr smdschema.TypeRef, config, current value.Value) verdict
 		if atom.List.ElementRelationship == smdschema.Atomic {
 			return w.whole(tr, config, current)
 		}
-		return w.walkList(atom.List, config.AsList(), current)
+		l := config.AsListUsing(w.a)
+		defer w.a.Free(l)
+		return w.walkList(atom.List, l, current)
 	default:
 		if atom.Scalar == nil || !validScalar(*atom.Scalar, config) {
 			return unknown
@@ -205,16 +249,116 @@ func (w *walker) walk(tr smdschema.TypeRef, config, current value.Value) verdict
 
 // whole decides for an atomic value, which the merge replaces whole.
 func (w *walker) whole(tr smdschema.TypeRef, config, current value.Value) verdict {
-	if _, err := typed.AsTyped(config, w.schema, tr); err != nil {
+	v := w.same(tr, config, current)
+	if v == unknown {
+		if _, err := typed.AsTyped(config, w.schema, tr); err != nil {
+			return unknown
+		}
+		v = equal(config, current)
+	}
+	if v == unchanged {
+		w.insert()
+	}
+	return v
+}
+
+// same compares config, an atomic value of type tr or a part of one, with current in one pass,
+// checking config as typed.AsTyped would and comparing as value.Equals does. It answers unknown
+// for a null and for an associative list, whose items validation names and checks for duplicates.
+func (w *walker) same(tr smdschema.TypeRef, config, current value.Value) verdict {
+	if config.IsNull() {
 		return unknown
 	}
-	w.insert()
-	return equal(config, current)
+	atom, ok := w.schema.Resolve(tr)
+	if !ok {
+		return unknown
+	}
+	switch {
+	case config.IsMap():
+		if atom.Map == nil {
+			return unknown
+		}
+		return w.sameMap(atom.Map, config, current)
+	case config.IsList():
+		if atom.List == nil || atom.List.ElementRelationship == smdschema.Associative {
+			return unknown
+		}
+		return w.sameList(atom.List, config, current)
+	default:
+		if atom.Scalar == nil || !validScalar(*atom.Scalar, config) {
+			return unknown
+		}
+		return equal(config, current)
+	}
+}
+
+// sameMap is same for a map: every key of config's, and no other, with the same value.
+func (w *walker) sameMap(t *smdschema.Map, config, current value.Value) verdict {
+	if current == nil || !current.IsMap() {
+		return changes
+	}
+	configMap, currentMap := config.AsMapUsing(w.a), current.AsMapUsing(w.a)
+	defer w.a.Free(configMap)
+	defer w.a.Free(currentMap)
+	v, n := unchanged, 0
+	configMap.IterateUsing(w.a, func(key string, item value.Value) bool {
+		tr, ok := fieldType(t, key)
+		if !ok {
+			v = unknown
+			return false
+		}
+		n++
+		currentItem, found := currentMap.GetUsing(w.a, key)
+		if !found {
+			v = changes
+			return false
+		}
+		v = w.same(tr, item, currentItem)
+		w.a.Free(currentItem)
+		return v == unchanged
+	})
+	if v == unchanged && currentMap.Length() != n {
+		return changes
+	}
+	return v
+}
+
+// sameList is same for an atomic list: the same items in the same order.
+func (w *walker) sameList(t *smdschema.List, config, current value.Value) verdict {
+	if current == nil || !current.IsList() {
+		return changes
+	}
+	configList, currentList := config.AsListUsing(w.a), current.AsListUsing(w.a)
+	defer w.a.Free(configList)
+	defer w.a.Free(currentList)
+	n := configList.Length()
+	if currentList.Length() != n {
+		return changes
+	}
+	for i := range n {
+		item, currentItem := configList.AtUsing(w.a, i), currentList.AtUsing(w.a, i)
+		v := w.same(t.ElementType, item, currentItem)
+		w.a.Free(item)
+		w.a.Free(currentItem)
+		if v != unchanged {
+			return v
+		}
+	}
+	return unchanged
+}
+
+// fieldType is the type of a map's key: a declared field's, else the map's elements'; ok is false
+// for a field the schema does not declare.
+func fieldType(t *smdschema.Map, key string) (tr smdschema.TypeRef, ok bool) {
+	if field, found := t.FindField(key); found {
+		return field.Type, true
+	}
+	return t.ElementType, t.ElementType != smdschema.TypeRef{}
 }
 
 // equal is unchanged when current is config's value, as value.Equals compares them.
 func equal(config, current value.Value) verdict {
-	if current != nil && value.Equals(config, current) {
+	if current != nil && value.EqualsUsing(value.HeapAllocator, config, current) {
 		return unchanged
 	}
 	return changes
@@ -243,29 +387,31 @@ func (w *walker) walkMap(t *smdschema.Map, config value.Map, current value.Value
 	if current == nil || !current.IsMap() {
 		return changes
 	}
-	currentMap := current.AsMap()
+	currentMap := current.AsMapUsing(w.a)
+	defer w.a.Free(currentMap)
 	root := len(w.path) == 0
 	v := unchanged
-	config.Iterate(func(key string, item value.Value) bool {
+	config.IterateUsing(w.a, func(key string, item value.Value) bool {
 		// The reference gives live the configuration's apiVersion and kind before merging.
 		if root && (key == "apiVersion" || key == "kind") {
 			return true
 		}
-		tr, declared := t.ElementType, false
-		if field, ok := t.FindField(key); ok {
-			tr, declared = field.Type, true
-		} else if tr == (smdschema.TypeRef{}) {
+		tr, ok := fieldType(t, key)
+		if !ok {
 			v = unknown
 			return false
 		}
-		currentItem, _ := currentMap.Get(key)
-		w.path = append(w.path, fieldpath.PathElement{FieldName: &key})
+		currentItem, _ := currentMap.GetUsing(w.a, key)
+		w.path = append(w.path, fieldpath.PathElement{FieldName: w.name(key)})
 		v = w.walk(tr, item, currentItem)
 		// ToFieldSet also records a map's element itself, not only what it holds.
-		if v == unchanged && !declared {
+		if _, declared := t.FindField(key); v == unchanged && !declared {
 			w.insert()
 		}
 		w.path = w.path[:len(w.path)-1]
+		if currentItem != nil {
+			w.a.Free(currentItem)
+		}
 		return v == unchanged
 	})
 	return v
@@ -280,28 +426,17 @@ func (w *walker) walkList(t *smdschema.List, config value.List, current value.Va
 	if current == nil || !current.IsList() {
 		return changes
 	}
-	currentList := current.AsList()
+	currentList := current.AsListUsing(w.a)
+	defer w.a.Free(currentList)
 	if currentList.Length() != n {
 		return unknown
 	}
 	for i := range n {
-		item, currentItem := config.At(i), currentList.At(i)
-		pe, ok := w.itemPathElement(t, item)
-		if !ok {
-			return unknown
-		}
-		if currentPE, ok := w.itemPathElement(t, currentItem); !ok || !pe.Equals(currentPE) {
-			return unknown
-		}
-		w.path = append(w.path, pe)
-		v := unknown
-		if !w.set.Has(w.path) { // a duplicate item is the reference's to judge
-			v = w.walk(t.ElementType, item, currentItem)
-		}
-		if v == unchanged {
-			w.insert()
-		}
-		w.path = w.path[:len(w.path)-1]
+		// The field set keeps item (a set's value) and its keys: they come from the heap.
+		item := config.At(i)
+		currentItem := currentList.AtUsing(w.a, i)
+		v := w.walkItem(t, item, currentItem)
+		w.a.Free(currentItem)
 		if v != unchanged {
 			return v
 		}
@@ -309,9 +444,28 @@ func (w *walker) walkList(t *smdschema.List, config value.List, current value.Va
 	return unchanged
 }
 
+// walkItem decides for an item of an associative list against live's item at the same index.
+func (w *walker) walkItem(t *smdschema.List, item, currentItem value.Value) verdict {
+	pe, ok := w.itemPathElement(t, item)
+	if !ok || !w.hasKey(t, pe, currentItem) {
+		return unknown
+	}
+	w.path = append(w.path, pe)
+	defer func() { w.path = w.path[:len(w.path)-1] }()
+	if w.set.Has(w.path) { // a duplicate item is the reference's to judge
+		return unknown
+	}
+	v := w.walk(t.ElementType, item, currentItem)
+	if v == unchanged {
+		w.insert()
+	}
+	return v
+}
+
 // itemPathElement names an item of an associative list as structured-merge-diff does
 // (typed's listItemToPathElement): by its keys, a key the item leaves out by the default the
-// schema gives it, or by its value in a set. ok is false for an item the reference could not name.
+// schema gives it, or by its value in a set. ok is false for an item the reference could not name
+// and for a key that is not a scalar.
 func (w *walker) itemPathElement(t *smdschema.List, item value.Value) (fieldpath.PathElement, bool) {
 	if len(t.Keys) == 0 {
 		if item.IsMap() || item.IsList() || item.IsNull() {
@@ -322,7 +476,8 @@ func (w *walker) itemPathElement(t *smdschema.List, item value.Value) (fieldpath
 	if !item.IsMap() {
 		return fieldpath.PathElement{}, false
 	}
-	m := item.AsMap()
+	m := item.AsMapUsing(w.a)
+	defer w.a.Free(m)
 	keys := make(value.FieldList, 0, len(t.Keys))
 	for _, name := range t.Keys {
 		key, ok := m.Get(name)
@@ -348,6 +503,53 @@ func (w *walker) itemPathElement(t *smdschema.List, item value.Value) (fieldpath
 	return fieldpath.PathElement{Key: &keys}, true
 }
 
+// hasKey reports whether live's item, currentItem, has the name pe gives the configuration's item:
+// itemPathElement(currentItem) equals pe, checked without building it.
+func (w *walker) hasKey(t *smdschema.List, pe fieldpath.PathElement, currentItem value.Value) bool {
+	if pe.Value != nil {
+		return !currentItem.IsMap() && !currentItem.IsList() && !currentItem.IsNull() && value.Equals(*pe.Value, currentItem)
+	}
+	if !currentItem.IsMap() {
+		return false
+	}
+	m := currentItem.AsMapUsing(w.a)
+	defer w.a.Free(m)
+	for _, name := range t.Keys {
+		want, named := fieldOf(*pe.Key, name)
+		got, found := m.GetUsing(w.a, name)
+		if !found {
+			// The reference names an item without the key by the key's default.
+			def, ok := w.keyDefault(t, name)
+			if !ok {
+				return false
+			}
+			if def == nil {
+				if named {
+					return false
+				}
+				continue
+			}
+			got = value.NewValueInterface(def)
+		}
+		same := named && value.Equals(want, got)
+		w.a.Free(got)
+		if !same {
+			return false
+		}
+	}
+	return true
+}
+
+// fieldOf is the value of name in keys.
+func fieldOf(keys value.FieldList, name string) (value.Value, bool) {
+	for _, f := range keys {
+		if f.Name == name {
+			return f.Value, true
+		}
+	}
+	return nil, false
+}
+
 // keyDefault is the default the schema gives the key field name of t's items, nil for none; ok is
 // false when the items are not maps.
 func (w *walker) keyDefault(t *smdschema.List, name string) (def any, ok bool) {
@@ -355,7 +557,7 @@ func (w *walker) keyDefault(t *smdschema.List, name string) (def any, ok bool) {
 	if !ok || atom.Map == nil {
 		return nil, false
 	}
-	field, _ := atom.Map.FindField(name)
+	field, _ := atom.FindField(name)
 	return field.Default, true
 }
 

@@ -27,22 +27,30 @@ func (a *Applier) provenUnchanged(live client.Object, config runtime.ApplyConfig
 	if err != nil {
 		return false
 	}
-	id, ok := identify(desired)
+	w := newWalker()
+	defer w.release()
+	id, ok := w.identify(desired)
 	if !ok || id.apiVersion == "" || id.kind == "" || id.name == "" {
 		return false
 	}
-	gv, err := schema.ParseGroupVersion(id.apiVersion)
-	if err != nil {
-		return false
-	}
-	gvk := gv.WithKind(id.kind)
-	liveRef, err := refOf(live, a.client.Scheme())
-	if err != nil || liveRef.GroupVersionKind != gvk || live.GetNamespace() != id.namespace || live.GetName() != id.name ||
-		(id.uid != "" && id.uid != string(live.GetUID())) || (id.resourceVersion != "" && id.resourceVersion != live.GetResourceVersion()) {
+	gvk, ok := a.names(live, id)
+	if !ok {
 		return false
 	}
 	kt, ok := a.kindType(gvk)
-	return ok && decide(kt, live, desired, a.manager, "", id.apiVersion) == unchanged
+	return ok && w.decide(kt, live, desired, a.manager, "", id.apiVersion) == unchanged
+}
+
+// names reports whether id names live, as content checks it, and returns its kind. A uid or
+// resourceVersion in the configuration that is not live's is a value the walk finds different.
+func (a *Applier) names(live client.Object, id objectID) (schema.GroupVersionKind, bool) {
+	gv, err := schema.ParseGroupVersion(id.apiVersion)
+	if err != nil {
+		return schema.GroupVersionKind{}, false
+	}
+	gvk := gv.WithKind(id.kind)
+	liveRef, err := refOf(live, a.client.Scheme())
+	return gvk, err == nil && liveRef.GroupVersionKind == gvk && live.GetNamespace() == id.namespace && live.GetName() == id.name
 }
 
 // kindType is kindTypeOf for the Applier's converters, remembered per kind.
@@ -67,32 +75,36 @@ func configValue(config runtime.ApplyConfiguration) (value.Value, error) {
 
 // objectID is what a configuration says of the object it applies to.
 type objectID struct {
-	apiVersion, kind, name, namespace, uid, resourceVersion string
+	apiVersion, kind, name, namespace string
 }
 
-// identify reads config's apiVersion, kind and metadata; ok is false when one is not a string.
-func identify(config value.Value) (id objectID, ok bool) {
+// identify reads config's apiVersion, kind, name and namespace; ok is false when one is not a
+// string.
+func (w *walker) identify(config value.Value) (id objectID, ok bool) {
 	if !config.IsMap() {
 		return id, false
 	}
-	top := config.AsMap()
-	ok = stringAt(top, "apiVersion", &id.apiVersion) && stringAt(top, "kind", &id.kind)
-	metadata, found := top.Get("metadata")
+	top := config.AsMapUsing(w.a)
+	defer w.a.Free(top)
+	ok = w.stringAt(top, "apiVersion", &id.apiVersion) && w.stringAt(top, "kind", &id.kind)
+	metadata, found := top.GetUsing(w.a, "metadata")
 	if !ok || !found || !metadata.IsMap() {
 		return id, false
 	}
-	m := metadata.AsMap()
-	ok = stringAt(m, "name", &id.name) && stringAt(m, "namespace", &id.namespace) &&
-		stringAt(m, "uid", &id.uid) && stringAt(m, "resourceVersion", &id.resourceVersion)
+	defer w.a.Free(metadata)
+	m := metadata.AsMapUsing(w.a)
+	defer w.a.Free(m)
+	ok = w.stringAt(m, "name", &id.name) && w.stringAt(m, "namespace", &id.namespace)
 	return id, ok
 }
 
 // stringAt sets *s to m's string at key, if any; false when the value there is not a string.
-func stringAt(m value.Map, key string, s *string) bool {
-	v, found := m.Get(key)
+func (w *walker) stringAt(m value.Map, key string, s *string) bool {
+	v, found := m.GetUsing(w.a, key)
 	if !found {
 		return true
 	}
+	defer w.a.Free(v)
 	if !v.IsString() {
 		return false
 	}

@@ -45,7 +45,11 @@ var untrackedFields = fieldpath.NewSet(
 //
 // It answers true, "send", whenever it cannot tell: live has no entry of manager's (a cache that
 // strips managedFields) or one written at another apiVersion than config's (the apply would
-// rewrite it), no converter in types knows the kind, or a value does not fit the schema. For a
+// rewrite it), no converter in types knows the kind, or a value of config does not fit the schema
+// (live is checked only where config names a field: elsewhere the apply leaves it as it is). The
+// usual steady state is proven by walking config beside live, reading only the fields config
+// names, without converting live whole, merging, or parsing the entry; every other case takes the
+// full structured-merge-diff path above. For a
 // custom resource pass the converter generated with its apply configurations
 // (applyconfiguration.NewTypeConverter(scheme)) or ServerTypeConverter; for built-in types
 // client-go's applyconfigurations.NewTypeConverter(scheme). Applier.WouldChange is this, for an

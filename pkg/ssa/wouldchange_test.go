@@ -12,7 +12,6 @@ import (
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	metav1ac "k8s.io/client-go/applyconfigurations/meta/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/structured-merge-diff/v6/typed"
 
 	"github.com/ssakit/ssakit/pkg/ssa"
@@ -286,7 +285,7 @@ func benchChild() (*corev1.ConfigMap, *corev1ac.ConfigMapApplyConfiguration) {
 	live := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{
 			Namespace: "bench-x7k2p", Name: owner, UID: "0b7c2a4e-9d1f-4c3b-8a6e-5f4d3c2b1a09", ResourceVersion: "48213", CreationTimestamp: now,
-			OwnerReferences: []metav1.OwnerReference{{APIVersion: "test.ssakit.dev/v1", Kind: "Widget", Name: owner, UID: uid, Controller: ptr.To(true)}},
+			OwnerReferences: []metav1.OwnerReference{{APIVersion: "test.ssakit.dev/v1", Kind: "Widget", Name: owner, UID: uid, Controller: new(true)}},
 			ManagedFields: []metav1.ManagedFieldsEntry{{
 				Manager: manager, Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", Time: &now, FieldsType: "FieldsV1",
 				FieldsV1: metav1.NewFieldsV1(`{"f:data":{"f:color":{}},"f:metadata":{"f:ownerReferences":{"k:{\"uid\":\"` + uid + `\"}":{}}}}`),
