@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"syscall"
@@ -26,14 +27,37 @@ import (
 )
 
 func main() {
-	verbose := flag.Bool("v", false, "print the operator's logs too")
-	keep := flag.String("keep", "", "after the story, write a kubeconfig to this file and keep the control plane and the operator running, "+
-		"with two ConfigMirrors to look at (try kubectl ssakit), until Ctrl-C")
-	flag.Parse()
-	if err := run(*verbose, *keep); err != nil {
+	opts, err := parseFlags(os.Args[1:], os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case err != nil:
+		os.Exit(2) // the FlagSet printed the error and the usage
+	}
+	if err := run(opts.verbose, opts.keep); err != nil {
 		fmt.Fprintf(os.Stderr, "demo: %v\n", err)
 		os.Exit(1)
 	}
+}
+
+// options are the demo's flags.
+type options struct {
+	verbose bool
+	keep    string
+}
+
+// parseFlags parses the demo's flags from args on a FlagSet of its own, writing errors and the
+// usage to output. flag.CommandLine would list controller-runtime's -kubeconfig in -h (its
+// pkg/client/config registers it there in an init), which the demo, running its own control
+// plane, never reads.
+func parseFlags(args []string, output io.Writer) (options, error) {
+	var opts options
+	flags := flag.NewFlagSet("demo", flag.ContinueOnError)
+	flags.SetOutput(output)
+	flags.BoolVar(&opts.verbose, "v", false, "print the operator's logs too")
+	flags.StringVar(&opts.keep, "keep", "", "after the story, write a kubeconfig to this file and keep the control plane and the operator running, "+
+		"with two ConfigMirrors to look at (try kubectl ssakit), until Ctrl-C")
+	return opts, flags.Parse(args)
 }
 
 func run(verbose bool, keep string) (err error) {
