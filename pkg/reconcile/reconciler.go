@@ -90,6 +90,12 @@ type Options struct {
 	// unless the manager's client.Options.Cache.Unstructured is true: set it, or every reconcile
 	// costs a GET.
 	GroupVersionKind schema.GroupVersionKind
+	// LeaderElection says that the manager elects a leader: set it to the manager's
+	// ctrl.Options.LeaderElection. Then a cleanup whose cached object is at least as new as a
+	// revision read after the election (one List of the kind per process) runs without the
+	// uncached read of the object before it; see StepOptions.LeaderElection for why that is
+	// safe. Default false: every cleanup reads the object from the API server first.
+	LeaderElection bool
 }
 
 // Reconciler is a controller-runtime reconcile.Reconciler for objects of type T that runs the
@@ -175,9 +181,12 @@ func New[T client.Object](mgr Cluster, handler Handler[T], opts Options, more ..
 		if f.Options.APIReader == nil {
 			f.Options.APIReader = mgr.GetAPIReader()
 		}
-		step, err := NewStep(mgr.GetClient(), opts.Controller, f.Name, StepOptions{FinalizerOptions: f.Options, Recorder: opts.Recorder})
+		step, err := NewStep(mgr.GetClient(), opts.Controller, f.Name, StepOptions{FinalizerOptions: f.Options, Recorder: opts.Recorder, LeaderElection: opts.LeaderElection})
 		if err != nil {
 			return nil, err
+		}
+		if len(r.finalizers) > 0 && opts.LeaderElection {
+			step.elected = r.finalizers[0].step.elected // one revision of the kind per process
 		}
 		r.finalizers = append(r.finalizers, finalizerStep[T]{step: step, cleanup: f.Cleanup})
 	}

@@ -107,6 +107,12 @@ type Step struct {
 	cleanedUp  recentUIDs // cleaned up and released by this step
 	waiting    recentUIDs // whose cleanup said it is not done yet
 	stale      StaleRetry // the stale copies the cleanups met
+	// removing holds the objects whose removal this step sent without an answer of success: the
+	// removal may have been written all the same, so their next cleanup reads the live object.
+	removing recentUIDs
+	// elected, with leader election, proves a cached copy fresh enough to clean up without the
+	// live read; nil without.
+	elected *electedRevision
 }
 
 // StepOptions configure a Step.
@@ -118,6 +124,18 @@ type StepOptions struct {
 	FinalizerOptions ssa.FinalizerOptions
 	// Recorder emits the events; nil emits none. With a manager: mgr.GetEventRecorder(controller).
 	Recorder events.EventRecorder
+	// LeaderElection says that the manager elects a leader (ctrl.Options.LeaderElection is true)
+	// and that Handle runs in a controller that waits for the election, as controller-runtime's
+	// controllers do unless their NeedLeaderElection option is false. A replica that is not the
+	// leader then writes nothing, and one that lost the lease stops writing before another can
+	// take it (controller-runtime's RenewDeadline is shorter than its LeaseDuration), so every
+	// finalizer removal by an earlier leader is older than this process's election. The live
+	// read before a cleanup is then skipped for a cached copy that is at least as new as the
+	// revision read after the election (one List of the kind, Limit 1, per process): such a copy
+	// has seen every earlier leader's removal. Default false: the live read is made before every
+	// cleanup, since a process without leader election cannot know that it is alone (a
+	// Deployment's rolling update runs the old Pod and the new one side by side).
+	LeaderElection bool
 }
 
 // NewStep declares finalizer for controller, owned by the field manager
@@ -142,6 +160,9 @@ func NewStep(c client.Client, controller, finalizer string, opts StepOptions) (*
 		return nil, err
 	}
 	s.finalizer = f
+	if opts.LeaderElection {
+		s.elected = &electedRevision{reader: opts.FinalizerOptions.APIReader, scheme: c.Scheme()}
+	}
 	return s, nil
 }
 
@@ -173,7 +194,10 @@ func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
 //   - obj is terminating and carries the finalizer: one uncached read of its metadata confirms
 //     the finalizer is still there (a cache may lag behind a removal just made), cleanup runs,
 //     then the finalizer is removed: Released. cleanup must be idempotent: it runs again if the
-//     removal has to be retried.
+//     removal has to be retried. With StepOptions.LeaderElection the read is skipped when obj is
+//     at least as new as a revision read after this process was elected, and this step has no
+//     removal of obj whose outcome it does not know: obj then shows every earlier leader's
+//     removal, and the step remembers its own.
 //   - cleanup returns a Result with a positive RequeueAfter and no error: it has started but is
 //     not done (an external resource still being deleted, say). Waiting: the finalizer stays, and
 //     the caller returns the Result, so the object is looked at again after RequeueAfter. This is
@@ -257,11 +281,17 @@ func (s *Step) add(ctx context.Context, obj client.Object) (outcome Outcome, cle
 }
 
 // held reports whether the terminating obj still carries the finalizer, or a former name of it,
-// on the API server. obj may come from a cache that has not seen this controller's own removal
-// yet; one read of the live metadata keeps a finished cleanup from running again.
+// on the API server. obj may come from a cache that has not seen a removal by an earlier process
+// yet; one read of the live metadata keeps a finished cleanup from running again. This step's
+// own removals need no read: Handle remembers them (cleanedUp), and removing holds those whose
+// outcome it does not know. Under leader election, a copy at least as new as the revision read
+// after the election has seen every earlier leader's removal (see electedRevision).
 func (s *Step) held(ctx context.Context, obj client.Object) (bool, error) {
 	if !s.finalizer.IsOn(obj) {
 		return false, nil
+	}
+	if s.elected != nil && !s.removing.has(obj.GetUID()) && s.elected.covers(ctx, obj) {
+		return true, nil
 	}
 	return s.finalizer.IsOnLive(ctx, obj)
 }
@@ -331,7 +361,11 @@ func (s *Step) cleanupSkipped(ctx context.Context, obj client.Object, err error)
 
 func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
 	uid := obj.GetUID() // Remove replaces obj with the answer
+	s.removing.add(uid, recentFor)
 	sent, err := s.finalizer.Remove(ctx, obj)
+	if err == nil || errors.Is(err, ssa.ErrReplaced) {
+		s.removing.remove(uid)
+	}
 	if errors.Is(err, ssa.ErrReplaced) {
 		// The object that was cleaned up is gone; the one now under its name is another, with
 		// reconciles of its own, and was not touched.

@@ -44,6 +44,10 @@ type Finalizer struct {
 	legacyManagers []string
 	formerNames    []string
 	onTakeOver     func(ctx context.Context, obj client.Object, t TakeOver)
+
+	// owned remembers the answers to Add that showed the finalizer owned, for copies without
+	// managedFields.
+	owned *ownedAnswers
 }
 
 // FinalizerOptions configure NewFinalizer. The zero value declares a domain-qualified finalizer
@@ -141,7 +145,7 @@ func NewFinalizer(c client.Client, controller, name string, opts FinalizerOption
 	}
 	return &Finalizer{name: name, manager: manager, client: c, apiReader: opts.APIReader,
 		takeOverLegacy: opts.TakeOverLegacy, legacyManagers: slices.Clone(opts.LegacyManagers), formerNames: slices.Clone(opts.FormerNames),
-		onTakeOver: opts.OnTakeOver}, nil
+		onTakeOver: opts.OnTakeOver, owned: &ownedAnswers{}}, nil
 }
 
 // Name returns the finalizer's name.
@@ -160,8 +164,10 @@ func (f *Finalizer) FormerNames() []string { return slices.Clone(f.formerNames) 
 // managedFields hold the manager's Apply entry for it. Such a skip is as fresh as obj; an object
 // from an informer cache is, because a later removal brings a newer copy and another reconcile.
 // Without the manager's entry (a cache that strips managedFields or keeps only some entries) Add
-// applies, and the server decides; keep the manager's entries with KeepManagedFieldsOf to make
-// the steady state free.
+// sends nothing either when obj has the UID and resourceVersion of an answer to one of this
+// Finalizer's own Adds that showed the finalizer owned: it is that very object, since every write
+// gives a new resourceVersion. Otherwise it applies, and the server decides; keep the manager's
+// entries with KeepManagedFieldsOf to make the steady state free whoever else writes the object.
 //
 // A terminating object that does not carry the finalizer is refused without a request
 // (docs/ssa-semantics.md row 12); one that carries it is not an error, and neither is an answer
@@ -179,7 +185,7 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) (sent bool, err 
 	if err != nil {
 		return false, err
 	}
-	owned, err := f.ownedIn(obj, ref)
+	owned, err := f.ownedOrAnswered(obj, ref)
 	if err != nil {
 		return false, err
 	}
@@ -209,7 +215,29 @@ func (f *Finalizer) Add(ctx context.Context, obj client.Object) (sent bool, err 
 			return true, err // a retry found the object gone: the finalizer protects nothing
 		}
 	}
-	return true, f.releaseFormerNames(ctx, obj, ref, f.formerNamesOn(obj))
+	if err := f.releaseFormerNames(ctx, obj, ref, f.formerNamesOn(obj)); err != nil {
+		return true, err
+	}
+	f.rememberOwned(obj, ref)
+	return true, nil
+}
+
+// ownedOrAnswered reports whether obj shows the finalizer owned by the manager (ownedIn), or is
+// the very object an answer to one of the Finalizer's Adds showed it owned on (ownedAnswers): a
+// copy of it without managedFields.
+func (f *Finalizer) ownedOrAnswered(obj client.Object, ref ObjectRef) (bool, error) {
+	owned, err := f.ownedIn(obj, ref)
+	if err != nil || owned {
+		return owned, err
+	}
+	return f.owned.proves(obj) && slices.Contains(obj.GetFinalizers(), f.name), nil
+}
+
+// rememberOwned remembers obj, an answer, when it shows the finalizer owned by the manager.
+func (f *Finalizer) rememberOwned(obj client.Object, ref ObjectRef) {
+	if owned, err := f.ownedIn(obj, ref); err == nil && owned {
+		f.owned.remember(obj)
+	}
 }
 
 // strippedError reports an apply whose answer does not carry the finalizer.
@@ -263,6 +291,7 @@ func (f *Finalizer) Remove(ctx context.Context, obj client.Object) (sent bool, e
 	if _, err := f.ownedIn(obj, ref); err != nil {
 		return false, err
 	}
+	f.owned.forget(ref.UID)
 	if err := f.release(ctx, obj, ref); errors.Is(err, ErrGone) {
 		return true, nil
 	} else if err != nil {

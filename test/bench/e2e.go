@@ -14,11 +14,14 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
 	controllerpkg "sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/manager"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	mirrorv1alpha1 "github.com/ssakit/ssakit/example/operator/api/v1alpha1"
@@ -168,6 +171,7 @@ func (b *bench) operatorRun(ctx context.Context, variant string, mirrors, rep in
 	if !mgr.GetCache().WaitForCacheSync(ctx) {
 		return operatorResult{}, fmt.Errorf("the manager's cache did not sync")
 	}
+	<-mgr.Elected() // the controller starts once elected
 	m.take()
 
 	r := operatorResult{}
@@ -209,7 +213,7 @@ func (b *bench) createSources(ctx context.Context, namespace string, mirrors int
 // reconciler as its one controller, watching ConfigMirrors; the count is of the errors the
 // reconciler returns.
 func (b *bench) operatorManager(m *meter, variant, ns, target string, rep int) (manager.Manager, *atomic.Int64, error) {
-	mgr, err := b.newManager(m.cfg, map[client.Object]cache.ByObject{
+	mgr, err := b.electingManager(m.cfg, map[client.Object]cache.ByObject{
 		&mirrorv1alpha1.ConfigMirror{}: {Transform: ssa.KeepManagedFieldsOf(controller.Name, controller.FinalizerFieldOwner)},
 		&corev1.ConfigMap{}:            {Transform: ssa.KeepManagedFieldsOf(controller.Name)},
 	}, ns, target)
@@ -228,10 +232,29 @@ func (b *bench) operatorManager(m *meter, variant, ns, target string, rep int) (
 	return mgr, reconcileErrors, nil
 }
 
+// electingManager builds a manager as newManager does, with leader election on, as the example
+// operator runs with --leader-elect: both variants run under it. Its Lease, in ns (one name per
+// run, so that no run waits for the last one's), is read and renewed through the cluster's own
+// config, not cfg, so the election's requests are not counted as the operator's.
+func (b *bench) electingManager(cfg *rest.Config, byObject map[client.Object]cache.ByObject, ns, target string) (manager.Manager, error) {
+	return ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        b.cluster.Scheme,
+		Cache:                         cache.Options{DefaultNamespaces: map[string]cache.Config{ns: {}, target: {}}, ByObject: byObject},
+		Metrics:                       metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress:        "0",
+		Controller:                    config.Controller{SkipNameValidation: new(true)},
+		LeaderElection:                true,
+		LeaderElectionID:              ns,
+		LeaderElectionNamespace:       ns,
+		LeaderElectionConfig:          b.cluster.Config,
+		LeaderElectionReleaseOnCancel: true,
+	})
+}
+
 // operatorReconciler is variant's reconciler: the example operator's, or the same one with its
 // finalizer written by controllerutil and Update.
 func operatorReconciler(mgr manager.Manager, variant string) (reconcile.Reconciler, error) {
-	mirror, ssakitReconciler, err := controller.NewReconciler(mgr, controller.Options{})
+	mirror, ssakitReconciler, err := controller.NewReconciler(mgr, controller.Options{LeaderElection: true})
 	if err != nil {
 		return nil, err
 	}

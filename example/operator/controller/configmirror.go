@@ -108,6 +108,10 @@ type Options struct {
 	// operator runs outside the cluster (from a kubeconfig, say), and only the kube-* namespaces
 	// are guarded that way.
 	OperatorNamespace string
+	// LeaderElection says that the manager elects a leader, as the operator's --leader-elect
+	// does: a cleanup then skips the live read of its mirror when the cached copy is newer than
+	// the election (ssareconcile.Options.LeaderElection).
+	LeaderElection bool
 }
 
 // NewReconciler returns the ConfigMirror reconciler on c: a manager, or an ssatest.Cluster over a
@@ -129,7 +133,7 @@ func NewReconciler(c ssareconcile.Cluster, opts Options) (*Mirror, *ssareconcile
 		recorder:          recorder,
 		operatorNamespace: opts.OperatorNamespace,
 	}
-	r, err := ssareconcile.New[*mirrorv1alpha1.ConfigMirror](c, m, ssareconcile.Options{Controller: Name, Finalizer: Finalizer, Recorder: recorder})
+	r, err := ssareconcile.New[*mirrorv1alpha1.ConfigMirror](c, m, ssareconcile.Options{Controller: Name, Finalizer: Finalizer, Recorder: recorder, LeaderElection: opts.LeaderElection})
 	if err != nil {
 		return nil, nil, err
 	}

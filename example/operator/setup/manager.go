@@ -73,7 +73,7 @@ func NewManager(cfg *rest.Config, opts Options) (ctrl.Manager, error) {
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := controller.SetupWithManager(mgr, controller.Options{OperatorNamespace: opts.Namespace}); err != nil {
+	if err := controller.SetupWithManager(mgr, controller.Options{OperatorNamespace: opts.Namespace, LeaderElection: opts.LeaderElection}); err != nil {
 		return nil, fmt.Errorf("setting up the ConfigMirror controller: %w", err)
 	}
 	return mgr, nil
