@@ -103,14 +103,14 @@ func (b *bench) run(ctx context.Context) (report, error) {
 		var bySize [][]table
 		var took []time.Duration
 		for _, s := range b.sizes {
-			fmt.Fprintf(b.progress, "bench: %s at %d objects, %d repeats (%s so far)\n", m.name, s.objects, s.repeat, time.Since(b.started).Round(time.Second))
+			b.progressf("%s at %d objects, %d repeats", m.name, s.objects, s.repeat)
 			start := time.Now()
 			tables, err := m.run(ctx, s)
 			if err != nil {
 				return report{}, fmt.Errorf("%s at %d objects: %w", m.name, s.objects, err)
 			}
 			took = append(took, time.Since(start))
-			fmt.Fprintf(b.progress, "bench: %s at %d objects took %s\n", m.name, s.objects, took[len(took)-1].Round(100*time.Millisecond))
+			b.progressf("%s at %d objects took %s", m.name, s.objects, took[len(took)-1].Round(100*time.Millisecond))
 			bySize = append(bySize, tables)
 		}
 		r.tables = append(r.tables, mergeSizes(b.sizes, bySize, took)...)
@@ -262,6 +262,11 @@ func parallel(workers, n int, do func(i int) error) error {
 	close(next)
 	wg.Wait()
 	return first
+}
+
+// progressf prints a progress line, with the time since the run began.
+func (b *bench) progressf(format string, args ...any) {
+	fmt.Fprintf(b.progress, "bench: [%s] %s\n", time.Since(b.started).Round(time.Second), fmt.Sprintf(format, args...))
 }
 
 // unknownMeasurements returns the names in b.only that name no measurement.

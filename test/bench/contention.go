@@ -32,6 +32,7 @@ func (b *bench) contention(ctx context.Context, size size) ([]table, error) {
 	for rep := range size.repeat {
 		for _, s := range rotated(strategyNames, rep) {
 			f := results[s]
+			b.progressf("contention: %s, repeat %d", s, rep+1)
 			r, err := b.contend(ctx, s, objects)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", s, err)

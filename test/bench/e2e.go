@@ -108,7 +108,7 @@ func (b *bench) endToEnd(ctx context.Context, size size) ([]table, error) {
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", v, err)
 			}
-			fmt.Fprintf(b.progress, "bench: e2e %s: ready after %s, gone %s later\n", v, r.ready.Round(time.Millisecond), r.gone.Round(time.Millisecond))
+			b.progressf("e2e %s: ready after %s, gone %s later", v, r.ready.Round(time.Millisecond), r.gone.Round(time.Millisecond))
 			f := results[v]
 			f.create = append(f.create, float64(mirrors)/r.ready.Seconds())
 			f.remove = append(f.remove, float64(mirrors)/r.gone.Seconds())

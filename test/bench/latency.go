@@ -28,6 +28,9 @@ func (b *bench) latency(ctx context.Context, size size) ([]table, error) {
 				// A first round pays for what a process does once; it is not measured.
 				objects = min(objects, 5)
 			}
+			if rep >= 0 {
+				b.progressf("latency: %s, repeat %d", s, rep+1)
+			}
 			fx, err := b.fixture(ctx, objects)
 			if err != nil {
 				return nil, err

@@ -41,6 +41,7 @@ func (b *bench) lifecycle(ctx context.Context, size size) ([]table, error) {
 		header: []string{"strategy", "requests", "writes", "reads", "409s", "time per object (ms)"},
 	}
 	for _, s := range append(append([]string(nil), strategyNames...), strippedCache) {
+		b.progressf("lifecycle: %s", s)
 		calls, elapsed, err := b.lifecycles(ctx, s, objects)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", s, err)

@@ -55,7 +55,7 @@ func (b *bench) migrate(ctx context.Context, size size) ([]table, error) {
 		header: []string{"flags", "time", "objects/s", "ms per object"},
 	}
 	for _, run := range migrateRuns {
-		fmt.Fprintf(b.progress, "bench: migrate: %d objects, %s\n", size.objects, run.name)
+		b.progressf("migrate: %d objects, %s", size.objects, run.name)
 		took, err := b.migrateFleet(ctx, plugin, dir, size.objects, run.flags)
 		if err != nil {
 			return nil, fmt.Errorf("migrating %d objects with %s: %w", size.objects, run.name, err)

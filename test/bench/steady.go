@@ -84,6 +84,7 @@ func (b *bench) steadyState(ctx context.Context, size size) (_ []table, err erro
 		}
 	}()
 
+	b.progressf("steady: bringing %d Widgets to their steady state", size.objects)
 	if err := settle(ctx, fx, reconcilers[childrenDrift]); err != nil {
 		return nil, err
 	}
@@ -91,6 +92,7 @@ func (b *bench) steadyState(ctx context.Context, size size) (_ []table, err erro
 	if err != nil {
 		return nil, err
 	}
+	b.progressf("steady: resyncs done; the decision's cost")
 	steady := steadyTable(len(fx.widgets), results, ttl.entries())
 	decision, err := decisionCost(ctx, mgr.GetClient(), fx.widgets[0], size.repeat)
 	if err != nil {
