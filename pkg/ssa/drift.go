@@ -76,9 +76,8 @@ func kindTypeOf(types managedfields.TypeConverter, gvk schema.GroupVersionKind) 
 // the schema does not declare, or a value of the wrong kind. config is checked as the schema's
 // validation (typed.AsTyped) checks it: an atomic value in one pass that also compares it, one
 // that holds an associative list by typed.AsTyped and value.Equals themselves. Unlike the
-// reference it does not validate the parts of live that config does not name: the apply leaves
-// them as they are (a live object the schema does not hold whole makes the server refuse the
-// apply, which then changes nothing either).
+// reference it does not validate the parts of live that config does not name: the merge carries
+// them over as they are, so they cannot make the apply change anything.
 func decide(kt kindType, live client.Object, config value.Value, manager, subresource, apiVersion string) verdict {
 	w := newWalker()
 	defer w.release()
@@ -392,14 +391,17 @@ func (w *walker) walkMap(t *smdschema.Map, config value.Map, current value.Value
 	root := len(w.path) == 0
 	v := unchanged
 	config.IterateUsing(w.a, func(key string, item value.Value) bool {
-		// The reference gives live the configuration's apiVersion and kind before merging.
-		if root && (key == "apiVersion" || key == "kind") {
-			return true
-		}
 		tr, ok := fieldType(t, key)
 		if !ok {
 			v = unknown
 			return false
+		}
+		// The reference gives live the configuration's apiVersion and kind before merging.
+		if root && (key == "apiVersion" || key == "kind") {
+			if !item.IsString() {
+				v = unknown
+			}
+			return v == unchanged
 		}
 		currentItem, _ := currentMap.GetUsing(w.a, key)
 		w.path = append(w.path, fieldpath.PathElement{FieldName: w.name(key)})
