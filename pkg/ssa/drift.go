@@ -174,6 +174,8 @@ type walker struct {
 	names  []string
 	buf    bytes.Buffer
 	a      value.Allocator
+	frames []*frame
+	depth  int
 }
 
 // walkers keep walkers, with their allocators and buffers, between decisions.
@@ -188,6 +190,11 @@ func (w *walker) release() {
 	clear(w.path[:cap(w.path)])
 	clear(w.names[:cap(w.names)])
 	w.schema, w.set, w.path, w.names = nil, nil, w.path[:0], w.names[:0]
+	// A walk a panic ended leaves frames pushed: start again from none.
+	for _, f := range w.frames[:w.depth] {
+		f.t, f.current = nil, nil
+	}
+	w.depth = 0
 	walkers.Put(w)
 }
 
@@ -296,30 +303,67 @@ func (w *walker) sameMap(t *smdschema.Map, config, current value.Value) verdict 
 	if current == nil || !current.IsMap() {
 		return changes
 	}
-	configMap, currentMap := config.AsMapUsing(w.a), current.AsMapUsing(w.a)
+	configMap := config.AsMapUsing(w.a)
 	defer w.a.Free(configMap)
-	defer w.a.Free(currentMap)
-	v, n := unchanged, 0
-	configMap.IterateUsing(w.a, func(key string, item value.Value) bool {
-		tr, ok := fieldType(t, key)
-		if !ok {
-			v = unknown
-			return false
-		}
-		n++
-		currentItem, found := currentMap.GetUsing(w.a, key)
-		if !found {
-			v = changes
-			return false
-		}
-		v = w.same(tr, item, currentItem)
-		w.a.Free(currentItem)
-		return v == unchanged
-	})
-	if v == unchanged && currentMap.Length() != n {
+	f := w.push(t, current)
+	defer w.pop(f)
+	configMap.IterateUsing(w.a, f.sameItem)
+	if f.v == unchanged && f.current.Length() != f.n {
 		return changes
 	}
-	return v
+	return f.v
+}
+
+// sameItem is sameMap's step for one key of the configuration.
+func (f *frame) sameItemStep(key string, item value.Value) bool {
+	w := f.w
+	tr, ok := fieldType(f.t, key)
+	if !ok {
+		f.v = unknown
+		return false
+	}
+	f.n++
+	currentItem, found := f.current.GetUsing(w.a, key)
+	if !found {
+		f.v = changes
+		return false
+	}
+	f.v = w.same(tr, item, currentItem)
+	w.a.Free(currentItem)
+	return f.v == unchanged
+}
+
+// frame is the state of one map being walked (walkMap) or compared (sameMap). A walker keeps a
+// stack of them, each with its steps bound once, so that iterating a map allocates no closure.
+type frame struct {
+	w       *walker
+	t       *smdschema.Map
+	current value.Map
+	root    bool
+	v       verdict
+	n       int
+
+	walkItem, sameItem func(string, value.Value) bool
+}
+
+// push starts a frame for the map t, live's value current.
+func (w *walker) push(t *smdschema.Map, current value.Value) *frame {
+	if w.depth == len(w.frames) {
+		f := &frame{w: w}
+		f.walkItem, f.sameItem = f.walkItemStep, f.sameItemStep
+		w.frames = append(w.frames, f)
+	}
+	f := w.frames[w.depth]
+	w.depth++
+	f.t, f.current, f.root, f.v, f.n = t, current.AsMapUsing(w.a), false, unchanged, 0
+	return f
+}
+
+// pop ends f, the innermost frame.
+func (w *walker) pop(f *frame) {
+	w.a.Free(f.current)
+	f.t, f.current = nil, nil
+	w.depth--
 }
 
 // sameList is same for an atomic list: the same items in the same order.
@@ -349,10 +393,16 @@ func (w *walker) sameList(t *smdschema.List, config, current value.Value) verdic
 // fieldType is the type of a map's key: a declared field's, else the map's elements'; ok is false
 // for a field the schema does not declare.
 func fieldType(t *smdschema.Map, key string) (tr smdschema.TypeRef, ok bool) {
+	tr, _, ok = declaredType(t, key)
+	return tr, ok
+}
+
+// declaredType is fieldType, and whether key is a declared field.
+func declaredType(t *smdschema.Map, key string) (tr smdschema.TypeRef, declared, ok bool) {
 	if field, found := t.FindField(key); found {
-		return field.Type, true
+		return field.Type, true, true
 	}
-	return t.ElementType, t.ElementType != smdschema.TypeRef{}
+	return t.ElementType, false, t.ElementType != smdschema.TypeRef{}
 }
 
 // equal is unchanged when current is config's value, as value.Equals compares them.
@@ -386,37 +436,40 @@ func (w *walker) walkMap(t *smdschema.Map, config value.Map, current value.Value
 	if current == nil || !current.IsMap() {
 		return changes
 	}
-	currentMap := current.AsMapUsing(w.a)
-	defer w.a.Free(currentMap)
-	root := len(w.path) == 0
-	v := unchanged
-	config.IterateUsing(w.a, func(key string, item value.Value) bool {
-		tr, ok := fieldType(t, key)
-		if !ok {
-			v = unknown
-			return false
+	f := w.push(t, current)
+	defer w.pop(f)
+	f.root = len(w.path) == 0
+	config.IterateUsing(w.a, f.walkItem)
+	return f.v
+}
+
+// walkItem is walkMap's step for one key of the configuration.
+func (f *frame) walkItemStep(key string, item value.Value) bool {
+	w := f.w
+	tr, declared, ok := declaredType(f.t, key)
+	if !ok {
+		f.v = unknown
+		return false
+	}
+	// The reference gives live the configuration's apiVersion and kind before merging.
+	if f.root && (key == "apiVersion" || key == "kind") {
+		if !item.IsString() {
+			f.v = unknown
 		}
-		// The reference gives live the configuration's apiVersion and kind before merging.
-		if root && (key == "apiVersion" || key == "kind") {
-			if !item.IsString() {
-				v = unknown
-			}
-			return v == unchanged
-		}
-		currentItem, _ := currentMap.GetUsing(w.a, key)
-		w.path = append(w.path, fieldpath.PathElement{FieldName: w.name(key)})
-		v = w.walk(tr, item, currentItem)
-		// ToFieldSet also records a map's element itself, not only what it holds.
-		if _, declared := t.FindField(key); v == unchanged && !declared {
-			w.insert()
-		}
-		w.path = w.path[:len(w.path)-1]
-		if currentItem != nil {
-			w.a.Free(currentItem)
-		}
-		return v == unchanged
-	})
-	return v
+		return f.v == unchanged
+	}
+	currentItem, _ := f.current.GetUsing(w.a, key)
+	w.path = append(w.path, fieldpath.PathElement{FieldName: w.name(key)})
+	f.v = w.walk(tr, item, currentItem)
+	// ToFieldSet also records a map's element itself, not only what it holds.
+	if f.v == unchanged && !declared {
+		w.insert()
+	}
+	w.path = w.path[:len(w.path)-1]
+	if currentItem != nil {
+		w.a.Free(currentItem)
+	}
+	return f.v == unchanged
 }
 
 // walkList decides for an associative list, which the merge merges item by item.

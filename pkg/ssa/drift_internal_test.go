@@ -312,6 +312,22 @@ var mutations = map[string]func(r *rand.Rand, c *driftCase) bool{
 		// configuration does not name (see decide).
 		return c.live.GetKind() == "Deployment" && unstructured.SetNestedField(c.live.Object, "extra", "spec", "selector", "matchLabels", "extra") == nil
 	},
+	"a key of an atomic value renamed in live": func(_ *rand.Rand, c *driftCase) bool {
+		if refs, ok := c.live.Object["metadata"].(map[string]any)["ownerReferences"].([]any); ok {
+			ref := refs[0].(map[string]any)
+			delete(ref, "kind")
+			ref["blockOwnerDeletion"] = true
+			return true
+		}
+		labels, ok := at(c.live.Object, []string{"spec", "selector", "matchLabels"})
+		if !ok {
+			return false
+		}
+		m := labels.(map[string]any)
+		m["tier"] = m["app"]
+		delete(m, "app")
+		return true
+	},
 	"a list reordered in live":              func(r *rand.Rand, c *driftCase) bool { return editList(r, c.live.Object, reverse) },
 	"a list reordered in the configuration": func(r *rand.Rand, c *driftCase) bool { return editList(r, c.config.Object, reverse) },
 	"an item duplicated in the configuration": func(r *rand.Rand, c *driftCase) bool {
