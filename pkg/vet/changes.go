@@ -22,6 +22,9 @@ type change struct {
 	subject string
 	// removed is the constant name given to controllerutil.RemoveFinalizer; empty otherwise.
 	removed string
+	// clears is true when the change empties the list (SetFinalizers([]string{}), Finalizers =
+	// nil): it removes every controller's finalizer, not only its own.
+	clears bool
 }
 
 // changesFinalizers is the fact of a function that changes the finalizers of some of its
@@ -71,10 +74,11 @@ func assignChanges(info *types.Info, n *ast.AssignStmt) []change {
 			continue
 		}
 		subject := "assignment to " + types.ExprString(sel)
-		if len(n.Rhs) == len(n.Lhs) && clearsAll(info, n.Rhs[i]) {
+		clears := len(n.Rhs) == len(n.Lhs) && clearsAll(info, n.Rhs[i])
+		if clears {
 			subject += " (which removes every finalizer, other controllers' too)"
 		}
-		changes = append(changes, change{node: n, target: target, subject: subject})
+		changes = append(changes, change{node: n, target: target, subject: subject, clears: clears})
 	}
 	return changes
 }
@@ -134,10 +138,11 @@ func callChanges(pass *analysis.Pass, call *ast.CallExpr) []change {
 			return nil
 		}
 		subject := fmt.Sprintf("%s on %s", types.ExprString(call.Fun), target.Name())
-		if clearsAll(info, call.Args[0]) {
+		clears := clearsAll(info, call.Args[0])
+		if clears {
 			subject = fmt.Sprintf("%s(%s) on %s (which removes every finalizer, other controllers' too)", types.ExprString(call.Fun), types.ExprString(call.Args[0]), target.Name())
 		}
-		return []change{{node: call, target: target, subject: subject}}
+		return []change{{node: call, target: target, subject: subject, clears: clears}}
 	}
 	var fact changesFinalizers
 	if !pass.ImportObjectFact(fn.Origin(), &fact) {

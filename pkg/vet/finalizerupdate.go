@@ -108,7 +108,7 @@ func runFinalizerUpdate(pass *analysis.Pass) (any, error) {
 				advice = foreignAdvice
 			}
 			if w, ok := laterWrite(pass.TypesInfo, vals, body, newFlow(body), c.node, c.target); ok {
-				reportWrite(pass, c.node, c.subject, w, vals, advice)
+				reportWrite(pass, c, w, vals, advice)
 				continue
 			}
 			if helper, ok := mutatedBy(pass.TypesInfo, body, c.target); ok {
@@ -235,7 +235,8 @@ func deferredBy(cur, body inspector.Cursor) *ast.DeferStmt {
 	return nil
 }
 
-func reportWrite(pass *analysis.Pass, call ast.Node, subject string, w write, vals *values, advice string) {
+// reportWrite reports the change c, written by w.
+func reportWrite(pass *analysis.Pass, c change, w write, vals *values, advice string) {
 	how := types.ExprString(w.call.Fun)
 	hazard := "Update " + updateHazard
 	kind := otherPatch
@@ -252,15 +253,30 @@ func reportWrite(pass *analysis.Pass, call ast.Node, subject string, w write, va
 		// Removing a name records nothing; an Update or a locked patch fails on a concurrent change.
 		return
 	}
+	if c.clears && kind != mergePatch {
+		// An emptied list leaves no finalizer for the entry to own; what it loses is the cleanup.
+		hazard, advice = clearHazard, clearAdvice
+	}
 	where := fmt.Sprintf("line %d", line(pass, w.call))
 	if w.deferred {
 		where += ", deferred"
 	}
 	pass.Report(analysis.Diagnostic{
-		Pos: call.Pos(), End: call.End(),
-		Message: fmt.Sprintf("%s, written with %s (%s): %s; %s", subject, how, where, hazard, advice),
+		Pos: c.node.Pos(), End: c.node.End(),
+		Message: fmt.Sprintf("%s, written with %s (%s): %s; %s", c.subject, how, where, hazard, advice),
 	})
 }
+
+// clearHazard and clearAdvice are the message of a change that empties the finalizer list and is
+// written with an Update or a locked merge patch (kubectl-flyte's delete --force: SetFinalizers
+// of an empty list, then a clientset's Update). The write leaves no finalizer to own, so the
+// ownership hazard does not apply; and it carries the resourceVersion it read, so nothing added
+// since is lost (row 20). What it does is remove the other controllers' finalizers before they
+// ran their cleanup.
+const (
+	clearHazard = "the controllers whose finalizers it removes never run their cleanup"
+	clearAdvice = "remove only this controller's own finalizer, with ssa.Finalizer (github.com/ssakit/ssakit/pkg/ssa), which applies only its own"
+)
 
 // mutatedBy returns the controllerutil.CreateOrUpdate or CreateOrPatch call whose mutate
 // function is the function literal at body and whose object is target: that helper writes what

@@ -99,6 +99,14 @@ func addFinalizerThenTypedClientsetUpdate(ctx context.Context, r *reconciler, cm
 	return err
 }
 
+// kubectl-flyte's delete --force: every finalizer cleared and written with a typed clientset's
+// Update. The Update adds no finalizer to its entry: the hazard is the other controllers' cleanup.
+func clearFinalizersThenTypedClientsetUpdate(ctx context.Context, r *reconciler, cm *corev1.ConfigMap) error {
+	cm.SetFinalizers([]string{}) // want `^cm.SetFinalizers\(\[\]string{}\) on cm \(which removes every finalizer, other controllers' too\), written with r.configMaps.Update \(line \d+\): the controllers whose finalizers it removes never run their cleanup; remove only this controller's own finalizer, with ssa.Finalizer`
+	_, err := r.configMaps.Update(ctx, cm, metav1.UpdateOptions{})
+	return err
+}
+
 // store wraps a clientset, as flytepropeller's does.
 type store interface {
 	Update(ctx context.Context, cm *corev1.ConfigMap) (*corev1.ConfigMap, error)
