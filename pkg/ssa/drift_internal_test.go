@@ -328,6 +328,10 @@ var mutations = map[string]func(r *rand.Rand, c *driftCase) bool{
 		delete(m, "app")
 		return true
 	},
+	"a uid or resourceVersion precondition in the configuration": func(r *rand.Rand, c *driftCase) bool {
+		field, live := pick(r, "uid", "resourceVersion"), map[string]string{"uid": string(c.live.GetUID()), "resourceVersion": c.live.GetResourceVersion()}
+		return unstructured.SetNestedField(c.config.Object, pick(r, live[field], "other"), "metadata", field) == nil
+	},
 	"a list reordered in live":              func(r *rand.Rand, c *driftCase) bool { return editList(r, c.live.Object, reverse) },
 	"a list reordered in the configuration": func(r *rand.Rand, c *driftCase) bool { return editList(r, c.config.Object, reverse) },
 	"an item duplicated in the configuration": func(r *rand.Rand, c *driftCase) bool {
