@@ -161,6 +161,9 @@ func load(listFile, ids string) ([]mutant, error) {
 	var chosen []mutant
 	for id := range strings.SplitSeq(ids, ",") {
 		id = strings.TrimSpace(id)
+		if id == "" {
+			continue
+		}
 		i := slices.IndexFunc(all, func(m mutant) bool { return m.id == id })
 		if i < 0 {
 			return nil, fmt.Errorf("MUTANTS names %q, which %s does not list", id, listFile)
