@@ -112,6 +112,10 @@ type replica struct {
 	held      *heldClient
 	trigger   chan event.GenericEvent
 	done      chan reconciled
+	// catchUps counts the reconciles asked of a caught-up cache, lagged those at which the
+	// cache was behind the live object when asked, longestLag the longest wait for it.
+	catchUps, lagged int
+	longestLag       time.Duration
 }
 
 // reconciled is what one reconcile returned to controller-runtime, before the replica swallowed it.
@@ -123,18 +127,51 @@ type reconciled struct {
 
 // startLifecycle starts the replicas, stopped when t ends. They see every namespace: one Manager
 // per cache, for all the sequences, costs less than a Manager per sequence.
-func startLifecycle(t *testing.T) *lifecycle {
+func startLifecycle(t *testing.T) *lifecycle { return startLifecycleOn(t, servers{}) }
+
+// servers says where the replicas' caches watch and where their other requests go (writes, and
+// the live reads before a cleanup); nil for the cluster's kube-apiserver.
+type servers struct{ cache, requests *rest.Config }
+
+// startLifecycleOn is startLifecycle on servers.
+func startLifecycleOn(t *testing.T, on servers) *lifecycle {
 	t.Helper()
 	lc := &lifecycle{handler: newCleanupLog(cluster.Client), replicas: map[string]*replica{}}
 	for _, kind := range caches {
-		lc.replicas[kind] = startReplica(t, kind, lc.handler)
+		lc.replicas[kind] = startReplica(t, kind, lc.handler, on)
 	}
 	return lc
 }
 
-func startReplica(t *testing.T, kind string, h *cleanupLog) *replica {
+// lag says how often the replicas' caches were behind the live object when a reconcile from a
+// caught-up cache was asked for, and for how long at most.
+func (lc *lifecycle) lag() string {
+	asked, behind, longest := 0, 0, time.Duration(0)
+	for _, p := range lc.replicas {
+		asked, behind, longest = asked+p.catchUps, behind+p.lagged, max(longest, p.longestLag)
+	}
+	return fmt.Sprintf("the replicas' caches were behind the live object at %d of %d reconciles asked of a caught-up cache, by %s at most", behind, asked, longest.Round(time.Millisecond))
+}
+
+func startReplica(t *testing.T, kind string, h *cleanupLog, on servers) *replica {
 	t.Helper()
 	cfg, rec := testcluster.Recording(cluster.Config)
+	cacheCfg, newClient, reader := cfg, client.NewClientFunc(nil), client.Reader(nil)
+	if on.cache != nil {
+		cacheCfg = on.cache
+		requests, recorded := testcluster.Recording(on.requests)
+		rec = recorded
+		// The manager's client reads from the cache (its Options.Cache) and sends everything
+		// else to the other server.
+		newClient = func(_ *rest.Config, opts client.Options) (client.Client, error) {
+			opts.HTTPClient = nil
+			return client.New(requests, opts)
+		}
+		var err error
+		if reader, err = client.New(requests, client.Options{Scheme: cluster.Scheme, Mapper: cluster.Mapper}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var transform toolscache.TransformFunc
 	switch kind {
 	case cacheStripped:
@@ -142,7 +179,8 @@ func startReplica(t *testing.T, kind string, h *cleanupLog) *replica {
 	case cacheTrimmed:
 		transform = ssa.KeepManagedFieldsOf(lifecycleManager)
 	}
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+	mgr, err := ctrl.NewManager(cacheCfg, ctrl.Options{
+		NewClient:              newClient,
 		Scheme:                 cluster.Scheme,
 		MapperProvider:         func(*rest.Config, *http.Client) (meta.RESTMapper, error) { return cluster.Mapper, nil },
 		Cache:                  cache.Options{DefaultTransform: transform},
@@ -155,8 +193,11 @@ func startReplica(t *testing.T, kind string, h *cleanupLog) *replica {
 	}
 	p := &replica{cache: mgr.GetCache(), transform: transform, rec: rec, held: &heldClient{Client: mgr.GetClient()},
 		trigger: make(chan event.GenericEvent), done: make(chan reconciled, 1)}
+	if reader == nil {
+		reader = mgr.GetAPIReader()
+	}
 	// Events are written asynchronously, between steps; the proof is about the Widgets.
-	r, err := ssareconcile.New[*testcluster.Widget](lifecycleCluster{client: p.held, reader: mgr.GetAPIReader()}, h,
+	r, err := ssareconcile.New[*testcluster.Widget](lifecycleCluster{client: p.held, reader: reader}, h,
 		ssareconcile.Options{Controller: controller, Finalizer: lifecycleFinal, Recorder: &events.FakeRecorder{}})
 	if err != nil {
 		t.Fatal(err)
@@ -304,13 +345,20 @@ func (p *replica) behind(snapshot *unstructured.Unstructured) (*cacheBehind, err
 // catchUp waits until the replica's cache holds live's version of key (or nothing, when live is
 // nil).
 func (p *replica) catchUp(ctx context.Context, key client.ObjectKey, live *unstructured.Unstructured) error {
-	for deadline := time.Now().Add(reconcileWithin); ; time.Sleep(2 * time.Millisecond) {
+	start := time.Now()
+	p.catchUps++
+	for polls, deadline := 0, start.Add(reconcileWithin); ; polls++ {
+		if polls > 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
 		cached := &testcluster.Widget{}
 		err := p.cache.Get(ctx, key, cached)
 		switch {
-		case live == nil && apierrors.IsNotFound(err):
-			return nil
-		case live != nil && err == nil && cached.ResourceVersion == live.GetResourceVersion():
+		case live == nil && apierrors.IsNotFound(err), live != nil && err == nil && cached.ResourceVersion == live.GetResourceVersion():
+			if polls > 0 {
+				p.lagged++
+				p.longestLag = max(p.longestLag, time.Since(start))
+			}
 			return nil
 		case time.Now().After(deadline):
 			return fmt.Errorf("the controller's cache did not catch up with %s within %s (last read: %w)", key, reconcileWithin, err)

@@ -69,7 +69,14 @@ type run struct {
 // lifecycle was exercised; a run of 100 sequences or more that reaches a state fewer than once
 // in 20 sequences fails.
 func TestProof_OwnershipInvariantsHoldOnRandomSequences(t *testing.T) {
-	sequences, steps := envInt(t, "PROOF_SEQUENCES", 200), envInt(t, "PROOF_STEPS", 20)
+	prove(t, startLifecycle(t), envInt(t, "PROOF_SEQUENCES", 200))
+}
+
+// prove plays sequences guided sequences of PROOF_STEPS steps, from PROOF_SEED (default: the
+// time), with the running controller lc, and reports the first violation, shrunk, and the
+// summary lines.
+func prove(t *testing.T, lc *lifecycle, sequences int) {
+	steps := envInt(t, "PROOF_STEPS", 20)
 	seed := uint64(time.Now().UnixNano())
 	if s := os.Getenv("PROOF_SEED"); s != "" {
 		parsed, err := strconv.ParseUint(s, 10, 64)
@@ -78,7 +85,6 @@ func TestProof_OwnershipInvariantsHoldOnRandomSequences(t *testing.T) {
 		}
 		seed = parsed
 	}
-	lc := startLifecycle(t)
 	total := summary{}
 	for i := range sequences {
 		sequenceSeed := seed + uint64(i)
@@ -95,16 +101,17 @@ func TestProof_OwnershipInvariantsHoldOnRandomSequences(t *testing.T) {
 		}
 		total.violations++
 		shrunk, shrunkErr := shrink(t, lc, sequence[:at+1])
-		t.Errorf("violation in the sequence of seed %d, at step %d: %v\nreplay: PROOF_SEQUENCES=1 PROOF_SEED=%d go test ./test/integration/proof\nshrunk to %d steps, which still break with: %v\n%s",
-			sequenceSeed, at+1, err, sequenceSeed, len(shrunk), shrunkErr, numbered(shrunk))
+		t.Errorf("violation in the sequence of seed %d, at step %d: %v\nreplay: PROOF_SEQUENCES=1 PROOF_SEED=%d go test -run %s ./test/integration/proof\nshrunk to %d steps, which still break with: %v\n%s",
+			sequenceSeed, at+1, err, sequenceSeed, t.Name(), len(shrunk), shrunkErr, numbered(shrunk))
 		break
 	}
-	t.Logf("proof: %d sequences, %d steps, %d invariant checks, %d violations (first seed %d)", total.sequences, total.steps, total.checks, total.violations, seed)
-	fmt.Printf("proof: %d sequences, %d steps, %d invariant checks, %d violations (first seed %d)\n", total.sequences, total.steps, total.checks, total.violations, seed)
-	t.Logf("proof: %s", lc.tally)
-	fmt.Printf("proof: %s\n", lc.tally)
-	t.Logf("proof: %s", lc.states)
-	fmt.Printf("proof: %s\n", lc.states)
+	for _, line := range []string{
+		fmt.Sprintf("%d sequences, %d steps, %d invariant checks, %d violations (first seed %d)", total.sequences, total.steps, total.checks, total.violations, seed),
+		lc.tally.String(), lc.states.String(), lc.lag(),
+	} {
+		t.Logf("proof: %s", line)
+		fmt.Printf("proof: %s\n", line)
+	}
 	// A guided run that seldom reaches a state proves little about it: the scenarios no longer
 	// lead where they should (a change of the generator, or of what a step does).
 	if least := lc.states.least(); total.violations == 0 && total.sequences >= minGuidedSequences && least.n < total.sequences/20 {
