@@ -43,6 +43,8 @@ type StatusApplier struct {
 	// because the applier's client may not patch the main resource: the applier then stops
 	// trying, so a status-only controller neither fails nor sends a request per reconcile.
 	recoveryForbidden atomic.Bool
+	// written proves a copy older than the applier's own last write stale without a request.
+	written lastWrites
 }
 
 // StatusApplierOptions configure a StatusApplier.
@@ -92,7 +94,9 @@ func NewStatusApplier(c client.Client, controller string, opts StatusApplierOpti
 // Reconciler retries it soon, without an error log (see StaleRetry), which a reconciler of its own
 // does with StaleRetry.Handle. The retry must not wait for an event: when the write that made obj
 // stale is the controller's own status write, as it usually is, the cache gets the newer obj but
-// predicate.GenerationChangedPredicate lets no event of it through. The UID stays in the
+// predicate.GenerationChangedPredicate lets no event of it through. A copy older than the answer
+// to this applier's own last status write of the object (compared as integers, docs/ssa-semantics.md
+// row 34) is refused the same way without a request: the 409 is certain. The UID stays in the
 // configuration for built-in types, whose /status checks it and could otherwise create a deleted
 // object (a Service does).
 //
@@ -134,9 +138,14 @@ func (a *StatusApplier) Apply(ctx context.Context, obj client.Object, status any
 	if !ssa.MayChange(a.types, obj, a.config(ref, obj, desired), string(a.owner), "status") && !a.sharedWithLegacy(obj) {
 		return nil
 	}
+	if older, last := a.written.olderThanLastWrite(obj); older {
+		return fmt.Errorf("status of %s: %w", ref, &ssa.ObjectError{Object: ref, Reason: ssa.ErrStale,
+			Detail: fmt.Sprintf("the copy given (resourceVersion %s) is older than this applier's last status write (resourceVersion %s), and nothing was applied; apply again to a fresh read (a controller's next reconcile does)", obj.GetResourceVersion(), last)})
+	}
 	if err := a.apply(ctx, ref, obj, desired, defaulted); err != nil {
 		return fmt.Errorf("status of %s: %w", ref, err)
 	}
+	a.written.record(obj)
 	return a.takeOver(ctx, ref, obj)
 }
 

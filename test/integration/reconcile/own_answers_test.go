@@ -72,3 +72,22 @@ func TestStep_AppliesForAStrippedCopyWrittenSinceItsAdd(t *testing.T) {
 	g.Expect(outcome, err).To(Equal(ssareconcile.Proceed))
 	g.Expect(recorder.Writes()).To(HaveLen(1), "writes for a stripped copy written by someone else since the add")
 }
+
+// The reconcile that the controller's own status write brings often reads the object from a cache
+// that has not seen the write: a copy older than the applier's last answer. Its apply would be
+// refused with a 409 after the server's merge; the applier refuses it itself, without a request.
+func TestStatusApplier_RefusesACopyOlderThanItsOwnLastWriteWithoutARequest(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	c, recorder := cluster.RecordingClient(t)
+	applier := ssareconcile.NewStatusApplier(c, controllerName(ns), ssareconcile.StatusApplierOptions{})
+	w := createWidget(t, ns, "older-than-own-write")
+	fromLaggingCache := w.DeepCopyObject().(*testcluster.Widget)
+	g.Expect(applier.Apply(t.Context(), w, map[string]any{"phase": "Ready"})).To(Succeed())
+	recorder.Reset()
+
+	err := applier.Apply(t.Context(), fromLaggingCache, map[string]any{"phase": "Done"})
+
+	g.Expect(err).To(MatchError(ssa.ErrStale))
+	g.Expect(recorder.Requests()).To(BeEmpty(), "requests for a copy older than the applier's own last write")
+}
