@@ -101,7 +101,7 @@ func (w *walker) decide(kt kindType, live client.Object, config value.Value, man
 	if err != nil {
 		return unknown
 	}
-	w.schema, w.set = kt.schema, &fieldpath.Set{}
+	w.schema, w.set, w.sawName, w.sawNamespace = kt.schema, &fieldpath.Set{}, false, false
 	if v := w.walk(kt.typeRef, config, current); v != unchanged {
 		return v
 	}
@@ -176,6 +176,8 @@ type walker struct {
 	a      value.Allocator
 	frames []*frame
 	depth  int
+	// sawName and sawNamespace say whether the walk met metadata.name and metadata.namespace.
+	sawName, sawNamespace bool
 }
 
 // walkers keep walkers, with their allocators and buffers, between decisions.
@@ -457,6 +459,10 @@ func (f *frame) walkItemStep(key string, item value.Value) bool {
 			f.v = unknown
 		}
 		return f.v == unchanged
+	}
+	if len(w.path) == 1 && w.path[0].FieldName != nil && *w.path[0].FieldName == "metadata" {
+		w.sawName = w.sawName || key == "name"
+		w.sawNamespace = w.sawNamespace || key == "namespace"
 	}
 	currentItem, _ := f.current.GetUsing(w.a, key)
 	w.path = append(w.path, fieldpath.PathElement{FieldName: w.name(key)})

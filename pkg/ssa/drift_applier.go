@@ -10,9 +10,11 @@ import (
 // provenUnchanged is the fast path of WouldChange and Apply: true when decide proves, reading
 // config in place (value.NewValueReflect on a generated apply configuration, the content of an
 // unstructured one) instead of converting it to unstructured content, that the apply changes
-// nothing. It makes every check content and wouldChange make (config names live, no uid or
-// resourceVersion precondition other than live's, not the kubectl manager); false sends the call
-// down the full path, which reports the errors and decides every other case.
+// nothing. It makes every check content and wouldChange make, partly through the walk, which
+// compares every value config sets with live's: config names live (its kind here; its name,
+// namespace, and any uid or resourceVersion precondition as values the walk finds equal to
+// live's), it has a name, and a namespace when live has one, and the manager is not kubectl.
+// false sends the call down the full path, which reports the errors and decides every other case.
 func (a *Applier) provenUnchanged(live client.Object, config runtime.ApplyConfiguration) (proven bool) {
 	if config == nil || isNil(live) || a.manager == kubectlManager {
 		return false
@@ -27,30 +29,33 @@ func (a *Applier) provenUnchanged(live client.Object, config runtime.ApplyConfig
 	if err != nil {
 		return false
 	}
-	w := newWalker()
-	defer w.release()
-	id, ok := w.identify(desired)
-	if !ok || id.apiVersion == "" || id.kind == "" || id.name == "" {
+	apiVersion, kind, ok := typeMetaOf(config, desired)
+	if !ok {
 		return false
 	}
-	gvk, ok := a.names(live, id)
+	gvk, ok := a.kindOf(live, apiVersion, kind)
 	if !ok {
 		return false
 	}
 	kt, ok := a.kindType(gvk)
-	return ok && w.decide(kt, live, desired, a.manager, "", id.apiVersion) == unchanged
+	if !ok {
+		return false
+	}
+	w := newWalker()
+	defer w.release()
+	return w.decide(kt, live, desired, a.manager, "", apiVersion) == unchanged &&
+		w.sawName && (live.GetNamespace() == "" || w.sawNamespace)
 }
 
-// names reports whether id names live, as content checks it, and returns its kind. A uid or
-// resourceVersion in the configuration that is not live's is a value the walk finds different.
-func (a *Applier) names(live client.Object, id objectID) (schema.GroupVersionKind, bool) {
-	gv, err := schema.ParseGroupVersion(id.apiVersion)
+// kindOf returns the kind apiVersion and kind name, when it is live's.
+func (a *Applier) kindOf(live client.Object, apiVersion, kind string) (schema.GroupVersionKind, bool) {
+	gv, err := schema.ParseGroupVersion(apiVersion)
 	if err != nil {
 		return schema.GroupVersionKind{}, false
 	}
-	gvk := gv.WithKind(id.kind)
+	gvk := gv.WithKind(kind)
 	liveRef, err := refOf(live, a.client.Scheme())
-	return gvk, err == nil && liveRef.GroupVersionKind == gvk && live.GetNamespace() == id.namespace && live.GetName() == id.name
+	return gvk, err == nil && liveRef.GroupVersionKind == gvk
 }
 
 // kindType is kindTypeOf for the Applier's converters, remembered per kind.
@@ -73,41 +78,39 @@ func configValue(config runtime.ApplyConfiguration) (value.Value, error) {
 	return value.NewValueReflect(config)
 }
 
-// objectID is what a configuration says of the object it applies to.
-type objectID struct {
-	apiVersion, kind, name, namespace string
+// typeMeta is what generated apply configurations say of their kind (controller-runtime's
+// Client.Apply reads them the same way).
+type typeMeta interface {
+	GetAPIVersion() *string
+	GetKind() *string
 }
 
-// identify reads config's apiVersion, kind, name and namespace; ok is false when one is not a
+// typeMetaOf returns config's apiVersion and kind; ok is false when one is missing or not a
 // string.
-func (w *walker) identify(config value.Value) (id objectID, ok bool) {
-	if !config.IsMap() {
-		return id, false
+func typeMetaOf(config runtime.ApplyConfiguration, content value.Value) (apiVersion, kind string, ok bool) {
+	if tm, isTypeMeta := config.(typeMeta); isTypeMeta {
+		if v, k := tm.GetAPIVersion(), tm.GetKind(); v != nil && k != nil {
+			return *v, *k, *v != "" && *k != ""
+		}
+		return "", "", false
 	}
-	top := config.AsMapUsing(w.a)
-	defer w.a.Free(top)
-	ok = w.stringAt(top, "apiVersion", &id.apiVersion) && w.stringAt(top, "kind", &id.kind)
-	metadata, found := top.GetUsing(w.a, "metadata")
-	if !ok || !found || !metadata.IsMap() {
-		return id, false
+	if !content.IsMap() {
+		return "", "", false
 	}
-	defer w.a.Free(metadata)
-	m := metadata.AsMapUsing(w.a)
-	defer w.a.Free(m)
-	ok = w.stringAt(m, "name", &id.name) && w.stringAt(m, "namespace", &id.namespace)
-	return id, ok
+	top := content.AsMap()
+	apiVersion, ok = stringAt(top, "apiVersion")
+	if !ok {
+		return "", "", false
+	}
+	kind, ok = stringAt(top, "kind")
+	return apiVersion, kind, ok && apiVersion != "" && kind != ""
 }
 
-// stringAt sets *s to m's string at key, if any; false when the value there is not a string.
-func (w *walker) stringAt(m value.Map, key string, s *string) bool {
-	v, found := m.GetUsing(w.a, key)
-	if !found {
-		return true
+// stringAt is m's string at key; ok is false when there is none.
+func stringAt(m value.Map, key string) (s string, ok bool) {
+	v, found := m.Get(key)
+	if !found || !v.IsString() {
+		return "", false
 	}
-	defer w.a.Free(v)
-	if !v.IsString() {
-		return false
-	}
-	*s = v.AsString()
-	return true
+	return v.AsString(), true
 }

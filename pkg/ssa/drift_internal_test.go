@@ -64,10 +64,12 @@ func TestDecide_NeverProvesUnchangedWhatTheReferenceWouldSend(t *testing.T) {
 				continue
 			}
 			for _, config := range []runtime.ApplyConfiguration{ac, client.ApplyConfigurationFromUnstructured(c.config)} {
+				// The Applier's full path also refuses a configuration that does not name live.
+				_, refused := applier.content(view, config)
 				proven := applier.provenUnchanged(view, config)
 				answers[fmt.Sprintf("reference sends %v, Applier proves unchanged %v", exact, proven)]++
-				if proven && exact {
-					t.Fatalf("seed %d (%s), live %T, configuration %T: the Applier proved unchanged what the reference would send\n%s", seed, strings.Join(c.steps, ", "), view, config, c)
+				if proven && (exact || refused != nil) {
+					t.Fatalf("seed %d (%s), live %T, configuration %T: the Applier proved unchanged what its full path would send or refuse\n%s", seed, strings.Join(c.steps, ", "), view, config, c)
 				}
 			}
 		}
@@ -331,6 +333,10 @@ var mutations = map[string]func(r *rand.Rand, c *driftCase) bool{
 	"a uid or resourceVersion precondition in the configuration": func(r *rand.Rand, c *driftCase) bool {
 		field, live := pick(r, "uid", "resourceVersion"), map[string]string{"uid": string(c.live.GetUID()), "resourceVersion": c.live.GetResourceVersion()}
 		return unstructured.SetNestedField(c.config.Object, pick(r, live[field], "other"), "metadata", field) == nil
+	},
+	"the configuration's name or namespace removed": func(r *rand.Rand, c *driftCase) bool {
+		unstructured.RemoveNestedField(c.config.Object, "metadata", pick(r, "name", "namespace"))
+		return true
 	},
 	"a list reordered in live":              func(r *rand.Rand, c *driftCase) bool { return editList(r, c.live.Object, reverse) },
 	"a list reordered in the configuration": func(r *rand.Rand, c *driftCase) bool { return editList(r, c.config.Object, reverse) },
