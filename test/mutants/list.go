@@ -119,7 +119,15 @@ func (m *mutant) header(line string) error {
 	case key == "why":
 		m.why = value
 	case key == "test":
-		pkg, run, _ := strings.Cut(value, " ")
+		pkg, rest, _ := strings.Cut(value, " ")
+		rest = strings.TrimSpace(rest)
+		run, ok := strings.CutPrefix(rest, "-run ")
+		if rest != "" && !ok {
+			return fmt.Errorf("test: %q: after the package, only -run and a regexp", value)
+		}
+		if _, err := regexp.Compile(run); err != nil {
+			return fmt.Errorf("test: %q: %w", value, err)
+		}
 		m.suites = append(m.suites, suite{pkg: pkg, run: strings.TrimSpace(run)})
 	default:
 		return fmt.Errorf("unknown header %q (file:, why:, test:)", key)
