@@ -79,7 +79,8 @@ func mayChange(types managedfields.TypeConverter, live client.Object, config *un
 
 // mayChangeExactly is the reference decision: live and config converted whole to typed values,
 // config's field set compared with the parsed entry, config merged into live and the result
-// compared with live. The fast path (decide) answers only what this would answer.
+// compared with live. The fast path (decide) proves unchanged only what this proves unchanged,
+// except that it does not validate the parts of live that config does not name.
 func mayChangeExactly(types managedfields.TypeConverter, live client.Object, config *unstructured.Unstructured, manager, subresource string) bool {
 	owned, err := ownedFields(live.GetManagedFields(), manager, subresource, config.GetAPIVersion())
 	if err != nil || owned == nil {
