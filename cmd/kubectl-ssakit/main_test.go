@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/pflag"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation/field"
@@ -258,7 +259,7 @@ func TestFailure_SaysWhatIsMissingInsteadOfRunAgain(t *testing.T) {
 		"conflict": {[]error{apierrors.NewConflict(widgets, "w", errors.New("changed"))}, []string{"1 for other reasons"}, true},
 	} {
 		t.Run(name, func(t *testing.T) {
-			got := failure(tc.errs, dryRunNone).Error()
+			got := failure(tc.errs, dryRunNone, "widgets/finalizer/example.com/cleanup").Error()
 			for _, want := range tc.want {
 				if !strings.Contains(got, want) {
 					t.Errorf("%q does not say %q", got, want)
@@ -266,6 +267,52 @@ func TestFailure_SaysWhatIsMissingInsteadOfRunAgain(t *testing.T) {
 			}
 			if strings.Contains(got, "run the command again") != tc.wantRunAgain {
 				t.Errorf("%q: advises to run again: %v, want %v", got, !tc.wantRunAgain, tc.wantRunAgain)
+			}
+		})
+	}
+}
+
+// An admission policy's or webhook's refusal, whatever its code, names the rule, the kubectl
+// command that shows it and the writes it has to let through, once for all the objects it
+// refuses, and is not taken for a missing permission.
+func TestFailure_AnAdmissionRefusalNamesTheRuleAndHowToReadIt(t *testing.T) {
+	refusal := func(name string, code int32, reason metav1.StatusReason, denial string) error {
+		return &apierrors.StatusError{ErrStatus: metav1.Status{
+			Status: metav1.StatusFailure, Code: code, Reason: reason, Message: `widgets.example.com "` + name + `" is forbidden: ` + denial,
+		}}
+	}
+	const policy = "ValidatingAdmissionPolicy 'no-finalizers' with binding 'no-finalizers-prod' denied request: finalizers are the controller's"
+	const webhook = `admission webhook "finalizers.example.com" denied the request: finalizers are the controller's`
+	readPolicy := "kubectl get validatingadmissionpolicy no-finalizers -o yaml and kubectl get validatingadmissionpolicybinding no-finalizers-prod -o yaml"
+	manager := `field manager "widgets/finalizer/example.com/cleanup"`
+	for name, tc := range map[string]struct {
+		errs []error
+		want []string
+	}{
+		"a policy's 422": {
+			[]error{refusal("a", 422, metav1.StatusReasonInvalid, policy), refusal("b", 422, metav1.StatusReasonInvalid, policy)},
+			[]string{"2 object(s) failed: admission refuses migrate's writes (422): " + policy + ". ", readPolicy, manager},
+		},
+		"a policy's 403": {
+			[]error{refusal("a", 403, metav1.StatusReasonForbidden, policy)},
+			[]string{"(403): " + policy + ". ", readPolicy, manager},
+		},
+		"a webhook's": {
+			[]error{refusal("a", 400, metav1.StatusReasonBadRequest, webhook)},
+			[]string{"(400): " + webhook + ". ", "kubectl get validatingwebhookconfigurations", "(the configuration that lists finalizers.example.com)", manager},
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			got := failure(tc.errs, dryRunNone, "widgets/finalizer/example.com/cleanup").Error()
+			for _, want := range tc.want {
+				if !strings.Contains(got, want) {
+					t.Errorf("%q does not say %q", got, want)
+				}
+			}
+			for _, wrong := range []string{"kubectl auth can-i", "run the command again", `"a" is forbidden`} {
+				if strings.Contains(got, wrong) {
+					t.Errorf("%q says %q", got, wrong)
+				}
 			}
 		})
 	}

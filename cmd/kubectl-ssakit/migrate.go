@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -116,7 +117,7 @@ func (o *migrateOptions) run(ctx context.Context, flags *genericclioptions.Confi
 	prefix := o.dryRun.prefix()
 	fmt.Fprintf(streams.ErrOut, "%smigrating finalizer %q to field manager %q on %d object(s)\n", prefix, f.Name(), f.FieldOwner(), len(objects))
 	if failed := o.report(ctx, c, f, objects, streams, prefix); len(failed) > 0 {
-		return errors.Join(failure(failed, o.dryRun), readErr)
+		return errors.Join(failure(failed, o.dryRun, f.FieldOwner()), readErr)
 	}
 	return readErr
 }
@@ -326,23 +327,38 @@ func (o *migrateOptions) validate() error {
 }
 
 // failure is migrate's error when some objects failed: what the server refused and what is
-// missing, from their errors, and whether running again can help.
-func failure(failed []error, mode dryRun) error {
-	var forbidden, invalid []string
+// missing, from their errors, and whether running again can help. manager is the finalizer's field
+// manager, which an admission rule has to let write.
+func failure(failed []error, mode dryRun, manager string) error {
+	var forbidden, invalid, refused, rules []string
+	refusedCode := int32(0)
 	other := 0
 	for _, err := range failed {
 		var status apierrors.APIStatus
-		ok := errors.As(err, &status)
-		switch {
-		case ok && apierrors.IsForbidden(err):
-			forbidden = appendNew(forbidden, status.Status().Message)
-		case ok && apierrors.IsInvalid(err):
-			invalid = appendNew(invalid, status.Status().Message)
+		if !errors.As(err, &status) {
+			other++
+			continue
+		}
+		message := status.Status().Message
+		switch denial, rule := admissionDenial(message); {
+		case denial != "":
+			// Admission is told apart by its message: a policy's refusal is a 422 unless the
+			// policy gives another reason (403 with Forbidden), and a webhook answers any code.
+			refused, rules, refusedCode = appendNew(refused, denial), appendNew(rules, rule), status.Status().Code
+		case apierrors.IsForbidden(err):
+			forbidden = appendNew(forbidden, message)
+		case apierrors.IsInvalid(err):
+			invalid = appendNew(invalid, message)
 		default:
 			other++
 		}
 	}
 	var why []string
+	if len(refused) > 0 {
+		why = append(why, fmt.Sprintf("admission refuses migrate's writes (%d): %s. migrate applies metadata.finalizers as field manager %q and patches "+
+			"metadata.managedFields; read the rule with %s, and have its owner let these writes through (or run migrate --as a user it lets through): "+
+			"running again fails the same way until then", refusedCode, strings.Join(refused, "; "), manager, strings.Join(rules, ", ")))
+	}
 	if len(forbidden) > 0 {
 		why = append(why, fmt.Sprintf("the server forbids what migrate needs (403): %s. migrate needs get and patch on the objects (it applies the finalizer and patches managedFields); check with kubectl auth can-i patch TYPE -n NAMESPACE, and ask for the permission: running again fails the same way until it is granted", strings.Join(forbidden, "; ")))
 	}
@@ -357,6 +373,33 @@ func failure(failed []error, mode dryRun) error {
 		why = append(why, fmt.Sprintf("%d for other reasons, which their lines give: objects that succeeded %s; run the command again for the others", other, verb))
 	}
 	return fmt.Errorf("%d object(s) failed: %s", len(failed), strings.Join(why, "; "))
+}
+
+// The API server's words for a write that admission refused (k8s.io/apiserver
+// pkg/admission/plugin/policy/validating/dispatcher.go and pkg/admission/plugin/webhook/errors).
+var (
+	policyDenial  = regexp.MustCompile(`ValidatingAdmissionPolicy '([^']+)'(?: with binding '([^']+)')? denied request`)
+	webhookDenial = regexp.MustCompile(`admission webhook "([^"]+)" denied the request`)
+)
+
+// admissionDenial returns, when message is an admission policy's or webhook's refusal, the
+// refusal without the object's name (the same for every object it refuses) and the kubectl
+// commands that show the rule; "" otherwise.
+func admissionDenial(message string) (denial, rule string) {
+	if m := policyDenial.FindStringSubmatchIndex(message); m != nil {
+		policy := message[m[2]:m[3]]
+		rule = "kubectl get validatingadmissionpolicy " + policy + " -o yaml"
+		if m[4] >= 0 {
+			rule += " and kubectl get validatingadmissionpolicybinding " + message[m[4]:m[5]] + " -o yaml"
+		}
+		return message[m[0]:], rule
+	}
+	if m := webhookDenial.FindStringSubmatchIndex(message); m != nil {
+		webhook := message[m[2]:m[3]]
+		return message[m[0]:], "kubectl get validatingwebhookconfigurations -o custom-columns=CONFIGURATION:.metadata.name,WEBHOOKS:.webhooks[*].name " +
+			"(the configuration that lists " + webhook + ")"
+	}
+	return "", ""
 }
 
 // appendNew appends s to list unless list has it.
