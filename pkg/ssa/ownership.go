@@ -99,8 +99,9 @@ type Overlap struct {
 	Managers []string
 }
 
-// String renders the overlap as `.path: "a", "b"`.
-func (o Overlap) String() string { return o.Path.String() + ": " + quoteAll(o.Managers) }
+// String renders the overlap as `.path: "a", "b"`, the path as FormatPath writes it (a key holding a
+// dot is escaped, as kubectl's JSONPath takes it).
+func (o Overlap) String() string { return FormatPath(o.Path) + ": " + quoteAll(o.Managers) }
 
 // Overlaps returns every path owned by more than one of managers (of all managers when none are
 // given), sorted by path. Only the owning managers among those asked about are listed.
@@ -173,14 +174,14 @@ func FinalizerPath(name string) fieldpath.Path {
 	return fieldpath.MakePathOrDie("metadata", "finalizers", value.NewValueInterface(name))
 }
 
-// paths renders every path in set, sorted, in the readable form structured-merge-diff prints:
-// `.spec.replicas`, `.metadata.finalizers[="example.com/x"]`,
-// `.spec.ports[port=80,protocol="TCP"].name`.
+// paths renders every path in set, sorted, as FormatPath writes them: `.spec.replicas`,
+// `.metadata.finalizers[="example.com/x"]`, `.spec.ports[port=80,protocol="TCP"].name`,
+// `.metadata.labels.app\.kubernetes\.io/name`.
 func paths(set *fieldpath.Set) []string {
 	paths := sortedPaths(set)
 	out := make([]string, len(paths))
 	for i, p := range paths {
-		out[i] = p.String()
+		out[i] = FormatPath(p)
 	}
 	return out
 }

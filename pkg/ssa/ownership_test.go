@@ -171,3 +171,26 @@ func TestParseOwnership_RejectsMalformedFields(t *testing.T) {
 		t.Errorf("error %q should name the manager and its operation", err)
 	}
 }
+
+// An overlap on a label whose key holds dots and a slash names it as kubectl's JSONPath takes it,
+// not as three nested fields.
+func TestOwnership_CheckNoOverlapEscapesDotsInKeys(t *testing.T) {
+	fields := metav1.NewFieldsV1(`{"f:metadata":{"f:labels":{"f:app.kubernetes.io/name":{}}}}`)
+	o, err := ssa.ParseOwnership([]metav1.ManagedFieldsEntry{
+		{Manager: "helm", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: fields},
+		{Manager: "operator", Operation: metav1.ManagedFieldsOperationApply, APIVersion: "v1", FieldsType: "FieldsV1", FieldsV1: fields},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	err = o.CheckNoOverlap("helm", "operator")
+
+	want := `field managers overlap on 1 field(s): .metadata.labels.app\.kubernetes\.io/name: "helm", "operator"`
+	if err == nil {
+		t.Fatalf("CheckNoOverlap: nil, want %s", want)
+	}
+	if d := cmp.Diff(want, err.Error()); d != "" {
+		t.Errorf("(-want +got):\n%s", d)
+	}
+}
