@@ -48,6 +48,9 @@ type ledger struct {
 	// wait, when set, decides a cleanup attempt before it reads the Widget: waits reports whether
 	// the cleanup is not done yet (Waiting, RequeueAfter an hour).
 	wait func(ctx context.Context, replica string, w *testcluster.Widget) (waits bool)
+	// work is how long Reconcile works (on other systems, say) between its read of the Widget
+	// and its status apply.
+	work time.Duration
 
 	mu          sync.Mutex
 	attempts    map[types.UID]int
@@ -93,6 +96,7 @@ type ledgerHandler struct {
 // Reconcile applies the status {phase: spec.color} (and observedGeneration, the applier's
 // default).
 func (h ledgerHandler) Reconcile(ctx context.Context, w *testcluster.Widget) (reconcile.Result, error) {
+	time.Sleep(h.l.work)
 	err := h.status.Apply(ctx, w, map[string]any{"phase": w.Spec.Color})
 	h.l.mu.Lock()
 	defer h.l.mu.Unlock()
@@ -327,6 +331,7 @@ type replicaOptions struct {
 	only labels.Selector
 	// lagging, when set, wraps the replica's client (the reads the reconciles make).
 	lagging *laggingClient
+	logger  logr.Logger
 	types   managedfields.TypeConverter // the Widget's schema, for the status applier
 }
 
@@ -363,7 +368,10 @@ func startWidgetReplica(t *testing.T, w *wire, l *ledger, o replicaOptions) *wid
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: new(true)},
-		Logger:                 logr.Discard(),
+		Logger:                 o.logger,
+	}
+	if o.logger.GetSink() == nil {
+		opts.Logger = logr.Discard()
 	}
 	if o.only != nil {
 		opts.Cache.ByObject = map[client.Object]cache.ByObject{&testcluster.Widget{}: {Label: o.only}}
@@ -507,6 +515,37 @@ func (c *laggingClient) stale() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.served
+}
+
+// errorLines is a logr.LogSink that keeps the ERROR lines of a controller's logger and drops
+// the rest.
+type errorLines struct {
+	mu    *sync.Mutex
+	lines *[]string
+	names string
+}
+
+func newErrorLines() errorLines { return errorLines{mu: &sync.Mutex{}, lines: new([]string)} }
+
+func (e errorLines) Init(logr.RuntimeInfo)          {}
+func (e errorLines) Enabled(level int) bool         { return level == 0 }
+func (e errorLines) Info(int, string, ...any)       {}
+func (e errorLines) WithValues(...any) logr.LogSink { return e }
+func (e errorLines) WithName(name string) logr.LogSink {
+	e.names += name + "/"
+	return e
+}
+
+func (e errorLines) Error(err error, msg string, _ ...any) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	*e.lines = append(*e.lines, fmt.Sprintf("%s%s: %v", e.names, msg, err))
+}
+
+func (e errorLines) all() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return slices.Clone(*e.lines)
 }
 
 // waitFor polls cond until it holds, or fails the test after within, naming what it waited for.

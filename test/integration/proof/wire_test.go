@@ -208,6 +208,29 @@ func (w *wire) removalFailedSince(path string, mark int) bool {
 	return false
 }
 
+// count returns how many requests seen since mark have the status code; any write when write
+// is empty.
+func (w *wire) count(mark, status int, write string) int {
+	n := 0
+	for _, r := range w.since(mark) {
+		if r.status == status && (write == "" || r.write == write) {
+			n++
+		}
+	}
+	return n
+}
+
+// attempts returns how many requests of the write were sent.
+func (w *wire) attempts(write string) int {
+	n := 0
+	for _, r := range w.since(0) {
+		if r.write == write {
+			n++
+		}
+	}
+	return n
+}
+
 // widgetPath is the path of a Widget's main resource.
 func widgetPath(namespace, name string) string {
 	return fmt.Sprintf("/apis/%s/v1/namespaces/%s/widgets/%s", testcluster.TestGroup, namespace, name)
