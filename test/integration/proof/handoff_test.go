@@ -162,14 +162,18 @@ func (h *handoff) finish(t *testing.T) handoffOutcome {
 }
 
 // cleanedUpOnce is the outcome of a handoff with nothing wrong, where the cleanup of each Widget
-// completed once, on either replica, except for those in exactly, whose cleanups completed on
-// the replicas it gives, in that order.
+// completed once, on either replica, or on the leader and then the follower after the leader's
+// removal failed, except for those in exactly, whose cleanups completed on the replicas it gives,
+// in that order.
 func cleanedUpOnce(got handoffOutcome, exactly map[string][]string) handoffOutcome {
 	want := handoffOutcome{Cleanups: map[string][]string{}}
 	for name, replicas := range got.Cleanups {
 		want.Cleanups[name] = replicas
-		if len(replicas) != 1 {
-			want.Cleanups[name] = []string{"leader or follower, once"}
+		// Once on either replica; or on the leader and again on the follower, when the leader's
+		// removal after it failed (the stop cancels a removal in flight): the ledger's
+		// Violations hold any run again without a failed removal.
+		if len(replicas) != 1 && !slices.Equal(replicas, []string{"leader", "follower"}) {
+			want.Cleanups[name] = []string{"leader or follower, once; or leader, then follower after a failed removal"}
 		}
 	}
 	maps.Copy(want.Cleanups, exactly)
@@ -242,8 +246,9 @@ func TestHandoff_ALeaderStoppedBetweenACleanupAndItsRemovalLeavesTheFollowerToRu
 // started an external deletion that takes long, and returned Result{RequeueAfter: time.Hour}
 // (Waiting: the finalizer stays). The external deletion ends after the leader stopped; the
 // follower takes over and its cleanup of that Widget completes. Then: none stuck, none lost,
-// none recreated, and the cleanup of every Widget completed once, that of the waiting one on the
-// follower, after one waiting attempt on the leader.
+// none recreated, and the cleanup of every Widget completed once (or, for one whose removal the
+// leader's stop cut, again on the follower), that of the waiting one on the follower, after one
+// waiting attempt on the leader.
 func TestHandoff_ALeaderStoppedWhileACleanupWaitsLeavesTheFollowerToCompleteItOnce(t *testing.T) {
 	for _, release := range []bool{true, false} {
 		t.Run(fmt.Sprintf("LeaderElectionReleaseOnCancel=%t", release), func(t *testing.T) {
