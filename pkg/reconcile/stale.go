@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -29,8 +30,9 @@ import (
 // a requeue the status would stay as the stale copy left it. Returning the error would requeue it,
 // but controller-runtime logs every such error with a stack trace.
 //
-// The retries back off per object, from 100ms, doubling, to at most a second, and are bounded:
-// five in a row wait 2.5s in all, longer than a healthy cache lags, so the sixth stale copy of an
+// The retries back off per object, from 100ms, doubling, to at most a second, each delay spread at
+// random up to half as long again (apimachinery's wait.Jitter), and are bounded: five in a row
+// wait 2.5s to 3.75s in all, longer than a healthy cache lags, so the sixth stale copy of an
 // object in a row is returned as an error, and so is every next one until a reconcile of the
 // object succeeds: a copy that stays stale is another writer that keeps changing the object, to
 // be logged and backed off by controller-runtime's rate limiter. A reconcile that ends without
@@ -57,17 +59,24 @@ type staleRun struct {
 
 // maxStaleRetries is how many stale copies of one object in a row are retried quietly. A cache
 // catches up with the controller's own write within milliseconds, seconds at worst on a loaded
-// cluster, and the five retries wait 2.5s in all: a sixth stale copy in a row is no longer a cache
+// cluster, and the five retries wait 2.5s or more in all: a sixth stale copy in a row is no longer a cache
 // that lags but another writer that keeps changing the object (two controllers fighting over it,
 // say), which a person must see and controller-runtime's rate limiter must slow down.
 const maxStaleRetries = 5
 
 // The delays of the quiet retries: the first after staleRetryFirst, each next one twice the one
-// before, never more than staleRetryMax (100ms, 200ms, 400ms, 800ms, 1s).
+// before, never more than staleRetryMax (100ms, 200ms, 400ms, 800ms, 1s), before staleJitter.
 const (
 	staleRetryFirst = 100 * time.Millisecond
 	staleRetryMax   = time.Second
 )
+
+// staleJitter spreads a quiet retry's delay over [d, 1.5d). Without it, a retry of an object that
+// another writer changes on a period (an annotation every second, say) comes back at the same
+// point of that period each time, since every delay is a multiple of 100ms: if the first
+// reconcile's write met the other writer's, each retry may meet it again. A variable so that the
+// package's tests can read exact delays.
+var staleJitter = func(d time.Duration) time.Duration { return wait.Jitter(d, 0.5) }
 
 // staleForgetAfter is how long an object's run of stale copies is remembered after its last one:
 // longer than the longest backoff of controller-runtime's default rate limiter (1000s), so that
@@ -85,7 +94,7 @@ const staleSweepEvery = time.Minute
 // Handle returns what the reconcile of req returns when its own work ended with result and err.
 // An err that wraps ssa.ErrStale and nothing else, and is not a reconcile.TerminalError, is
 // retried quietly:
-// Result{RequeueAfter: d} and no error, with one V(1) log line, up to five times in a row; the
+// Result{RequeueAfter: d} (d as the type's doc says) and no error, with one V(1) log line, up to five times in a row; the
 // sixth stale copy in a row, and each next one, is returned, wrapped with the count. Any other err is returned as it
 // is, with result. No error: result is returned and req's count is reset.
 //
@@ -106,7 +115,7 @@ func (s *StaleRetry) Handle(ctx context.Context, req reconcile.Request, result r
 	if n > maxStaleRetries {
 		return reconcile.Result{}, fmt.Errorf("stale %d times in a row, more than a lagging cache explains: does another writer keep changing the object? %w", n, err)
 	}
-	delay := min(staleRetryFirst<<(n-1), staleRetryMax)
+	delay := staleJitter(min(staleRetryFirst<<(n-1), staleRetryMax))
 	log.FromContext(ctx).V(1).Info("Object changed since it was read; reconciling it again", "retry", n, "requeueAfter", delay, "reason", err.Error())
 	return reconcile.Result{RequeueAfter: delay}, nil
 }

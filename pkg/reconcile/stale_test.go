@@ -472,3 +472,27 @@ func TestReconciler_NeverHidesACleanupFailureThatComesWithAStaleCopy(t *testing.
 		}
 	})
 }
+
+// The quiet retries' delays are spread at random over [d, 1.5d), so that the retries of an object
+// another writer changes on a period (every 100ms, the first delay) do not all meet its writes.
+func TestStaleRetry_SpreadsEachDelayUpToHalfAsLongAgain(t *testing.T) {
+	staleJitter = realStaleJitter
+	defer func() { staleJitter = withoutJitter }()
+	refused := fmt.Errorf("status: %w", ssa.ErrStale)
+	const draws = 200
+	seen := map[time.Duration]bool{}
+	for i := range draws {
+		var stale StaleRetry
+		result, err := stale.Handle(context.Background(), reconcile.Request{NamespacedName: types.NamespacedName{Name: fmt.Sprint(i)}}, reconcile.Result{}, refused)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d := result.RequeueAfter; d < staleRetryFirst || d >= staleRetryFirst*3/2 {
+			t.Fatalf("the first quiet retry after %s, want within [%s, %s)", d, staleRetryFirst, staleRetryFirst*3/2)
+		}
+		seen[result.RequeueAfter] = true
+	}
+	if len(seen) < draws/2 {
+		t.Errorf("%d first retries had %d distinct delays; want them spread at random", draws, len(seen))
+	}
+}

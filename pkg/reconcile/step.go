@@ -205,9 +205,9 @@ func (s *Step) Finalizer() *ssa.Finalizer { return s.finalizer }
 //     a wait starts (in this process: a restarted controller announces it again).
 //   - cleanup returns an error that wraps ssa.ErrStale and nothing else (a status write it made
 //     on obj, refused because obj changed since it was read: a cache that lags): Waiting, quietly,
-//     as StaleRetry says: a Result with a RequeueAfter of 100ms, doubling up to 1s, one log line
-//     at V(1), no event. The sixth stale copy in a row, and each next one until the cleanup
-//     returns no error, is a failure as below.
+//     as StaleRetry says: a Result with a RequeueAfter of 100ms, doubling up to 1s, spread at
+//     random, one log line at V(1), no event. The sixth stale copy in a row, and each next one
+//     until the cleanup returns no error, is a failure as below.
 //   - cleanup returns any other error: Failed, with the error; a Warning event, and the caller's
 //     retry with backoff. So does any other non-zero Result (Requeue, deprecated, would be
 //     retried with backoff; Priority alone, never): the error says to use RequeueAfter. The step
