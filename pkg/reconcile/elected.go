@@ -25,7 +25,9 @@ import (
 // remembers). For such a copy the uncached read before a cleanup proves nothing new and is
 // skipped.
 //
-// The revision is read once, at the first cleanup that needs it: a Step runs inside a reconcile,
+// The revision is read once per kind, at the first cleanup of that kind that needs it (KEP-5504
+// makes the resourceVersions of one resource comparable, not those of two: a kind served by an
+// aggregated API server, or from another etcd, counts its own): a Step runs inside a reconcile,
 // which controller-runtime starts only after the election (a controller's NeedLeaderElection is
 // true unless its options say otherwise). A read that fails is tried again a minute later; until
 // then every cleanup reads the live object, as without leader election.
@@ -39,8 +41,8 @@ type electedRevision struct {
 	scheme *runtime.Scheme
 
 	mu     sync.Mutex
-	rv     string
-	failed time.Time // when the last read failed
+	rv     map[schema.GroupVersionKind]string
+	failed map[schema.GroupVersionKind]time.Time // when the last read of the kind failed
 }
 
 // electedRetryAfter is how long after a failed read the revision is not read again: a read that
@@ -67,32 +69,34 @@ func (e *electedRevision) covers(ctx context.Context, obj client.Object) bool {
 	return order >= 0
 }
 
-// revision returns the revision, reading it when it was not read yet; "" while a failed read waits
-// to be tried again.
+// revision returns the revision of obj's kind, reading it when it was not read yet; "" while a
+// failed read waits to be tried again.
 func (e *electedRevision) revision(ctx context.Context, obj client.Object) (string, error) {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if e.rv != "" || time.Since(e.failed) < electedRetryAfter {
-		return e.rv, nil
-	}
 	gvk, err := apiutil.GVKForObject(obj, e.scheme)
 	if err != nil {
-		e.failed = time.Now()
 		return "", err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.rv == nil {
+		e.rv, e.failed = map[schema.GroupVersionKind]string{}, map[schema.GroupVersionKind]time.Time{}
+	}
+	if rv := e.rv[gvk]; rv != "" || time.Since(e.failed[gvk]) < electedRetryAfter {
+		return rv, nil
 	}
 	list := &metav1.PartialObjectMetadataList{}
 	list.SetGroupVersionKind(schema.GroupVersionKind{Group: gvk.Group, Version: gvk.Version, Kind: gvk.Kind + "List"})
 	// The object's namespace: a controller whose role is namespaced may list there, and the list's
 	// resourceVersion is the storage's revision whatever the namespace.
 	if err := e.reader.List(ctx, list, client.InNamespace(obj.GetNamespace()), client.Limit(1)); err != nil {
-		e.failed = time.Now()
+		e.failed[gvk] = time.Now()
 		return "", fmt.Errorf("listing %s with the API reader: %w", gvk.Kind, err)
 	}
 	if list.GetResourceVersion() == "" {
-		e.failed = time.Now()
+		e.failed[gvk] = time.Now()
 		return "", fmt.Errorf("the list of %s has no resourceVersion", gvk.Kind)
 	}
-	e.rv = list.GetResourceVersion()
-	log.FromContext(ctx).V(1).Info("Read the revision after the election; cached objects at least as new need no live read before their cleanup", "resourceVersion", e.rv)
-	return e.rv, nil
+	e.rv[gvk] = list.GetResourceVersion()
+	log.FromContext(ctx).V(1).Info("Read the revision after the election; cached objects at least as new need no live read before their cleanup", "kind", gvk.Kind, "resourceVersion", e.rv[gvk])
+	return e.rv[gvk], nil
 }

@@ -44,13 +44,23 @@ func (w *lastWrites) record(obj client.Object) {
 
 // olderThanLastWrite reports whether obj is older than the last answer recorded for its UID,
 // and that answer's resourceVersion. A resourceVersion that does not compare proves nothing.
+//
+// A copy found older makes the memory forget the answer: the refusal is made once per write, and
+// the next copy's apply is sent and judged by the server. resourceVersions that went backwards
+// (an etcd restored from a snapshot without its revision bumped) would otherwise have every copy
+// refused here, with no request, for as long as the process runs, where the server would accept
+// them; the cost is at most one 409 more per write, when a cache lags past the quiet retry.
 func (w *lastWrites) olderThanLastWrite(obj client.Object) (bool, string) {
 	w.mu.Lock()
+	defer w.mu.Unlock()
 	last, ok := w.rv[obj.GetUID()]
-	w.mu.Unlock()
 	if !ok {
 		return false, ""
 	}
 	order, err := resourceversion.CompareResourceVersion(obj.GetResourceVersion(), last)
-	return err == nil && order < 0, last
+	if err != nil || order >= 0 {
+		return false, last
+	}
+	delete(w.rv, obj.GetUID())
+	return true, last
 }
