@@ -135,6 +135,13 @@ type StepOptions struct {
 	// has seen every earlier leader's removal. Default false: the live read is made before every
 	// cleanup, since a process without leader election cannot know that it is alone (a
 	// Deployment's rolling update runs the old Pod and the new one side by side).
+	//
+	// Set it only when every release that runs this finalizer elects its leader on the same Lease
+	// (the same LeaderElectionID and namespace): a release that changes the Lease runs beside
+	// the old one during a rolling update, as without leader election. Leader election is not
+	// fencing: a removal an old leader sent just before it stopped can reach the API server late,
+	// after the new leader's revision, and its cleanup then runs again, as the cleanup's contract
+	// (idempotent) allows.
 	LeaderElection bool
 }
 
