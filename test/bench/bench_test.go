@@ -140,6 +140,24 @@ func TestOptions_GiveEachSizeItsScaledCountAndItsRepeats(t *testing.T) {
 	}
 }
 
+// Without -repeat, a size is measured three times below 10,000 objects and once from 10,000, so
+// that `-sizes 1000` alone works.
+func TestOptions_WithoutRepeatsMeasureThreeTimesBelowTenThousandAndOnceFrom(t *testing.T) {
+	got, err := options{scale: 1, sizes: []int{1000}}.sized()
+	if err != nil {
+		t.Fatal(err)
+	}
+	more, err := options{scale: 0.1, sizes: []int{300, 10000}}.sized()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got = append(got, more...)
+	want := []size{{objects: 1000, repeat: 3}, {objects: 30, repeat: 3}, {objects: 1000, repeat: 1}}
+	if diff := cmp.Diff(want, got, cmp.AllowUnexported(size{})); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+}
+
 func TestOptions_RefuseRepeatsThatMatchNeitherOneNorEverySize(t *testing.T) {
 	_, err := options{scale: 1, sizes: []int{1000, 10000}, repeats: []int{3, 1, 1}}.sized()
 	if err == nil || !strings.Contains(err.Error(), "-repeat must give one count for all sizes or one per size") {
@@ -149,7 +167,7 @@ func TestOptions_RefuseRepeatsThatMatchNeitherOneNorEverySize(t *testing.T) {
 
 func TestCommandLine_IsMakeBenchForTheDefaults(t *testing.T) {
 	got := []string{
-		commandLine(options{scale: 1, sizes: defaultSizes, repeats: defaultRepeats}),
+		commandLine(options{scale: 1, sizes: defaultSizes}),
 		commandLine(options{scale: 0.1, sizes: defaultSizes, repeats: []int{1}, only: []string{"memory"}}),
 	}
 	want := []string{"make bench", "make bench BENCH_FLAGS='-scale 0.1 -repeat 1 -only memory'"}

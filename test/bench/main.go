@@ -35,7 +35,7 @@ func main() {
 	opts := options{}
 	flag.Float64Var(&opts.scale, "scale", 1, "multiply every object count by this factor")
 	sizes := flag.String("sizes", joinInts(defaultSizes), "measure every table at these object counts, comma-separated")
-	repeats := flag.String("repeat", joinInts(defaultRepeats), "measure every timing this many times at each size, comma-separated in the order of -sizes (one count applies to all), and report the median and range")
+	repeats := flag.String("repeat", "", "measure every timing this many times at each size, comma-separated in the order of -sizes (one count applies to all), and report the median and range (default: 3 below 10,000 objects, 1 from 10,000)")
 	flag.StringVar(&opts.out, "out", "docs/bench.md", "write the markdown tables to this file too; empty writes none")
 	only := flag.String("only", "", "run only these measurements, comma-separated: "+strings.Join(measurementNames(), ", "))
 	flag.Parse()
@@ -43,7 +43,7 @@ func main() {
 		opts.only = strings.Split(*only, ",")
 	}
 	var err error
-	if opts.sizes, err = parseInts(*sizes); err == nil {
+	if opts.sizes, err = parseInts(*sizes); err == nil && *repeats != "" {
 		opts.repeats, err = parseInts(*repeats)
 	}
 	if err == nil {
@@ -58,11 +58,17 @@ func main() {
 }
 
 // The sizes `make bench` measures at, and its repeats at each: three at 1,000 objects, one at
-// 10,000, so that it finishes within the hour on 2 cores.
-var (
-	defaultSizes   = []int{1000, 10000}
-	defaultRepeats = []int{3, 1}
-)
+// 10,000 (defaultRepeat), so that it finishes in a time a person can wait for on 2 cores.
+var defaultSizes = []int{1000, 10000}
+
+// defaultRepeat is how many times a timing is measured at n objects when -repeat is not given:
+// three times below 10,000 objects, once from 10,000.
+func defaultRepeat(n int) int {
+	if n >= 10000 {
+		return 1
+	}
+	return 3
+}
 
 // options are the command's flags.
 type options struct {
@@ -86,12 +92,15 @@ func (opts options) sized() ([]size, error) {
 	if len(opts.sizes) == 0 || slices.ContainsFunc(opts.sizes, func(n int) bool { return n < 1 }) {
 		return nil, fmt.Errorf("-sizes must name at least one object count, each at least 1 (have %v)", opts.sizes)
 	}
-	if (len(opts.repeats) != 1 && len(opts.repeats) != len(opts.sizes)) || slices.ContainsFunc(opts.repeats, func(n int) bool { return n < 1 }) {
+	if len(opts.repeats) > 0 && ((len(opts.repeats) != 1 && len(opts.repeats) != len(opts.sizes)) || slices.ContainsFunc(opts.repeats, func(n int) bool { return n < 1 })) {
 		return nil, fmt.Errorf("-repeat must give one count for all sizes or one per size (%d), each at least 1 (have %v)", len(opts.sizes), opts.repeats)
 	}
 	sizes := make([]size, len(opts.sizes))
 	for i, n := range opts.sizes {
-		sizes[i] = size{objects: max(1, int(float64(n)*opts.scale+0.5)), repeat: opts.repeats[min(i, len(opts.repeats)-1)]}
+		sizes[i] = size{objects: max(1, int(float64(n)*opts.scale+0.5)), repeat: defaultRepeat(n)}
+		if len(opts.repeats) > 0 {
+			sizes[i].repeat = opts.repeats[min(i, len(opts.repeats)-1)]
+		}
 	}
 	return sizes, nil
 }
@@ -152,7 +161,7 @@ func commandLine(opts options) string {
 	if opts.scale != 1 {
 		flags = append(flags, fmt.Sprintf("-scale %v", opts.scale))
 	}
-	if !slices.Equal(opts.repeats, defaultRepeats) {
+	if len(opts.repeats) > 0 {
 		flags = append(flags, "-repeat "+joinInts(opts.repeats))
 	}
 	if len(opts.only) > 0 {
