@@ -14,6 +14,7 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -513,7 +514,16 @@ func watchLifecycles(ctx context.Context, t *testing.T, private *testcluster.Clu
 	t.Helper()
 	w := &lifecycleWatch{cleanups: cleanups, finalized: make(chan *testcluster.Widget, faultLifecycles),
 		uids: map[string][]types.UID{}, queued: map[types.UID]bool{}, vanished: map[types.UID]bool{}}
-	c, err := cache.New(private.Config, cache.Options{Scheme: private.Scheme, DefaultNamespaces: map[string]cache.Config{ns: {}}})
+	watchWidgets(ctx, t, private.Config, cache.Options{Scheme: private.Scheme, DefaultNamespaces: map[string]cache.Config{ns: {}}}, w.seen, w.gone)
+	return w
+}
+
+// watchWidgets starts an informer of the test's own on the Widgets opts selects, until ctx ends,
+// calling seen for each Widget added or changed and gone for each deleted, and waits for it to
+// sync.
+func watchWidgets(ctx context.Context, t *testing.T, cfg *rest.Config, opts cache.Options, seen func(*testcluster.Widget), gone func(any)) {
+	t.Helper()
+	c, err := cache.New(cfg, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -522,9 +532,9 @@ func watchLifecycles(ctx context.Context, t *testing.T, private *testcluster.Clu
 		t.Fatal(err)
 	}
 	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { w.seen(obj.(*testcluster.Widget)) },
-		UpdateFunc: func(_, obj any) { w.seen(obj.(*testcluster.Widget)) },
-		DeleteFunc: w.gone,
+		AddFunc:    func(obj any) { seen(obj.(*testcluster.Widget)) },
+		UpdateFunc: func(_, obj any) { seen(obj.(*testcluster.Widget)) },
+		DeleteFunc: gone,
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -532,7 +542,6 @@ func watchLifecycles(ctx context.Context, t *testing.T, private *testcluster.Clu
 	if !c.WaitForCacheSync(ctx) {
 		t.Fatal("the test's watch of the Widgets never synced")
 	}
-	return w
 }
 
 func (w *lifecycleWatch) seen(obj *testcluster.Widget) {

@@ -204,25 +204,7 @@ type uidWatch struct {
 func watchUIDs(ctx context.Context, t *testing.T, ns string, l *ledger) *uidWatch {
 	t.Helper()
 	w := &uidWatch{ledger: l, uids: map[string][]types.UID{}, gone: map[types.UID]bool{}, excused: map[types.UID]bool{}}
-	c, err := cache.New(cluster.Config, cache.Options{Scheme: cluster.Scheme, Mapper: cluster.Mapper, DefaultNamespaces: map[string]cache.Config{ns: {}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	informer, err := c.GetInformer(ctx, &testcluster.Widget{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := informer.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { w.seen(obj.(*testcluster.Widget)) },
-		UpdateFunc: func(_, obj any) { w.seen(obj.(*testcluster.Widget)) },
-		DeleteFunc: w.vanished,
-	}); err != nil {
-		t.Fatal(err)
-	}
-	go func() { _ = c.Start(ctx) }()
-	if !c.WaitForCacheSync(ctx) {
-		t.Fatal("the test's watch of the Widgets never synced")
-	}
+	watchWidgets(ctx, t, cluster.Config, cache.Options{Scheme: cluster.Scheme, Mapper: cluster.Mapper, DefaultNamespaces: map[string]cache.Config{ns: {}}}, w.seen, w.vanished)
 	return w
 }
 
