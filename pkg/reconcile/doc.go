@@ -70,7 +70,7 @@
 // Each event names the finalizer in its note. Its reporting controller is Options.Controller.
 //
 //	Reason              Type     When
-//	CleanupSucceeded    Normal   the cleanup is done; the finalizer is being removed
+//	CleanupSucceeded    Normal   the cleanup is done after an event said it was not (CleanupWaiting, CleanupFailed, FinalizerBlocked), and the finalizer removed
 //	CleanupWaiting      Normal   the cleanup asked to be looked at again (RequeueAfter); when a wait starts
 //	CleanupFailed       Warning  the cleanup returned an error; the finalizer stays, retried with backoff
 //	FinalizerBlocked    Warning  the cleanup is done but other field managers own the finalizer too (ssa.CoOwnedError), or who does cannot be told (ssa.ErrNoManagedFields)

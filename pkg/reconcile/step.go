@@ -25,7 +25,14 @@ const (
 	// ReasonCleanupFailed is a Warning: the cleanup returned an error and will be retried with
 	// backoff; the finalizer stays.
 	ReasonCleanupFailed = "CleanupFailed"
-	// ReasonCleanupSucceeded is Normal: the cleanup is done and the finalizer is being removed.
+	// ReasonCleanupSucceeded is Normal: the cleanup is done and the finalizer removed, after the
+	// step announced that it was not (ReasonCleanupWaiting, ReasonCleanupFailed, or
+	// ReasonFinalizerBlocked when a later removal of the step's is what releases it), in this
+	// process. A finalizer blocked by co-owners is released by their last apply, which deletes
+	// the object: no reconcile is left to announce it. A cleanup done at its first attempt is
+	// announced by no event: the object's disappearance, the "Finalizer removed" log line and
+	// ssakit_finalizer_operations_total say it, and an event per deletion would cost the API
+	// server a write for each (see docs/bench.md).
 	ReasonCleanupSucceeded = "CleanupSucceeded"
 	// ReasonFinalizerBlocked is a Warning: the cleanup is done but the finalizer stays, because
 	// other field managers also own it (see ssa.CoOwnedError).
@@ -106,7 +113,10 @@ type Step struct {
 	recorder   events.EventRecorder
 	cleanedUp  recentUIDs // cleaned up and released by this step
 	waiting    recentUIDs // whose cleanup said it is not done yet
-	stale      StaleRetry // the stale copies the cleanups met
+	// announced holds the objects whose cleanup or removal an event said is not done (waiting,
+	// failed, blocked), so that its end is announced too.
+	announced recentUIDs
+	stale     StaleRetry // the stale copies the cleanups met
 	// removing holds the objects whose removal this step sent without an answer of success: the
 	// removal may have been written all the same, so their next cleanup reads the live object.
 	removing recentUIDs
@@ -330,6 +340,7 @@ func (s *Step) cleanUp(ctx context.Context, obj client.Object, cleanup func(cont
 	switch {
 	case err != nil:
 		s.waiting.remove(obj.GetUID())
+		s.announced.add(obj.GetUID(), waitingFor)
 		cleanupDuration.WithLabelValues(s.controller, resultFailed).Observe(time.Since(start).Seconds())
 		// No log line: the error is returned, and controller-runtime logs it, once per attempt.
 		s.event(obj, corev1.EventTypeWarning, ReasonCleanupFailed, "Cleanup", "Cleanup before removing finalizer %s failed, will retry: %v", s.finalizer.Name(), err)
@@ -337,6 +348,7 @@ func (s *Step) cleanUp(ctx context.Context, obj client.Object, cleanup func(cont
 	case !result.IsZero():
 		cleanupDuration.WithLabelValues(s.controller, resultWaiting).Observe(time.Since(start).Seconds())
 		log.FromContext(ctx).V(1).Info("Cleanup not done yet; the finalizer stays", "requeueAfter", result.RequeueAfter)
+		s.announced.add(obj.GetUID(), waitingFor)
 		if s.waiting.add(obj.GetUID(), waitingFor) {
 			s.event(obj, corev1.EventTypeNormal, ReasonCleanupWaiting, "Cleanup", "Cleanup before removing finalizer %s is not done yet; checking again in %s", s.finalizer.Name(), result.RequeueAfter)
 		}
@@ -344,8 +356,13 @@ func (s *Step) cleanUp(ctx context.Context, obj client.Object, cleanup func(cont
 	}
 	s.waiting.remove(obj.GetUID())
 	cleanupDuration.WithLabelValues(s.controller, resultOK).Observe(time.Since(start).Seconds())
-	s.event(obj, corev1.EventTypeNormal, ReasonCleanupSucceeded, "Cleanup", "Cleanup done, removing finalizer %s", s.finalizer.Name())
+	uid := obj.GetUID() // remove replaces obj with the answer
 	outcome, err := s.remove(ctx, obj)
+	if outcome == Released && s.announced.has(uid) {
+		// Only after an event said it was not done: a person who read that one hears the end.
+		s.announced.remove(uid)
+		s.event(obj, corev1.EventTypeNormal, ReasonCleanupSucceeded, "Cleanup", "Cleanup done, finalizer %s removed", s.finalizer.Name())
+	}
 	return outcome, reconcile.Result{}, err
 }
 
@@ -390,12 +407,14 @@ func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
 		s.count("remove", resultCoOwned)
 		// No log line: the error, which names the co-owners, is returned and logged by
 		// controller-runtime, once per attempt.
+		s.announced.add(uid, waitingFor)
 		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer", "%v", err)
 		return Failed, err
 	}
 	if errors.Is(err, ssa.ErrNoManagedFields) {
 		// The finalizer stays until the controller's client gets managedFields in its answers,
 		// which takes a person: say so where they look.
+		s.announced.add(uid, waitingFor)
 		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer", "%v", err)
 	}
 	return s.failed(ctx, "remove", err)

@@ -95,7 +95,7 @@ func TestNew_WithTakeOverLegacyMigratesEachObjectOnItsWay(t *testing.T) {
 	}
 	for _, w := range widgets {
 		g.Eventually(finalizersOf(t.Context(), w), 10*time.Second, 50*time.Millisecond).Should(Equal([]string{gone}))
-		g.Expect(eventsAbout(t.Context(), ns, w.Name)()).To(ConsistOf("Normal FinalizerTakenOver", "Normal CleanupSucceeded"))
+		g.Expect(eventsAbout(t.Context(), ns, w.Name)()).To(ConsistOf("Normal FinalizerTakenOver"))
 	}
 	g.Expect(h.cleanupTimes()).To(HaveLen(3), "one cleanup per object")
 	g.Expect(operationCount(t, name, "takeover")).To(Equal(3.0), "no takeover on the way out: the objects were migrated")
