@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -37,7 +38,7 @@ func TestRun_AtTinyScaleReportsEveryTableAtEverySizeAndWritesTheFile(t *testing.
 	for title, rows := range map[string][]string{
 		"Finalizer add and remove latency, one writer":  strategyNames,
 		"Bytes sent per finalizer write":                strategyNames,
-		"Requests per object lifecycle":                 append(append([]string(nil), strategyNames...), strippedCache),
+		"Requests per object lifecycle":                 lifecycleRows,
 		"Contention: 8 writers on the same objects":     strategyNames,
 		"Steady state: requests per resync":             childrenNames,
 		"Cost of the local decision per object":         {decisionDrift, decisionHash},
@@ -60,6 +61,19 @@ func TestRun_AtTinyScaleReportsEveryTableAtEverySizeAndWritesTheFile(t *testing.
 		contention := rowOf(tableRows(report, "Contention: 8 writers on the same objects"), size, strategySSAKit)
 		if diff := cmp.Diff([]string{"0", "0", "0", "0", "0"}, contention[2:7]); diff != "" {
 			t.Errorf("ssakit under contention at %s objects: lost, left behind, 409s, retries, failures (-want +got):\n%s", size, diff)
+		}
+		// Under leader election, an add and a removal per object, and reads once in all: the
+		// kind's revision, and the live objects of the cleanups that ran while it was read (one per
+		// worker at most), whose copies are older than it.
+		n, _ := strconv.ParseFloat(size, 64)
+		for _, row := range []string{electedStep, electedStrippedCache} {
+			lifecycle := rowOf(tableRows(report, "Requests per object lifecycle"), size, row)
+			if lifecycle[3] != "2.0" {
+				t.Errorf("%s at %s objects: %s writes per lifecycle, want 2.0", row, size, lifecycle[3])
+			}
+			if reads, err := strconv.ParseFloat(lifecycle[4], 64); err != nil || reads*n > lifecycleWorkers+0.05*n {
+				t.Errorf("%s at %s objects: %s reads per lifecycle, want at most %d in all", row, size, lifecycle[4], lifecycleWorkers)
+			}
 		}
 		steady := rowOf(tableRows(report, "Steady state: requests per resync"), size, childrenDrift)
 		if diff := cmp.Diff([]string{"0.00", "0.00", "0.00", "0.00"}, steady[2:6]); diff != "" {

@@ -11,9 +11,27 @@ import (
 	"github.com/ssakit/ssakit/internal/testcluster"
 )
 
-// strippedCache is the lifecycle variant of ssakit whose objects come from a cache that strips
-// managedFields: only the Finalizer's memory of its own answers proves the finalizer owned.
-const strippedCache = "ssakit, cache strips managedFields"
+// The lifecycle's variants of ssakit, beside the strategies: objects from a cache that strips
+// managedFields (only the Finalizer's memory of its own answers proves the finalizer owned), and a
+// step under leader election (StepOptions.LeaderElection), with either cache.
+const (
+	strippedCache        = "ssakit, cache strips managedFields"
+	electedStep          = "ssakit, leader election"
+	electedStrippedCache = "ssakit, leader election, cache strips managedFields"
+)
+
+// ssakitVariant says how a lifecycle variant of ssakit differs from the plain step.
+type ssakitVariant struct{ stripped, elected bool }
+
+var ssakitVariants = map[string]ssakitVariant{
+	strategySSAKit:       {},
+	strippedCache:        {stripped: true},
+	electedStep:          {elected: true},
+	electedStrippedCache: {stripped: true, elected: true},
+}
+
+// lifecycleRows are the lifecycle table's rows, in order.
+var lifecycleRows = append(append([]string(nil), strategyNames...), strippedCache, electedStep, electedStrippedCache)
 
 // resyncs is how many steady-state reconciles a lifecycle has between the add and the removal.
 const resyncs = 10
@@ -40,7 +58,7 @@ func (b *bench) lifecycle(ctx context.Context, size size) ([]table, error) {
 			"(the contention table has stale copies). %d objects' lifecycles run at once; the time per object is the run's time over its objects, the admin's deletion and reads included.", resyncs, lifecycleWorkers),
 		header: []string{"strategy", "requests", "writes", "reads", "409s", "time per object (ms)"},
 	}
-	for _, s := range append(append([]string(nil), strategyNames...), strippedCache) {
+	for _, s := range lifecycleRows {
 		b.progressf("lifecycle: %s", s)
 		calls, elapsed, err := b.lifecycles(ctx, s, objects)
 		if err != nil {
@@ -56,7 +74,9 @@ func (b *bench) lifecycle(ctx context.Context, size size) ([]table, error) {
 	t.notes = append(t.notes, "ssakit's removal reads the object's metadata from the API server before the cleanup (`Finalizer.IsOnLive`): "+
 		"an informer cache can lag behind a removal by another replica or an earlier process, and the read keeps a finished cleanup from running twice. "+
 		"The kubebuilder pattern trusts the cache there. With `reconcile.Options.LeaderElection` the read is skipped for a cached copy newer than the election "+
-		"(the end-to-end table runs so); the step here runs without it. With a cache that strips managedFields, the Finalizer remembers the resourceVersion "+
+		"(the end-to-end table runs so), as in the rows that say leader election: the step, built as the process is elected, reads the kind's revision once "+
+		"(one List with limit 1, counted above), and each copy it is handed after that is newer; the first cleanups, running while the revision is read, "+
+		"hold older copies and read the live object (one per worker at most). With a cache that strips managedFields, the Finalizer remembers the resourceVersion "+
 		"of its own add's answer, so a resync of that same object sends nothing; a write by anyone else since costs one apply (the server writes nothing), "+
 		"which keeping the manager's entries with `ssa.KeepManagedFieldsOf` saves.")
 	return []table{t}, nil
@@ -70,16 +90,19 @@ func (b *bench) lifecycles(ctx context.Context, strategy string, objects int) ([
 	if err != nil {
 		return nil, 0, err
 	}
-	writerStrategy := strategy
-	if strategy == strippedCache {
-		writerStrategy = strategySSAKit
+	const controller, finalizer = "bench-lifecycle", "bench.ssakit.dev/lifecycle"
+	variant, isSSAKit := ssakitVariants[strategy]
+	var w finalizerWriter
+	if isSSAKit {
+		w, err = newSSAKitWriter(fx.client, fx.client, controller, finalizer, variant.elected)
+	} else {
+		w, err = newWriter(strategy, fx.client, fx.client, controller, finalizer)
 	}
-	w, err := newWriter(writerStrategy, fx.client, fx.client, "bench-lifecycle", "bench.ssakit.dev/lifecycle")
 	if err != nil {
 		return nil, 0, err
 	}
 	fromCache := func(obj *testcluster.Widget) *testcluster.Widget {
-		if strategy == strippedCache {
+		if variant.stripped {
 			obj.SetManagedFields(nil)
 		}
 		return obj

@@ -45,15 +45,24 @@ type finalizerWriter interface {
 func newWriter(strategy string, c client.Client, apiReader client.Reader, controller, finalizer string) (finalizerWriter, error) {
 	switch strategy {
 	case strategySSAKit:
-		step, err := ssareconcile.NewStep(c, controller, finalizer, ssareconcile.StepOptions{FinalizerOptions: ssa.FinalizerOptions{APIReader: apiReader}})
-		if err != nil {
-			return nil, err
-		}
-		return &ssakitWriter{finalizer: step.Finalizer(), step: step}, nil
+		return newSSAKitWriter(c, apiReader, controller, finalizer, false)
 	case strategyUpdate, strategyMerge, strategyMergeOptim:
 		return &controllerutilWriter{client: c, finalizer: finalizer, strategy: strategy}, nil
 	}
 	return nil, fmt.Errorf("unknown strategy %q", strategy)
+}
+
+// newSSAKitWriter returns ssakit's writer; leaderElection is the step's StepOptions.LeaderElection,
+// for a process that has just been elected.
+func newSSAKitWriter(c client.Client, apiReader client.Reader, controller, finalizer string, leaderElection bool) (finalizerWriter, error) {
+	step, err := ssareconcile.NewStep(c, controller, finalizer, ssareconcile.StepOptions{
+		FinalizerOptions: ssa.FinalizerOptions{APIReader: apiReader},
+		LeaderElection:   leaderElection,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &ssakitWriter{finalizer: step.Finalizer(), step: step}, nil
 }
 
 // ssakitWriter is ssa.Finalizer's Add and Remove, and reconcile.Step for a reconcile.
