@@ -323,7 +323,8 @@ func BenchmarkStaleRetry_ManyObjects(b *testing.B) {
 // cleanupScript is a Handler for Services whose cleanups do, call after call, what their scripts
 // say: "stale" applies a status to a copy someone else wrote since it was read (a waiting cleanup
 // that reports its progress, on a copy from a lagging cache), so the fake refuses it (ssa.ErrStale);
-// "stale+fail" returns that refusal joined with errFailed; "fail" returns errFailed; "ok" is done.
+// "stale+fail" returns that refusal joined with errFailed; "fail" returns errFailed; "wait" returns
+// a Result with a RequeueAfter of a minute (not done yet); "ok" is done.
 // The main finalizer's cleanup follows main, another finalizer's, if any, other.
 type cleanupScript struct {
 	noopHandler[*corev1.Service]
@@ -339,6 +340,8 @@ func (h *cleanupScript) cleanup(script []string) func(context.Context, *corev1.S
 		switch next {
 		case "fail":
 			return reconcile.Result{}, errFailed
+		case "wait":
+			return reconcile.Result{RequeueAfter: time.Minute}, nil
 		case "ok":
 			return reconcile.Result{}, nil
 		}
@@ -442,6 +445,30 @@ func TestReconciler_RetriesAStaleCopyInACleanupQuietlyAFewTimesInARow(t *testing
 				t.Errorf("what each reconcile returned (-want +got):\n%s", d)
 			}
 			if d := cmp.Diff(tc.wantEvents, emitted); d != "" {
+				t.Errorf("events (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// CleanupSucceeded ends what an event said was not done, once; a cleanup done at its first attempt
+// brings no event, which would cost the API server a write per deletion.
+func TestReconciler_AnnouncesACleanupDoneOnlyAfterAnnouncingItWasNot(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		script []string
+		want   []string
+	}{
+		{"done at once", []string{"ok"}, nil},
+		{"done after a quiet stale copy", []string{"stale", "ok"}, nil},
+		{"waited twice", []string{"wait", "wait", "ok"}, []string{ReasonCleanupWaiting, ReasonCleanupSucceeded}},
+		{"failed", []string{"fail", "ok"}, []string{ReasonCleanupFailed, ReasonCleanupSucceeded}},
+		{"failed, then waited", []string{"fail", "wait", "ok"}, []string{ReasonCleanupFailed, ReasonCleanupWaiting, ReasonCleanupSucceeded}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, _, emitted := runCleanupScript(t, tc.script)
+
+			if d := cmp.Diff(tc.want, emitted); d != "" {
 				t.Errorf("events (-want +got):\n%s", d)
 			}
 		})

@@ -25,12 +25,13 @@ const (
 	// ReasonCleanupFailed is a Warning: the cleanup returned an error and will be retried with
 	// backoff; the finalizer stays.
 	ReasonCleanupFailed = "CleanupFailed"
-	// ReasonCleanupSucceeded is Normal: the cleanup is done and the finalizer removed, after the
-	// step announced that it was not (ReasonCleanupWaiting, ReasonCleanupFailed, or
-	// ReasonFinalizerBlocked when a later removal of the step's is what releases it), in this
-	// process. A finalizer blocked by co-owners is released by their last apply, which deletes
-	// the object: no reconcile is left to announce it. A cleanup done at its first attempt is
-	// announced by no event: the object's disappearance, the "Finalizer removed" log line and
+	// ReasonCleanupSucceeded is Normal: the cleanup is done and the finalizer removed by this
+	// process, after it announced that the cleanup was not done (ReasonCleanupWaiting,
+	// ReasonCleanupFailed, or ReasonFinalizerBlocked when a later removal of the step's is what
+	// releases the finalizer). A finalizer blocked by co-owners is usually released by their own
+	// apply, not the step's: its end is not announced, and a process that starts after the
+	// announcement (a restart, a new leader) does not know of it. A cleanup done at its first
+	// attempt is announced by no event: the object's disappearance, the "Finalizer removed" log line and
 	// ssakit_finalizer_operations_total say it, and an event per deletion would cost the API
 	// server a write for each (see docs/bench.md).
 	ReasonCleanupSucceeded = "CleanupSucceeded"
@@ -269,6 +270,12 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 		return Failed, reconcile.Result{}, err
 	case !held:
 		s.waiting.remove(obj.GetUID())
+		if s.removing.has(obj.GetUID()) && s.announced.take(obj.GetUID()) {
+			// The step's last removal got no answer, and the finalizer is gone: most likely that
+			// removal was written (as a removal that finds obj gone says Released).
+			s.announceCleanupSucceeded(obj)
+		}
+		s.announced.remove(obj.GetUID())
 		return NotHeld, reconcile.Result{}, nil
 	}
 	return s.cleanUp(ctx, obj, cleanup)
@@ -348,8 +355,10 @@ func (s *Step) cleanUp(ctx context.Context, obj client.Object, cleanup func(cont
 	case !result.IsZero():
 		cleanupDuration.WithLabelValues(s.controller, resultWaiting).Observe(time.Since(start).Seconds())
 		log.FromContext(ctx).V(1).Info("Cleanup not done yet; the finalizer stays", "requeueAfter", result.RequeueAfter)
-		s.announced.add(obj.GetUID(), waitingFor)
-		if s.waiting.add(obj.GetUID(), waitingFor) {
+		// Remembered past the next look, however far off it is.
+		remember := max(waitingFor, 2*result.RequeueAfter)
+		s.announced.add(obj.GetUID(), remember)
+		if s.waiting.add(obj.GetUID(), remember) {
 			s.event(obj, corev1.EventTypeNormal, ReasonCleanupWaiting, "Cleanup", "Cleanup before removing finalizer %s is not done yet; checking again in %s", s.finalizer.Name(), result.RequeueAfter)
 		}
 		return Waiting, result, nil
@@ -358,12 +367,22 @@ func (s *Step) cleanUp(ctx context.Context, obj client.Object, cleanup func(cont
 	cleanupDuration.WithLabelValues(s.controller, resultOK).Observe(time.Since(start).Seconds())
 	uid := obj.GetUID() // remove replaces obj with the answer
 	outcome, err := s.remove(ctx, obj)
-	if outcome == Released && s.announced.has(uid) {
+	switch {
+	case outcome == Released && s.announced.take(uid):
 		// Only after an event said it was not done: a person who read that one hears the end.
+		s.announceCleanupSucceeded(obj)
+	case outcome == Gone:
 		s.announced.remove(uid)
-		s.event(obj, corev1.EventTypeNormal, ReasonCleanupSucceeded, "Cleanup", "Cleanup done, finalizer %s removed", s.finalizer.Name())
+	case outcome == Failed && s.announced.has(uid):
+		// A removal that keeps failing (an API server away for long) keeps its announcement.
+		s.announced.add(uid, waitingFor)
 	}
 	return outcome, reconcile.Result{}, err
+}
+
+// announceCleanupSucceeded emits ReasonCleanupSucceeded about obj.
+func (s *Step) announceCleanupSucceeded(obj client.Object) {
+	s.event(obj, corev1.EventTypeNormal, ReasonCleanupSucceeded, "Cleanup", "Cleanup done, finalizer %s removed", s.finalizer.Name())
 }
 
 // waitingFor is how long after its last look a waiting cleanup is remembered, so that its waiting
@@ -461,8 +480,10 @@ func (s *Step) event(obj runtime.Object, eventType, reason, action, note string,
 
 // recentUIDs remembers object UIDs for a while: the objects a step cleaned up and released, so
 // that a stale cached copy of one (not yet terminating in the cache) does not read as a finalizer
-// someone stripped; and the objects whose cleanup is waiting, so that the waiting is announced
-// once. Entries expire, so objects that disappear some other way are forgotten.
+// someone stripped; the objects whose cleanup is waiting, so that the waiting is announced once;
+// those whose removal has no answer yet; and those whose cleanup an event said was not done, so
+// that its end is announced. Entries expire, so objects that disappear some other way are
+// forgotten.
 type recentUIDs struct {
 	mu      sync.Mutex
 	expires map[types.UID]time.Time
@@ -509,6 +530,16 @@ func (r *recentUIDs) has(uid types.UID) bool {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	at, ok := r.expires[uid]
+	return ok && !time.Now().After(at)
+}
+
+// take forgets uid and reports whether it was remembered, in one step: of two calls at once for
+// the same uid, one says true.
+func (r *recentUIDs) take(uid types.UID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	at, ok := r.expires[uid]
+	delete(r.expires, uid)
 	return ok && !time.Now().After(at)
 }
 

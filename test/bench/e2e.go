@@ -133,7 +133,7 @@ func (b *bench) endToEnd(ctx context.Context, size size) ([]table, error) {
 	}
 	if slower := slowerPhases(base, results[operatorUpdate]); slower != "" {
 		t.notes = append(t.notes, "Where ssakit is slower: the Update variant is faster here in "+slower+". "+
-			"Both run under leader election, so ssakit's step reads nothing from the API server before a cleanup (`reconcile.Options.LeaderElection`), "+
+			"Both run under leader election, so ssakit's step reads the kind's revision once and no object from the API server before a cleanup whose cached copy is newer (`reconcile.Options.LeaderElection`), "+
 			"and a cleanup done at its first attempt brings no event (the event writes column). "+
 			"Each finalizer write is an apply, which costs the API server more than an Update (the latency table); the client cannot send less. "+
 			"Each phase ends when its last object is done, so a single reconcile that waits out a retry's backoff also moves it.")

@@ -127,6 +127,9 @@ func TestQuiet_ABlockedFinalizerIsLoggedOncePerAttempt(t *testing.T) {
 		g.Expect(text).To(ContainSubstring(`it is also owned by "helper-tool"`))
 	}
 	g.Expect(len(repeated)).To(BeZero(), "log lines that repeat a key or the object; the first: %q", repeated[:min(len(repeated), 1)])
+	// The co-owner's apply released the finalizer, not the step's removal: nothing to announce.
+	g.Consistently(eventsAbout(t.Context(), ns, w.Name)).WithTimeout(time.Second).ShouldNot(ContainElement("Normal CleanupSucceeded"))
+	g.Expect(eventsAbout(t.Context(), ns, w.Name)()).To(ContainElement("Warning FinalizerBlocked"))
 }
 
 // counterSeries is the value of the series of a counter in controller-runtime's registry that has
