@@ -14,11 +14,13 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	corev1ac "k8s.io/client-go/applyconfigurations/core/v1"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/events"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
@@ -364,6 +366,12 @@ func (h *cleanupScript) cleanup(script []string) func(context.Context, *corev1.S
 // and the events emitted. With other, a second finalizer's cleanup follows it.
 func runCleanupScript(t *testing.T, main []string, other ...string) (calls []staleCall, errs []error, emitted []string) {
 	t.Helper()
+	return runCleanupScriptThrough(t, interceptor.Funcs{}, main, other...)
+}
+
+// runCleanupScriptThrough is runCleanupScript with the client's calls passed through funcs.
+func runCleanupScriptThrough(t *testing.T, funcs interceptor.Funcs, main []string, other ...string) (calls []staleCall, errs []error, emitted []string) {
+	t.Helper()
 	ctx := context.Background()
 	finalizers := []string{"lb.example.com/release"}
 	if other != nil {
@@ -377,7 +385,7 @@ func runCleanupScript(t *testing.T, main []string, other ...string) (calls []sta
 			FieldsV1: metav1.NewFieldsV1(`{"f:metadata":{"f:finalizers":{"v:\"` + f + `\"":{}}}}`),
 		})
 	}
-	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(svc).WithStatusSubresource(svc).Build()
+	c := ssatest.NewClientBuilder(clientgoscheme.Scheme).WithObjects(svc).WithStatusSubresource(svc).WithInterceptorFuncs(funcs).Build()
 	h := &cleanupScript{client: c, status: NewStatusApplier(c, "lb-provisioner", StatusApplierOptions{})}
 	var more []Finalizer[*corev1.Service]
 	if other != nil {
@@ -472,6 +480,32 @@ func TestReconciler_AnnouncesACleanupDoneOnlyAfterAnnouncingItWasNot(t *testing.
 				t.Errorf("events (-want +got):\n%s", d)
 			}
 		})
+	}
+}
+
+// A removal the server wrote but whose answer was lost is a failure; the next reconcile finds the
+// finalizer gone, and announces the end of the cleanup it had said failed. Another finalizer,
+// whose cleanup waits, keeps the object.
+func TestReconciler_AnnouncesACleanupDoneWhoseRemovalLostItsAnswer(t *testing.T) {
+	lost := false
+	loseTheRemoval := interceptor.Funcs{Apply: func(ctx context.Context, c client.WithWatch, obj runtime.ApplyConfiguration, opts ...client.ApplyOption) error {
+		applied := &client.ApplyOptions{}
+		applied.ApplyOptions(opts)
+		err := c.Apply(ctx, obj, opts...)
+		if err == nil && !lost && applied.FieldManager == ssa.FinalizerFieldOwner("lb-provisioner", "lb.example.com/release") {
+			lost = true
+			return errors.New("http2: client connection lost")
+		}
+		return err
+	}}
+
+	calls, _, emitted := runCleanupScriptThrough(t, loseTheRemoval, []string{"fail", "ok", "ok"}, "wait", "wait", "wait")
+
+	if !lost {
+		t.Fatalf("no removal was lost: %+v", calls)
+	}
+	if d := cmp.Diff([]string{ReasonCleanupFailed, ReasonCleanupWaiting, ReasonCleanupSucceeded}, emitted); d != "" {
+		t.Errorf("events (-want +got):\n%s", d)
 	}
 }
 
