@@ -89,7 +89,7 @@ func sizesText(sizes []size) string {
 }
 
 // run runs every measurement in turn, at every size, and merges each measurement's tables over
-// the sizes.
+// the sizes. On an error it returns the measurements finished before it, with the error.
 func (b *bench) run(ctx context.Context) (report, error) {
 	version, err := serverVersion(b.cluster.Config)
 	if err != nil {
@@ -107,7 +107,9 @@ func (b *bench) run(ctx context.Context) (report, error) {
 			start := time.Now()
 			tables, err := m.run(ctx, s)
 			if err != nil {
-				return report{}, fmt.Errorf("%s at %d objects: %w", m.name, s.objects, err)
+				// What was measured before is returned with the error: an hour's tables are not
+				// lost to the last one's failure.
+				return r, fmt.Errorf("%s at %d objects: %w", m.name, s.objects, err)
 			}
 			took = append(took, time.Since(start))
 			b.progressf("%s at %d objects took %s", m.name, s.objects, took[len(took)-1].Round(100*time.Millisecond))

@@ -128,13 +128,17 @@ func run(ctx context.Context, opts options, out, progress io.Writer) error {
 		return fmt.Errorf("-only names no measurement %q; the measurements are %s", unknown, strings.Join(measurementNames(), ", "))
 	}
 	report, err := b.run(ctx)
-	if err != nil {
-		return err
-	}
 	report.duration = time.Since(start)
 	report.command = opts.command
 	if report.command == "" {
 		report.command = commandLine(opts)
+	}
+	if err != nil {
+		if len(report.tables) > 0 {
+			report.write(out)
+			fmt.Fprintf(progress, "bench: the measurements finished before the failure are printed above; %s is left as it was\n", opts.out)
+		}
+		return err
 	}
 	report.write(out)
 	if opts.out == "" {
