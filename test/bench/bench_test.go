@@ -211,3 +211,16 @@ func TestMergeSizes_PrefixesTheObjectsAndKeepsANoteThatDiffersForEachSize(t *tes
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+// The end-to-end note names a phase where the Update variant is ahead, with both figures, but not
+// one whose gap rounds to 0%.
+func TestSlowerPhases_NamesOnlyGapsThatShow(t *testing.T) {
+	ssakit := &operatorFigures{create: repeated{100}, remove: repeated{50}, lifecycle: repeated{25.0}}
+	other := &operatorFigures{create: repeated{110}, remove: repeated{49}, lifecycle: repeated{25.1}}
+
+	got := slowerPhases(ssakit, other)
+
+	if diff := cmp.Diff("create → Ready (110 against 100 objects/s, 10%)", got); diff != "" {
+		t.Errorf("slower phases (-want +got):\n%s", diff)
+	}
+}
