@@ -31,9 +31,9 @@ const (
 	// releases the finalizer). A finalizer blocked by co-owners is usually released by their own
 	// apply, not the step's: its end is not announced, and a process that starts after the
 	// announcement (a restart, a new leader) does not know of it. A cleanup done at its first
-	// attempt is announced by no event: the object's disappearance, the "Finalizer removed" log line and
-	// ssakit_finalizer_operations_total say it, and an event per deletion would cost the API
-	// server a write for each (see docs/bench.md).
+	// attempt is announced by no event: the object's disappearance, the "Finalizer removed" log
+	// line and ssakit_finalizer_operations_total say it, and an event per deletion would cost the
+	// API server a write for each (see docs/bench.md).
 	ReasonCleanupSucceeded = "CleanupSucceeded"
 	// ReasonFinalizerBlocked is a Warning: the cleanup is done but the finalizer stays, because
 	// other field managers also own it (see ssa.CoOwnedError).
@@ -270,12 +270,11 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 		return Failed, reconcile.Result{}, err
 	case !held:
 		s.waiting.remove(obj.GetUID())
-		if s.removing.has(obj.GetUID()) && s.announced.take(obj.GetUID()) {
+		if s.announced.take(obj.GetUID()) && s.removing.has(obj.GetUID()) {
 			// The step's last removal got no answer, and the finalizer is gone: most likely that
 			// removal was written (as a removal that finds obj gone says Released).
 			s.announceCleanupSucceeded(obj)
 		}
-		s.announced.remove(obj.GetUID())
 		return NotHeld, reconcile.Result{}, nil
 	}
 	return s.cleanUp(ctx, obj, cleanup)
