@@ -131,9 +131,12 @@ func runLostAnswer(t *testing.T, write string, election *leaderElection, cases .
 	for name, c := range r.cases {
 		switch write {
 		case writeRemoval:
-			waitFor(t, lostWithin, "the finalizer on "+name, func() bool {
+			// The reconcile that added the finalizer applies the first status after it: the
+			// user deletes once both are on, so that the held case's status says which.
+			waitFor(t, lostWithin, "the finalizer and the first status on "+name, func() bool {
 				live := &testcluster.Widget{}
-				return cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(c.widget), live) == nil && controllerutil.ContainsFinalizer(live, lostFinal)
+				return cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(c.widget), live) == nil &&
+					controllerutil.ContainsFinalizer(live, lostFinal) && live.Status.Phase == "blue"
 			})
 			r.user.delete(t.Context(), t, c.widget)
 		case writeStatus:
