@@ -201,7 +201,14 @@ func (c *Cluster) StartAPIServer() error {
 // stay in etcd until the control plane stops; names never collide because they are generated).
 func (c *Cluster) Namespace(t testing.TB) string {
 	t.Helper()
-	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ssakit-test-"}}
+	return c.AnnotatedNamespace(t, nil)
+}
+
+// AnnotatedNamespace is Namespace with annotations set by its create, so that no watcher ever
+// sees the namespace without them.
+func (c *Cluster) AnnotatedNamespace(t testing.TB, annotations map[string]string) string {
+	t.Helper()
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{GenerateName: "ssakit-test-", Annotations: annotations}}
 	if err := c.Client.Create(t.Context(), ns); err != nil {
 		t.Fatalf("creating a test namespace: %v", err)
 	}

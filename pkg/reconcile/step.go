@@ -28,8 +28,9 @@ const (
 	// ReasonCleanupSucceeded is Normal: the cleanup is done and the finalizer removed by this
 	// process, after it announced that the cleanup was not done (ReasonCleanupWaiting,
 	// ReasonCleanupFailed, or ReasonFinalizerBlocked when a later removal of the step's is what
-	// releases the finalizer). A finalizer blocked by co-owners is usually released by their own
-	// apply, not the step's: its end is not announced, and a process that starts after the
+	// releases the finalizer). A finalizer blocked by co-owners is released by their own apply,
+	// not the step's: its end is not announced, though the step's next removal or reconcile
+	// finds the finalizer or the object gone; and a process that starts after the
 	// announcement (a restart, a new leader) does not know of it. A cleanup done at its first
 	// attempt is announced by no event: the object's disappearance, the "Finalizer removed" log
 	// line and ssakit_finalizer_operations_total say it, and an event per deletion would cost the
@@ -118,8 +119,9 @@ type Step struct {
 	// failed, blocked), so that its end is announced too.
 	announced recentUIDs
 	stale     StaleRetry // the stale copies the cleanups met
-	// removing holds the objects whose removal this step sent without an answer of success: the
-	// removal may have been written all the same, so their next cleanup reads the live object.
+	// removing holds the objects whose removal this step sent without an answer (a lost answer,
+	// a refusal): the removal may have been written all the same, so their next cleanup reads the
+	// live object. An answer that shows the finalizer still on (co-owners) takes them out.
 	removing recentUIDs
 	// elected, with leader election, proves a cached copy fresh enough to clean up without the
 	// live read; nil without.
@@ -364,12 +366,19 @@ func (s *Step) cleanUp(ctx context.Context, obj client.Object, cleanup func(cont
 	}
 	s.waiting.remove(obj.GetUID())
 	cleanupDuration.WithLabelValues(s.controller, resultOK).Observe(time.Since(start).Seconds())
-	uid := obj.GetUID() // remove replaces obj with the answer
+	// remove replaces obj with the answer; unanswered says an earlier removal of the step's got
+	// none.
+	uid, unanswered := obj.GetUID(), s.removing.has(obj.GetUID())
 	outcome, err := s.remove(ctx, obj)
 	switch {
-	case outcome == Released && s.announced.take(uid):
+	case outcome == Released:
 		// Only after an event said it was not done: a person who read that one hears the end.
-		s.announceCleanupSucceeded(obj)
+		// And only when the step's removal is what released the finalizer: the answer shows it
+		// off, or an earlier removal got no answer. A removal that finds the object gone, after
+		// the co-owners that blocked it let go, is Released too, with obj left as it was.
+		if s.announced.take(uid) && (unanswered || !s.finalizer.IsOn(obj)) {
+			s.announceCleanupSucceeded(obj)
+		}
 	case outcome == Gone:
 		s.announced.remove(uid)
 	case outcome == Failed && s.announced.has(uid):
@@ -405,7 +414,9 @@ func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
 	uid := obj.GetUID() // Remove replaces obj with the answer
 	s.removing.add(uid, recentFor)
 	sent, err := s.finalizer.Remove(ctx, obj)
-	if err == nil || errors.Is(err, ssa.ErrReplaced) {
+	_, coOwned := errors.AsType[*ssa.CoOwnedError](err)
+	if err == nil || errors.Is(err, ssa.ErrReplaced) || (sent && (coOwned || errors.Is(err, ssa.ErrNoManagedFields))) {
+		// The server answered: the finalizer is off, or still on and the answer says why.
 		s.removing.remove(uid)
 	}
 	if errors.Is(err, ssa.ErrReplaced) {
@@ -421,7 +432,7 @@ func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
 		log.FromContext(ctx).Info("Finalizer removed")
 		return Released, nil
 	}
-	if _, ok := errors.AsType[*ssa.CoOwnedError](err); ok {
+	if coOwned {
 		s.count("remove", resultCoOwned)
 		// No log line: the error, which names the co-owners, is returned and logged by
 		// controller-runtime, once per attempt.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	. "github.com/onsi/gomega"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -55,7 +56,7 @@ func TestFormerNames_AddPutsTheNewNameOnBeforeTheOldOneGoes(t *testing.T) {
 	diff(t, "what the finalizer's manager owns", []string{`.metadata.finalizers[="example.com/cleanup"]`}, ownedBy(t, after, finalizerManager))
 	diff(t, "requests: add, takeover of the old name, release", []string{http.MethodPatch, http.MethodPatch, http.MethodPatch}, methods(rec.Requests()))
 	// The watch sees the three writes (add, takeover, release).
-	g.Eventually(func() int { return len(history.Versions()) }).Should(BeNumerically(">=", 4), "the watch saw the first version and the three writes")
+	g.Eventually(func() int { return len(history.Versions()) }).WithTimeout(30*time.Second).Should(BeNumerically(">=", 4), "the watch saw the first version and the three writes")
 	for _, version := range history.Stop() {
 		if !slices.Contains(version.Finalizers, cleanup) && !slices.Contains(version.Finalizers, oldName) {
 			t.Errorf("a version of the object carried neither finalizer: %v", version.Finalizers)

@@ -25,12 +25,11 @@ import (
 // to whoever writes a ConfigMirror. Here no admission policy is installed (a cluster that skipped
 // config/admission): the operator's own guard, a namespace's consent, is all there is.
 
-// accepting creates a namespace for one test that accepts copies from the namespaces from.
+// accepting creates a namespace for one test that accepts copies from the namespaces from, with
+// the annotation in its create: the operator's cache never holds it without its consent.
 func accepting(t *testing.T, from ...string) string {
 	t.Helper()
-	ns := cluster.Namespace(t)
-	accept(t, ns, from...)
-	return ns
+	return cluster.AnnotatedNamespace(t, map[string]string{controller.AcceptFromAnnotation: strings.Join(from, ",")})
 }
 
 // accept sets the namespace's consent to from, as its admin would with kubectl annotate

@@ -4,10 +4,14 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
+
+	. "github.com/onsi/gomega"
 
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/rest"
 	ctrlclient "sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/ssakit/ssakit/internal/testcluster"
@@ -282,6 +286,13 @@ func readOnlyUser(t *testing.T, namespace string) string {
 			t.Fatal(err)
 		}
 	}
+	// The API server's authorizer sees a new binding a moment after it is created.
+	config := rest.CopyConfig(cluster.Config)
+	config.Impersonate = rest.ImpersonationConfig{UserName: name}
+	as := cluster.ClientFor(t, config)
+	NewWithT(t).Eventually(func() error {
+		return as.List(t.Context(), &testcluster.WidgetList{}, ctrlclient.InNamespace(namespace))
+	}).WithTimeout(30*time.Second).WithPolling(100*time.Millisecond).Should(Succeed(), "the reader's Role is in force")
 	return name
 }
 

@@ -104,14 +104,13 @@ func runLostAnswer(t *testing.T, write string, election *leaderElection, cases .
 	for _, meanwhile := range cases {
 		name := strings.ReplaceAll(write, " ", "-") + "-" + meanwhile
 		c := &lostCase{meanwhile: meanwhile}
-		// A status apply is caught the second time, after a spec change, so that the reconcile
-		// read the Widget with the finalizer already on, and the retry's copy is the one the
-		// status was applied on (the first reconcile's status apply is made on the add's answer).
-		n := 1
-		if write == writeStatus {
-			n = 2
+		// A status apply is caught after a spec change (armed below, once the first status is
+		// on), so that the reconcile read the Widget with the finalizer already on, and the
+		// retry's copy is the one the status was applied on (the first reconcile's status apply
+		// is made on the add's answer).
+		if write != writeStatus {
+			c.fault = r.armFor(t, name, c)
 		}
-		c.fault = r.wire.arm(&fault{write: write, path: widgetPath(r.ns, name), n: n, meanwhile: func() { r.meanwhile(t, c) }})
 		r.cases[name] = c
 	}
 	schemas, err := cluster.ServerTypeConverter(testcluster.WidgetGVK.GroupVersion())
@@ -144,6 +143,9 @@ func runLostAnswer(t *testing.T, write string, election *leaderElection, cases .
 				live := &testcluster.Widget{}
 				return cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(c.widget), live) == nil && live.Status.Phase == "blue"
 			})
+			// Armed now, not to count a status apply before the spec change: the retry of a
+			// reconcile that met a cache from before the first status, say.
+			c.fault = r.armFor(t, name, c)
 			recolor := client.RawPatch(types.MergePatchType, []byte(`{"spec":{"color":"green"}}`))
 			if err := cluster.Client.Patch(t.Context(), c.widget.DeepCopyObject().(client.Object), recolor, client.FieldOwner(widgetOwner)); err != nil {
 				t.Fatalf("changing the color of %s: %v", name, err)
@@ -159,6 +161,12 @@ func runLostAnswer(t *testing.T, write string, election *leaderElection, cases .
 	}
 	waitControllerIdle(t, lostController, 500*time.Millisecond)
 	return r
+}
+
+// armFor arms the fault of the case name: the answer to its next write of the run's kind is
+// lost, and meanwhile runs.
+func (r *lostRun) armFor(t *testing.T, name string, c *lostCase) *fault {
+	return r.wire.arm(&fault{write: r.write, path: widgetPath(r.ns, name), n: 1, meanwhile: func() { r.meanwhile(t, c) }})
 }
 
 // meanwhile runs while the answer to the case's write is lost: the controller's next read of

@@ -99,28 +99,44 @@ func TestQuiet_AFailingCleanupIsLoggedOncePerAttempt(t *testing.T) {
 }
 
 // A finalizer whose removal another field manager blocks is logged once per attempt too; ssakit
-// adds a Warning FinalizerBlocked event, not a second ERROR line.
+// adds a Warning FinalizerBlocked event, not a second ERROR line. The co-owner's release is not
+// announced as the step's: the attempt after it sends its removal once the Widget is gone, and
+// finds nothing to remove.
 func TestQuiet_ABlockedFinalizerIsLoggedOncePerAttempt(t *testing.T) {
 	g := NewWithT(t)
 	ns := cluster.Namespace(t)
-	op := startParentOperator(t, ns, nil)
+	const blocked = 3
+	gone := make(chan struct{})
+	op := startParentOperator(t, ns, func(attempt int) error {
+		if attempt > blocked {
+			<-gone
+		}
+		return nil
+	})
+	letGo := sync.OnceFunc(func() { close(gone) })
+	t.Cleanup(letGo) // before the manager stops: its worker may be waiting
 	w := createReadyParent(t, op, ns, "co-owned")
 	// Another tool applies the same finalizer: the operator's removal cannot take it off alone.
 	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "helper-tool", quietFinalizer)
 
 	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
-	const blocked = 3
-	g.Eventually(op.handler.cleanupAttempts).WithTimeout(30 * time.Second).Should(BeNumerically(">=", blocked))
+	// An attempt after the blocked ones has begun: the last blocked removal was answered.
+	g.Eventually(op.handler.cleanupAttempts).WithTimeout(30 * time.Second).Should(BeNumerically(">", blocked))
 	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "helper-tool") // and lets go of it
 	waitGone(t, op, w)
+	letGo()
+	removed := func() float64 {
+		return counterSeries(t, "ssakit_finalizer_operations_total", map[string]string{"controller": controllerName(ns), "operation": "remove", "result": "applied"})
+	}
+	g.Eventually(removed).WithTimeout(30*time.Second).Should(BeNumerically(">=", 1), "the removal of the attempt after the release")
+	op.logs.waitIdle(t)
 
-	// The removals the step found blocked, as it counts them; an attempt that raced the release
-	// found nothing to remove, and failed in nothing.
+	// The removals the step found blocked, as it counts them.
 	removals := counterSeries(t, "ssakit_finalizer_operations_total", map[string]string{"controller": controllerName(ns), "operation": "remove", "result": "co_owned"})
 	got, repeated := op.logs.errors(), op.logs.repeatedKeys()
 	t.Logf("%d cleanup attempts, %v removals blocked: %d ERROR lines, the first %q; %d lines that repeat a key or the object",
 		op.handler.cleanupAttempts(), removals, len(got), got[:min(len(got), 1)], len(repeated))
-	g.Expect(removals).To(BeNumerically(">=", blocked))
+	g.Expect(removals).To(BeNumerically("==", blocked))
 	g.Expect(got).To(HaveLen(int(removals)), "one ERROR line per blocked removal")
 	for _, text := range got {
 		g.Expect(text).To(HavePrefix(fmt.Sprintf("Reconciler error: finalizer %q is still on", quietFinalizer)))
@@ -130,6 +146,46 @@ func TestQuiet_ABlockedFinalizerIsLoggedOncePerAttempt(t *testing.T) {
 	// The co-owner's apply released the finalizer, not the step's removal: nothing to announce.
 	g.Consistently(eventsAbout(t.Context(), ns, w.Name)).WithTimeout(time.Second).ShouldNot(ContainElement("Normal CleanupSucceeded"))
 	g.Expect(eventsAbout(t.Context(), ns, w.Name)()).To(ContainElement("Warning FinalizerBlocked"))
+}
+
+// A finalizer released by the co-owner that blocked the step's removal is not announced done
+// when the step's next reconcile finds it off, though a failed cleanup was announced meanwhile:
+// the blocked removal was answered, and removed nothing. The user's own finalizer keeps the
+// Widget, so that the next reconcile comes.
+func TestQuiet_AFinalizerItsCoOwnerReleasedIsNotAnnouncedDone(t *testing.T) {
+	g := NewWithT(t)
+	ns := cluster.Namespace(t)
+	released := make(chan struct{})
+	op := startParentOperator(t, ns, func(attempt int) error {
+		if attempt > 1 {
+			<-released
+			return fmt.Errorf("the external resource is still in use (attempt %d)", attempt)
+		}
+		return nil
+	})
+	letGo := sync.OnceFunc(func() { close(released) })
+	t.Cleanup(letGo) // before the manager stops: its worker may be waiting
+	w := createReadyParent(t, op, ns, "co-owned")
+	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "helper-tool", quietFinalizer)
+	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "user", "user.example.com/hold")
+
+	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+	g.Eventually(op.handler.cleanupAttempts).WithTimeout(30*time.Second).Should(BeNumerically(">", 1), "an attempt after the blocked removal")
+	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "helper-tool") // lets go of it
+	g.Eventually(func() ([]string, error) {
+		live := &testcluster.Widget{}
+		err := cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(w), live)
+		return live.Finalizers, err
+	}).WithTimeout(30 * time.Second).Should(Equal([]string{"user.example.com/hold"}))
+	letGo()
+
+	g.Eventually(eventsAbout(t.Context(), ns, w.Name)).WithTimeout(30 * time.Second).Should(ContainElement("Warning CleanupFailed"))
+	g.Consistently(eventsAbout(t.Context(), ns, w.Name)).WithTimeout(2 * time.Second).ShouldNot(ContainElement("Normal CleanupSucceeded"))
+	g.Expect(eventsAbout(t.Context(), ns, w.Name)()).To(ContainElement("Warning FinalizerBlocked"))
+
+	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "user") // the user lets go too
+	waitGone(t, op, w)
+	g.Expect(eventsAbout(t.Context(), ns, w.Name)()).NotTo(ContainElement("Normal CleanupSucceeded"))
 }
 
 // counterSeries is the value of the series of a counter in controller-runtime's registry that has
