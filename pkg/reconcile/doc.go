@@ -70,7 +70,7 @@
 // Each event names the finalizer in its note. Its reporting controller is Options.Controller.
 //
 //	Reason              Type     When
-//	CleanupSucceeded    Normal   the finalizer is removed by this process after an event of it said the cleanup was not done (CleanupWaiting, CleanupFailed, or FinalizerBlocked when the step's own later removal releases it)
+//	CleanupSucceeded    Normal   the step's removal of the finalizer succeeded after an event of this process said the cleanup was not done (CleanupWaiting, CleanupFailed); not after a removal was blocked (FinalizerBlocked): the co-owners' own apply usually releases it
 //	CleanupWaiting      Normal   the cleanup asked to be looked at again (RequeueAfter); when a wait starts
 //	CleanupFailed       Warning  the cleanup returned an error; the finalizer stays, retried with backoff
 //	FinalizerBlocked    Warning  the cleanup is done but other field managers own the finalizer too (ssa.CoOwnedError), or who does cannot be told (ssa.ErrNoManagedFields)

@@ -25,13 +25,13 @@ const (
 	// ReasonCleanupFailed is a Warning: the cleanup returned an error and will be retried with
 	// backoff; the finalizer stays.
 	ReasonCleanupFailed = "CleanupFailed"
-	// ReasonCleanupSucceeded is Normal: the cleanup is done and the finalizer removed by this
-	// process, after it announced that the cleanup was not done (ReasonCleanupWaiting,
-	// ReasonCleanupFailed, or ReasonFinalizerBlocked when a later removal of the step's is what
-	// releases the finalizer). A finalizer blocked by co-owners is released by their own apply,
-	// not the step's: its end is not announced, though the step's next removal or reconcile
-	// finds the finalizer or the object gone; and a process that starts after the
-	// announcement (a restart, a new leader) does not know of it. A cleanup done at its first
+	// ReasonCleanupSucceeded is Normal: the cleanup is done and the step's removal of the
+	// finalizer succeeded, after this process announced that the cleanup was not done
+	// (ReasonCleanupWaiting, ReasonCleanupFailed). Once a removal was blocked
+	// (ReasonFinalizerBlocked), the end is not announced: the co-owners' own apply usually
+	// releases the finalizer, and the step cannot tell its removal from theirs (one that finds
+	// the object gone succeeds too). A process that starts after the announcement (a restart, a
+	// new leader) does not know of it. A cleanup done at its first
 	// attempt is announced by no event: the object's disappearance, the "Finalizer removed" log
 	// line and ssakit_finalizer_operations_total say it, and an event per deletion would cost the
 	// API server a write for each (see docs/bench.md).
@@ -115,13 +115,15 @@ type Step struct {
 	recorder   events.EventRecorder
 	cleanedUp  recentUIDs // cleaned up and released by this step
 	waiting    recentUIDs // whose cleanup said it is not done yet
-	// announced holds the objects whose cleanup or removal an event said is not done (waiting,
-	// failed, blocked), so that its end is announced too.
+	// announced holds the objects whose cleanup an event said is not done (waiting, failed), so
+	// that its end is announced too; blocked, those whose removal other managers blocked, whose
+	// end is not.
 	announced recentUIDs
+	blocked   recentUIDs
 	stale     StaleRetry // the stale copies the cleanups met
-	// removing holds the objects whose removal this step sent without an answer (a lost answer,
-	// a refusal): the removal may have been written all the same, so their next cleanup reads the
-	// live object. An answer that shows the finalizer still on (co-owners) takes them out.
+	// removing holds the objects whose removal this step sent without an answer of success: the
+	// removal may have been written all the same, or the co-owners that blocked it may have let
+	// go since, so their next cleanup reads the live object.
 	removing recentUIDs
 	// elected, with leader election, proves a cached copy fresh enough to clean up without the
 	// live read; nil without.
@@ -272,7 +274,7 @@ func (s *Step) Handle(ctx context.Context, obj client.Object, cleanup func(conte
 		return Failed, reconcile.Result{}, err
 	case !held:
 		s.waiting.remove(obj.GetUID())
-		if s.announced.take(obj.GetUID()) && s.removing.has(obj.GetUID()) {
+		if blocked := s.blocked.take(obj.GetUID()); s.announced.take(obj.GetUID()) && s.removing.has(obj.GetUID()) && !blocked {
 			// The step's last removal got no answer, and the finalizer is gone: most likely that
 			// removal was written (as a removal that finds obj gone says Released).
 			s.announceCleanupSucceeded(obj)
@@ -366,26 +368,28 @@ func (s *Step) cleanUp(ctx context.Context, obj client.Object, cleanup func(cont
 	}
 	s.waiting.remove(obj.GetUID())
 	cleanupDuration.WithLabelValues(s.controller, resultOK).Observe(time.Since(start).Seconds())
-	// remove replaces obj with the answer; unanswered says an earlier removal of the step's got
-	// none.
-	uid, unanswered := obj.GetUID(), s.removing.has(obj.GetUID())
+	uid := obj.GetUID() // remove replaces obj with the answer
 	outcome, err := s.remove(ctx, obj)
+	s.removed(obj, uid, outcome)
+	return outcome, reconcile.Result{}, err
+}
+
+// removed announces the end of obj's cleanup when the step's removal succeeded after an event
+// said the cleanup was not done: a person who read that one hears the end. Not after a removal
+// other managers blocked: their own apply usually released the finalizer since.
+func (s *Step) removed(obj client.Object, uid types.UID, outcome Outcome) {
 	switch {
 	case outcome == Released:
-		// Only after an event said it was not done: a person who read that one hears the end.
-		// And only when the step's removal is what released the finalizer: the answer shows it
-		// off, or an earlier removal got no answer. A removal that finds the object gone, after
-		// the co-owners that blocked it let go, is Released too, with obj left as it was.
-		if s.announced.take(uid) && (unanswered || !s.finalizer.IsOn(obj)) {
+		if blocked := s.blocked.take(uid); s.announced.take(uid) && !blocked {
 			s.announceCleanupSucceeded(obj)
 		}
 	case outcome == Gone:
 		s.announced.remove(uid)
+		s.blocked.remove(uid)
 	case outcome == Failed && s.announced.has(uid):
 		// A removal that keeps failing (an API server away for long) keeps its announcement.
 		s.announced.add(uid, waitingFor)
 	}
-	return outcome, reconcile.Result{}, err
 }
 
 // announceCleanupSucceeded emits ReasonCleanupSucceeded about obj.
@@ -414,9 +418,7 @@ func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
 	uid := obj.GetUID() // Remove replaces obj with the answer
 	s.removing.add(uid, recentFor)
 	sent, err := s.finalizer.Remove(ctx, obj)
-	_, coOwned := errors.AsType[*ssa.CoOwnedError](err)
-	if err == nil || errors.Is(err, ssa.ErrReplaced) || (sent && (coOwned || errors.Is(err, ssa.ErrNoManagedFields))) {
-		// The server answered: the finalizer is off, or still on and the answer says why.
+	if err == nil || errors.Is(err, ssa.ErrReplaced) {
 		s.removing.remove(uid)
 	}
 	if errors.Is(err, ssa.ErrReplaced) {
@@ -432,18 +434,18 @@ func (s *Step) remove(ctx context.Context, obj client.Object) (Outcome, error) {
 		log.FromContext(ctx).Info("Finalizer removed")
 		return Released, nil
 	}
-	if coOwned {
+	if _, ok := errors.AsType[*ssa.CoOwnedError](err); ok {
 		s.count("remove", resultCoOwned)
 		// No log line: the error, which names the co-owners, is returned and logged by
 		// controller-runtime, once per attempt.
-		s.announced.add(uid, waitingFor)
+		s.blocked.add(uid, waitingFor)
 		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer", "%v", err)
 		return Failed, err
 	}
 	if errors.Is(err, ssa.ErrNoManagedFields) {
 		// The finalizer stays until the controller's client gets managedFields in its answers,
 		// which takes a person: say so where they look.
-		s.announced.add(uid, waitingFor)
+		s.blocked.add(uid, waitingFor)
 		s.event(obj, corev1.EventTypeWarning, ReasonFinalizerBlocked, "RemoveFinalizer", "%v", err)
 	}
 	return s.failed(ctx, "remove", err)

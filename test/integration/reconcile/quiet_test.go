@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -148,44 +149,58 @@ func TestQuiet_ABlockedFinalizerIsLoggedOncePerAttempt(t *testing.T) {
 	g.Expect(eventsAbout(t.Context(), ns, w.Name)()).To(ContainElement("Warning FinalizerBlocked"))
 }
 
-// A finalizer released by the co-owner that blocked the step's removal is not announced done
-// when the step's next reconcile finds it off, though a failed cleanup was announced meanwhile:
-// the blocked removal was answered, and removed nothing. The user's own finalizer keeps the
-// Widget, so that the next reconcile comes.
+// A finalizer released by the co-owner that blocked the step's removal is not announced done,
+// though a failed cleanup was announced: the step cannot tell the co-owner's release from its
+// own. The co-owner lets go while an attempt's cleanup runs, after which the step finds the
+// finalizer off: in its next reconcile, or in the answer to that attempt's removal. The user's
+// own finalizer keeps the Widget meanwhile.
 func TestQuiet_AFinalizerItsCoOwnerReleasedIsNotAnnouncedDone(t *testing.T) {
-	g := NewWithT(t)
-	ns := cluster.Namespace(t)
-	released := make(chan struct{})
-	op := startParentOperator(t, ns, func(attempt int) error {
-		if attempt > 1 {
-			<-released
-			return fmt.Errorf("the external resource is still in use (attempt %d)", attempt)
-		}
-		return nil
-	})
-	letGo := sync.OnceFunc(func() { close(released) })
-	t.Cleanup(letGo) // before the manager stops: its worker may be waiting
-	w := createReadyParent(t, op, ns, "co-owned")
-	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "helper-tool", quietFinalizer)
-	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "user", "user.example.com/hold")
+	errInUse := errors.New("the external resource is still in use")
+	for _, tc := range []struct {
+		name string
+		// cleanup decides the attempts before the one that runs while the co-owner lets go
+		cleanup []error
+		// then, that attempt's result
+		then error
+		want []string
+	}{
+		{"found off by the next reconcile", []error{nil}, errInUse, []string{"Warning FinalizerBlocked", "Warning CleanupFailed"}},
+		{"found off by the step's next removal", []error{errInUse, nil}, nil, []string{"Warning CleanupFailed", "Warning FinalizerBlocked"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := NewWithT(t)
+			ns := cluster.Namespace(t)
+			letsGo := make(chan struct{})
+			op := startParentOperator(t, ns, func(attempt int) error {
+				if attempt <= len(tc.cleanup) {
+					return tc.cleanup[attempt-1]
+				}
+				<-letsGo
+				return tc.then
+			})
+			release := sync.OnceFunc(func() { close(letsGo) })
+			t.Cleanup(release) // before the manager stops: its worker may be waiting
+			w := createReadyParent(t, op, ns, "co-owned")
+			cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "helper-tool", quietFinalizer)
+			cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "user", "user.example.com/hold")
 
-	g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
-	g.Eventually(op.handler.cleanupAttempts).WithTimeout(30*time.Second).Should(BeNumerically(">", 1), "an attempt after the blocked removal")
-	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "helper-tool") // lets go of it
-	g.Eventually(func() ([]string, error) {
-		live := &testcluster.Widget{}
-		err := cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(w), live)
-		return live.Finalizers, err
-	}).WithTimeout(30 * time.Second).Should(Equal([]string{"user.example.com/hold"}))
-	letGo()
+			g.Expect(cluster.Client.Delete(t.Context(), w)).To(Succeed())
+			g.Eventually(op.handler.cleanupAttempts).WithTimeout(30*time.Second).Should(BeNumerically(">", len(tc.cleanup)), "the attempt after the blocked removal")
+			cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "helper-tool") // lets go of it
+			g.Eventually(func() ([]string, error) {
+				live := &testcluster.Widget{}
+				err := cluster.Client.Get(t.Context(), client.ObjectKeyFromObject(w), live)
+				return live.Finalizers, err
+			}).WithTimeout(30 * time.Second).Should(Equal([]string{"user.example.com/hold"}))
+			release()
 
-	g.Eventually(eventsAbout(t.Context(), ns, w.Name)).WithTimeout(30 * time.Second).Should(ContainElement("Warning CleanupFailed"))
-	g.Consistently(eventsAbout(t.Context(), ns, w.Name)).WithTimeout(2 * time.Second).ShouldNot(ContainElement("Normal CleanupSucceeded"))
-	g.Expect(eventsAbout(t.Context(), ns, w.Name)()).To(ContainElement("Warning FinalizerBlocked"))
-
-	cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "user") // the user lets go too
-	waitGone(t, op, w)
-	g.Expect(eventsAbout(t.Context(), ns, w.Name)()).NotTo(ContainElement("Normal CleanupSucceeded"))
+			g.Eventually(eventsAbout(t.Context(), ns, w.Name)).WithTimeout(30 * time.Second).Should(ContainElements(tc.want))
+			g.Consistently(eventsAbout(t.Context(), ns, w.Name)).WithTimeout(2 * time.Second).ShouldNot(ContainElement("Normal CleanupSucceeded"))
+			cluster.ApplyFinalizers(t, testcluster.WidgetGVK, w, "user") // the user lets go too
+			waitGone(t, op, w)
+			g.Expect(eventsAbout(t.Context(), ns, w.Name)()).NotTo(ContainElement("Normal CleanupSucceeded"))
+		})
+	}
 }
 
 // counterSeries is the value of the series of a counter in controller-runtime's registry that has
