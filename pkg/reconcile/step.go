@@ -31,10 +31,10 @@ const (
 	// (ReasonFinalizerBlocked), the end is not announced: the co-owners' own apply usually
 	// releases the finalizer, and the step cannot tell its removal from theirs (one that finds
 	// the object gone succeeds too). A process that starts after the announcement (a restart, a
-	// new leader) does not know of it. A cleanup done at its first
-	// attempt is announced by no event: the object's disappearance, the "Finalizer removed" log
-	// line and ssakit_finalizer_operations_total say it, and an event per deletion would cost the
-	// API server a write for each (see docs/bench.md).
+	// new leader) does not know of it. A cleanup done at its first attempt is announced by no
+	// event: the object's disappearance, the "Finalizer removed" log line and
+	// ssakit_finalizer_operations_total say it, and an event per deletion would cost the API
+	// server a write for each (see docs/bench.md).
 	ReasonCleanupSucceeded = "CleanupSucceeded"
 	// ReasonFinalizerBlocked is a Warning: the cleanup is done but the finalizer stays, because
 	// other field managers also own it (see ssa.CoOwnedError).
